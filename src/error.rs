@@ -1,0 +1,37 @@
+//! The crate's error type: every fallible operation returns [`Error`] or one of the module
+//! errors it wraps. A refused voucher is not an error; see [`crate::Rejection`].
+
+use crate::keys::KeyError;
+use crate::local_time::LocalTimeError;
+use crate::member::CardError;
+use crate::money::MoneyError;
+use crate::region::RegionError;
+use crate::token::TokenError;
+use crate::voucher::VoucherError;
+
+/// Any error o2okit returns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A currency code or amount.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    /// A store-local date, time or window.
+    #[error(transparent)]
+    LocalTime(#[from] LocalTimeError),
+    /// A region code or coordinate.
+    #[error(transparent)]
+    Region(#[from] RegionError),
+    /// A membership card number.
+    #[error(transparent)]
+    Card(#[from] CardError),
+    /// A signing key or keyring operation.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Token bytes or text.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// A voucher that cannot be signed.
+    #[error(transparent)]
+    Voucher(#[from] VoucherError),
+}

@@ -1,0 +1,225 @@
+//! Store-local civil time, kept apart from UTC instants by type.
+//!
+//! A lunch voucher valid 11:00–14:00 means 11:00 where the store is. o2okit therefore states
+//! every time limit as civil (wall-clock) time and converts the redemption *instant* into the
+//! store's zone before comparing. A [`LocalDateTime`] has no zone and cannot be compared with a
+//! `DateTime<Utc>`; the only bridge is [`LocalDateTime::of_instant`], which needs a zone.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// Why a civil time was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocalTimeError {
+    /// The fields do not name a real date and time.
+    #[error("invalid local date-time: {0}")]
+    Invalid(String),
+    /// The date-time is before 2000-01-01 00:00 or after 9999-12-31 23:59.
+    #[error("local date-time out of range (2000-01-01T00:00 to 9999-12-31T23:59): {0}")]
+    OutOfRange(String),
+    /// A time of day outside 00:00–24:00 or a window whose end is not after its start.
+    #[error("invalid time of day window {start}–{end} (minutes after midnight)")]
+    InvalidWindow {
+        /// Start minute.
+        start: u16,
+        /// End minute.
+        end: u16,
+    },
+}
+
+/// Minutes between the proleptic epoch 0001-01-01 and 2000-01-01, the encoding epoch.
+fn epoch() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("2000-01-01 is a valid date")
+}
+
+/// A wall-clock date and time to the minute, with no time zone: "2026-12-31 23:59 wherever
+/// the store is".
+///
+/// Range: 2000-01-01T00:00 to 9999-12-31T23:59. Internally the number of minutes since
+/// 2000-01-01T00:00 (civil, ignoring any zone), which is how tokens carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LocalDateTime(u32);
+
+impl LocalDateTime {
+    /// The wall-clock minute `year-month-day hour:minute`.
+    ///
+    /// # Errors
+    /// [`LocalTimeError::Invalid`] for a date or time that does not exist on the calendar,
+    /// [`LocalTimeError::OutOfRange`] outside the documented range.
+    pub fn new(
+        year: i32,
+        month: u32,
+        day: u32,
+        hour: u32,
+        minute: u32,
+    ) -> Result<Self, LocalTimeError> {
+        let naive = NaiveDate::from_ymd_opt(year, month, day)
+            .and_then(|d| d.and_hms_opt(hour, minute, 0))
+            .ok_or_else(|| {
+                LocalTimeError::Invalid(format!(
+                    "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}"
+                ))
+            })?;
+        Self::from_naive(naive)
+    }
+
+    /// Converts a chrono civil date-time; seconds and fractions are dropped (floored).
+    ///
+    /// # Errors
+    /// [`LocalTimeError::OutOfRange`] outside the documented range.
+    pub fn from_naive(naive: NaiveDateTime) -> Result<Self, LocalTimeError> {
+        let minutes = (naive - epoch()).num_minutes();
+        let floor = if naive < epoch() { minutes - 1 } else { minutes };
+        if naive.year() > 9999 || floor < 0 {
+            return Err(LocalTimeError::OutOfRange(naive.to_string()));
+        }
+        u32::try_from(floor)
+            .map(LocalDateTime)
+            .map_err(|_| LocalTimeError::OutOfRange(naive.to_string()))
+    }
+
+    /// The wall-clock minute at which `instant` falls in `zone` (seconds dropped).
+    ///
+    /// # Errors
+    /// [`LocalTimeError::OutOfRange`] when the local time is outside the documented range.
+    pub fn of_instant(instant: DateTime<Utc>, zone: Tz) -> Result<Self, LocalTimeError> {
+        Self::from_naive(zone.from_utc_datetime(&instant.naive_utc()).naive_local())
+    }
+
+    /// Minutes since 2000-01-01T00:00 civil: the token encoding.
+    pub(crate) fn minutes_since_epoch(self) -> u32 {
+        self.0
+    }
+
+    /// Reverses [`LocalDateTime::minutes_since_epoch`]; `None` past 9999-12-31T23:59.
+    pub(crate) fn from_minutes_since_epoch(minutes: u32) -> Option<Self> {
+        let value = LocalDateTime(minutes);
+        (value.to_naive().year() <= 9999).then_some(value)
+    }
+
+    /// The same wall-clock minute as a chrono civil date-time.
+    pub fn to_naive(self) -> NaiveDateTime {
+        epoch() + chrono::Duration::minutes(i64::from(self.0))
+    }
+
+    /// This wall-clock time `days` calendar days later (same hour and minute).
+    ///
+    /// # Errors
+    /// [`LocalTimeError::OutOfRange`] past 9999-12-31T23:59.
+    pub fn plus_days(self, days: u32) -> Result<Self, LocalTimeError> {
+        Self::from_naive(self.to_naive() + chrono::Duration::days(i64::from(days)))
+    }
+}
+
+impl fmt::Display for LocalDateTime {
+    /// ISO 8601 without zone or seconds: `2026-12-31T23:59`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_naive().format("%Y-%m-%dT%H:%M"))
+    }
+}
+
+impl std::str::FromStr for LocalDateTime {
+    type Err = LocalTimeError;
+    /// Parses `YYYY-MM-DDTHH:MM` (a trailing `:SS` is accepted and must be `:00`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
+            .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
+            .map_err(|e| LocalTimeError::Invalid(format!("{s:?}: {e}")))?;
+        if naive.second() != 0 || naive.nanosecond() != 0 {
+            return Err(LocalTimeError::Invalid(format!(
+                "{s:?}: limits are whole minutes"
+            )));
+        }
+        Self::from_naive(naive)
+    }
+}
+
+impl Serialize for LocalDateTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for LocalDateTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The wall-clock reading of an instant in a store's zone, to the second: what every time limit
+/// is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreClock {
+    /// Local civil date and time.
+    pub local: NaiveDateTime,
+}
+
+impl StoreClock {
+    /// Reads `instant` on the clock of a store in `zone`.
+    pub fn read(instant: DateTime<Utc>, zone: Tz) -> Self {
+        StoreClock {
+            local: zone.from_utc_datetime(&instant.naive_utc()).naive_local(),
+        }
+    }
+
+    /// Seconds after local midnight, 0..86_400.
+    pub fn second_of_day(&self) -> u32 {
+        self.local.num_seconds_from_midnight()
+    }
+
+    /// The local weekday.
+    pub fn weekday(&self) -> chrono::Weekday {
+        self.local.weekday()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_minutes() {
+        let t = LocalDateTime::new(2026, 12, 31, 23, 59).unwrap();
+        assert_eq!(t.to_string(), "2026-12-31T23:59");
+        assert_eq!(
+            LocalDateTime::from_minutes_since_epoch(t.minutes_since_epoch()),
+            Some(t)
+        );
+        assert_eq!("2026-12-31T23:59".parse::<LocalDateTime>().unwrap(), t);
+        assert_eq!(
+            LocalDateTime::new(2000, 1, 1, 0, 0)
+                .unwrap()
+                .minutes_since_epoch(),
+            0
+        );
+    }
+
+    #[test]
+    fn refuses_impossible_and_out_of_range() {
+        assert!(matches!(
+            LocalDateTime::new(2026, 2, 29, 0, 0),
+            Err(LocalTimeError::Invalid(_))
+        ));
+        assert!(matches!(
+            LocalDateTime::new(1999, 12, 31, 23, 59),
+            Err(LocalTimeError::OutOfRange(_))
+        ));
+        assert!("2026-01-01T10:00:30".parse::<LocalDateTime>().is_err());
+        assert!(LocalDateTime::from_minutes_since_epoch(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn instant_lands_on_store_wall_clock() {
+        let instant = "2026-01-01T15:59:00Z".parse::<DateTime<Utc>>().unwrap();
+        let shanghai = LocalDateTime::of_instant(instant, chrono_tz::Asia::Shanghai).unwrap();
+        assert_eq!(shanghai.to_string(), "2026-01-01T23:59");
+        let ny = LocalDateTime::of_instant(instant, chrono_tz::America::New_York).unwrap();
+        assert_eq!(ny.to_string(), "2026-01-01T10:59");
+    }
+}

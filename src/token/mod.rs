@@ -1,0 +1,343 @@
+//! Signed tokens: the compact, versioned binary envelope that every o2okit code travels in
+//! (vouchers now; membership cards, check-in and share codes use the same envelope).
+//!
+//! # Format, version 1
+//!
+//! ```text
+//! offset  field
+//! 0       format version: 1
+//! 1       low nibble: token kind (1 voucher, 2 membership card, 3 check-in, 4 share code)
+//!         high nibble: signature scheme (0 = HMAC-SHA256 truncated to 128 bits)
+//! 2..     merchant id   (LEB128 varint)
+//!         key id        (LEB128 varint)
+//!         body          (kind-specific, see the voucher module)
+//! last 16 tag = first 16 bytes of HMAC-SHA256(key, every byte before the tag)
+//! ```
+//!
+//! The header is authenticated with the body: a token of one kind can never be read as
+//! another, nor moved to another merchant or key. The scheme nibble and the key id leave room
+//! for later variants (store-scoped keys, a public-key signature) without breaking version-1
+//! tokens. Readers refuse unknown versions, kinds and schemes rather than guess.
+//!
+//! # Text forms
+//! - [`Token::to_scanner_text`]: Crockford base32, made for keyboard-wedge scanners and QR
+//!   alphanumeric mode.
+//! - [`Token::to_base64url`]: RFC 4648 §5 without padding, for APIs and JSON.
+
+mod scanner_text;
+pub(crate) mod wire;
+
+use crate::ids::{KeyId, MerchantId};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use wire::Reader;
+
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Length of the truncated HMAC-SHA256 tag, bytes.
+pub const TAG_LEN: usize = 16;
+
+/// The shortest possible token: version, kind, one-byte merchant and key ids, tag.
+const MIN_LEN: usize = 4 + TAG_LEN;
+
+/// The longest token accepted, bytes: far above any real voucher, it bounds the work a
+/// hostile input can cause.
+pub const MAX_LEN: usize = 1024;
+
+/// Why bytes or text are not a well-formed token. Structural only: nothing here says whether
+/// the signature is good.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// No text or bytes at all.
+    #[error("empty token")]
+    Empty,
+    /// A character outside the text form's alphabet.
+    #[error("character {character:?} at position {position} is not part of a token")]
+    InvalidCharacter {
+        /// Byte offset in the text.
+        position: usize,
+        /// The offending character.
+        character: char,
+    },
+    /// Text of a length or padding no byte string encodes to.
+    #[error("token text is not in canonical form (wrong length or padding bits)")]
+    NonCanonical,
+    /// Text that is neither the scanner form nor base64url.
+    #[error("token text is neither scanner text nor base64url")]
+    UnknownTextForm,
+    /// Too short to hold a header and a tag.
+    #[error("token too short: {0} bytes")]
+    TooShort(usize),
+    /// Longer than [`MAX_LEN`].
+    #[error("token too long: {0} bytes (at most {MAX_LEN})")]
+    TooLong(usize),
+    /// A format version this build does not read.
+    #[error("unsupported token format version {0}")]
+    UnsupportedVersion(u8),
+    /// A signature scheme this build does not know.
+    #[error("unsupported signature scheme {0}")]
+    UnsupportedScheme(u8),
+    /// A token kind this build does not know.
+    #[error("unknown token kind {0}")]
+    UnknownKind(u8),
+    /// A field ran past the end of the token.
+    #[error("token truncated in field {0}")]
+    Truncated(&'static str),
+    /// A field holds a value the format does not allow.
+    #[error("invalid value in token field {0}")]
+    InvalidField(&'static str),
+    /// Bytes left over after the last field.
+    #[error("unexpected bytes after the last field")]
+    TrailingBytes,
+}
+
+/// What a token is for. The kind is signed with the rest, so one kind cannot pose as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// An electronic voucher.
+    Voucher,
+    /// A member's electronic membership card.
+    MembershipCard,
+    /// A store's in-store check-in code.
+    CheckIn,
+    /// A member's referral (share) code.
+    Share,
+}
+
+impl TokenKind {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            TokenKind::Voucher => 1,
+            TokenKind::MembershipCard => 2,
+            TokenKind::CheckIn => 3,
+            TokenKind::Share => 4,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            1 => TokenKind::Voucher,
+            2 => TokenKind::MembershipCard,
+            3 => TokenKind::CheckIn,
+            4 => TokenKind::Share,
+            _ => return None,
+        })
+    }
+}
+
+/// The unauthenticated header of a token: enough to find the key that checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// What the token is for.
+    pub kind: TokenKind,
+    /// The merchant that signed it.
+    pub merchant: MerchantId,
+    /// The key that signed it.
+    pub key: KeyId,
+}
+
+/// A token's bytes: header, body and tag. Holding a `Token` says nothing about its signature;
+/// [`crate::Keyring`] checks that.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Token {
+    bytes: Vec<u8>,
+}
+
+impl Token {
+    /// Wraps bytes after checking the header and the length.
+    ///
+    /// # Errors
+    /// [`TokenError`] for a length outside bounds, an unknown version, scheme or kind, or a
+    /// malformed id.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, TokenError> {
+        let token = Token { bytes };
+        token.header()?;
+        Ok(token)
+    }
+
+    /// Decodes the scanner text form (case, `O`/`I`/`L` and surrounding whitespace forgiven).
+    ///
+    /// # Errors
+    /// [`TokenError`] for characters outside the alphabet, a non-canonical form, or a bad
+    /// header.
+    pub fn from_scanner_text(text: &str) -> Result<Self, TokenError> {
+        if text.len() > scanner_text::encoded_len(MAX_LEN) + 8 {
+            return Err(TokenError::TooLong(text.len() * 5 / 8));
+        }
+        Self::from_bytes(scanner_text::decode(text)?)
+    }
+
+    /// Decodes the base64url form (no padding; surrounding whitespace ignored).
+    ///
+    /// # Errors
+    /// [`TokenError`] for invalid base64url or a bad header.
+    pub fn from_base64url(text: &str) -> Result<Self, TokenError> {
+        let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
+        if text.is_empty() {
+            return Err(TokenError::Empty);
+        }
+        if text.len() > MAX_LEN.div_ceil(3) * 4 {
+            return Err(TokenError::TooLong(text.len() * 3 / 4));
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| TokenError::UnknownTextForm)?;
+        Self::from_bytes(bytes)
+    }
+
+    /// Decodes either text form: the scanner form first, then base64url.
+    ///
+    /// The two alphabets overlap, but no text is a valid header in both: a version-1 token's
+    /// scanner text starts with `0` and its base64url text with `A`.
+    ///
+    /// # Errors
+    /// The scanner form's error when the text is in neither form.
+    pub fn parse(text: &str) -> Result<Self, TokenError> {
+        match Self::from_scanner_text(text) {
+            Ok(token) => Ok(token),
+            Err(scanner_error) => Self::from_base64url(text).map_err(|_| scanner_error),
+        }
+    }
+
+    /// The scanner text: upper-case Crockford base32.
+    pub fn to_scanner_text(&self) -> String {
+        scanner_text::encode(&self.bytes)
+    }
+
+    /// The base64url text (RFC 4648 §5, no padding).
+    pub fn to_base64url(&self) -> String {
+        URL_SAFE_NO_PAD.encode(&self.bytes)
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Parses the header.
+    ///
+    /// # Errors
+    /// As [`Token::from_bytes`].
+    pub fn header(&self) -> Result<Header, TokenError> {
+        Ok(self.split()?.0)
+    }
+
+    /// The header, the signed bytes (everything before the tag), the body and the tag.
+    pub(crate) fn split(&self) -> Result<(Header, &[u8], &[u8], &[u8]), TokenError> {
+        let len = self.bytes.len();
+        if len == 0 {
+            return Err(TokenError::Empty);
+        }
+        if len > MAX_LEN {
+            return Err(TokenError::TooLong(len));
+        }
+        let mut reader = Reader::new(&self.bytes);
+        let version = reader.u8("version")?;
+        if version != FORMAT_VERSION {
+            return Err(TokenError::UnsupportedVersion(version));
+        }
+        if len < MIN_LEN {
+            return Err(TokenError::TooShort(len));
+        }
+        let kind_byte = reader.u8("kind")?;
+        if kind_byte >> 4 != 0 {
+            return Err(TokenError::UnsupportedScheme(kind_byte >> 4));
+        }
+        let kind = TokenKind::from_code(kind_byte).ok_or(TokenError::UnknownKind(kind_byte))?;
+        let merchant = MerchantId(reader.varint_u32("merchant")?);
+        let key = KeyId(reader.varint_u32("key")?);
+        if reader.remaining() < TAG_LEN {
+            return Err(TokenError::TooShort(len));
+        }
+        let (signed, tag) = self.bytes.split_at(len - TAG_LEN);
+        let body = &signed[len - reader.remaining()..];
+        Ok((
+            Header {
+                kind,
+                merchant,
+                key,
+            },
+            signed,
+            body,
+            tag,
+        ))
+    }
+
+    pub(crate) fn from_signed_parts(bytes: Vec<u8>) -> Self {
+        Token { bytes }
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Token({})", self.to_scanner_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(kind: u8) -> Vec<u8> {
+        let mut bytes = vec![FORMAT_VERSION, kind, 0x81, 0x01, 0x02, 0xaa];
+        bytes.extend_from_slice(&[0x55; TAG_LEN]);
+        bytes
+    }
+
+    #[test]
+    fn header_is_parsed() {
+        let token = Token::from_bytes(sample(1)).unwrap();
+        let (header, signed, body, tag) = token.split().unwrap();
+        assert_eq!(header.kind, TokenKind::Voucher);
+        assert_eq!(header.merchant, MerchantId(129));
+        assert_eq!(header.key, KeyId(2));
+        assert_eq!(body, &[0xaa]);
+        assert_eq!(signed.len(), 6);
+        assert_eq!(tag, &[0x55; TAG_LEN]);
+    }
+
+    #[test]
+    fn bad_headers_are_typed_errors() {
+        let mut v2 = sample(1);
+        v2[0] = 2;
+        assert_eq!(Token::from_bytes(v2), Err(TokenError::UnsupportedVersion(2)));
+        assert_eq!(
+            Token::from_bytes(sample(9)),
+            Err(TokenError::UnknownKind(9))
+        );
+        assert_eq!(
+            Token::from_bytes(sample(0x11)),
+            Err(TokenError::UnsupportedScheme(1))
+        );
+        assert_eq!(Token::from_bytes(vec![]), Err(TokenError::Empty));
+        assert_eq!(
+            Token::from_bytes(sample(1)[..10].to_vec()),
+            Err(TokenError::TooShort(10))
+        );
+        assert_eq!(
+            Token::from_bytes(vec![1; MAX_LEN + 1]),
+            Err(TokenError::TooLong(MAX_LEN + 1))
+        );
+    }
+
+    #[test]
+    fn text_forms_round_trip_and_are_told_apart() {
+        let token = Token::from_bytes(sample(1)).unwrap();
+        let scanner = token.to_scanner_text();
+        let b64 = token.to_base64url();
+        assert!(scanner.starts_with('0'));
+        assert!(b64.starts_with('A'));
+        assert_eq!(Token::from_scanner_text(&scanner).unwrap(), token);
+        assert_eq!(Token::from_base64url(&b64).unwrap(), token);
+        assert_eq!(Token::parse(&scanner).unwrap(), token);
+        assert_eq!(Token::parse(&b64).unwrap(), token);
+        assert_eq!(Token::parse(&format!("{scanner}\n")).unwrap(), token);
+        assert!(Token::parse("not a token!").is_err());
+        assert_eq!(Token::parse(""), Err(TokenError::Empty));
+    }
+}

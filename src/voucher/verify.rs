@@ -1,0 +1,300 @@
+//! Verification at the till: a pure function of the scanned text, the merchant's keyring and
+//! the redemption context.
+//!
+//! # Check order
+//! The first failing check decides the [`Rejection`]:
+//! 1. **Token**: text form, header, format version ([`Rejection::Malformed`],
+//!    [`Rejection::UnsupportedVersion`], [`Rejection::WrongKind`]).
+//! 2. **Signature**: merchant, key, tag ([`Rejection::WrongMerchant`],
+//!    [`Rejection::UnknownKey`], [`Rejection::RetiredKey`], [`Rejection::BadSignature`]).
+//!    Nothing in the body is read before the tag has been checked.
+//! 3. **Time**, on the store's wall clock: [`Rejection::NotYetValid`],
+//!    [`Rejection::Expired`], [`Rejection::WrongWeekday`], [`Rejection::OutsideHours`].
+//! 4. **Region**: [`Rejection::WrongStore`], [`Rejection::OutsideRegion`],
+//!    [`Rejection::OutsideGeofence`].
+//! 5. **Member**: [`Rejection::MemberRequired`], [`Rejection::WrongMember`],
+//!    [`Rejection::NotNewMember`], [`Rejection::TierTooLow`].
+//! 6. **Basket**: [`Rejection::NotCombinable`], [`Rejection::CurrencyMismatch`],
+//!    [`Rejection::BelowMinimumSpend`], [`Rejection::NoEligibleItems`].
+//!
+//! The state limits (uses left, value left, revoked) are the ledger's to enforce, atomically.
+
+use super::Voucher;
+use crate::ids::{CategoryId, MemberId};
+use crate::keys::Keyring;
+use crate::local_time::StoreClock;
+use crate::member::Tier;
+use crate::merchant::Store;
+use crate::money::{Currency, Money, MoneyError};
+use crate::rejection::Rejection;
+use crate::token::Token;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One line of the basket being paid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BasketLine {
+    /// The product category, as the POS numbers it.
+    pub category: CategoryId,
+    /// The line's amount, minor units.
+    pub amount_minor: u64,
+}
+
+/// The basket at the till: lines in one currency whose total fits in an `i64`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Basket {
+    currency: Currency,
+    lines: Vec<BasketLine>,
+    total_minor: u64,
+}
+
+impl Basket {
+    /// A basket of `lines` priced in `currency`.
+    ///
+    /// # Errors
+    /// [`MoneyError::Overflow`] when the total exceeds `i64::MAX` minor units.
+    pub fn new(currency: Currency, lines: Vec<BasketLine>) -> Result<Self, MoneyError> {
+        let total_minor = lines
+            .iter()
+            .try_fold(0u64, |sum, line| sum.checked_add(line.amount_minor))
+            .filter(|total| i64::try_from(*total).is_ok())
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Basket {
+            currency,
+            lines,
+            total_minor,
+        })
+    }
+
+    /// A basket of one line of category 0.
+    ///
+    /// # Errors
+    /// [`MoneyError::Overflow`] above `i64::MAX` minor units.
+    pub fn single(currency: Currency, amount_minor: u64) -> Result<Self, MoneyError> {
+        Self::new(
+            currency,
+            vec![BasketLine {
+                category: CategoryId(0),
+                amount_minor,
+            }],
+        )
+    }
+
+    /// The currency.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// The lines.
+    pub fn lines(&self) -> &[BasketLine] {
+        &self.lines
+    }
+
+    /// The total, minor units (at most `i64::MAX`).
+    pub fn total_minor(&self) -> u64 {
+        self.total_minor
+    }
+}
+
+/// The member presenting the voucher, as the till knows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MemberContext {
+    /// The member's id (from their membership card).
+    pub id: MemberId,
+    /// Their current tier.
+    pub tier: Tier,
+    /// Whether they have no earlier visit with this merchant.
+    pub is_new: bool,
+}
+
+/// Everything about the moment of redemption that a voucher's limits are checked against.
+/// The instant comes in as a parameter: verification never reads a clock.
+#[derive(Debug, Clone, Copy)]
+pub struct RedemptionContext<'a> {
+    /// The store redeeming; its time zone is the clock of every time limit.
+    pub store: &'a Store,
+    /// The instant of redemption.
+    pub at: DateTime<Utc>,
+    /// The basket being paid for.
+    pub basket: &'a Basket,
+    /// The member presenting the voucher, if identified.
+    pub member: Option<MemberContext>,
+    /// How many other vouchers are in the same basket.
+    pub other_vouchers: u32,
+}
+
+/// A voucher that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Acceptance {
+    /// The voucher as signed.
+    pub voucher: Voucher,
+    /// Spend that counts toward the voucher, minor units.
+    pub eligible_minor: u64,
+    /// The discount to apply, minor units of the voucher's currency (0 for a gift item; for
+    /// stored value, the most that may be spent now, before the ledger's remaining balance).
+    pub discount_minor: u64,
+}
+
+impl Acceptance {
+    /// The discount as money.
+    pub fn discount(&self) -> Money {
+        // discount ≤ eligible ≤ basket total ≤ i64::MAX
+        Money::new(self.discount_minor as i64, self.voucher.currency)
+    }
+}
+
+/// The outcome of verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "decision")]
+pub enum Decision {
+    /// Usable here and now.
+    Accepted(Acceptance),
+    /// Refused, with the one reason.
+    Rejected {
+        /// Why.
+        reason: Rejection,
+    },
+}
+
+impl Decision {
+    /// The rejection, if refused.
+    pub fn rejection(&self) -> Option<Rejection> {
+        match self {
+            Decision::Accepted(_) => None,
+            Decision::Rejected { reason } => Some(*reason),
+        }
+    }
+
+    /// Whether accepted.
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Decision::Accepted(_))
+    }
+}
+
+impl From<Rejection> for Decision {
+    fn from(reason: Rejection) -> Self {
+        Decision::Rejected { reason }
+    }
+}
+
+/// Verifies scanned voucher text (scanner form or base64url) in a redemption context.
+/// See the module documentation for the check order.
+pub fn verify(text: &str, keyring: &Keyring, ctx: &RedemptionContext<'_>) -> Decision {
+    match Token::parse(text) {
+        Ok(token) => verify_token(&token, keyring, ctx),
+        Err(e) => super::rejection_of_token_error(&e).into(),
+    }
+}
+
+/// Verifies a decoded token in a redemption context.
+pub fn verify_token(token: &Token, keyring: &Keyring, ctx: &RedemptionContext<'_>) -> Decision {
+    match Voucher::open(token, keyring) {
+        Ok(voucher) => check_limits(voucher, ctx),
+        Err(reason) => reason.into(),
+    }
+}
+
+fn check_limits(voucher: Voucher, ctx: &RedemptionContext<'_>) -> Decision {
+    let outcome = check_time(&voucher, ctx)
+        .and_then(|()| check_region(&voucher, ctx))
+        .and_then(|()| check_member(&voucher, ctx))
+        .and_then(|()| check_basket(&voucher, ctx));
+    match outcome {
+        Ok(eligible_minor) => Decision::Accepted(Acceptance {
+            discount_minor: voucher.benefit.discount_on(eligible_minor),
+            eligible_minor,
+            voucher,
+        }),
+        Err(reason) => reason.into(),
+    }
+}
+
+fn check_time(v: &Voucher, ctx: &RedemptionContext<'_>) -> Result<(), Rejection> {
+    let t = &v.time;
+    if t.valid_from.is_none() && t.valid_until.is_none() && t.weekdays.is_none() && t.hours.is_empty()
+    {
+        return Ok(());
+    }
+    let clock = StoreClock::read(ctx.at, ctx.store.time_zone);
+    if t.valid_from.is_some_and(|from| clock.local < from.to_naive()) {
+        return Err(Rejection::NotYetValid);
+    }
+    if t.valid_until.is_some_and(|until| clock.local >= until.to_naive()) {
+        return Err(Rejection::Expired);
+    }
+    if t.weekdays.is_some_and(|days| !days.contains(clock.weekday())) {
+        return Err(Rejection::WrongWeekday);
+    }
+    let second = clock.second_of_day();
+    if !t.hours.is_empty() && !t.hours.iter().any(|w| w.contains_second(second)) {
+        return Err(Rejection::OutsideHours);
+    }
+    Ok(())
+}
+
+fn check_region(v: &Voucher, ctx: &RedemptionContext<'_>) -> Result<(), Rejection> {
+    let r = &v.region;
+    let store = ctx.store;
+    if !r.stores.is_empty() && !r.stores.contains(&store.id) {
+        return Err(Rejection::WrongStore);
+    }
+    if !r.regions.is_empty() && !r.regions.iter().any(|code| code.contains(&store.region)) {
+        return Err(Rejection::OutsideRegion);
+    }
+    if let Some(fence) = r.geofence {
+        if !store.location.is_some_and(|at| fence.contains(&at)) {
+            return Err(Rejection::OutsideGeofence);
+        }
+    }
+    Ok(())
+}
+
+fn check_member(v: &Voucher, ctx: &RedemptionContext<'_>) -> Result<(), Rejection> {
+    let c = &v.conditions;
+    let needs_member = v.member.is_some()
+        || c.new_members_only
+        || c.min_tier.is_some()
+        || v.state.max_uses_per_member.is_some();
+    if !needs_member {
+        return Ok(());
+    }
+    let member = ctx.member.ok_or(Rejection::MemberRequired)?;
+    if v.member.is_some_and(|bound| bound != member.id) {
+        return Err(Rejection::WrongMember);
+    }
+    if c.new_members_only && !member.is_new {
+        return Err(Rejection::NotNewMember);
+    }
+    if c.min_tier.is_some_and(|min| member.tier < min) {
+        return Err(Rejection::TierTooLow);
+    }
+    Ok(())
+}
+
+/// Returns the spend that counts toward the voucher.
+fn check_basket(v: &Voucher, ctx: &RedemptionContext<'_>) -> Result<u64, Rejection> {
+    let c = &v.conditions;
+    if c.not_combinable && ctx.other_vouchers > 0 {
+        return Err(Rejection::NotCombinable);
+    }
+    if ctx.basket.currency() != v.currency {
+        return Err(Rejection::CurrencyMismatch);
+    }
+    let eligible: u64 = match &c.categories {
+        super::CategoryRule::All => ctx.basket.total_minor(),
+        rule => ctx
+            .basket
+            .lines()
+            .iter()
+            .filter(|line| rule.counts(line.category))
+            .map(|line| line.amount_minor)
+            .sum(),
+    };
+    if eligible < c.min_spend_minor {
+        return Err(Rejection::BelowMinimumSpend);
+    }
+    if eligible == 0 && v.benefit.needs_eligible_spend() {
+        return Err(Rejection::NoEligibleItems);
+    }
+    Ok(eligible)
+}
