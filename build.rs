@@ -30,10 +30,7 @@ fn main() {
     let builder = cbindgen::Builder::new()
         .with_config(config)
         .with_src(ffi_root);
-    match builder
-        .with_after_include(defines)
-        .generate()
-    {
+    match builder.with_after_include(defines).generate() {
         Ok(bindings) => {
             bindings.write_to_file(Path::new(&crate_dir).join("include").join("o2okit.h"));
         }

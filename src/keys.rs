@@ -340,11 +340,17 @@ mod tests {
         let mut ring = Keyring::with_active_key(MerchantId(1), KeyId(1), key(1));
         ring.add(KeyId(2), key(2)).unwrap();
         assert_eq!(ring.active_key(), Some(KeyId(1)));
-        assert_eq!(ring.add(KeyId(2), key(3)), Err(KeyError::DuplicateKey(KeyId(2))));
+        assert_eq!(
+            ring.add(KeyId(2), key(3)),
+            Err(KeyError::DuplicateKey(KeyId(2)))
+        );
         ring.activate(KeyId(2)).unwrap();
         assert_eq!(ring.active_key(), Some(KeyId(2)));
         assert_eq!(ring.status(KeyId(1)), Some(KeyStatus::VerifyOnly));
-        assert_eq!(ring.retire(KeyId(2)), Err(KeyError::RetiringActiveKey(KeyId(2))));
+        assert_eq!(
+            ring.retire(KeyId(2)),
+            Err(KeyError::RetiringActiveKey(KeyId(2)))
+        );
         ring.retire(KeyId(1)).unwrap();
         assert_eq!(ring.activate(KeyId(1)), Err(KeyError::Retired(KeyId(1))));
         assert_eq!(ring.activate(KeyId(9)), Err(KeyError::UnknownKey(KeyId(9))));

@@ -69,9 +69,7 @@ pub mod token;
 pub mod voucher;
 
 pub use error::Error;
-pub use ids::{
-    CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, VoucherId,
-};
+pub use ids::{CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, VoucherId};
 pub use keys::{KeyError, KeyStatus, Keyring, SigningKey};
 pub use local_time::{LocalDateTime, LocalTimeError};
 pub use member::{CardError, CardNumber, Member, Tier};
@@ -82,8 +80,8 @@ pub use rejection::Rejection;
 pub use token::{Token, TokenError, TokenKind};
 pub use voucher::{
     Acceptance, Basket, BasketLine, Benefit, CategoryRule, Conditions, DailyWindow, Decision,
-    MemberContext, RedemptionContext, RegionLimits, StateLimits, TimeLimits, Voucher,
-    VoucherError, WeekdaySet, verify, verify_token,
+    MemberContext, RedemptionContext, RegionLimits, StateLimits, TimeLimits, Voucher, VoucherError,
+    WeekdaySet, verify, verify_token,
 };
 
 /// The crate version, as in `Cargo.toml`.

@@ -74,7 +74,11 @@ impl LocalDateTime {
     /// [`LocalTimeError::OutOfRange`] outside the documented range.
     pub fn from_naive(naive: NaiveDateTime) -> Result<Self, LocalTimeError> {
         let minutes = (naive - epoch()).num_minutes();
-        let floor = if naive < epoch() { minutes - 1 } else { minutes };
+        let floor = if naive < epoch() {
+            minutes - 1
+        } else {
+            minutes
+        };
         if naive.year() > 9999 || floor < 0 {
             return Err(LocalTimeError::OutOfRange(naive.to_string()));
         }

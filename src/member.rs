@@ -162,7 +162,11 @@ mod tests {
         let text = card.as_str().to_owned();
         for pos in 0..16 {
             let mut typo = text.clone().into_bytes();
-            typo[pos] = if typo[pos] == b'9' { b'0' } else { typo[pos] + 1 };
+            typo[pos] = if typo[pos] == b'9' {
+                b'0'
+            } else {
+                typo[pos] + 1
+            };
             let typo = String::from_utf8(typo).unwrap();
             assert!(
                 matches!(CardNumber::parse(&typo), Err(CardError::BadCheckDigit(_))),

@@ -2,10 +2,11 @@
 
 use std::ffi::{CStr, c_char};
 
-static VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-    Ok(version) => version,
-    Err(_) => panic!("the crate version contains a NUL byte"),
-};
+static VERSION: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(version) => version,
+        Err(_) => panic!("the crate version contains a NUL byte"),
+    };
 
 /// The library's version as a NUL-terminated string, such as `"0.1.0"`; equal to
 /// `O2OKIT_VERSION` when the header matches the library.

@@ -305,7 +305,10 @@ mod tests {
     fn bad_headers_are_typed_errors() {
         let mut v2 = sample(1);
         v2[0] = 2;
-        assert_eq!(Token::from_bytes(v2), Err(TokenError::UnsupportedVersion(2)));
+        assert_eq!(
+            Token::from_bytes(v2),
+            Err(TokenError::UnsupportedVersion(2))
+        );
         assert_eq!(
             Token::from_bytes(sample(9)),
             Err(TokenError::UnknownKind(9))

@@ -147,7 +147,16 @@ mod tests {
 
     #[test]
     fn varints_round_trip_at_group_edges() {
-        for value in [0, 1, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX] {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
             let mut w = Writer::default();
             w.varint(value);
             let mut r = Reader::new(w.as_slice());

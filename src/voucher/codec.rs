@@ -240,8 +240,9 @@ pub(super) fn decode_body(body: &[u8], merchant: MerchantId) -> Result<Voucher, 
         v.time.valid_until = Some(local_time(&mut r, "valid until")?);
     }
     if has(WEEKDAYS) {
-        v.time.weekdays =
-            Some(WeekdaySet::from_bits(r.u8("weekdays")?).ok_or(TokenError::InvalidField("weekdays"))?);
+        v.time.weekdays = Some(
+            WeekdaySet::from_bits(r.u8("weekdays")?).ok_or(TokenError::InvalidField("weekdays"))?,
+        );
     }
     if has(HOURS) {
         let n = r.u8("daily windows")?;
@@ -251,8 +252,8 @@ pub(super) fn decode_body(body: &[u8], merchant: MerchantId) -> Result<Voucher, 
         for _ in 0..n {
             let start = u16_field(&mut r, "daily windows")?;
             let end = u16_field(&mut r, "daily windows")?;
-            let window =
-                DailyWindow::new(start, end).map_err(|_| TokenError::InvalidField("daily windows"))?;
+            let window = DailyWindow::new(start, end)
+                .map_err(|_| TokenError::InvalidField("daily windows"))?;
             v.time.hours.push(window);
         }
     }
@@ -283,8 +284,10 @@ pub(super) fn decode_body(body: &[u8], merchant: MerchantId) -> Result<Voucher, 
         }
     }
     if has(GEOFENCE) {
-        let lat = i32::try_from(r.zigzag("geofence")?).map_err(|_| TokenError::InvalidField("geofence"))?;
-        let lon = i32::try_from(r.zigzag("geofence")?).map_err(|_| TokenError::InvalidField("geofence"))?;
+        let lat = i32::try_from(r.zigzag("geofence")?)
+            .map_err(|_| TokenError::InvalidField("geofence"))?;
+        let lon = i32::try_from(r.zigzag("geofence")?)
+            .map_err(|_| TokenError::InvalidField("geofence"))?;
         let center = GeoPoint::new(lat, lon).map_err(|_| TokenError::InvalidField("geofence"))?;
         v.region.geofence = Some(Geofence {
             center,
@@ -321,6 +324,7 @@ pub(super) fn decode_body(body: &[u8], merchant: MerchantId) -> Result<Voucher, 
     if !r.is_empty() {
         return Err(TokenError::TrailingBytes);
     }
-    v.validate().map_err(|_| TokenError::InvalidField("limits"))?;
+    v.validate()
+        .map_err(|_| TokenError::InvalidField("limits"))?;
     Ok(v)
 }

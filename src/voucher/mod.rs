@@ -257,7 +257,9 @@ impl Voucher {
             Benefit::AmountOff { minor: 0 } | Benefit::StoredValue { minor: 0 } => {
                 return Err(VoucherError::EmptyBenefit("amount is zero"));
             }
-            Benefit::PercentOff { basis_points: 0, .. } => {
+            Benefit::PercentOff {
+                basis_points: 0, ..
+            } => {
                 return Err(VoucherError::EmptyBenefit("percent is zero"));
             }
             Benefit::PercentOff { basis_points, .. } if basis_points > 10_000 => {

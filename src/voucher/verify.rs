@@ -211,18 +211,27 @@ fn check_limits(voucher: Voucher, ctx: &RedemptionContext<'_>) -> Decision {
 
 fn check_time(v: &Voucher, ctx: &RedemptionContext<'_>) -> Result<(), Rejection> {
     let t = &v.time;
-    if t.valid_from.is_none() && t.valid_until.is_none() && t.weekdays.is_none() && t.hours.is_empty()
+    if t.valid_from.is_none()
+        && t.valid_until.is_none()
+        && t.weekdays.is_none()
+        && t.hours.is_empty()
     {
         return Ok(());
     }
     let clock = StoreClock::read(ctx.at, ctx.store.time_zone);
-    if t.valid_from.is_some_and(|from| clock.local < from.to_naive()) {
+    if t.valid_from
+        .is_some_and(|from| clock.local < from.to_naive())
+    {
         return Err(Rejection::NotYetValid);
     }
-    if t.valid_until.is_some_and(|until| clock.local >= until.to_naive()) {
+    if t.valid_until
+        .is_some_and(|until| clock.local >= until.to_naive())
+    {
         return Err(Rejection::Expired);
     }
-    if t.weekdays.is_some_and(|days| !days.contains(clock.weekday())) {
+    if t.weekdays
+        .is_some_and(|days| !days.contains(clock.weekday()))
+    {
         return Err(Rejection::WrongWeekday);
     }
     let second = clock.second_of_day();

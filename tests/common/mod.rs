@@ -1,0 +1,129 @@
+//! Shared fixtures: one merchant with stores in Shenzhen and New York.
+#![allow(dead_code)]
+
+use chrono::{DateTime, Utc};
+use o2okit::*;
+
+pub const MERCHANT: MerchantId = MerchantId(88);
+
+pub fn key(byte: u8) -> SigningKey {
+    SigningKey::from_bytes(&[byte; 32]).unwrap()
+}
+
+pub fn keyring() -> Keyring {
+    Keyring::with_active_key(MERCHANT, KeyId(1), key(1))
+}
+
+pub fn shenzhen() -> Store {
+    Store {
+        id: StoreId(1001),
+        merchant: MERCHANT,
+        name: "Nanshan".into(),
+        time_zone: chrono_tz::Asia::Shanghai,
+        region: RegionCode::new("440305").unwrap(),
+        location: Some(GeoPoint::from_degrees(22.5329, 113.9305).unwrap()),
+    }
+}
+
+pub fn guangzhou() -> Store {
+    Store {
+        id: StoreId(1002),
+        merchant: MERCHANT,
+        name: "Tianhe".into(),
+        time_zone: chrono_tz::Asia::Shanghai,
+        region: RegionCode::new("440106").unwrap(),
+        location: Some(GeoPoint::from_degrees(23.1291, 113.2644).unwrap()),
+    }
+}
+
+pub fn new_york() -> Store {
+    Store {
+        id: StoreId(2001),
+        merchant: MERCHANT,
+        name: "SoHo".into(),
+        time_zone: chrono_tz::America::New_York,
+        region: RegionCode::new("US36061").unwrap(),
+        location: None,
+    }
+}
+
+pub fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub fn local(text: &str) -> LocalDateTime {
+    text.parse().unwrap()
+}
+
+pub fn cny(minor: u64) -> Basket {
+    Basket::single(Currency::CNY, minor).unwrap()
+}
+
+pub fn amount_off(id: u64, minor: u64) -> Voucher {
+    Voucher::new(
+        VoucherId(id),
+        MERCHANT,
+        Currency::CNY,
+        Benefit::AmountOff { minor },
+    )
+}
+
+/// A till: verifies `voucher` (signed with `keyring()`) in `store` at `when`.
+pub struct Till {
+    pub store: Store,
+    pub basket: Basket,
+    pub member: Option<MemberContext>,
+    pub other_vouchers: u32,
+}
+
+impl Till {
+    pub fn new(store: Store) -> Self {
+        Till {
+            store,
+            basket: cny(10_000),
+            member: None,
+            other_vouchers: 0,
+        }
+    }
+
+    pub fn basket(mut self, basket: Basket) -> Self {
+        self.basket = basket;
+        self
+    }
+
+    pub fn member(mut self, id: u64, tier: u8, is_new: bool) -> Self {
+        self.member = Some(MemberContext {
+            id: MemberId(id),
+            tier: Tier(tier),
+            is_new,
+        });
+        self
+    }
+
+    pub fn decide_text(&self, text: &str, ring: &Keyring, when: DateTime<Utc>) -> Decision {
+        let ctx = RedemptionContext {
+            store: &self.store,
+            at: when,
+            basket: &self.basket,
+            member: self.member,
+            other_vouchers: self.other_vouchers,
+        };
+        verify(text, ring, &ctx)
+    }
+
+    pub fn decide(&self, voucher: &Voucher, when: &str) -> Decision {
+        let ring = keyring();
+        let text = voucher.sign(&ring).unwrap().to_scanner_text();
+        self.decide_text(&text, &ring, at(when))
+    }
+
+    /// `Ok(discount)` or `Err(reason)`, for terse assertions.
+    pub fn outcome(&self, voucher: &Voucher, when: &str) -> Result<u64, Rejection> {
+        match self.decide(voucher, when) {
+            Decision::Accepted(a) => Ok(a.discount_minor),
+            Decision::Rejected { reason } => Err(reason),
+        }
+    }
+}
