@@ -254,7 +254,8 @@ impl Keyring {
         token: &'t Token,
         expected: TokenKind,
     ) -> Result<&'t [u8], AuthError> {
-        let (header, signed, body, tag) = token.split().map_err(AuthError::Malformed)?;
+        let parts = token.split().map_err(AuthError::Malformed)?;
+        let header = parts.header;
         if header.kind != expected {
             return Err(AuthError::WrongKind);
         }
@@ -266,11 +267,11 @@ impl Keyring {
             return Err(AuthError::RetiredKey);
         }
         let mut mac = entry.keyed.clone();
-        mac.update(signed);
+        mac.update(parts.signed);
         // Constant-time comparison of the truncated tag.
-        mac.verify_truncated_left(tag)
+        mac.verify_truncated_left(parts.tag)
             .map_err(|_| AuthError::BadSignature)?;
-        Ok(body)
+        Ok(parts.body)
     }
 }
 

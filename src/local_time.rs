@@ -5,7 +5,7 @@
 //! store's zone before comparing. A [`LocalDateTime`] has no zone and cannot be compared with a
 //! `DateTime<Utc>`; the only bridge is [`LocalDateTime::of_instant`], which needs a zone.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -30,7 +30,14 @@ pub enum LocalTimeError {
     },
 }
 
-/// Minutes between the proleptic epoch 0001-01-01 and 2000-01-01, the encoding epoch.
+/// Minutes from 2000-01-01T00:00 to 9999-12-31T23:59: 8,000 years of 365 days plus 1,940
+/// leap days, less one minute.
+const MAX_MINUTES: u32 = (8_000 * 365 + 1_940) * 1_440 - 1;
+
+/// Unix time of 2000-01-01T00:00:00 read as UTC.
+const EPOCH_UNIX_SECONDS: i64 = 946_684_800;
+
+/// 2000-01-01T00:00, the encoding epoch.
 fn epoch() -> NaiveDateTime {
     NaiveDate::from_ymd_opt(2000, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -102,8 +109,17 @@ impl LocalDateTime {
 
     /// Reverses [`LocalDateTime::minutes_since_epoch`]; `None` past 9999-12-31T23:59.
     pub(crate) fn from_minutes_since_epoch(minutes: u32) -> Option<Self> {
-        let value = LocalDateTime(minutes);
-        (value.to_naive().year() <= 9999).then_some(value)
+        (minutes <= MAX_MINUTES).then_some(LocalDateTime(minutes))
+    }
+
+    /// Seconds since 2000-01-01T00:00 civil, for comparison with a [`StoreClock`].
+    fn seconds_since_epoch(self) -> i64 {
+        i64::from(self.0) * 60
+    }
+
+    /// Whether the store's clock reads this minute or later.
+    pub fn is_reached_by(self, clock: &StoreClock) -> bool {
+        clock.seconds_since_epoch() >= self.seconds_since_epoch()
     }
 
     /// The same wall-clock minute as a chrono civil date-time.
@@ -160,26 +176,42 @@ impl<'de> Deserialize<'de> for LocalDateTime {
 /// is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreClock {
-    /// Local civil date and time.
-    pub local: NaiveDateTime,
+    /// Seconds since 2000-01-01T00:00 on the store's wall clock.
+    local_seconds: i64,
 }
 
 impl StoreClock {
     /// Reads `instant` on the clock of a store in `zone`.
     pub fn read(instant: DateTime<Utc>, zone: Tz) -> Self {
+        let offset = zone
+            .offset_from_utc_datetime(&instant.naive_utc())
+            .fix()
+            .local_minus_utc();
         StoreClock {
-            local: zone.from_utc_datetime(&instant.naive_utc()).naive_local(),
+            local_seconds: instant.timestamp() + i64::from(offset) - EPOCH_UNIX_SECONDS,
         }
+    }
+
+    /// The local civil date and time.
+    pub fn local(&self) -> NaiveDateTime {
+        epoch() + chrono::Duration::seconds(self.local_seconds)
     }
 
     /// Seconds after local midnight, 0..86_400.
     pub fn second_of_day(&self) -> u32 {
-        self.local.num_seconds_from_midnight()
+        self.local_seconds.rem_euclid(86_400) as u32
     }
 
     /// The local weekday.
     pub fn weekday(&self) -> chrono::Weekday {
-        self.local.weekday()
+        // 2000-01-01 was a Saturday, five days after a Monday.
+        let from_monday = (self.local_seconds.div_euclid(86_400) + 5).rem_euclid(7);
+        chrono::Weekday::try_from(from_monday as u8).unwrap_or(chrono::Weekday::Mon)
+    }
+
+    /// Seconds since 2000-01-01T00:00 on this wall clock.
+    fn seconds_since_epoch(&self) -> i64 {
+        self.local_seconds
     }
 }
 
@@ -202,6 +234,46 @@ mod tests {
                 .minutes_since_epoch(),
             0
         );
+    }
+
+    #[test]
+    fn constants_match_the_calendar() {
+        let last = LocalDateTime::new(9999, 12, 31, 23, 59).unwrap();
+        assert_eq!(last.minutes_since_epoch(), MAX_MINUTES);
+        assert_eq!(epoch().and_utc().timestamp(), EPOCH_UNIX_SECONDS);
+        assert!(LocalDateTime::from_minutes_since_epoch(MAX_MINUTES + 1).is_none());
+    }
+
+    #[test]
+    fn clock_agrees_with_chrono_on_weekday_and_time_of_day() {
+        let zones = [
+            chrono_tz::Asia::Shanghai,
+            chrono_tz::America::New_York,
+            chrono_tz::Pacific::Kiritimati,
+            chrono_tz::America::St_Johns,
+        ];
+        // Every 7 hours 13 minutes over four years, before and after the epoch.
+        let mut instant = "1998-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        while instant.year() < 2030 {
+            for zone in zones {
+                let clock = StoreClock::read(instant, zone);
+                let expected = instant.with_timezone(&zone).naive_local();
+                assert_eq!(clock.local(), expected);
+                assert_eq!(clock.weekday(), expected.weekday());
+                assert_eq!(clock.second_of_day(), expected.num_seconds_from_midnight());
+            }
+            instant += chrono::Duration::minutes(7 * 60 + 13) * 37;
+        }
+    }
+
+    #[test]
+    fn clock_reaches_a_minute_at_its_first_second() {
+        let minute = LocalDateTime::new(2026, 3, 8, 3, 0).unwrap();
+        let ny = chrono_tz::America::New_York;
+        let before = StoreClock::read("2026-03-08T06:59:59Z".parse().unwrap(), ny);
+        let on = StoreClock::read("2026-03-08T07:00:00Z".parse().unwrap(), ny);
+        assert!(!minute.is_reached_by(&before));
+        assert!(minute.is_reached_by(&on));
     }
 
     #[test]

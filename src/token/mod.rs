@@ -141,6 +141,15 @@ pub struct Header {
     pub key: KeyId,
 }
 
+/// A token cut at its field boundaries.
+pub(crate) struct Parts<'t> {
+    pub(crate) header: Header,
+    /// Everything the tag covers: header and body.
+    pub(crate) signed: &'t [u8],
+    pub(crate) body: &'t [u8],
+    pub(crate) tag: &'t [u8],
+}
+
 /// A token's bytes: header, body and tag. Holding a `Token` says nothing about its signature;
 /// [`crate::Keyring`] checks that.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -224,11 +233,11 @@ impl Token {
     /// # Errors
     /// As [`Token::from_bytes`].
     pub fn header(&self) -> Result<Header, TokenError> {
-        Ok(self.split()?.0)
+        Ok(self.split()?.header)
     }
 
-    /// The header, the signed bytes (everything before the tag), the body and the tag.
-    pub(crate) fn split(&self) -> Result<(Header, &[u8], &[u8], &[u8]), TokenError> {
+    /// Splits the token into its parts.
+    pub(crate) fn split(&self) -> Result<Parts<'_>, TokenError> {
         let len = self.bytes.len();
         if len == 0 {
             return Err(TokenError::Empty);
@@ -256,8 +265,8 @@ impl Token {
         }
         let (signed, tag) = self.bytes.split_at(len - TAG_LEN);
         let body = &signed[len - reader.remaining()..];
-        Ok((
-            Header {
+        Ok(Parts {
+            header: Header {
                 kind,
                 merchant,
                 key,
@@ -265,7 +274,7 @@ impl Token {
             signed,
             body,
             tag,
-        ))
+        })
     }
 
     pub(crate) fn from_signed_parts(bytes: Vec<u8>) -> Self {
@@ -292,13 +301,13 @@ mod tests {
     #[test]
     fn header_is_parsed() {
         let token = Token::from_bytes(sample(1)).unwrap();
-        let (header, signed, body, tag) = token.split().unwrap();
-        assert_eq!(header.kind, TokenKind::Voucher);
-        assert_eq!(header.merchant, MerchantId(129));
-        assert_eq!(header.key, KeyId(2));
-        assert_eq!(body, &[0xaa]);
-        assert_eq!(signed.len(), 6);
-        assert_eq!(tag, &[0x55; TAG_LEN]);
+        let parts = token.split().unwrap();
+        assert_eq!(parts.header.kind, TokenKind::Voucher);
+        assert_eq!(parts.header.merchant, MerchantId(129));
+        assert_eq!(parts.header.key, KeyId(2));
+        assert_eq!(parts.body, &[0xaa]);
+        assert_eq!(parts.signed.len(), 6);
+        assert_eq!(parts.tag, &[0x55; TAG_LEN]);
     }
 
     #[test]

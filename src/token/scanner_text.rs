@@ -70,15 +70,27 @@ pub(crate) fn decode(text: &str) -> Result<Vec<u8>, TokenError> {
         return Err(TokenError::NonCanonical);
     }
     let mut out = Vec::with_capacity(symbols.len() * 5 / 8);
+    // Eight symbols are exactly five bytes: decode whole groups without a bit buffer.
+    let mut groups = symbols.chunks_exact(8);
+    for group in &mut groups {
+        let mut word = 0u64;
+        let mut seen = 0u8;
+        for &c in group {
+            let value = DECODE[c as usize];
+            seen |= value;
+            word = (word << 5) | u64::from(value);
+        }
+        if seen == INVALID {
+            return Err(invalid_character(text));
+        }
+        out.extend_from_slice(&word.to_be_bytes()[3..]);
+    }
     let mut buffer = 0u32;
     let mut bits = 0;
-    for (position, &c) in symbols.iter().enumerate() {
+    for &c in groups.remainder() {
         let value = DECODE[c as usize];
         if value == INVALID {
-            return Err(TokenError::InvalidCharacter {
-                position,
-                character: text[position..].chars().next().unwrap_or('\u{fffd}'),
-            });
+            return Err(invalid_character(text));
         }
         buffer = (buffer << 5) | u32::from(value);
         bits += 5;
@@ -91,6 +103,18 @@ pub(crate) fn decode(text: &str) -> Result<Vec<u8>, TokenError> {
         return Err(TokenError::NonCanonical);
     }
     Ok(out)
+}
+
+/// The error for the first character of `text` outside the alphabet.
+fn invalid_character(text: &str) -> TokenError {
+    let (position, character) = text
+        .char_indices()
+        .find(|(_, c)| !c.is_ascii() || DECODE[*c as usize] == INVALID)
+        .unwrap_or((0, '\u{fffd}'));
+    TokenError::InvalidCharacter {
+        position,
+        character,
+    }
 }
 
 #[cfg(test)]
@@ -132,6 +156,20 @@ mod tests {
         assert!(matches!(
             decode("AB/D"),
             Err(TokenError::InvalidCharacter { position: 2, .. })
+        ));
+        assert_eq!(
+            decode("ABCDEFG/HJKMNPQR"),
+            Err(TokenError::InvalidCharacter {
+                position: 7,
+                character: '/'
+            })
+        );
+        assert!(matches!(
+            decode("ABCDEFGHJKMNPQé"),
+            Err(TokenError::InvalidCharacter {
+                position: 14,
+                character: 'é'
+            })
         ));
         assert!(matches!(
             decode("ABUD"),

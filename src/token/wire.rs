@@ -19,19 +19,23 @@ impl Writer {
         }
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, value: u8) {
         self.bytes.push(value);
     }
 
+    #[inline]
     pub(crate) fn u16_le(&mut self, value: u16) {
         self.bytes.extend_from_slice(&value.to_le_bytes());
     }
 
+    #[inline]
     pub(crate) fn u64_le(&mut self, value: u64) {
         self.bytes.extend_from_slice(&value.to_le_bytes());
     }
 
     /// Unsigned LEB128: 7 bits a byte, low groups first, high bit set on all but the last.
+    #[inline]
     pub(crate) fn varint(&mut self, mut value: u64) {
         while value >= 0x80 {
             self.bytes.push((value as u8) | 0x80);
@@ -41,6 +45,7 @@ impl Writer {
     }
 
     /// Signed integers zig-zag mapped (0, -1, 1, -2, …) so small magnitudes stay short.
+    #[inline]
     pub(crate) fn zigzag(&mut self, value: i64) {
         self.varint(((value << 1) ^ (value >> 63)) as u64);
     }
@@ -73,14 +78,17 @@ impl<'a> Reader<'a> {
         Reader { rest: bytes }
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }
 
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.rest.len()
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, TokenError> {
         let (&first, rest) = self
             .rest
@@ -90,6 +98,7 @@ impl<'a> Reader<'a> {
         Ok(first)
     }
 
+    #[inline]
     pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], TokenError> {
         if self.rest.len() < n {
             return Err(TokenError::Truncated(field));
@@ -99,11 +108,13 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
+    #[inline]
     pub(crate) fn u16_le(&mut self, field: &'static str) -> Result<u16, TokenError> {
         let b = self.take(2, field)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
 
+    #[inline]
     pub(crate) fn u64_le(&mut self, field: &'static str) -> Result<u64, TokenError> {
         let b = self.take(8, field)?;
         let mut array = [0u8; 8];
@@ -111,7 +122,14 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(array))
     }
 
+    #[inline]
     pub(crate) fn varint(&mut self, field: &'static str) -> Result<u64, TokenError> {
+        if let Some((&first, rest)) = self.rest.split_first() {
+            if first < 0x80 {
+                self.rest = rest;
+                return Ok(u64::from(first));
+            }
+        }
         let mut value = 0u64;
         for i in 0..10 {
             let byte = self.u8(field)?;
@@ -131,10 +149,12 @@ impl<'a> Reader<'a> {
         Err(TokenError::InvalidField(field))
     }
 
+    #[inline]
     pub(crate) fn varint_u32(&mut self, field: &'static str) -> Result<u32, TokenError> {
         u32::try_from(self.varint(field)?).map_err(|_| TokenError::InvalidField(field))
     }
 
+    #[inline]
     pub(crate) fn zigzag(&mut self, field: &'static str) -> Result<i64, TokenError> {
         let raw = self.varint(field)?;
         Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))

@@ -127,3 +127,31 @@ impl Till {
         }
     }
 }
+
+/// A voucher with a time window, weekday and hour limits, three stores, a minimum spend,
+/// single use and a member binding: the reference voucher. Ids are the size a chain
+/// of 5,000 stores with millions of members and vouchers would use.
+pub fn reference_voucher() -> Voucher {
+    Voucher::new(
+        VoucherId(48_000_123),
+        MERCHANT,
+        Currency::CNY,
+        Benefit::AmountOff { minor: 2_000 },
+    )
+    .campaign(CampaignId(12))
+    .for_member(MemberId(0x9e37_79b9_7f4a_7c15))
+    .valid_between(local("2026-06-01T00:00"), local("2026-07-01T00:00"))
+    .on_weekdays(WeekdaySet::WORKDAYS)
+    .during(DailyWindow::hm(11, 0, 14, 0).unwrap())
+    .at_stores([StoreId(4_001), StoreId(4_002), StoreId(4_999)])
+    .min_spend(10_000)
+    .max_uses(1)
+}
+
+/// A store where the reference voucher is accepted.
+pub fn reference_store() -> Store {
+    Store {
+        id: StoreId(4_002),
+        ..shenzhen()
+    }
+}

@@ -1,0 +1,291 @@
+//! The README's main command: `cargo run --example quickstart`.
+//!
+//! A tea-house chain with stores in Shenzhen and New York issues a handful of vouchers,
+//! prints the text each one's QR code would carry, and checks them at several tills and
+//! moments — printing every decision with its reason.
+
+use chrono::{DateTime, Utc};
+use o2okit::*;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let merchant = Merchant {
+        id: MerchantId(88),
+        name: "Leaf & Kettle".into(),
+        time_zone: chrono_tz::Asia::Shanghai,
+        currency: Currency::CNY,
+    };
+    let nanshan = Store {
+        id: StoreId(1001),
+        merchant: merchant.id,
+        name: "Nanshan, Shenzhen".into(),
+        time_zone: chrono_tz::Asia::Shanghai,
+        region: RegionCode::new("440305")?,
+        location: Some(GeoPoint::from_degrees(22.5329, 113.9305)?),
+    };
+    let soho = Store {
+        id: StoreId(2001),
+        merchant: merchant.id,
+        name: "SoHo, New York".into(),
+        time_zone: chrono_tz::America::New_York,
+        region: RegionCode::new("US36061")?,
+        location: Some(GeoPoint::from_degrees(40.7233, -74.0030)?),
+    };
+
+    // In production the secret comes from a key store; 32 random bytes.
+    let keyring = Keyring::with_active_key(
+        merchant.id,
+        KeyId(1),
+        SigningKey::from_bytes(b"leaf-and-kettle-demo-key-32bytes")?,
+    );
+
+    let issued_at = instant("2026-06-12T02:00:00Z");
+    let member = MemberId(0x5eed_0000_0000_0001);
+    let vouchers = [
+        (
+            "lunch: CNY 20 off a CNY 100 spend, workdays 11:00-14:00, Shenzhen stores, one member",
+            Voucher::new(
+                VoucherId(1),
+                merchant.id,
+                Currency::CNY,
+                Benefit::AmountOff { minor: 2_000 },
+            )
+            .campaign(CampaignId(7))
+            .for_member(member)
+            .valid_between("2026-06-01T00:00".parse()?, "2026-07-01T00:00".parse()?)
+            .on_weekdays(WeekdaySet::WORKDAYS)
+            .during(DailyWindow::hm(11, 0, 14, 0)?)
+            .in_regions([RegionCode::new("4403")?])
+            .min_spend(10_000),
+        ),
+        (
+            "come back within 7 days: 15% off (cap CNY 30), any store, not combinable",
+            Voucher::new(
+                VoucherId(2),
+                merchant.id,
+                Currency::CNY,
+                Benefit::PercentOff {
+                    basis_points: 1_500,
+                    cap_minor: Some(3_000),
+                },
+            )
+            .campaign(CampaignId(8))
+            .valid_for_days(issued_at, merchant.time_zone, 7)?
+            .not_combinable(),
+        ),
+        (
+            "welcome gift: one free pot of tea for new gold-or-better members",
+            Voucher::new(
+                VoucherId(3),
+                merchant.id,
+                Currency::CNY,
+                Benefit::GiftItem {
+                    item: ItemId(501),
+                    quantity: 1,
+                },
+            )
+            .new_members_only()
+            .min_tier(Tier(2)),
+        ),
+    ];
+
+    println!("{} issues {} vouchers:", merchant.name, vouchers.len());
+    let mut texts = Vec::new();
+    for (what, voucher) in &vouchers {
+        let text = voucher.sign(&keyring)?.to_scanner_text();
+        println!(
+            "  #{} {what}\n     QR text ({} chars): {text}",
+            voucher.id,
+            text.len()
+        );
+        texts.push(text);
+    }
+
+    let lunch = Basket::single(Currency::CNY, 12_800)?;
+    let small = Basket::single(Currency::CNY, 9_999)?;
+    let dollars = Basket::single(Currency::USD, 2_400)?;
+    let member_ctx = |is_new, tier| MemberContext {
+        id: member,
+        tier: Tier(tier),
+        is_new,
+    };
+    let till = |store, at: &str, basket, member, others| Scenario {
+        store,
+        at: instant(at),
+        basket,
+        member,
+        other_vouchers: others,
+    };
+    let forged = {
+        let mut t = texts[0].clone();
+        let swap = if &t[20..21] == "0" { "1" } else { "0" };
+        t.replace_range(20..21, swap);
+        t
+    };
+    let checks: Vec<(&str, &String, Scenario)> = vec![
+        (
+            "lunch voucher, Shenzhen, Monday 12:30 local",
+            &texts[0],
+            till(
+                &nanshan,
+                "2026-06-15T04:30:00Z",
+                &lunch,
+                Some(member_ctx(false, 0)),
+                0,
+            ),
+        ),
+        (
+            "same, at 14:00 sharp local",
+            &texts[0],
+            till(
+                &nanshan,
+                "2026-06-15T06:00:00Z",
+                &lunch,
+                Some(member_ctx(false, 0)),
+                0,
+            ),
+        ),
+        (
+            "same, on Saturday",
+            &texts[0],
+            till(
+                &nanshan,
+                "2026-06-20T04:30:00Z",
+                &lunch,
+                Some(member_ctx(false, 0)),
+                0,
+            ),
+        ),
+        (
+            "same, one fen short of the minimum",
+            &texts[0],
+            till(
+                &nanshan,
+                "2026-06-15T04:30:00Z",
+                &small,
+                Some(member_ctx(false, 0)),
+                0,
+            ),
+        ),
+        (
+            "same, presented without the member's card",
+            &texts[0],
+            till(&nanshan, "2026-06-15T04:30:00Z", &lunch, None, 0),
+        ),
+        (
+            "same, in New York at 12:30 local",
+            &texts[0],
+            till(
+                &soho,
+                "2026-06-15T16:30:00Z",
+                &lunch,
+                Some(member_ctx(false, 0)),
+                0,
+            ),
+        ),
+        (
+            "same, one character altered",
+            &forged,
+            till(
+                &nanshan,
+                "2026-06-15T04:30:00Z",
+                &lunch,
+                Some(member_ctx(false, 0)),
+                0,
+            ),
+        ),
+        (
+            "come-back voucher, Shenzhen, 6 days later",
+            &texts[1],
+            till(&nanshan, "2026-06-18T06:00:00Z", &lunch, None, 0),
+        ),
+        (
+            "same, with another voucher in the basket",
+            &texts[1],
+            till(&nanshan, "2026-06-18T06:00:00Z", &lunch, None, 1),
+        ),
+        (
+            "same, in New York, paid in US dollars",
+            &texts[1],
+            till(&soho, "2026-06-18T14:00:00Z", &dollars, None, 0),
+        ),
+        (
+            "same, 7 days later at the issue minute (Shenzhen wall clock)",
+            &texts[1],
+            till(&nanshan, "2026-06-19T02:00:00Z", &lunch, None, 0),
+        ),
+        (
+            "welcome gift, new gold member",
+            &texts[2],
+            till(
+                &nanshan,
+                "2026-06-15T04:30:00Z",
+                &lunch,
+                Some(member_ctx(true, 2)),
+                0,
+            ),
+        ),
+        (
+            "welcome gift, returning gold member",
+            &texts[2],
+            till(
+                &nanshan,
+                "2026-06-15T04:30:00Z",
+                &lunch,
+                Some(member_ctx(false, 2)),
+                0,
+            ),
+        ),
+        (
+            "welcome gift, new basic member",
+            &texts[2],
+            till(
+                &nanshan,
+                "2026-06-15T04:30:00Z",
+                &lunch,
+                Some(member_ctx(true, 0)),
+                0,
+            ),
+        ),
+    ];
+
+    println!("\nAt the till:");
+    for (what, text, scenario) in &checks {
+        let ctx = RedemptionContext {
+            store: scenario.store,
+            at: scenario.at,
+            basket: scenario.basket,
+            member: scenario.member,
+            other_vouchers: scenario.other_vouchers,
+        };
+        let local = scenario.at.with_timezone(&scenario.store.time_zone);
+        let verdict = match verify(text, &keyring, &ctx) {
+            Decision::Accepted(ok) => match ok.voucher.benefit {
+                Benefit::GiftItem { item, quantity } => {
+                    format!("ACCEPTED  gift: {quantity} × item {item}")
+                }
+                _ => format!("ACCEPTED  discount {}", ok.discount()),
+            },
+            Decision::Rejected { reason } => {
+                format!("REJECTED  {reason} (code {})", reason.code())
+            }
+        };
+        println!(
+            "  {what:<62} [{} {}]\n      -> {verdict}",
+            scenario.store.name,
+            local.format("%a %Y-%m-%d %H:%M %Z"),
+        );
+    }
+    Ok(())
+}
+
+struct Scenario<'a> {
+    store: &'a Store,
+    at: DateTime<Utc>,
+    basket: &'a Basket,
+    member: Option<MemberContext>,
+    other_vouchers: u32,
+}
+
+fn instant(rfc3339: &str) -> DateTime<Utc> {
+    rfc3339.parse().expect("valid RFC 3339 instant")
+}
