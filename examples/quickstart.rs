@@ -259,7 +259,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let local = scenario.at.with_timezone(&scenario.store.time_zone);
         let verdict = match verify(text, &keyring, &ctx) {
-            Decision::Accepted(ok) => match ok.voucher.benefit {
+            Decision::Accepted(ok) => match ok.voucher().benefit {
                 Benefit::GiftItem { item, quantity } => {
                     format!("ACCEPTED  gift: {quantity} × item {item}")
                 }

@@ -2,6 +2,7 @@
 //! errors it wraps. A refused voucher is not an error; see [`crate::Rejection`].
 
 use crate::keys::KeyError;
+use crate::ledger::LedgerError;
 use crate::local_time::LocalTimeError;
 use crate::member::CardError;
 use crate::money::MoneyError;
@@ -34,4 +35,10 @@ pub enum Error {
     /// A voucher that cannot be signed.
     #[error(transparent)]
     Voucher(#[from] VoucherError),
+    /// A ledger operation.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// An argument outside its documented range.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
 }

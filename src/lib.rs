@@ -47,7 +47,7 @@
 //!     basket: &basket, member: None, other_vouchers: 0,
 //! };
 //! match verify(&text, &keyring, &ctx) {
-//!     Decision::Accepted(ok) => assert_eq!(ok.discount_minor, 2_000),
+//!     Decision::Accepted(ok) => assert_eq!(ok.discount_minor(), 2_000),
 //!     Decision::Rejected { reason } => panic!("refused: {reason}"),
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -59,6 +59,7 @@ mod error;
 pub mod ffi;
 pub mod ids;
 pub mod keys;
+pub mod ledger;
 pub mod local_time;
 pub mod member;
 pub mod merchant;
@@ -71,6 +72,12 @@ pub mod voucher;
 pub use error::Error;
 pub use ids::{CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, VoucherId};
 pub use keys::{KeyError, KeyStatus, Keyring, SigningKey};
+#[cfg(feature = "sqlite")]
+pub use ledger::SqliteLedger;
+pub use ledger::{
+    IdempotencyKey, Ledger, LedgerError, MemoryLedger, Receipt, ReceiptId, RedeemOutcome,
+    RedeemRequest, VisitEvent, VoucherStatus,
+};
 pub use local_time::{LocalDateTime, LocalTimeError};
 pub use member::{CardError, CardNumber, Member, Tier};
 pub use merchant::{Merchant, Store};

@@ -20,7 +20,7 @@
 //! The state limits (uses left, value left, revoked) are the ledger's to enforce, atomically.
 
 use super::Voucher;
-use crate::ids::{CategoryId, MemberId};
+use crate::ids::{CategoryId, MemberId, StoreId};
 use crate::keys::Keyring;
 use crate::local_time::StoreClock;
 use crate::member::Tier;
@@ -123,19 +123,56 @@ pub struct RedemptionContext<'a> {
     pub other_vouchers: u32,
 }
 
-/// A voucher that passed every check.
+/// A voucher that passed every check, with the context it passed in. Only [`verify`] makes
+/// one, so a ledger handed an `Acceptance` knows the signature and every limit were checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Acceptance {
-    /// The voucher as signed.
-    pub voucher: Voucher,
-    /// Spend that counts toward the voucher, minor units.
-    pub eligible_minor: u64,
-    /// The discount to apply, minor units of the voucher's currency (0 for a gift item; for
-    /// stored value, the most that may be spent now, before the ledger's remaining balance).
-    pub discount_minor: u64,
+    voucher: Voucher,
+    store: StoreId,
+    at: DateTime<Utc>,
+    member: Option<MemberId>,
+    spend_minor: u64,
+    eligible_minor: u64,
+    discount_minor: u64,
 }
 
 impl Acceptance {
+    /// The voucher as signed.
+    pub fn voucher(&self) -> &Voucher {
+        &self.voucher
+    }
+
+    /// The store where it was accepted.
+    pub fn store(&self) -> StoreId {
+        self.store
+    }
+
+    /// The instant it was accepted at.
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// The member who presented it, if identified.
+    pub fn member(&self) -> Option<MemberId> {
+        self.member
+    }
+
+    /// The basket total, minor units: the visit's spend.
+    pub fn spend_minor(&self) -> u64 {
+        self.spend_minor
+    }
+
+    /// Spend that counts toward the voucher, minor units.
+    pub fn eligible_minor(&self) -> u64 {
+        self.eligible_minor
+    }
+
+    /// The discount to apply, minor units of the voucher's currency: 0 for a gift item; for
+    /// stored value, the most that may be spent now (the ledger caps it at what is left).
+    pub fn discount_minor(&self) -> u64 {
+        self.discount_minor
+    }
+
     /// The discount as money.
     pub fn discount(&self) -> Money {
         // discount ≤ eligible ≤ basket total ≤ i64::MAX
@@ -205,6 +242,10 @@ fn check_limits(voucher: Voucher, ctx: &RedemptionContext<'_>) -> Decision {
         Ok(eligible_minor) => Decision::Accepted(Acceptance {
             discount_minor: voucher.benefit.discount_on(eligible_minor),
             eligible_minor,
+            store: ctx.store.id,
+            at: ctx.at,
+            member: ctx.member.map(|m| m.id),
+            spend_minor: ctx.basket.total_minor(),
             voucher,
         }),
         Err(reason) => reason.into(),

@@ -122,7 +122,7 @@ impl Till {
     /// `Ok(discount)` or `Err(reason)`, for terse assertions.
     pub fn outcome(&self, voucher: &Voucher, when: &str) -> Result<u64, Rejection> {
         match self.decide(voucher, when) {
-            Decision::Accepted(a) => Ok(a.discount_minor),
+            Decision::Accepted(a) => Ok(a.discount_minor()),
             Decision::Rejected { reason } => Err(reason),
         }
     }

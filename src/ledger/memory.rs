@@ -1,0 +1,286 @@
+//! An in-memory ledger: the same rules as the SQLite ledger, behind one mutex, gone when
+//! dropped.
+
+use super::record::{Terms, VoucherRecord};
+use super::{
+    Account, Ledger, LedgerError, LedgerEvent, Movement, MovementRequest, Receipt, ReceiptId,
+    RedeemOutcome, RedeemRequest, VisitEvent, sort_history, visit_of,
+};
+use crate::ids::{MemberId, MerchantId, VoucherId};
+use crate::voucher::Voucher;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Default)]
+struct State {
+    vouchers: HashMap<VoucherId, VoucherRecord>,
+    /// Receipt `n` at index `n - 1`, with when it was voided.
+    receipts: Vec<(Receipt, Option<DateTime<Utc>>)>,
+    receipt_keys: HashMap<String, ReceiptId>,
+    accounts: HashMap<MemberId, Account>,
+    movements: Vec<Movement>,
+    movement_keys: HashMap<String, usize>,
+    visits: Vec<VisitEvent>,
+}
+
+/// A ledger held in memory. Thread-safe; one mutex serialises every operation.
+pub struct MemoryLedger {
+    merchant: MerchantId,
+    state: Mutex<State>,
+}
+
+impl MemoryLedger {
+    /// An empty ledger for `merchant`.
+    pub fn new(merchant: MerchantId) -> Self {
+        MemoryLedger {
+            merchant,
+            state: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied change: every change is
+        // computed first and written with infallible assignments.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn check_merchant(&self, found: MerchantId) -> Result<(), LedgerError> {
+        if found != self.merchant {
+            return Err(LedgerError::WrongMerchant {
+                expected: self.merchant,
+                found,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Ledger for MemoryLedger {
+    fn merchant(&self) -> MerchantId {
+        self.merchant
+    }
+
+    fn record_issue(&self, voucher: &Voucher, at: DateTime<Utc>) -> Result<(), LedgerError> {
+        self.check_merchant(voucher.merchant)?;
+        let terms = Terms::of(voucher);
+        let mut state = self.lock();
+        let record = state
+            .vouchers
+            .entry(voucher.id)
+            .or_insert_with(|| VoucherRecord::new(voucher.id, Some(terms)));
+        match record.terms {
+            Some(existing) if existing != terms => {
+                return Err(LedgerError::VoucherConflict(voucher.id));
+            }
+            None => record.terms = Some(terms),
+            Some(_) => {}
+        }
+        record.issued_at.get_or_insert(at);
+        Ok(())
+    }
+
+    fn redeem(&self, request: &RedeemRequest<'_>) -> Result<RedeemOutcome, LedgerError> {
+        let voucher = request.acceptance.voucher();
+        self.check_merchant(voucher.merchant)?;
+        let mut state = self.lock();
+        let key = request.idempotency_key.as_str();
+        if let Some(id) = state.receipt_keys.get(key) {
+            let receipt = &state.receipts[id.0 as usize - 1].0;
+            if receipt.voucher != voucher.id {
+                return Err(LedgerError::IdempotencyConflict(key.to_owned()));
+            }
+            return Ok(RedeemOutcome::Redeemed {
+                receipt: receipt.clone(),
+                replayed: true,
+            });
+        }
+        let member = request.acceptance.member();
+        let member_uses = match member {
+            Some(m) => state
+                .receipts
+                .iter()
+                .filter(|(r, voided)| {
+                    r.voucher == voucher.id && r.member == Some(m) && voided.is_none()
+                })
+                .count() as u32,
+            None => 0,
+        };
+        let mut record = state
+            .vouchers
+            .get(&voucher.id)
+            .cloned()
+            .unwrap_or_else(|| VoucherRecord::new(voucher.id, Some(Terms::of(voucher))));
+        if record.terms.is_none() && record.revoked_at.is_none() {
+            record.terms = Some(Terms::of(voucher));
+        }
+        let admitted = match record.admit(member, member_uses, request.requested_minor()) {
+            Ok(admitted) => admitted,
+            Err(reason) => return Ok(RedeemOutcome::Refused { reason }),
+        };
+        record.apply_redemption(admitted);
+        let receipt = Receipt {
+            id: ReceiptId(state.receipts.len() as u64 + 1),
+            voucher: voucher.id,
+            store: request.acceptance.store(),
+            member,
+            at: request.acceptance.at(),
+            spend_minor: request.acceptance.spend_minor(),
+            amount_minor: admitted.amount_minor,
+            idempotency_key: request.idempotency_key.clone(),
+        };
+        state.vouchers.insert(voucher.id, record);
+        state.receipt_keys.insert(key.to_owned(), receipt.id);
+        state.receipts.push((receipt.clone(), None));
+        state
+            .visits
+            .push(visit_of(request.acceptance, admitted.amount_minor));
+        Ok(RedeemOutcome::Redeemed {
+            receipt,
+            replayed: false,
+        })
+    }
+
+    fn void(&self, receipt: ReceiptId, at: DateTime<Utc>) -> Result<VoucherRecord, LedgerError> {
+        let mut state = self.lock();
+        let index = usize::try_from(receipt.0)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .filter(|i| *i < state.receipts.len())
+            .ok_or(LedgerError::UnknownReceipt(receipt))?;
+        let (found, voided) = &state.receipts[index];
+        if voided.is_some() {
+            return Err(LedgerError::AlreadyVoided(receipt));
+        }
+        let (voucher, amount) = (found.voucher, found.amount_minor);
+        let mut record = state.vouchers.get(&voucher).cloned().ok_or_else(|| {
+            LedgerError::Corrupt(format!("receipt {receipt} names unknown voucher {voucher}"))
+        })?;
+        record.apply_void(amount).map_err(LedgerError::Corrupt)?;
+        state.receipts[index].1 = Some(at);
+        state.vouchers.insert(voucher, record.clone());
+        Ok(record)
+    }
+
+    fn revoke(&self, voucher: VoucherId, at: DateTime<Utc>) -> Result<(), LedgerError> {
+        let mut state = self.lock();
+        let record = state
+            .vouchers
+            .entry(voucher)
+            .or_insert_with(|| VoucherRecord::new(voucher, None));
+        if record.revoked_at.is_some() {
+            return Err(LedgerError::AlreadyRevoked(voucher));
+        }
+        record.revoked_at = Some(at);
+        Ok(())
+    }
+
+    fn record(&self, voucher: VoucherId) -> Result<Option<VoucherRecord>, LedgerError> {
+        Ok(self.lock().vouchers.get(&voucher).cloned())
+    }
+
+    fn receipt(&self, id: ReceiptId) -> Result<Option<Receipt>, LedgerError> {
+        let state = self.lock();
+        Ok(usize::try_from(id.0)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| state.receipts.get(i))
+            .map(|(r, _)| r.clone()))
+    }
+
+    fn history(&self, voucher: VoucherId) -> Result<Vec<LedgerEvent>, LedgerError> {
+        let state = self.lock();
+        let mut events = Vec::new();
+        if let Some(record) = state.vouchers.get(&voucher) {
+            events.extend(record.issued_at.map(|at| LedgerEvent::Issued { at }));
+            events.extend(record.revoked_at.map(|at| LedgerEvent::Revoked { at }));
+        }
+        for (receipt, voided) in state.receipts.iter().filter(|(r, _)| r.voucher == voucher) {
+            events.push(LedgerEvent::Redeemed {
+                receipt: receipt.clone(),
+            });
+            events.extend(voided.map(|at| LedgerEvent::Voided {
+                receipt: receipt.id,
+                at,
+            }));
+        }
+        sort_history(&mut events);
+        Ok(events)
+    }
+
+    fn apply(&self, request: &MovementRequest) -> Result<Movement, LedgerError> {
+        if request.kind.amount() == 0 {
+            return Err(LedgerError::ZeroMovement);
+        }
+        let mut state = self.lock();
+        let key = request.idempotency_key.as_str();
+        if let Some(&index) = state.movement_keys.get(key) {
+            let earlier = &state.movements[index];
+            if earlier.member != request.member || earlier.kind != request.kind {
+                return Err(LedgerError::IdempotencyConflict(key.to_owned()));
+            }
+            return Ok(earlier.clone());
+        }
+        let account = state
+            .accounts
+            .get(&request.member)
+            .copied()
+            .unwrap_or_default();
+        let after = account
+            .after(request.kind)
+            .ok_or(LedgerError::InsufficientFunds {
+                kind: request.kind,
+                account,
+            })?;
+        let movement = Movement {
+            id: state.movements.len() as u64 + 1,
+            member: request.member,
+            kind: request.kind,
+            at: request.at,
+            idempotency_key: request.idempotency_key.clone(),
+            points_after: after.points,
+            balance_after_minor: after.balance_minor,
+        };
+        state.accounts.insert(request.member, after);
+        let index = state.movements.len();
+        state.movement_keys.insert(key.to_owned(), index);
+        state.movements.push(movement.clone());
+        Ok(movement)
+    }
+
+    fn account(&self, member: MemberId) -> Result<Account, LedgerError> {
+        Ok(self
+            .lock()
+            .accounts
+            .get(&member)
+            .copied()
+            .unwrap_or_default())
+    }
+
+    fn movements(&self, member: MemberId) -> Result<Vec<Movement>, LedgerError> {
+        Ok(self
+            .lock()
+            .movements
+            .iter()
+            .filter(|m| m.member == member)
+            .cloned()
+            .collect())
+    }
+
+    fn record_visit(&self, visit: &VisitEvent) -> Result<(), LedgerError> {
+        self.lock().visits.push(visit.clone());
+        Ok(())
+    }
+
+    fn visits(&self) -> Result<Vec<VisitEvent>, LedgerError> {
+        let mut visits = self.lock().visits.clone();
+        visits.sort_by_key(|v| v.at);
+        Ok(visits)
+    }
+
+    fn has_visited(&self, member: MemberId) -> Result<bool, LedgerError> {
+        Ok(self.lock().visits.iter().any(|v| v.member == Some(member)))
+    }
+}

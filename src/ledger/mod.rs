@@ -1,0 +1,426 @@
+//! The redemption ledger: the only keeper of state.
+//!
+//! Verification (pure) says a voucher *may* be used; the ledger decides that it *is* used —
+//! once. Every operation is atomic: a redemption checks the voucher's state limits and records
+//! the use in one transaction, so two tills racing on a single-use voucher get one success and
+//! one [`Rejection::AlreadyUsed`]. Every redemption and movement carries an
+//! [`IdempotencyKey`]: a till that times out and retries with the same key gets the first
+//! receipt back and spends nothing twice.
+//!
+//! Two implementations share the rules in [`record`]: [`MemoryLedger`] (tests, kiosks that sync
+//! elsewhere) and, with the default `sqlite` feature, [`SqliteLedger`], durable and safe for
+//! several processes on one file. A ledger belongs to one merchant.
+
+pub mod account;
+mod memory;
+pub mod record;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use account::{Account, Movement, MovementKind, MovementRequest, PointsRule, TierSchedule};
+pub use memory::MemoryLedger;
+pub use record::{Terms, VoucherRecord, VoucherStatus};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteLedger;
+
+use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
+use crate::member::Tier;
+use crate::rejection::Rejection;
+use crate::voucher::{Acceptance, MemberContext, Voucher};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+
+/// Why a ledger operation failed. A refused redemption is not an error: see
+/// [`RedeemOutcome::Refused`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// The file exists but is not a database (or is damaged beyond reading). Nothing was
+    /// written to it.
+    #[error("{path}: not an o2okit ledger (not a database, or corrupt): {detail}")]
+    NotADatabase {
+        /// The file.
+        path: String,
+        /// What SQLite said.
+        detail: String,
+    },
+    /// The file is a database of some other application. Nothing was written to it.
+    #[error("{path}: a database of another application, not an o2okit ledger")]
+    ForeignDatabase {
+        /// The file.
+        path: String,
+    },
+    /// The file was written by a newer o2okit whose schema this build does not know.
+    #[error("ledger schema version {found} is newer than this build's {supported}")]
+    SchemaTooNew {
+        /// The file's version.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// The ledger belongs to another merchant.
+    #[error("ledger of merchant {expected} cannot hold data of merchant {found}")]
+    WrongMerchant {
+        /// The ledger's merchant.
+        expected: MerchantId,
+        /// The merchant named.
+        found: MerchantId,
+    },
+    /// The database stayed locked by another process past the busy timeout.
+    #[error("ledger busy: another process held the lock past the timeout")]
+    Busy,
+    /// The ledger's content breaks an invariant (for example a use count below zero).
+    #[error("ledger inconsistent: {0}")]
+    Corrupt(String),
+    /// Any other storage failure (disk full, I/O error), with SQLite's message.
+    #[error("ledger storage failure: {0}")]
+    Storage(String),
+    /// The idempotency key was used before for a different request.
+    #[error("idempotency key {0:?} was already used for a different request")]
+    IdempotencyConflict(String),
+    /// No receipt with this id.
+    #[error("no receipt {0}")]
+    UnknownReceipt(ReceiptId),
+    /// The receipt was voided already.
+    #[error("receipt {0} is already voided")]
+    AlreadyVoided(ReceiptId),
+    /// The voucher was revoked already.
+    #[error("voucher {0} is already revoked")]
+    AlreadyRevoked(VoucherId),
+    /// The voucher was recorded before with different terms.
+    #[error("voucher {0} was recorded before with different terms")]
+    VoucherConflict(VoucherId),
+    /// A movement would take points or balance below zero (or past the maximum).
+    #[error("insufficient funds: {kind:?} on an account holding {account:?}")]
+    InsufficientFunds {
+        /// The movement refused.
+        kind: MovementKind,
+        /// The account as it is.
+        account: Account,
+    },
+    /// A movement of zero.
+    #[error("a movement must move at least 1")]
+    ZeroMovement,
+}
+
+/// A caller-chosen key that makes a request safe to retry: 1 to 128 printable ASCII
+/// characters, unique per request (a till might use `till-7/2026-06-15/000123`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The longest key accepted.
+    pub const MAX_LEN: usize = 128;
+
+    /// Checks and wraps a key.
+    ///
+    /// # Errors
+    /// A message when the key is empty, too long or not printable ASCII.
+    pub fn new(key: impl Into<String>) -> Result<Self, crate::Error> {
+        let key = key.into();
+        if key.is_empty()
+            || key.len() > Self::MAX_LEN
+            || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        {
+            return Err(crate::Error::InvalidInput(format!(
+                "idempotency key must be 1 to 128 printable ASCII characters, got {key:?}"
+            )));
+        }
+        Ok(IdempotencyKey(key))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for IdempotencyKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        IdempotencyKey::new(text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A receipt's number within its ledger, from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReceiptId(pub u64);
+
+impl fmt::Display for ReceiptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Proof that a voucher was redeemed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The receipt's number.
+    pub id: ReceiptId,
+    /// The voucher redeemed.
+    pub voucher: VoucherId,
+    /// Where.
+    pub store: StoreId,
+    /// Who, if identified.
+    pub member: Option<MemberId>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The basket total, minor units.
+    pub spend_minor: u64,
+    /// The value applied, minor units (for stored value, capped at what was left).
+    pub amount_minor: u64,
+    /// The request's key.
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// A redemption to record.
+#[derive(Debug, Clone, Copy)]
+pub struct RedeemRequest<'a> {
+    /// The verified voucher and the context it was verified in.
+    pub acceptance: &'a Acceptance,
+    /// For stored value: how much to spend now (at most the verified discount); `None`
+    /// spends as much as the basket and the balance allow. Ignored for other benefits.
+    pub amount_minor: Option<u64>,
+    /// Makes a retry return the first receipt.
+    pub idempotency_key: &'a IdempotencyKey,
+}
+
+impl RedeemRequest<'_> {
+    /// The amount to apply before the voucher's remaining value caps it.
+    pub(crate) fn requested_minor(&self) -> u64 {
+        let verified = self.acceptance.discount_minor();
+        self.amount_minor.map_or(verified, |a| a.min(verified))
+    }
+}
+
+/// The outcome of a redemption attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum RedeemOutcome {
+    /// Used. `replayed` is true when this is the receipt of an earlier request with the same
+    /// key (nothing was spent this time).
+    Redeemed {
+        /// The receipt.
+        receipt: Receipt,
+        /// Whether this repeats an earlier success.
+        replayed: bool,
+    },
+    /// Refused by the voucher's state: already used, member limit reached, no value left,
+    /// revoked.
+    Refused {
+        /// Why.
+        reason: Rejection,
+    },
+}
+
+impl RedeemOutcome {
+    /// The receipt, if redeemed.
+    pub fn receipt(&self) -> Option<&Receipt> {
+        match self {
+            RedeemOutcome::Redeemed { receipt, .. } => Some(receipt),
+            RedeemOutcome::Refused { .. } => None,
+        }
+    }
+}
+
+/// One customer visit: what analytics counts. Every redemption records one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct VisitEvent {
+    /// The member, or `None` for an anonymous walk-in.
+    pub member: Option<MemberId>,
+    /// Where.
+    pub store: StoreId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The visit's spend, minor units.
+    pub spend_minor: u64,
+    /// The voucher redeemed on the visit, if any.
+    pub voucher: Option<VoucherId>,
+    /// The campaign of that voucher, if any.
+    pub campaign: Option<CampaignId>,
+    /// The discount given, minor units.
+    pub discount_minor: u64,
+}
+
+/// Something that happened to a voucher, for its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum LedgerEvent {
+    /// Recorded as issued.
+    Issued {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Redeemed.
+    Redeemed {
+        /// The receipt.
+        receipt: Receipt,
+    },
+    /// A redemption voided (refunded).
+    Voided {
+        /// The receipt voided.
+        receipt: ReceiptId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Revoked by the merchant.
+    Revoked {
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl LedgerEvent {
+    fn at(&self) -> DateTime<Utc> {
+        match self {
+            LedgerEvent::Issued { at }
+            | LedgerEvent::Voided { at, .. }
+            | LedgerEvent::Revoked { at } => *at,
+            LedgerEvent::Redeemed { receipt } => receipt.at,
+        }
+    }
+}
+
+/// Sorts events by time; ties keep the order of the lifecycle (issue, redeem, void, revoke).
+pub(crate) fn sort_history(events: &mut [LedgerEvent]) {
+    let rank = |e: &LedgerEvent| match e {
+        LedgerEvent::Issued { .. } => 0,
+        LedgerEvent::Redeemed { .. } => 1,
+        LedgerEvent::Voided { .. } => 2,
+        LedgerEvent::Revoked { .. } => 3,
+    };
+    events.sort_by_key(|e| (e.at(), rank(e)));
+}
+
+/// A ledger of one merchant's vouchers, member accounts and visits.
+///
+/// Every method is atomic. Implementations are `Send + Sync`: one ledger value may serve many
+/// threads, and (for [`SqliteLedger`]) many processes may open the same file.
+pub trait Ledger: Send + Sync {
+    /// The merchant whose ledger this is.
+    fn merchant(&self) -> MerchantId;
+
+    /// Records that a voucher was issued. Recording the same voucher again is a no-op.
+    ///
+    /// # Errors
+    /// [`LedgerError::WrongMerchant`]; [`LedgerError::VoucherConflict`] when the id was
+    /// recorded with other terms; storage errors.
+    fn record_issue(&self, voucher: &Voucher, at: DateTime<Utc>) -> Result<(), LedgerError>;
+
+    /// Redeems a verified voucher once: checks its state limits and records the use, the
+    /// receipt and the visit in one transaction.
+    ///
+    /// # Errors
+    /// [`LedgerError::IdempotencyConflict`] when the key was used for another voucher;
+    /// [`LedgerError::WrongMerchant`]; storage errors. A refusal is an `Ok` outcome.
+    fn redeem(&self, request: &RedeemRequest<'_>) -> Result<RedeemOutcome, LedgerError>;
+
+    /// Voids a redemption (a refund): the use, or the value, is restored.
+    ///
+    /// # Errors
+    /// [`LedgerError::UnknownReceipt`], [`LedgerError::AlreadyVoided`]; storage errors.
+    fn void(&self, receipt: ReceiptId, at: DateTime<Utc>) -> Result<VoucherRecord, LedgerError>;
+
+    /// Revokes a voucher: every later redemption is refused. Works for a voucher the ledger
+    /// has never seen (signed offline).
+    ///
+    /// # Errors
+    /// [`LedgerError::AlreadyRevoked`]; storage errors.
+    fn revoke(&self, voucher: VoucherId, at: DateTime<Utc>) -> Result<(), LedgerError>;
+
+    /// The voucher's record, if the ledger has seen it.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn record(&self, voucher: VoucherId) -> Result<Option<VoucherRecord>, LedgerError>;
+
+    /// A receipt by number.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn receipt(&self, id: ReceiptId) -> Result<Option<Receipt>, LedgerError>;
+
+    /// Everything that happened to a voucher, oldest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn history(&self, voucher: VoucherId) -> Result<Vec<LedgerEvent>, LedgerError>;
+
+    /// Moves a member's points or balance, never below zero, once per key.
+    ///
+    /// # Errors
+    /// [`LedgerError::InsufficientFunds`], [`LedgerError::ZeroMovement`],
+    /// [`LedgerError::IdempotencyConflict`]; storage errors.
+    fn apply(&self, request: &MovementRequest) -> Result<Movement, LedgerError>;
+
+    /// A member's points and balance (zero for a member never seen).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn account(&self, member: MemberId) -> Result<Account, LedgerError>;
+
+    /// A member's movements, oldest first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn movements(&self, member: MemberId) -> Result<Vec<Movement>, LedgerError>;
+
+    /// Records a visit without a redemption (a check-in, a plain purchase).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn record_visit(&self, visit: &VisitEvent) -> Result<(), LedgerError>;
+
+    /// Every visit, oldest first: the feed for analytics.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn visits(&self) -> Result<Vec<VisitEvent>, LedgerError>;
+
+    /// Whether the member has any visit recorded.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn has_visited(&self, member: MemberId) -> Result<bool, LedgerError>;
+
+    /// What a till needs to know about a member to verify vouchers: tier from the schedule,
+    /// and whether they are new (no visit yet).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn member_context(
+        &self,
+        member: MemberId,
+        at: DateTime<Utc>,
+        schedule: &TierSchedule,
+    ) -> Result<MemberContext, LedgerError> {
+        let tier: Tier = schedule.tier_at(&self.movements(member)?, at);
+        Ok(MemberContext {
+            id: member,
+            tier,
+            is_new: !self.has_visited(member)?,
+        })
+    }
+}
+
+/// The visit a redemption records.
+pub(crate) fn visit_of(acceptance: &Acceptance, amount_minor: u64) -> VisitEvent {
+    VisitEvent {
+        member: acceptance.member(),
+        store: acceptance.store(),
+        at: acceptance.at(),
+        spend_minor: acceptance.spend_minor(),
+        voucher: Some(acceptance.voucher().id),
+        campaign: acceptance.voucher().campaign,
+        discount_minor: amount_minor,
+    }
+}
