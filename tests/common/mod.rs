@@ -155,3 +155,50 @@ pub fn reference_store() -> Store {
         ..shenzhen()
     }
 }
+
+/// Verifies `voucher` at the Shenzhen store at noon on 2026-06-15 and returns the acceptance.
+pub fn accept(voucher: &Voucher, member: Option<u64>, basket_minor: u64) -> Acceptance {
+    let ring = keyring();
+    let token = voucher.sign(&ring).unwrap();
+    let store = shenzhen();
+    let basket = cny(basket_minor);
+    let ctx = RedemptionContext {
+        store: &store,
+        at: at("2026-06-15T04:00:00Z"),
+        basket: &basket,
+        member: member.map(|id| MemberContext {
+            id: MemberId(id),
+            tier: Tier(9),
+            is_new: false,
+        }),
+        other_vouchers: 0,
+    };
+    match verify_token(&token, &ring, &ctx) {
+        Decision::Accepted(a) => a,
+        Decision::Rejected { reason } => panic!("fixture voucher refused: {reason}"),
+    }
+}
+
+pub fn idem(key: &str) -> IdempotencyKey {
+    IdempotencyKey::new(key).unwrap()
+}
+
+/// Redeems with `key`; returns the receipt or the refusal.
+pub fn redeem(
+    ledger: &dyn Ledger,
+    acceptance: &Acceptance,
+    key: &str,
+) -> Result<(Receipt, bool), Rejection> {
+    let key = idem(key);
+    let outcome = ledger
+        .redeem(&RedeemRequest {
+            acceptance,
+            amount_minor: None,
+            idempotency_key: &key,
+        })
+        .unwrap();
+    match outcome {
+        RedeemOutcome::Redeemed { receipt, replayed } => Ok((receipt, replayed)),
+        RedeemOutcome::Refused { reason } => Err(reason),
+    }
+}

@@ -1,0 +1,103 @@
+//! The SQLite ledger's file handling: durable across reopen, and a corrupt, foreign, newer or
+//! other merchant's file refused with a clear error and left byte-for-byte untouched.
+#![cfg(feature = "sqlite")]
+
+mod common;
+
+use common::*;
+use o2okit::*;
+use std::path::Path;
+
+fn open(path: &Path) -> Result<SqliteLedger, LedgerError> {
+    SqliteLedger::open(path, MERCHANT)
+}
+
+#[test]
+fn redemptions_survive_closing_and_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let a = accept(&amount_off(1, 500), None, 10_000);
+    let receipt = {
+        let ledger = open(&path).unwrap();
+        redeem(&ledger, &a, "k1").unwrap().0
+    };
+    let ledger = open(&path).unwrap();
+    assert_eq!(ledger.receipt(receipt.id).unwrap(), Some(receipt.clone()));
+    assert_eq!(redeem(&ledger, &a, "k2"), Err(Rejection::AlreadyUsed));
+    assert_eq!(redeem(&ledger, &a, "k1").unwrap(), (receipt, true));
+}
+
+fn assert_refused_untouched(bytes: &[u8], expect: impl Fn(&LedgerError) -> bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    std::fs::write(&path, bytes).unwrap();
+    let err = open(&path).err().expect("opening must fail");
+    assert!(expect(&err), "unexpected error: {err}");
+    assert!(err.to_string().contains("ledger.db") || matches!(err, LedgerError::SchemaTooNew { .. }));
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "file was modified");
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ledger.db"], "side files were created");
+}
+
+#[test]
+fn garbage_is_not_a_database() {
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    assert_refused_untouched(&garbage, |e| matches!(e, LedgerError::NotADatabase { .. }));
+    let text = b"this is a CSV export, not a ledger\n1,2,3\n".repeat(100);
+    assert_refused_untouched(&text, |e| matches!(e, LedgerError::NotADatabase { .. }));
+}
+
+/// A SQLite file made by another program, as bytes.
+fn sqlite_file(sql: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(sql).unwrap();
+    drop(conn);
+    std::fs::read(&path).unwrap()
+}
+
+#[test]
+fn another_applications_database_is_foreign() {
+    let foreign = sqlite_file("CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER); INSERT INTO orders VALUES (1, 995);");
+    assert_refused_untouched(&foreign, |e| matches!(e, LedgerError::ForeignDatabase { .. }));
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let newer = sqlite_file("PRAGMA application_id = 1328697163; PRAGMA user_version = 99; CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER);");
+    assert_refused_untouched(&newer, |e| {
+        *e == LedgerError::SchemaTooNew {
+            found: 99,
+            supported: 1,
+        }
+    });
+}
+
+#[test]
+fn another_merchants_ledger_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    drop(open(&path).unwrap());
+    assert_eq!(
+        SqliteLedger::open(&path, MerchantId(5)).err(),
+        Some(LedgerError::WrongMerchant {
+            expected: MERCHANT,
+            found: MerchantId(5)
+        })
+    );
+    assert!(open(&path).is_ok());
+}
+
+#[test]
+fn an_empty_file_becomes_a_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    std::fs::write(&path, b"").unwrap();
+    let ledger = open(&path).unwrap();
+    assert!(ledger.visits().unwrap().is_empty());
+}
