@@ -101,7 +101,9 @@ fn void_restores_the_use_once(ledger: &dyn Ledger) {
 fn void_after_revoke_restores_the_count_but_not_the_voucher(ledger: &dyn Ledger) {
     let a = accept(&amount_off(6, 500), None, 10_000);
     let (receipt, _) = redeem(ledger, &a, "r1").unwrap();
-    ledger.revoke(VoucherId(6), at("2026-06-15T05:00:00Z")).unwrap();
+    ledger
+        .revoke(VoucherId(6), at("2026-06-15T05:00:00Z"))
+        .unwrap();
     assert_eq!(
         ledger.revoke(VoucherId(6), at("2026-06-15T05:00:01Z")),
         Err(LedgerError::AlreadyRevoked(VoucherId(6)))
@@ -144,7 +146,11 @@ fn stored_value_is_spent_in_parts(ledger: &dyn Ledger) {
     assert_eq!(record.value_left_minor(), Some(3_000));
     assert!(ledger.void(first.id, at("2026-06-16T00:00:01Z")).is_err());
     let record = ledger.void(second.id, at("2026-06-16T00:00:02Z")).unwrap();
-    assert_eq!(record.value_left_minor(), Some(10_000), "never above face value");
+    assert_eq!(
+        record.value_left_minor(),
+        Some(10_000),
+        "never above face value"
+    );
     assert_eq!(record.value_spent_minor, 0);
     // A basket smaller than the balance spends only the basket.
     let small = accept(&card, None, 2_500);
@@ -178,7 +184,9 @@ fn multi_use_voucher(ledger: &dyn Ledger) {
 }
 
 fn revoking_an_unseen_voucher_refuses_its_first_use(ledger: &dyn Ledger) {
-    ledger.revoke(VoucherId(10), at("2026-06-01T00:00:00Z")).unwrap();
+    ledger
+        .revoke(VoucherId(10), at("2026-06-01T00:00:00Z"))
+        .unwrap();
     let a = accept(&amount_off(10, 100), None, 1_000);
     assert_eq!(redeem(ledger, &a, "x"), Err(Rejection::Revoked));
     let record = ledger.record(VoucherId(10)).unwrap().unwrap();
@@ -209,12 +217,19 @@ fn history_is_in_order(ledger: &dyn Ledger) {
     let a = accept(&v, None, 1_000);
     let (receipt, _) = redeem(ledger, &a, "h1").unwrap();
     ledger.void(receipt.id, at("2026-06-15T05:00:00Z")).unwrap();
-    ledger.revoke(VoucherId(12), at("2026-06-20T00:00:00Z")).unwrap();
+    ledger
+        .revoke(VoucherId(12), at("2026-06-20T00:00:00Z"))
+        .unwrap();
     let kinds: Vec<String> = ledger
         .history(VoucherId(12))
         .unwrap()
         .into_iter()
-        .map(|e| serde_json::to_value(e).unwrap()["event"].as_str().unwrap().to_owned())
+        .map(|e| {
+            serde_json::to_value(e).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(kinds, ["issued", "redeemed", "voided", "revoked"]);
     assert!(ledger.history(VoucherId(999)).unwrap().is_empty());
@@ -254,7 +269,12 @@ fn every_redemption_is_a_visit(ledger: &dyn Ledger) {
     assert!(!ledger.has_visited(MemberId(43)).unwrap());
 }
 
-fn move_points(ledger: &dyn Ledger, member: u64, kind: MovementKind, key: &str) -> Result<Movement, LedgerError> {
+fn move_points(
+    ledger: &dyn Ledger,
+    member: u64,
+    kind: MovementKind,
+    key: &str,
+) -> Result<Movement, LedgerError> {
     ledger.apply(&MovementRequest {
         member: MemberId(member),
         kind,
@@ -309,13 +329,24 @@ fn tier_rises_with_points_and_new_member_flag_falls_with_a_visit(ledger: &dyn Le
     let ctx = ledger.member_context(MemberId(5), now, &gold).unwrap();
     assert_eq!((ctx.tier, ctx.is_new), (Tier::BASIC, true));
     move_points(ledger, 5, MovementKind::EarnPoints(4_999), "e1").unwrap();
-    assert_eq!(ledger.member_context(MemberId(5), now, &gold).unwrap().tier, Tier(1));
+    assert_eq!(
+        ledger.member_context(MemberId(5), now, &gold).unwrap().tier,
+        Tier(1)
+    );
     move_points(ledger, 5, MovementKind::EarnPoints(1), "e2").unwrap();
-    assert_eq!(ledger.member_context(MemberId(5), now, &gold).unwrap().tier, Tier(2));
+    assert_eq!(
+        ledger.member_context(MemberId(5), now, &gold).unwrap().tier,
+        Tier(2)
+    );
     // A gold-only voucher now passes for this member.
     let a = accept(&amount_off(14, 100).min_tier(Tier(2)), Some(5), 1_000);
     redeem(ledger, &a, "g1").unwrap();
-    assert!(!ledger.member_context(MemberId(5), now, &gold).unwrap().is_new);
+    assert!(
+        !ledger
+            .member_context(MemberId(5), now, &gold)
+            .unwrap()
+            .is_new
+    );
 }
 
 fn unknown_receipts_and_wrong_merchant(ledger: &dyn Ledger) {

@@ -33,7 +33,9 @@ fn assert_refused_untouched(bytes: &[u8], expect: impl Fn(&LedgerError) -> bool)
     std::fs::write(&path, bytes).unwrap();
     let err = open(&path).err().expect("opening must fail");
     assert!(expect(&err), "unexpected error: {err}");
-    assert!(err.to_string().contains("ledger.db") || matches!(err, LedgerError::SchemaTooNew { .. }));
+    assert!(
+        err.to_string().contains("ledger.db") || matches!(err, LedgerError::SchemaTooNew { .. })
+    );
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "file was modified");
     let mut names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -45,7 +47,9 @@ fn assert_refused_untouched(bytes: &[u8], expect: impl Fn(&LedgerError) -> bool)
 
 #[test]
 fn garbage_is_not_a_database() {
-    let garbage: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..8192u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     assert_refused_untouched(&garbage, |e| matches!(e, LedgerError::NotADatabase { .. }));
     let text = b"this is a CSV export, not a ledger\n1,2,3\n".repeat(100);
     assert_refused_untouched(&text, |e| matches!(e, LedgerError::NotADatabase { .. }));
@@ -63,13 +67,19 @@ fn sqlite_file(sql: &str) -> Vec<u8> {
 
 #[test]
 fn another_applications_database_is_foreign() {
-    let foreign = sqlite_file("CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER); INSERT INTO orders VALUES (1, 995);");
-    assert_refused_untouched(&foreign, |e| matches!(e, LedgerError::ForeignDatabase { .. }));
+    let foreign = sqlite_file(
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER); INSERT INTO orders VALUES (1, 995);",
+    );
+    assert_refused_untouched(&foreign, |e| {
+        matches!(e, LedgerError::ForeignDatabase { .. })
+    });
 }
 
 #[test]
 fn a_newer_schema_is_refused() {
-    let newer = sqlite_file("PRAGMA application_id = 1328697163; PRAGMA user_version = 99; CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER);");
+    let newer = sqlite_file(
+        "PRAGMA application_id = 1328697163; PRAGMA user_version = 99; CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER);",
+    );
     assert_refused_untouched(&newer, |e| {
         *e == LedgerError::SchemaTooNew {
             found: 99,

@@ -124,11 +124,11 @@ impl<'a> Reader<'a> {
 
     #[inline]
     pub(crate) fn varint(&mut self, field: &'static str) -> Result<u64, TokenError> {
-        if let Some((&first, rest)) = self.rest.split_first() {
-            if first < 0x80 {
-                self.rest = rest;
-                return Ok(u64::from(first));
-            }
+        if let Some((&first, rest)) = self.rest.split_first()
+            && first < 0x80
+        {
+            self.rest = rest;
+            return Ok(u64::from(first));
         }
         let mut value = 0u64;
         for i in 0..10 {

@@ -273,10 +273,10 @@ impl Voucher {
             }
             _ => {}
         }
-        if let (Some(from), Some(until)) = (self.time.valid_from, self.time.valid_until) {
-            if from >= until {
-                return Err(VoucherError::EmptyValidity { from, until });
-            }
+        if let (Some(from), Some(until)) = (self.time.valid_from, self.time.valid_until)
+            && from >= until
+        {
+            return Err(VoucherError::EmptyValidity { from, until });
         }
         if self.time.weekdays.is_some_and(WeekdaySet::is_empty) {
             return Err(VoucherError::NoWeekdays);

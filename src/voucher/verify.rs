@@ -291,10 +291,10 @@ fn check_region(v: &Voucher, ctx: &RedemptionContext<'_>) -> Result<(), Rejectio
     if !r.regions.is_empty() && !r.regions.iter().any(|code| code.contains(&store.region)) {
         return Err(Rejection::OutsideRegion);
     }
-    if let Some(fence) = r.geofence {
-        if !store.location.is_some_and(|at| fence.contains(&at)) {
-            return Err(Rejection::OutsideGeofence);
-        }
+    if let Some(fence) = r.geofence
+        && !store.location.is_some_and(|at| fence.contains(&at))
+    {
+        return Err(Rejection::OutsideGeofence);
     }
     Ok(())
 }
