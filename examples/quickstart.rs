@@ -275,6 +275,107 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             local.format("%a %Y-%m-%d %H:%M %Z"),
         );
     }
+
+    redeem_exactly_once(&keyring, &nanshan, &texts[0], member)?;
+    Ok(())
+}
+
+/// Two tills share one durable ledger file: the lunch voucher is spent once, a retry after a
+/// timeout gets the same receipt, a second till is refused, a refund restores the use.
+fn redeem_exactly_once(
+    keyring: &Keyring,
+    store: &Store,
+    text: &str,
+    member: MemberId,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!("o2okit-quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("store-1001.ledger");
+    let till_1 = SqliteLedger::open(&path, keyring.merchant())?;
+    let till_2 = SqliteLedger::open(&path, keyring.merchant())?; // another till, same file
+    println!(
+        "\nRedemption, two tills on one ledger file ({}):",
+        path.display()
+    );
+
+    let basket = Basket::single(Currency::CNY, 12_800)?;
+    let at = instant("2026-06-15T04:30:00Z");
+    let ctx = RedemptionContext {
+        store,
+        at,
+        basket: &basket,
+        member: Some(till_1.member_context(
+            member,
+            at,
+            &ledger::TierSchedule {
+                window_days: 365,
+                levels: vec![(Tier(2), 5_000)],
+            },
+        )?),
+        other_vouchers: 0,
+    };
+    let Decision::Accepted(accepted) = verify(text, keyring, &ctx) else {
+        return Err("the lunch voucher should verify".into());
+    };
+    let show = |till: &str, outcome: &RedeemOutcome| match outcome {
+        RedeemOutcome::Redeemed { receipt, replayed } => println!(
+            "  {till:<24} REDEEMED  receipt #{} for {}{}",
+            receipt.id,
+            Money::new(receipt.amount_minor as i64, Currency::CNY),
+            if *replayed {
+                " (replayed: same receipt, nothing spent twice)"
+            } else {
+                ""
+            }
+        ),
+        RedeemOutcome::Refused { reason } => {
+            println!("  {till:<24} REFUSED   {reason} (code {})", reason.code())
+        }
+    };
+    let key_1 = IdempotencyKey::new("till-1/2026-06-15/0042")?;
+    let key_2 = IdempotencyKey::new("till-2/2026-06-15/0007")?;
+    let request = |key| RedeemRequest {
+        acceptance: &accepted,
+        amount_minor: None,
+        idempotency_key: key,
+    };
+    let first = till_1.redeem(&request(&key_1))?;
+    show("till 1, scan:", &first);
+    show(
+        "till 1, retry (timeout):",
+        &till_1.redeem(&request(&key_1))?,
+    );
+    show("till 2, same voucher:", &till_2.redeem(&request(&key_2))?);
+    if let Some(receipt) = first.receipt() {
+        let record = till_1.void(receipt.id, instant("2026-06-15T05:00:00Z"))?;
+        println!(
+            "  till 1, refund of receipt #{}: voucher has {} use left",
+            receipt.id,
+            record.uses_left()
+        );
+        show("till 2, scan again:", &till_2.redeem(&request(&key_2))?);
+    }
+    let points = ledger::PointsRule {
+        unit_minor: 100,
+        points_per_unit: 1,
+    }
+    .points_for(basket.total_minor());
+    let movement = till_2.apply(&ledger::MovementRequest {
+        member,
+        kind: ledger::MovementKind::EarnPoints(points),
+        at,
+        idempotency_key: IdempotencyKey::new("till-2/2026-06-15/0007/points")?,
+    })?;
+    println!(
+        "  member earns {points} points for the visit: {} points on the card",
+        movement.points_after
+    );
+    println!(
+        "  visits recorded for analytics: {}",
+        till_1.visits()?.len()
+    );
+    drop((till_1, till_2));
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
 

@@ -18,6 +18,8 @@ struct State {
     /// Receipt `n` at index `n - 1`, with when it was voided.
     receipts: Vec<(Receipt, Option<DateTime<Utc>>)>,
     receipt_keys: HashMap<String, ReceiptId>,
+    /// Redemptions that count, per voucher and member.
+    member_uses: HashMap<(VoucherId, MemberId), u32>,
     accounts: HashMap<MemberId, Account>,
     movements: Vec<Movement>,
     movement_keys: HashMap<String, usize>,
@@ -132,6 +134,9 @@ impl Ledger for MemoryLedger {
             idempotency_key: request.idempotency_key.clone(),
         };
         state.vouchers.insert(voucher.id, record);
+        if let Some(m) = member {
+            *state.member_uses.entry((voucher.id, m)).or_default() += 1;
+        }
         state.receipt_keys.insert(key.to_owned(), receipt.id);
         state.receipts.push((receipt.clone(), None));
         state
@@ -154,11 +159,16 @@ impl Ledger for MemoryLedger {
         if voided.is_some() {
             return Err(LedgerError::AlreadyVoided(receipt));
         }
-        let (voucher, amount) = (found.voucher, found.amount_minor);
+        let (voucher, amount, member) = (found.voucher, found.amount_minor, found.member);
         let mut record = state.vouchers.get(&voucher).cloned().ok_or_else(|| {
             LedgerError::Corrupt(format!("receipt {receipt} names unknown voucher {voucher}"))
         })?;
         record.apply_void(amount).map_err(LedgerError::Corrupt)?;
+        if let Some(m) = member
+            && let Some(uses) = state.member_uses.get_mut(&(voucher, m))
+        {
+            *uses = uses.saturating_sub(1);
+        }
         state.receipts[index].1 = Some(at);
         state.vouchers.insert(voucher, record.clone());
         Ok(record)

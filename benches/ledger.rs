@@ -1,0 +1,102 @@
+//! Durable redemptions per second: SQLite with 1 and 2 threads (each with its own connection
+//! to the same file, like two tills), and the in-memory ledger; beside this disk's raw fsync
+//! rate, measured in the same run, which bounds any durable ledger.
+//!
+//! `cargo bench --bench ledger`
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use criterion::{Criterion, Throughput};
+use o2okit::*;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Fresh single-use vouchers, verified outside the timed section.
+fn acceptances(next_id: &AtomicU64, n: u64) -> Vec<Acceptance> {
+    let first = next_id.fetch_add(n, Ordering::Relaxed);
+    (first..first + n)
+        .map(|v| accept(&amount_off(v, 100), None, 1_000))
+        .collect()
+}
+
+fn redeem_all(ledger: &dyn Ledger, batch: &[Acceptance]) {
+    for a in batch {
+        let key = IdempotencyKey::new(format!("bench-{}", a.voucher().id)).unwrap();
+        let outcome = ledger
+            .redeem(&RedeemRequest {
+                acceptance: a,
+                amount_minor: None,
+                idempotency_key: &key,
+            })
+            .unwrap();
+        assert!(outcome.receipt().is_some());
+    }
+}
+
+fn fsync_rate(dir: &std::path::Path) -> f64 {
+    let mut file = std::fs::File::create(dir.join("fsync-probe")).unwrap();
+    let block = [0x5au8; 4096];
+    let rounds = 300;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        file.write_all(&block).unwrap();
+        file.sync_data().unwrap();
+    }
+    f64::from(rounds) / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    println!(
+        "this disk: {:.0} fsyncs/s (4 KiB write + fdatasync, in {})",
+        fsync_rate(dir.path()),
+        dir.path().display()
+    );
+    let path = dir.path().join("bench-ledger.db");
+    let next_id = AtomicU64::new(0);
+
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .measurement_time(Duration::from_secs(5));
+    let mut group = c.benchmark_group("ledger redeem");
+    group.throughput(Throughput::Elements(1));
+
+    let sqlite = SqliteLedger::open(&path, MERCHANT).unwrap();
+    group.bench_function("SQLite, durable (WAL, synchronous=FULL), 1 thread", |b| {
+        b.iter_custom(|n| {
+            let batch = acceptances(&next_id, n);
+            let start = Instant::now();
+            redeem_all(&sqlite, &batch);
+            start.elapsed()
+        })
+    });
+
+    let second = SqliteLedger::open(&path, MERCHANT).unwrap();
+    group.bench_function("SQLite, durable, 2 threads (2 connections, 1 file)", |b| {
+        b.iter_custom(|n| {
+            let batch = acceptances(&next_id, n);
+            let (left, right) = batch.split_at(batch.len() / 2);
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                s.spawn(|| redeem_all(&sqlite, left));
+                s.spawn(|| redeem_all(&second, right));
+            });
+            start.elapsed()
+        })
+    });
+
+    let memory = MemoryLedger::new(MERCHANT);
+    group.bench_function("in memory, 1 thread", |b| {
+        b.iter_custom(|n| {
+            let batch = acceptances(&next_id, n);
+            let start = Instant::now();
+            redeem_all(&memory, &batch);
+            start.elapsed()
+        })
+    });
+    group.finish();
+    c.final_summary();
+}
