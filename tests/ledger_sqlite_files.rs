@@ -111,3 +111,28 @@ fn an_empty_file_becomes_a_ledger() {
     let ledger = open(&path).unwrap();
     assert!(ledger.visits().unwrap().is_empty());
 }
+
+#[test]
+fn a_lock_held_past_the_busy_timeout_is_a_busy_error_that_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let ledger = SqliteLedger::open_with_busy_timeout(
+        &path,
+        MERCHANT,
+        std::time::Duration::from_millis(100),
+    )
+    .unwrap();
+    let a = accept(&amount_off(1, 500), None, 10_000);
+    let other_process = rusqlite::Connection::open(&path).unwrap();
+    other_process.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let key = idem("k1");
+    let request = RedeemRequest {
+        acceptance: &a,
+        amount_minor: None,
+        idempotency_key: &key,
+    };
+    assert_eq!(ledger.redeem(&request), Err(LedgerError::Busy));
+    other_process.execute_batch("COMMIT").unwrap();
+    assert_eq!(ledger.record(VoucherId(1)).unwrap(), None);
+    assert!(ledger.redeem(&request).unwrap().receipt().is_some());
+}

@@ -212,6 +212,18 @@ impl SqliteLedger {
     /// not an o2okit ledger (it is left untouched), [`LedgerError::SchemaTooNew`],
     /// [`LedgerError::WrongMerchant`], [`LedgerError::Busy`], [`LedgerError::Storage`].
     pub fn open(path: impl AsRef<Path>, merchant: MerchantId) -> Result<Self, LedgerError> {
+        Self::open_with_busy_timeout(path, merchant, Self::BUSY_TIMEOUT)
+    }
+
+    /// As [`SqliteLedger::open`], waiting at most `busy_timeout` for another process's lock.
+    ///
+    /// # Errors
+    /// As [`SqliteLedger::open`].
+    pub fn open_with_busy_timeout(
+        path: impl AsRef<Path>,
+        merchant: MerchantId,
+        busy_timeout: Duration,
+    ) -> Result<Self, LedgerError> {
         let path = path.as_ref();
         let shown = path.display().to_string();
         let mut conn = Connection::open_with_flags(
@@ -221,8 +233,7 @@ impl SqliteLedger {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| LedgerError::Storage(format!("{shown}: {e}")))?;
-        conn.busy_timeout(Self::BUSY_TIMEOUT)
-            .map_err(sqlite_error)?;
+        conn.busy_timeout(busy_timeout).map_err(sqlite_error)?;
         schema::prepare(&mut conn, &shown, merchant)?;
         Ok(SqliteLedger {
             merchant,
