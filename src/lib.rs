@@ -55,6 +55,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analytics;
 mod error;
 pub mod ffi;
 pub mod ids;

@@ -1,0 +1,177 @@
+//! The visit log: visits held column by column, sorted by time, members interned to dense
+//! indexes, so a report is one pass over a few flat arrays.
+
+use crate::ids::StoreId;
+use crate::ledger::VisitEvent;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use std::collections::HashMap;
+
+/// The member column's value for an anonymous walk-in.
+pub const ANONYMOUS: u32 = u32::MAX;
+
+/// Visits in columns, sorted by time, in one merchant's time zone.
+///
+/// Memory: 24 bytes a visit (time 8, member 4, store 4, spend 8) plus the member dictionary.
+#[derive(Debug, Clone)]
+pub struct VisitLog {
+    zone: Tz,
+    members: Vec<String>,
+    at: Vec<i64>,
+    member: Vec<u32>,
+    store: Vec<u32>,
+    spend: Vec<i64>,
+}
+
+impl VisitLog {
+    /// The merchant's time zone, in which periods are cut.
+    pub fn zone(&self) -> Tz {
+        self.zone
+    }
+
+    /// How many visits.
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// Whether the log is empty.
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+
+    /// How many distinct members.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// The external id of dense member `index`.
+    pub fn member_id(&self, index: u32) -> &str {
+        &self.members[index as usize]
+    }
+
+    /// Visit instants, Unix seconds, ascending.
+    pub fn at(&self) -> &[i64] {
+        &self.at
+    }
+
+    /// Dense member index per visit, [`ANONYMOUS`] for walk-ins.
+    pub fn member(&self) -> &[u32] {
+        &self.member
+    }
+
+    /// Store id per visit.
+    pub fn store(&self) -> &[u32] {
+        &self.store
+    }
+
+    /// Spend per visit, minor units.
+    pub fn spend(&self) -> &[i64] {
+        &self.spend
+    }
+
+    /// The visits of one store, sharing this log's member dictionary.
+    pub fn for_store(&self, store: StoreId) -> VisitLog {
+        let keep: Vec<usize> = (0..self.len()).filter(|&i| self.store[i] == store.0).collect();
+        VisitLog {
+            zone: self.zone,
+            members: self.members.clone(),
+            at: keep.iter().map(|&i| self.at[i]).collect(),
+            member: keep.iter().map(|&i| self.member[i]).collect(),
+            store: keep.iter().map(|&i| self.store[i]).collect(),
+            spend: keep.iter().map(|&i| self.spend[i]).collect(),
+        }
+    }
+
+    /// The distinct stores, ascending.
+    pub fn stores(&self) -> Vec<StoreId> {
+        let mut stores = self.store.clone();
+        stores.sort_unstable();
+        stores.dedup();
+        stores.into_iter().map(StoreId).collect()
+    }
+
+    /// A log of ledger visit events (member ids become their decimal text).
+    pub fn from_events(zone: Tz, events: &[VisitEvent]) -> Self {
+        let mut builder = VisitLogBuilder::with_capacity(zone, events.len());
+        for e in events {
+            let member = e.member.map(|m| m.0.to_string());
+            builder.push(member.as_deref(), e.store, e.at, e.spend_minor as i64);
+        }
+        builder.build()
+    }
+}
+
+/// Collects visits in any order and builds a [`VisitLog`].
+#[derive(Debug)]
+pub struct VisitLogBuilder {
+    zone: Tz,
+    interned: HashMap<String, u32>,
+    log: VisitLog,
+}
+
+impl VisitLogBuilder {
+    /// An empty builder for a merchant in `zone`.
+    pub fn new(zone: Tz) -> Self {
+        Self::with_capacity(zone, 0)
+    }
+
+    /// An empty builder with room for `visits` visits.
+    pub fn with_capacity(zone: Tz, visits: usize) -> Self {
+        VisitLogBuilder {
+            zone,
+            interned: HashMap::new(),
+            log: VisitLog {
+                zone,
+                members: Vec::new(),
+                at: Vec::with_capacity(visits),
+                member: Vec::with_capacity(visits),
+                store: Vec::with_capacity(visits),
+                spend: Vec::with_capacity(visits),
+            },
+        }
+    }
+
+    /// The dense index of member `id`, interning it on first sight.
+    pub fn intern(&mut self, id: &str) -> u32 {
+        if let Some(&index) = self.interned.get(id) {
+            return index;
+        }
+        let index = self.log.members.len() as u32;
+        self.log.members.push(id.to_owned());
+        self.interned.insert(id.to_owned(), index);
+        index
+    }
+
+    /// Adds a visit; `member` is `None` for an anonymous walk-in.
+    pub fn push(&mut self, member: Option<&str>, store: StoreId, at: DateTime<Utc>, spend_minor: i64) {
+        let index = member.map_or(ANONYMOUS, |id| self.intern(id));
+        self.push_indexed(index, store, at.timestamp(), spend_minor);
+    }
+
+    /// Adds a visit by dense member index (from [`VisitLogBuilder::intern`], or
+    /// [`ANONYMOUS`]) and Unix seconds: the fast path for bulk loads.
+    pub fn push_indexed(&mut self, member: u32, store: StoreId, at_unix: i64, spend_minor: i64) {
+        let log = &mut self.log;
+        log.at.push(at_unix);
+        log.member.push(member);
+        log.store.push(store.0);
+        log.spend.push(spend_minor);
+    }
+
+    /// Sorts by time (stable; free when the visits came in order) and returns the log.
+    pub fn build(self) -> VisitLog {
+        let mut log = self.log;
+        log.zone = self.zone;
+        if !log.at.is_sorted() {
+            let mut order: Vec<u32> = (0..log.at.len() as u32).collect();
+            order.sort_by_key(|&i| log.at[i as usize]);
+            let permute_i64 = |column: &[i64]| order.iter().map(|&i| column[i as usize]).collect();
+            let permute_u32 = |column: &[u32]| order.iter().map(|&i| column[i as usize]).collect();
+            log.at = permute_i64(&log.at);
+            log.spend = permute_i64(&log.spend);
+            log.member = permute_u32(&log.member);
+            log.store = permute_u32(&log.store);
+        }
+        log
+    }
+}

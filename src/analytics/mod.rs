@@ -1,0 +1,27 @@
+//! Visit analytics: from visits to the process behind revenue — new, retained and returning
+//! customers, churn, customer flow, average ticket, cohorts, segments, referrals, campaigns.
+//!
+//! Visits come from the ledger ([`VisitLog::from_events`]), from CSV ([`read_csv`]), or in bulk
+//! ([`VisitLogBuilder`]). Definitions follow DESIGN.md exactly; see [`metrics`].
+
+mod campaigns;
+mod csv;
+mod log;
+pub mod metrics;
+mod period;
+mod referrals;
+mod segments;
+mod svg;
+pub mod synthetic;
+
+pub use campaigns::{CampaignRow, campaigns};
+pub use csv::{CsvError, CsvImport, CsvMode, HEADER, read_csv, write_csv};
+pub use log::{ANONYMOUS, VisitLog, VisitLogBuilder};
+pub use metrics::{CohortRow, PeriodRow, VisitReport, analyze};
+pub use period::{Granularity, Periods};
+pub use referrals::{ReferralReport, referrals};
+pub use segments::{
+    DueMember, MemberSummary, RfmScore, Segment, due_again, lapsed_regulars, member_summaries,
+    rfm,
+};
+pub use svg::cohort_heatmap;
