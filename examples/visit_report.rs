@@ -1,0 +1,131 @@
+//! `cargo run --release --example visit_report -- visits.csv [--tz Asia/Shanghai] [--json]
+//! [--svg cohorts.svg] [--period month|week|day] [--skip-bad]`
+//!
+//! Reads a visit CSV (`member_id,store_id,visited_at,spend_minor`) and prints the monthly
+//! table — or JSON with `--json` — and writes a cohort heatmap with `--svg`. A malformed row
+//! stops the report with its line number, unless `--skip-bad`, which skips such rows and
+//! counts them on standard error.
+
+use o2okit::analytics::{self, CsvMode, Granularity};
+use serde_json::json;
+use std::io::BufReader;
+use std::process::ExitCode;
+
+struct Args {
+    file: String,
+    zone: chrono_tz::Tz,
+    json: bool,
+    svg: Option<String>,
+    granularity: Granularity,
+    mode: CsvMode,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let mut file = None;
+    let mut parsed = Args {
+        file: String::new(),
+        zone: chrono_tz::UTC,
+        json: false,
+        svg: None,
+        granularity: Granularity::Month,
+        mode: CsvMode::Strict,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tz" => {
+                let name = args.next().ok_or("--tz needs a zone name")?;
+                parsed.zone = name.parse().map_err(|_| format!("unknown time zone {name:?}"))?;
+            }
+            "--json" => parsed.json = true,
+            "--svg" => parsed.svg = Some(args.next().ok_or("--svg needs a file name")?),
+            "--skip-bad" => parsed.mode = CsvMode::SkipMalformed,
+            "--period" => {
+                parsed.granularity = match args.next().as_deref() {
+                    Some("month") => Granularity::Month,
+                    Some("week") => Granularity::Week,
+                    Some("day") => Granularity::Day,
+                    other => return Err(format!("--period takes month, week or day, not {other:?}")),
+                }
+            }
+            flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
+            path => file = Some(path.to_owned()),
+        }
+    }
+    parsed.file = file.ok_or("usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad]")?;
+    Ok(parsed)
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    let file = std::fs::File::open(&args.file).map_err(|e| format!("{}: {e}", args.file))?;
+    let import = analytics::read_csv(BufReader::new(file), args.zone, args.mode)
+        .map_err(|e| format!("{}: {e}", args.file))?;
+    for skipped in &import.skipped {
+        eprintln!("skipped {}: {skipped}", args.file);
+    }
+    if !import.skipped.is_empty() {
+        eprintln!("{} malformed rows skipped", import.skipped.len());
+    }
+    let report = analytics::analyze(&import.log, args.granularity);
+    let (plural, singular) = match args.granularity {
+        Granularity::Month => ("months", "month"),
+        Granularity::Week => ("weeks", "week"),
+        Granularity::Day => ("days", "day"),
+    };
+    if args.json {
+        let periods: Vec<_> = report
+            .periods
+            .iter()
+            .map(|r| {
+                json!({
+                    singular: r.period, "active": r.active, "new": r.new, "retained": r.retained,
+                    "returning": r.returning, "churned": r.churned, "visits": r.visits,
+                    "spend_minor": r.spend_minor, "avg_ticket_minor": r.avg_ticket_minor,
+                })
+            })
+            .collect();
+        let cohorts: Vec<_> = report
+            .cohorts
+            .iter()
+            .map(|c| json!({"cohort": c.cohort, "size": c.size, "active": c.active}))
+            .collect();
+        println!("{}", json!({ plural: periods, "cohorts": cohorts }));
+    } else {
+        println!(
+            "{} visits, {} members, periods in {}\n",
+            import.log.len(),
+            import.log.member_count(),
+            args.zone
+        );
+        println!(
+            "{singular:<10} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9} {:>14} {:>10}",
+            "active", "new", "retained", "returning", "churned", "visits", "spend", "avg ticket"
+        );
+        for r in &report.periods {
+            let ticket = r.avg_ticket_minor.map_or("-".to_owned(), |t| format!("{:.2}", t as f64 / 100.0));
+            println!(
+                "{:<10} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9} {:>14.2} {:>10}",
+                r.period, r.active, r.new, r.retained, r.returning, r.churned, r.visits,
+                r.spend_minor as f64 / 100.0, ticket
+            );
+        }
+    }
+    if let Some(path) = &args.svg {
+        let title = format!("Cohort retention — {}", args.file);
+        std::fs::write(path, analytics::cohort_heatmap(&report.cohorts, &title))
+            .map_err(|e| format!("{path}: {e}"))?;
+        eprintln!("cohort heatmap written to {path}");
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("visit_report: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
