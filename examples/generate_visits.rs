@@ -29,6 +29,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = out.ok_or("usage: generate_visits OUT.csv [--members N] [--stores N] [--months N] [--tz ZONE] [--seed N]")?;
     let log = generate(&params);
     o2okit::analytics::write_csv(&log, BufWriter::new(std::fs::File::create(&out)?))?;
-    eprintln!("{} visits of {} members written to {out}", log.len(), log.member_count());
+    eprintln!(
+        "{} visits of {} members written to {out}",
+        log.len(),
+        log.member_count()
+    );
     Ok(())
 }

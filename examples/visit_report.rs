@@ -35,7 +35,9 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--tz" => {
                 let name = args.next().ok_or("--tz needs a zone name")?;
-                parsed.zone = name.parse().map_err(|_| format!("unknown time zone {name:?}"))?;
+                parsed.zone = name
+                    .parse()
+                    .map_err(|_| format!("unknown time zone {name:?}"))?;
             }
             "--json" => parsed.json = true,
             "--svg" => parsed.svg = Some(args.next().ok_or("--svg needs a file name")?),
@@ -45,7 +47,9 @@ fn parse_args() -> Result<Args, String> {
                     Some("month") => Granularity::Month,
                     Some("week") => Granularity::Week,
                     Some("day") => Granularity::Day,
-                    other => return Err(format!("--period takes month, week or day, not {other:?}")),
+                    other => {
+                        return Err(format!("--period takes month, week or day, not {other:?}"));
+                    }
                 }
             }
             flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
@@ -103,11 +107,20 @@ fn run() -> Result<(), String> {
             "active", "new", "retained", "returning", "churned", "visits", "spend", "avg ticket"
         );
         for r in &report.periods {
-            let ticket = r.avg_ticket_minor.map_or("-".to_owned(), |t| format!("{:.2}", t as f64 / 100.0));
+            let ticket = r
+                .avg_ticket_minor
+                .map_or("-".to_owned(), |t| format!("{:.2}", t as f64 / 100.0));
             println!(
                 "{:<10} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9} {:>14.2} {:>10}",
-                r.period, r.active, r.new, r.retained, r.returning, r.churned, r.visits,
-                r.spend_minor as f64 / 100.0, ticket
+                r.period,
+                r.active,
+                r.new,
+                r.retained,
+                r.returning,
+                r.churned,
+                r.visits,
+                r.spend_minor as f64 / 100.0,
+                ticket
             );
         }
     }

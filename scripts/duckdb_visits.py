@@ -107,7 +107,7 @@ def bench(args):
     con.execute("SET TimeZone = 'UTC'")
     con.register("raw", {"at": at, "member": member, "spend": spend})
     con.execute(
-        "CREATE TABLE visits AS SELECT NULLIF(member, -1) AS member_id, to_timestamp(at) AS "
+        'CREATE TABLE visits AS SELECT NULLIF(member, -1) AS member_id, to_timestamp("at") AS '
         "visited_at, spend AS spend_minor FROM raw"
     )
     con.unregister("raw")

@@ -20,7 +20,14 @@ fn small(zone: chrono_tz::Tz) -> VisitLog {
 fn row(r: &PeriodRow) -> (&str, [u64; 6], i64, Option<i64>) {
     (
         r.period.as_str(),
-        [r.active, r.new, r.retained, r.returning, r.churned, r.visits],
+        [
+            r.active,
+            r.new,
+            r.retained,
+            r.returning,
+            r.churned,
+            r.visits,
+        ],
         r.spend_minor,
         r.avg_ticket_minor,
     )
@@ -92,13 +99,25 @@ fn per_store_reports_split_the_flow() {
     assert_eq!(stores, [StoreId(1), StoreId(2)]);
     let visits: u64 = stores
         .iter()
-        .map(|s| analyze(&log.for_store(*s), Granularity::Month).periods.iter().map(|r| r.visits).sum::<u64>())
+        .map(|s| {
+            analyze(&log.for_store(*s), Granularity::Month)
+                .periods
+                .iter()
+                .map(|r| r.visits)
+                .sum::<u64>()
+        })
         .sum();
     assert_eq!(visits, 8);
     let store_2 = analyze(&log.for_store(StoreId(2)), Granularity::Month);
     // Store 2 saw the walk-in and A in February, B in March.
-    assert_eq!(row(&store_2.periods[0]), ("2025-02", [1, 1, 0, 0, 0, 2], 500, Some(500)));
-    assert_eq!(row(&store_2.periods[1]), ("2025-03", [1, 1, 0, 0, 1, 1], 1_500, Some(1_500)));
+    assert_eq!(
+        row(&store_2.periods[0]),
+        ("2025-02", [1, 1, 0, 0, 0, 2], 500, Some(500))
+    );
+    assert_eq!(
+        row(&store_2.periods[1]),
+        ("2025-03", [1, 1, 0, 0, 1, 1], 1_500, Some(1_500))
+    );
 }
 
 #[test]
@@ -121,9 +140,19 @@ fn malformed_rows_name_their_line_or_are_skipped_and_counted() {
     assert!(import.skipped[1].reason.contains("visited_at"));
     assert!(import.skipped[2].reason.contains("spend_minor"));
     assert!(import.skipped[3].reason.contains("4 fields"));
-    let bad_header = read_csv(Cursor::new("member,store,at,spend\n"), zone, CsvMode::Strict).unwrap_err();
+    let bad_header = read_csv(
+        Cursor::new("member,store,at,spend\n"),
+        zone,
+        CsvMode::Strict,
+    )
+    .unwrap_err();
     assert_eq!(bad_header.line, 1);
-    assert_eq!(read_csv(Cursor::new(""), zone, CsvMode::Strict).unwrap_err().line, 1);
+    assert_eq!(
+        read_csv(Cursor::new(""), zone, CsvMode::Strict)
+            .unwrap_err()
+            .line,
+        1
+    );
 }
 
 #[test]
@@ -131,8 +160,13 @@ fn csv_round_trips_through_write_csv() {
     let log = small(chrono_tz::Asia::Shanghai);
     let mut out = Vec::new();
     write_csv(&log, &mut out).unwrap();
-    let again = read_csv(Cursor::new(out), chrono_tz::Asia::Shanghai, CsvMode::Strict).unwrap().log;
-    assert_eq!(analyze(&again, Granularity::Month), analyze(&log, Granularity::Month));
+    let again = read_csv(Cursor::new(out), chrono_tz::Asia::Shanghai, CsvMode::Strict)
+        .unwrap()
+        .log;
+    assert_eq!(
+        analyze(&again, Granularity::Month),
+        analyze(&log, Granularity::Month)
+    );
 }
 
 fn ts(s: &str) -> DateTime<Utc> {
@@ -162,7 +196,10 @@ fn ledger_visits_feed_the_log() {
     assert_eq!(log.member_id(0), "7");
     assert!(log.at().is_sorted());
     let report = analyze(&log, Granularity::Month);
-    assert_eq!(row(&report.periods[1]), ("2025-04", [1, 0, 1, 0, 0, 1], 1_100, Some(1_100)));
+    assert_eq!(
+        row(&report.periods[1]),
+        ("2025-04", [1, 0, 1, 0, 0, 1], 1_100, Some(1_100))
+    );
 }
 
 #[test]
@@ -171,11 +208,21 @@ fn segments_lapsed_and_due() {
     let mut b = VisitLogBuilder::new(zone);
     // "every14": every 14 days, last seen 20 days before as_of → due again.
     for i in 0..6 {
-        b.push(Some("every14"), StoreId(1), ts("2025-01-01T12:00:00Z") + chrono::Duration::days(14 * i), 1_000);
+        b.push(
+            Some("every14"),
+            StoreId(1),
+            ts("2025-01-01T12:00:00Z") + chrono::Duration::days(14 * i),
+            1_000,
+        );
     }
     // "gone": came 5 times in January, then nothing → a lapsed regular.
     for i in 0..5 {
-        b.push(Some("gone"), StoreId(1), ts("2025-01-02T12:00:00Z") + chrono::Duration::days(i), 5_000);
+        b.push(
+            Some("gone"),
+            StoreId(1),
+            ts("2025-01-02T12:00:00Z") + chrono::Duration::days(i),
+            5_000,
+        );
     }
     b.push(Some("fresh"), StoreId(1), ts("2025-03-30T12:00:00Z"), 800);
     let log = b.build();
@@ -252,16 +299,26 @@ fn campaign_figures() {
     ];
     let rows = campaigns(&issued, &visits);
     assert_eq!(rows.len(), 2);
-    assert_eq!((rows[0].campaign, rows[0].issued, rows[0].redeemed), (CampaignId(7), 4, 2));
+    assert_eq!(
+        (rows[0].campaign, rows[0].issued, rows[0].redeemed),
+        (CampaignId(7), 4, 2)
+    );
     assert!((rows[0].redemption_rate - 0.5).abs() < 1e-12);
-    assert_eq!((rows[0].spend_minor, rows[0].discount_minor), (23_000, 2_500));
+    assert_eq!(
+        (rows[0].spend_minor, rows[0].discount_minor),
+        (23_000, 2_500)
+    );
     assert_eq!((rows[1].issued, rows[1].redeemed), (1, 0));
 }
 
 fn arbitrary_log() -> impl Strategy<Value = Vec<(Option<u8>, u32, i64)>> {
     // Up to 300 visits of up to 20 members over ~3 years, some anonymous.
     proptest::collection::vec(
-        (proptest::option::weighted(0.9, 0u8..20), 0u32..100_000_000, -500i64..20_000),
+        (
+            proptest::option::weighted(0.9, 0u8..20),
+            0u32..100_000_000,
+            -500i64..20_000,
+        ),
         1..300,
     )
 }

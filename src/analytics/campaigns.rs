@@ -38,13 +38,19 @@ pub fn campaigns(issued: &[(VoucherId, CampaignId)], visits: &[VisitEvent]) -> V
         }
     }
     rows.into_iter()
-        .map(|(campaign, (issued, redeemed, spend_minor, discount_minor))| CampaignRow {
-            campaign,
-            issued,
-            redeemed: redeemed.len() as u64,
-            redemption_rate: if issued == 0 { 0.0 } else { redeemed.len() as f64 / issued as f64 },
-            spend_minor,
-            discount_minor,
-        })
+        .map(
+            |(campaign, (issued, redeemed, spend_minor, discount_minor))| CampaignRow {
+                campaign,
+                issued,
+                redeemed: redeemed.len() as u64,
+                redemption_rate: if issued == 0 {
+                    0.0
+                } else {
+                    redeemed.len() as f64 / issued as f64
+                },
+                spend_minor,
+                discount_minor,
+            },
+        )
         .collect()
 }

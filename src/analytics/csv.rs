@@ -79,8 +79,18 @@ pub fn read_csv(input: impl BufRead, zone: Tz, mode: CsvMode) -> Result<CsvImpor
     let mut lines = input.lines().enumerate();
     let header = match lines.next() {
         Some((_, Ok(h))) => h,
-        Some((_, Err(e))) => return Err(CsvError { line: 1, reason: e.to_string() }),
-        None => return Err(CsvError { line: 1, reason: "empty input: no header".into() }),
+        Some((_, Err(e))) => {
+            return Err(CsvError {
+                line: 1,
+                reason: e.to_string(),
+            });
+        }
+        None => {
+            return Err(CsvError {
+                line: 1,
+                reason: "empty input: no header".into(),
+            });
+        }
     };
     let header = header.trim_start_matches('\u{feff}').trim();
     if header.replace(' ', "") != HEADER {
@@ -91,13 +101,19 @@ pub fn read_csv(input: impl BufRead, zone: Tz, mode: CsvMode) -> Result<CsvImpor
     }
     for (index, line) in lines {
         let line_no = index + 1;
-        let text = line.map_err(|e| CsvError { line: line_no, reason: e.to_string() })?;
+        let text = line.map_err(|e| CsvError {
+            line: line_no,
+            reason: e.to_string(),
+        })?;
         let text = text.trim_end_matches('\r');
         if text.trim().is_empty() {
             continue;
         }
         if let Err(reason) = parse_row(&mut builder, text) {
-            let error = CsvError { line: line_no, reason };
+            let error = CsvError {
+                line: line_no,
+                reason,
+            };
             match mode {
                 CsvMode::Strict => return Err(error),
                 CsvMode::SkipMalformed => skipped.push(error),
@@ -118,7 +134,11 @@ pub fn write_csv(log: &VisitLog, mut out: impl std::io::Write) -> std::io::Resul
     writeln!(out, "{HEADER}")?;
     for i in 0..log.len() {
         let member = log.member()[i];
-        let member = if member == super::log::ANONYMOUS { "" } else { log.member_id(member) };
+        let member = if member == super::log::ANONYMOUS {
+            ""
+        } else {
+            log.member_id(member)
+        };
         let at = DateTime::from_timestamp(log.at()[i], 0).unwrap_or_default();
         writeln!(
             out,

@@ -71,7 +71,9 @@ impl VisitLog {
 
     /// The visits of one store, sharing this log's member dictionary.
     pub fn for_store(&self, store: StoreId) -> VisitLog {
-        let keep: Vec<usize> = (0..self.len()).filter(|&i| self.store[i] == store.0).collect();
+        let keep: Vec<usize> = (0..self.len())
+            .filter(|&i| self.store[i] == store.0)
+            .collect();
         VisitLog {
             zone: self.zone,
             members: self.members.clone(),
@@ -143,7 +145,13 @@ impl VisitLogBuilder {
     }
 
     /// Adds a visit; `member` is `None` for an anonymous walk-in.
-    pub fn push(&mut self, member: Option<&str>, store: StoreId, at: DateTime<Utc>, spend_minor: i64) {
+    pub fn push(
+        &mut self,
+        member: Option<&str>,
+        store: StoreId,
+        at: DateTime<Utc>,
+        spend_minor: i64,
+    ) {
         let index = member.map_or(ANONYMOUS, |id| self.intern(id));
         self.push_indexed(index, store, at.timestamp(), spend_minor);
     }

@@ -136,17 +136,27 @@ impl Counts {
 }
 
 fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
 }
 
 /// Splits `0..len` into `parts` contiguous ranges.
 fn chunks(len: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
     let size = len.div_ceil(parts.max(1)).max(1);
-    (0..len).step_by(size).map(|s| s..(s + size).min(len)).collect()
+    (0..len)
+        .step_by(size)
+        .map(|s| s..(s + size).min(len))
+        .collect()
 }
 
 /// First pass: flow per period and each member's activity bitset (`words` u64 per member).
-fn scan(log: &VisitLog, periods: &Periods, range: std::ops::Range<usize>, words: usize) -> (Flow, Vec<u64>) {
+fn scan(
+    log: &VisitLog,
+    periods: &Periods,
+    range: std::ops::Range<usize>,
+    words: usize,
+) -> (Flow, Vec<u64>) {
     let mut flow = Flow::new(periods.len());
     let mut bits = vec![0u64; log.member_count() * words];
     let (at, member, spend) = (log.at(), log.member(), log.spend());
@@ -227,7 +237,10 @@ pub fn analyze(log: &VisitLog, granularity: Granularity) -> VisitReport {
                 s.spawn(move || scan(log, periods, range, words))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("scan thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("scan thread"))
+            .collect()
     });
     let mut scanned = scanned.into_iter();
     let (mut flow, mut bits) = scanned.next().unwrap_or_else(|| (Flow::new(n), Vec::new()));
@@ -263,7 +276,8 @@ pub fn analyze(log: &VisitLog, granularity: Granularity) -> VisitReport {
             visits: flow.visits[p],
             spend_minor: flow.spend[p],
             visits_with_spend: flow.paid[p],
-            avg_ticket_minor: (flow.paid[p] > 0).then(|| flow.spend[p].div_euclid(flow.paid[p] as i64)),
+            avg_ticket_minor: (flow.paid[p] > 0)
+                .then(|| flow.spend[p].div_euclid(flow.paid[p] as i64)),
         })
         .collect();
     let cohorts = (0..n)

@@ -21,7 +21,6 @@ pub use metrics::{CohortRow, PeriodRow, VisitReport, analyze};
 pub use period::{Granularity, Periods};
 pub use referrals::{ReferralReport, referrals};
 pub use segments::{
-    DueMember, MemberSummary, RfmScore, Segment, due_again, lapsed_regulars, member_summaries,
-    rfm,
+    DueMember, MemberSummary, RfmScore, Segment, due_again, lapsed_regulars, member_summaries, rfm,
 };
 pub use svg::cohort_heatmap;

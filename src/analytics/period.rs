@@ -139,7 +139,12 @@ mod tests {
     #[test]
     fn months_start_at_local_midnight() {
         let zone = chrono_tz::Asia::Shanghai;
-        let p = Periods::covering(Granularity::Month, zone, ts("2025-01-31T15:59:59Z"), ts("2025-03-01T00:00:00Z"));
+        let p = Periods::covering(
+            Granularity::Month,
+            zone,
+            ts("2025-01-31T15:59:59Z"),
+            ts("2025-03-01T00:00:00Z"),
+        );
         assert_eq!(p.len(), 3);
         assert_eq!(p.label(0), "2025-01");
         assert_eq!(p.bounds(1).0, ts("2025-01-31T16:00:00Z"));
@@ -151,10 +156,20 @@ mod tests {
     #[test]
     fn iso_weeks_and_days() {
         let zone = chrono_tz::America::New_York;
-        let p = Periods::covering(Granularity::Week, zone, ts("2024-12-31T12:00:00Z"), ts("2025-01-06T12:00:00Z"));
+        let p = Periods::covering(
+            Granularity::Week,
+            zone,
+            ts("2024-12-31T12:00:00Z"),
+            ts("2025-01-06T12:00:00Z"),
+        );
         assert_eq!(p.label(0), "2025-W01"); // Monday 2024-12-30 starts ISO week 2025-W01
         assert_eq!(p.label(1), "2025-W02");
-        let d = Periods::covering(Granularity::Day, zone, ts("2025-03-09T04:59:59Z"), ts("2025-03-10T12:00:00Z"));
+        let d = Periods::covering(
+            Granularity::Day,
+            zone,
+            ts("2025-03-09T04:59:59Z"),
+            ts("2025-03-10T12:00:00Z"),
+        );
         assert_eq!(d.label(0), "2025-03-08");
         // The spring-forward day is 23 hours long.
         let (start, end) = d.bounds(1);

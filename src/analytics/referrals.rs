@@ -56,6 +56,10 @@ pub fn referrals(members: &[Member], zone: Tz, granularity: Granularity) -> Refe
         by_period,
         referred,
         seeds,
-        per_seed: if seeds == 0 { 0.0 } else { referred as f64 / seeds as f64 },
+        per_seed: if seeds == 0 {
+            0.0
+        } else {
+            referred as f64 / seeds as f64
+        },
     }
 }

@@ -117,7 +117,11 @@ pub fn rfm(log: &VisitLog, as_of: DateTime<Utc>) -> Vec<RfmScore> {
     let recency: Vec<i64> = summaries.iter().map(|s| s.last_visit).collect();
     let frequency: Vec<i64> = summaries.iter().map(|s| s.visits as i64).collect();
     let monetary: Vec<i64> = summaries.iter().map(|s| s.spend_minor).collect();
-    let (r, f, m) = (quintiles(&recency), quintiles(&frequency), quintiles(&monetary));
+    let (r, f, m) = (
+        quintiles(&recency),
+        quintiles(&frequency),
+        quintiles(&monetary),
+    );
     summaries
         .into_iter()
         .enumerate()
@@ -169,7 +173,8 @@ pub fn due_again(log: &VisitLog, as_of: DateTime<Utc>, late: f64) -> Vec<DueMemb
         .into_iter()
         .filter(|s| s.visits >= 3 && s.last_visit > s.first_visit)
         .filter_map(|summary| {
-            let rhythm = (summary.last_visit - summary.first_visit) as f64 / (summary.visits - 1) as f64;
+            let rhythm =
+                (summary.last_visit - summary.first_visit) as f64 / (summary.visits - 1) as f64;
             let since = (now - summary.last_visit) as f64;
             (since >= rhythm * late && since <= rhythm * 4.0).then(|| DueMember {
                 rhythm_days: rhythm / DAY,

@@ -23,7 +23,11 @@ pub fn cohort_heatmap(cohorts: &[CohortRow], title: &str) -> String {
     );
     for k in 0..columns {
         let x = left + k * cell_w + cell_w / 2;
-        let _ = writeln!(svg, r##"<text x="{x}" y="{}" text-anchor="middle" fill="#555">+{k}</text>"##, top - 6);
+        let _ = writeln!(
+            svg,
+            r##"<text x="{x}" y="{}" text-anchor="middle" fill="#555">+{k}</text>"##,
+            top - 6
+        );
     }
     for (r, cohort) in rows.iter().enumerate() {
         let y = top + r * cell_h;
@@ -61,5 +65,7 @@ pub fn cohort_heatmap(cohorts: &[CohortRow], title: &str) -> String {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

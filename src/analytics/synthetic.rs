@@ -86,7 +86,10 @@ pub fn generate(params: &SyntheticParams) -> VisitLog {
             .zone
             .from_local_datetime(&midnight)
             .earliest()
-            .map_or_else(|| params.zone.from_utc_datetime(&midnight).timestamp(), |t| t.timestamp());
+            .map_or_else(
+                || params.zone.from_utc_datetime(&midnight).timestamp(),
+                |t| t.timestamp(),
+            );
         day_visits.clear();
         for member in std::mem::take(&mut calendar[day]) {
             let habit = &mut habits[member as usize];
@@ -100,7 +103,11 @@ pub fn generate(params: &SyntheticParams) -> VisitLog {
             habit.visits_left -= 1;
             if habit.visits_left > 0 {
                 let jitter = rng.below(u64::from(habit.rhythm_days)) as u32;
-                let pause = if rng.chance(60) { 60 + rng.below(120) as u32 } else { 0 };
+                let pause = if rng.chance(60) {
+                    60 + rng.below(120) as u32
+                } else {
+                    0
+                };
                 let next = day + (habit.rhythm_days / 2 + jitter + pause).max(1) as usize;
                 if next < days {
                     calendar[next].push(member);
@@ -115,7 +122,11 @@ pub fn generate(params: &SyntheticParams) -> VisitLog {
         }
         day_visits.sort_unstable();
         for &(second, member, store) in &day_visits {
-            let spend = if rng.chance(40) { 0 } else { 1_500 + rng.below(18_000) as i64 };
+            let spend = if rng.chance(40) {
+                0
+            } else {
+                1_500 + rng.below(18_000) as i64
+            };
             builder.push_indexed(member, StoreId(store), day_start + i64::from(second), spend);
         }
     }
