@@ -1,0 +1,100 @@
+//! `o2o_keyring`: a merchant's signing keys.
+
+use super::status::{Failure, guard, o2o_status};
+use super::{borrow_mut, check_out, hand_out, release};
+use crate::ids::{KeyId, MerchantId};
+use crate::keys::{Keyring, SigningKey};
+
+/// A merchant's HMAC-SHA256 keys (one active signing key, older keys verify until retired).
+///
+/// Thread safety: functions taking `const o2o_keyring *` may run on several threads at once;
+/// `o2o_keyring_add_key`, `_activate`, `_retire` and `_free` must not run concurrently with any
+/// other call on the same keyring.
+pub struct o2o_keyring(pub(crate) Keyring);
+
+fn secret<'a>(bytes: *const u8, len: usize) -> Result<&'a [u8], Failure> {
+    if bytes.is_null() {
+        return Err(Failure::new(o2o_status::NullArgument, "secret is NULL"));
+    }
+    // SAFETY: the caller passes `len` readable bytes at `bytes`.
+    Ok(unsafe { std::slice::from_raw_parts(bytes, len) })
+}
+
+/// Makes a keyring for `merchant_id` holding one active key `key_id` with the `secret_len`
+/// bytes at `secret` (at least 32, from a cryptographic random source; copied).
+///
+/// On success `*out` receives a new keyring, which the caller must release with
+/// `o2o_keyring_free`. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_keyring_new(
+    merchant_id: u32,
+    key_id: u32,
+    secret_bytes: *const u8,
+    secret_len: usize,
+    out: *mut *mut o2o_keyring,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        let key = SigningKey::from_bytes(secret(secret_bytes, secret_len)?)?;
+        let ring = Keyring::with_active_key(MerchantId(merchant_id), KeyId(key_id), key);
+        // SAFETY: `out` was checked.
+        unsafe { hand_out(out, o2o_keyring(ring)) };
+        Ok(())
+    })
+}
+
+/// Adds key `key_id` (verify-only until activated) with the `secret_len` bytes at `secret`.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`, `O2O_STATUS_KEY_DUPLICATE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_keyring_add_key(
+    keyring: *mut o2o_keyring,
+    key_id: u32,
+    secret_bytes: *const u8,
+    secret_len: usize,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live keyring, per the header.
+        let ring = unsafe { borrow_mut(keyring, "keyring") }?;
+        let key = SigningKey::from_bytes(secret(secret_bytes, secret_len)?)?;
+        ring.0.add(KeyId(key_id), key)?;
+        Ok(())
+    })
+}
+
+/// Makes `key_id` the signing key; the previous one becomes verify-only.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_UNKNOWN`, `O2O_STATUS_KEY_RETIRED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_keyring_activate(keyring: *mut o2o_keyring, key_id: u32) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live keyring, per the header.
+        let ring = unsafe { borrow_mut(keyring, "keyring") }?;
+        ring.0.activate(KeyId(key_id))?;
+        Ok(())
+    })
+}
+
+/// Retires `key_id`: vouchers it signed are refused from now on (`O2O_REJECTION_RETIRED_KEY`).
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_UNKNOWN`,
+/// `O2O_STATUS_KEY_RETIRING_ACTIVE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_keyring_retire(keyring: *mut o2o_keyring, key_id: u32) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live keyring, per the header.
+        let ring = unsafe { borrow_mut(keyring, "keyring") }?;
+        ring.0.retire(KeyId(key_id))?;
+        Ok(())
+    })
+}
+
+/// Releases a keyring and wipes its secrets. NULL is fine; never free the same keyring twice.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_keyring_free(keyring: *mut o2o_keyring) {
+    let _ = guard(|| {
+        // SAFETY: NULL or a keyring from o2o_keyring_new, per the header.
+        unsafe { release(keyring) };
+        Ok(())
+    });
+}

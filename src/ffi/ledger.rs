@@ -1,0 +1,261 @@
+//! `o2o_ledger`: the durable redemption ledger on a SQLite file.
+
+use super::status::{Failure, guard, o2o_status};
+use super::voucher::{o2o_decision, o2o_rejection};
+use super::{borrow, check_out, hand_out, put, release, text};
+use crate::ids::{MerchantId, VoucherId};
+use crate::ledger::{
+    IdempotencyKey, Ledger, ReceiptId, RedeemOutcome, RedeemRequest, SqliteLedger, VoucherStatus,
+};
+use crate::voucher::Decision;
+use chrono::{DateTime, Utc};
+use std::ffi::c_char;
+
+/// A ledger file opened by this process. Every call is atomic and durable when it returns.
+///
+/// Thread safety: may be used from several threads at once (calls take turns on its one
+/// connection); for parallel tills open one ledger per thread or process on the same file.
+pub struct o2o_ledger(pub(crate) SqliteLedger);
+
+/// What a redemption did.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct o2o_redemption {
+    /// `O2O_REJECTION_NONE` when redeemed; otherwise why the ledger refused (already used,
+    /// member limit reached, no value left, revoked) and the other fields are 0.
+    pub rejection: o2o_rejection,
+    /// The receipt's number (for `o2o_ledger_void`).
+    pub receipt_id: u64,
+    /// Value applied, minor units.
+    pub amount_minor: u64,
+    /// True when this repeats an earlier redemption with the same idempotency key: nothing
+    /// was spent this time.
+    pub replayed: bool,
+}
+
+/// Where a voucher is in its life.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum o2o_voucher_status {
+    /// The ledger has never seen it (it may still be valid: vouchers are signed offline).
+    Unknown = 0,
+    /// Never used, or every use voided.
+    Issued = 1,
+    /// Used, with uses or value left.
+    PartiallyRedeemed = 2,
+    /// Every use or all its value spent.
+    Exhausted = 3,
+    /// Revoked.
+    Revoked = 4,
+    /// Past its validity on the store's clock.
+    Expired = 5,
+}
+
+/// A voucher's state in the ledger.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct o2o_voucher_state {
+    /// Its status.
+    pub status: o2o_voucher_status,
+    /// Redemptions that count (not voided).
+    pub uses: u32,
+    /// Uses left.
+    pub uses_left: u32,
+    /// Stored value left, minor units; -1 when it is not a stored-value voucher.
+    pub value_left_minor: i64,
+}
+
+fn instant(seconds: i64) -> Result<DateTime<Utc>, Failure> {
+    DateTime::from_timestamp(seconds, 0).ok_or_else(|| {
+        Failure::new(
+            o2o_status::InvalidArgument,
+            format!("time {seconds} out of range"),
+        )
+    })
+}
+
+/// Opens (or creates) the ledger file of `merchant_id` at `path`.
+///
+/// On success `*out` receives a ledger, to be released with `o2o_ledger_close`. A file that is
+/// not an o2okit ledger is refused and left untouched. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+/// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_LEDGER_NOT_A_DATABASE`, `O2O_STATUS_LEDGER_FOREIGN`,
+/// `O2O_STATUS_LEDGER_SCHEMA_TOO_NEW`, `O2O_STATUS_LEDGER_WRONG_MERCHANT`,
+/// `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_ledger_open(
+    path: *const c_char,
+    merchant_id: u32,
+    out: *mut *mut o2o_ledger,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or a NUL-terminated string, per the header.
+        let path = unsafe { text(path, "path") }?;
+        let ledger = SqliteLedger::open(path, MerchantId(merchant_id))?;
+        // SAFETY: `out` was checked.
+        unsafe { hand_out(out, o2o_ledger(ledger)) };
+        Ok(())
+    })
+}
+
+/// Closes a ledger. NULL is fine; never close the same ledger twice.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_ledger_close(ledger: *mut o2o_ledger) {
+    let _ = guard(|| {
+        // SAFETY: NULL or a ledger from o2o_ledger_open, per the header.
+        unsafe { release(ledger) };
+        Ok(())
+    });
+}
+
+/// Redeems the voucher of an accepted `decision` exactly once. `idempotency_key` (1 to 128
+/// printable ASCII characters) identifies the sale: retrying with the same key after a
+/// timeout returns the first receipt and spends nothing. `amount_minor` is, for a
+/// stored-value voucher, how much to spend now; pass -1 to spend as much as allowed.
+///
+/// A refusal by the voucher's state (already used, …) is not an error: it returns
+/// `O2O_STATUS_OK` with `out->rejection` set. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+/// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (a refused decision, a bad key),
+/// `O2O_STATUS_LEDGER_IDEMPOTENCY_CONFLICT`, `O2O_STATUS_LEDGER_BUSY`,
+/// `O2O_STATUS_LEDGER_STORAGE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_ledger_redeem(
+    ledger: *const o2o_ledger,
+    decision: *const o2o_decision,
+    idempotency_key: *const c_char,
+    amount_minor: i64,
+    out: *mut o2o_redemption,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or live handles and a NUL-terminated string, per the header.
+        let (ledger, decision, key) = unsafe {
+            (
+                borrow(ledger, "ledger")?,
+                borrow(decision, "decision")?,
+                text(idempotency_key, "idempotency_key")?,
+            )
+        };
+        let Decision::Accepted(acceptance) = &decision.0 else {
+            return Err(Failure::new(
+                o2o_status::InvalidArgument,
+                "the decision refused its voucher",
+            ));
+        };
+        let key = IdempotencyKey::new(key)?;
+        let outcome = ledger.0.redeem(&RedeemRequest {
+            acceptance,
+            amount_minor: u64::try_from(amount_minor).ok(),
+            idempotency_key: &key,
+        })?;
+        let result = match outcome {
+            RedeemOutcome::Redeemed { receipt, replayed } => o2o_redemption {
+                rejection: o2o_rejection::None,
+                receipt_id: receipt.id.0,
+                amount_minor: receipt.amount_minor,
+                replayed,
+            },
+            RedeemOutcome::Refused { reason } => o2o_redemption {
+                rejection: reason.into(),
+                receipt_id: 0,
+                amount_minor: 0,
+                replayed: false,
+            },
+        };
+        // SAFETY: `out` was checked.
+        unsafe { put(out, result) };
+        Ok(())
+    })
+}
+
+/// Voids receipt `receipt_id` (a refund) at `at_unix_seconds`: its use, or value, is restored.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_LEDGER_UNKNOWN_RECEIPT`,
+/// `O2O_STATUS_LEDGER_ALREADY_VOIDED`, `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_ledger_void(
+    ledger: *const o2o_ledger,
+    receipt_id: u64,
+    at_unix_seconds: i64,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live ledger, per the header.
+        let ledger = unsafe { borrow(ledger, "ledger") }?;
+        ledger
+            .0
+            .void(ReceiptId(receipt_id), instant(at_unix_seconds)?)?;
+        Ok(())
+    })
+}
+
+/// Revokes voucher `voucher_id`: every later redemption is refused. Works for vouchers the
+/// ledger has never seen.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_LEDGER_ALREADY_REVOKED`,
+/// `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_ledger_revoke(
+    ledger: *const o2o_ledger,
+    voucher_id: u64,
+    at_unix_seconds: i64,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live ledger, per the header.
+        let ledger = unsafe { borrow(ledger, "ledger") }?;
+        ledger
+            .0
+            .revoke(VoucherId(voucher_id), instant(at_unix_seconds)?)?;
+        Ok(())
+    })
+}
+
+/// Writes voucher `voucher_id`'s state at `at_unix_seconds` on the clock of `time_zone` (the
+/// store's, for expiry) into `*out`.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_PLACE`,
+/// `O2O_STATUS_LEDGER_STORAGE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_ledger_state(
+    ledger: *const o2o_ledger,
+    voucher_id: u64,
+    time_zone: *const c_char,
+    at_unix_seconds: i64,
+    out: *mut o2o_voucher_state,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or a live ledger and a NUL-terminated string, per the header.
+        let (ledger, zone) = unsafe { (borrow(ledger, "ledger")?, text(time_zone, "time_zone")?) };
+        let zone: chrono_tz::Tz = zone.parse().map_err(|_| {
+            Failure::new(
+                o2o_status::InvalidPlace,
+                format!("unknown time zone {zone:?}"),
+            )
+        })?;
+        let state = match ledger.0.record(VoucherId(voucher_id))? {
+            None => o2o_voucher_state {
+                status: o2o_voucher_status::Unknown,
+                uses: 0,
+                uses_left: 0,
+                value_left_minor: -1,
+            },
+            Some(record) => o2o_voucher_state {
+                status: match record.status(instant(at_unix_seconds)?, zone) {
+                    VoucherStatus::Issued => o2o_voucher_status::Issued,
+                    VoucherStatus::PartiallyRedeemed => o2o_voucher_status::PartiallyRedeemed,
+                    VoucherStatus::Exhausted => o2o_voucher_status::Exhausted,
+                    VoucherStatus::Revoked => o2o_voucher_status::Revoked,
+                    VoucherStatus::Expired => o2o_voucher_status::Expired,
+                },
+                uses: record.uses,
+                uses_left: record.uses_left(),
+                value_left_minor: record
+                    .value_left_minor()
+                    .map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX)),
+            },
+        };
+        // SAFETY: `out` was checked.
+        unsafe { put(out, state) };
+        Ok(())
+    })
+}

@@ -1,0 +1,239 @@
+//! Status codes, the per-thread last error message, and the panic boundary.
+
+use crate::Error;
+use crate::keys::KeyError;
+use crate::ledger::LedgerError;
+use std::cell::RefCell;
+use std::ffi::c_char;
+
+/// The result of every fallible o2okit call. `Ok` is 0; the others come in blocks of 100
+/// per area and never change meaning. [`o2o_last_error`] has the message of the last failure
+/// on the calling thread.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(non_camel_case_types)]
+pub enum o2o_status {
+    /// Success.
+    Ok = 0,
+    /// A required pointer was NULL.
+    NullArgument = 1,
+    /// A string was not valid UTF-8.
+    InvalidUtf8 = 2,
+    /// The caller's buffer is too small; the needed size was written to the length output.
+    InsufficientBuffer = 3,
+    /// o2okit hit an internal bug; the call had no effect. Please report it.
+    Panic = 4,
+    /// An argument outside its documented range.
+    InvalidArgument = 5,
+    /// An invalid currency code or an amount overflow.
+    InvalidMoney = 100,
+    /// An invalid store-local date, time or window.
+    InvalidTime = 101,
+    /// An invalid region code or coordinate, or an unknown time zone name.
+    InvalidPlace = 102,
+    /// A card number with a bad format or check digit.
+    InvalidCard = 103,
+    /// A signing key shorter than 32 bytes.
+    KeyTooShort = 200,
+    /// The key id is already on the keyring.
+    KeyDuplicate = 201,
+    /// The key id is not on the keyring.
+    KeyUnknown = 202,
+    /// The key is retired.
+    KeyRetired = 203,
+    /// The active key cannot be retired.
+    KeyRetiringActive = 204,
+    /// The keyring has no active key to sign with.
+    KeyNoActive = 205,
+    /// Signing for another merchant than the keyring's.
+    KeyWrongMerchant = 206,
+    /// Bytes or text that are not a token (a refused voucher is not an error: see
+    /// `o2o_decision_rejection`).
+    TokenMalformed = 300,
+    /// A voucher description that is not valid JSON of a voucher.
+    VoucherJson = 400,
+    /// A voucher whose fields contradict each other.
+    VoucherInvalid = 401,
+    /// The ledger file is not a database, or is damaged. It was not modified.
+    LedgerNotADatabase = 500,
+    /// The ledger file is another application's database. It was not modified.
+    LedgerForeign = 501,
+    /// The ledger file was written by a newer o2okit.
+    LedgerSchemaTooNew = 502,
+    /// The ledger belongs to another merchant.
+    LedgerWrongMerchant = 503,
+    /// Another process held the ledger locked past the busy timeout; nothing changed. Retry.
+    LedgerBusy = 504,
+    /// The ledger's content breaks an invariant.
+    LedgerCorrupt = 505,
+    /// A storage failure (disk full, I/O error).
+    LedgerStorage = 506,
+    /// The idempotency key was used before for a different request.
+    LedgerIdempotencyConflict = 507,
+    /// No receipt with this id.
+    LedgerUnknownReceipt = 508,
+    /// The receipt is already voided.
+    LedgerAlreadyVoided = 509,
+    /// The voucher is already revoked.
+    LedgerAlreadyRevoked = 510,
+    /// The voucher was recorded before with other terms.
+    LedgerVoucherConflict = 511,
+    /// Points or balance would go below zero.
+    LedgerInsufficientFunds = 512,
+    /// A movement of zero.
+    LedgerZeroMovement = 513,
+}
+
+impl o2o_status {
+    /// The status of a library error.
+    pub(crate) fn of(error: &Error) -> o2o_status {
+        use o2o_status::*;
+        match error {
+            Error::Money(_) => InvalidMoney,
+            Error::LocalTime(_) => InvalidTime,
+            Error::Region(_) => InvalidPlace,
+            Error::Card(_) => InvalidCard,
+            Error::Key(e) => match e {
+                KeyError::TooShort(_) => KeyTooShort,
+                KeyError::DuplicateKey(_) => KeyDuplicate,
+                KeyError::UnknownKey(_) => KeyUnknown,
+                KeyError::Retired(_) => KeyRetired,
+                KeyError::RetiringActiveKey(_) => KeyRetiringActive,
+                KeyError::NoActiveKey => KeyNoActive,
+                KeyError::WrongMerchant { .. } => KeyWrongMerchant,
+            },
+            Error::Token(_) => TokenMalformed,
+            Error::Voucher(_) => VoucherInvalid,
+            Error::Ledger(e) => match e {
+                LedgerError::NotADatabase { .. } => LedgerNotADatabase,
+                LedgerError::ForeignDatabase { .. } => LedgerForeign,
+                LedgerError::SchemaTooNew { .. } => LedgerSchemaTooNew,
+                LedgerError::WrongMerchant { .. } => LedgerWrongMerchant,
+                LedgerError::Busy => LedgerBusy,
+                LedgerError::Corrupt(_) => LedgerCorrupt,
+                LedgerError::Storage(_) => LedgerStorage,
+                LedgerError::IdempotencyConflict(_) => LedgerIdempotencyConflict,
+                LedgerError::UnknownReceipt(_) => LedgerUnknownReceipt,
+                LedgerError::AlreadyVoided(_) => LedgerAlreadyVoided,
+                LedgerError::AlreadyRevoked(_) => LedgerAlreadyRevoked,
+                LedgerError::VoucherConflict(_) => LedgerVoucherConflict,
+                LedgerError::InsufficientFunds { .. } => LedgerInsufficientFunds,
+                LedgerError::ZeroMovement => LedgerZeroMovement,
+            },
+            Error::InvalidInput(_) => InvalidArgument,
+        }
+    }
+}
+
+/// A failure inside the C ABI: a status and its message.
+pub(crate) struct Failure {
+    pub(crate) status: o2o_status,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(status: o2o_status, message: impl Into<String>) -> Self {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl<E: Into<Error>> From<E> for Failure {
+    fn from(error: E) -> Self {
+        let error = error.into();
+        Failure::new(o2o_status::of(&error), error.to_string())
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+fn set_last_error(message: &str) {
+    LAST_ERROR.with(|last| {
+        let mut last = last.borrow_mut();
+        last.clear();
+        last.push_str(message);
+    });
+}
+
+/// Turns the outcome of an entry point's body into its status, recording the message.
+pub(crate) fn finish(result: Result<(), Failure>) -> o2o_status {
+    match result {
+        Ok(()) => {
+            set_last_error("");
+            o2o_status::Ok
+        }
+        Err(failure) => {
+            set_last_error(&failure.message);
+            failure.status
+        }
+    }
+}
+
+/// Runs an entry point's body, catching any panic so it never unwinds into C.
+pub(crate) fn guard(body: impl FnOnce() -> Result<(), Failure>) -> o2o_status {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(result) => finish(result),
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            set_last_error(&format!("internal error (please report): {detail}"));
+            o2o_status::Panic
+        }
+    }
+}
+
+/// Copies `text` and a NUL into a caller buffer of `capacity` bytes and writes the length
+/// needed (including the NUL) to `needed`. `buffer` may be NULL when `capacity` is 0.
+pub(crate) fn write_text(
+    text: &str,
+    buffer: *mut c_char,
+    capacity: usize,
+    needed: *mut usize,
+) -> Result<(), Failure> {
+    let size = text.len() + 1;
+    if !needed.is_null() {
+        // SAFETY: the caller passes either NULL or a valid pointer to a size_t.
+        unsafe { needed.write(size) };
+    }
+    if capacity < size || buffer.is_null() {
+        return Err(Failure::new(
+            o2o_status::InsufficientBuffer,
+            format!("buffer of {capacity} bytes is too small: {size} needed"),
+        ));
+    }
+    // SAFETY: the caller guarantees `buffer` points to `capacity` writable bytes, and
+    // `size <= capacity`.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buffer.cast::<u8>(), text.len());
+        buffer.add(text.len()).write(0);
+    }
+    Ok(())
+}
+
+/// Writes the message of the last failed call on this thread (empty after a success) into
+/// `buffer` of `capacity` bytes, NUL-terminated, and its full size including the NUL into
+/// `*needed` (when `needed` is not NULL).
+///
+/// Returns `O2O_STATUS_INSUFFICIENT_BUFFER` (writing nothing) when `capacity` is too small, for
+/// example 0 to ask for the size. The message is kept per thread: call it from the thread
+/// whose call failed. Calling this function does not change the message.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_last_error(
+    buffer: *mut c_char,
+    capacity: usize,
+    needed: *mut usize,
+) -> o2o_status {
+    let message = LAST_ERROR.with(|last| last.borrow().clone());
+    match std::panic::catch_unwind(|| write_text(&message, buffer, capacity, needed)) {
+        Ok(Ok(())) => o2o_status::Ok,
+        Ok(Err(failure)) => failure.status,
+        Err(_) => o2o_status::Panic,
+    }
+}

@@ -1,0 +1,446 @@
+//! `o2o_store`, voucher issue and verify, `o2o_decision`.
+
+use super::keyring::o2o_keyring;
+use super::status::{Failure, guard, o2o_status, write_text};
+use super::{borrow, borrow_mut, check_out, hand_out, put, release, text};
+use crate::ids::{CategoryId, MemberId, MerchantId, StoreId};
+use crate::member::Tier;
+use crate::merchant::Store;
+use crate::money::Currency;
+use crate::region::{GeoPoint, RegionCode};
+use crate::rejection::Rejection;
+use crate::voucher::{
+    Basket, BasketLine, Decision, MemberContext, RedemptionContext, Voucher, verify,
+};
+use chrono::DateTime;
+use std::ffi::c_char;
+
+/// A store: where vouchers are verified. Its IANA time zone is the clock of every time limit.
+///
+/// Thread safety: immutable after `o2o_store_set_location`; const functions may share it.
+pub struct o2o_store(pub(crate) Store);
+
+/// The outcome of verifying one voucher: accepted with a discount, or refused with a reason.
+///
+/// Thread safety: immutable; may be read from any thread.
+pub struct o2o_decision(pub(crate) Decision);
+
+/// Why a voucher was refused; `O2O_REJECTION_NONE` when it was accepted. The numbers are
+/// stable and equal to the Rust `Rejection::code()`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum o2o_rejection {
+    /// Not refused.
+    None = 0,
+    /// Not a token: bad characters, wrong length, a field that does not parse.
+    Malformed = 1,
+    /// A token format version or signature scheme this build does not read.
+    UnsupportedVersion = 2,
+    /// A valid token of another kind.
+    WrongKind = 3,
+    /// Signed for another merchant.
+    WrongMerchant = 4,
+    /// Signed with a key id the keyring does not have.
+    UnknownKey = 5,
+    /// Signed with a retired key.
+    RetiredKey = 6,
+    /// Forged or altered.
+    BadSignature = 7,
+    /// Before its validity (store-local time).
+    NotYetValid = 10,
+    /// At or after the end of its validity (store-local time).
+    Expired = 11,
+    /// Not valid on this day of the week (store-local).
+    WrongWeekday = 12,
+    /// Outside its daily hours (store-local).
+    OutsideHours = 13,
+    /// Not valid in this store.
+    WrongStore = 20,
+    /// Not valid in this store's region.
+    OutsideRegion = 21,
+    /// The store is outside the voucher's geofence (or has no location).
+    OutsideGeofence = 22,
+    /// Needs an identified member.
+    MemberRequired = 30,
+    /// Bound to another member.
+    WrongMember = 31,
+    /// For new members only.
+    NotNewMember = 32,
+    /// The member's tier is too low.
+    TierTooLow = 33,
+    /// Not combinable with the other vouchers in the basket.
+    NotCombinable = 40,
+    /// The basket is in another currency.
+    CurrencyMismatch = 41,
+    /// Below the minimum spend.
+    BelowMinimumSpend = 42,
+    /// Nothing in the basket counts toward the discount.
+    NoEligibleItems = 43,
+    /// Every use has been spent.
+    AlreadyUsed = 50,
+    /// This member has used it as often as allowed.
+    MemberLimitReached = 51,
+    /// No stored value left.
+    NoValueLeft = 52,
+    /// Revoked by the merchant.
+    Revoked = 53,
+}
+
+impl From<Rejection> for o2o_rejection {
+    fn from(r: Rejection) -> Self {
+        use o2o_rejection as C;
+        match r {
+            Rejection::Malformed => C::Malformed,
+            Rejection::UnsupportedVersion => C::UnsupportedVersion,
+            Rejection::WrongKind => C::WrongKind,
+            Rejection::WrongMerchant => C::WrongMerchant,
+            Rejection::UnknownKey => C::UnknownKey,
+            Rejection::RetiredKey => C::RetiredKey,
+            Rejection::BadSignature => C::BadSignature,
+            Rejection::NotYetValid => C::NotYetValid,
+            Rejection::Expired => C::Expired,
+            Rejection::WrongWeekday => C::WrongWeekday,
+            Rejection::OutsideHours => C::OutsideHours,
+            Rejection::WrongStore => C::WrongStore,
+            Rejection::OutsideRegion => C::OutsideRegion,
+            Rejection::OutsideGeofence => C::OutsideGeofence,
+            Rejection::MemberRequired => C::MemberRequired,
+            Rejection::WrongMember => C::WrongMember,
+            Rejection::NotNewMember => C::NotNewMember,
+            Rejection::TierTooLow => C::TierTooLow,
+            Rejection::NotCombinable => C::NotCombinable,
+            Rejection::CurrencyMismatch => C::CurrencyMismatch,
+            Rejection::BelowMinimumSpend => C::BelowMinimumSpend,
+            Rejection::NoEligibleItems => C::NoEligibleItems,
+            Rejection::AlreadyUsed => C::AlreadyUsed,
+            Rejection::MemberLimitReached => C::MemberLimitReached,
+            Rejection::NoValueLeft => C::NoValueLeft,
+            Rejection::Revoked => C::Revoked,
+        }
+    }
+}
+
+/// The stable snake_case name of a rejection (`"expired"`, `"already_used"`; `"none"` for
+/// `O2O_REJECTION_NONE`, `"unknown"` for a number this build does not know). The string is
+/// static: never NULL, never to be freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_rejection_name(rejection: u32) -> *const c_char {
+    let name: &'static std::ffi::CStr = match rejection {
+        0 => c"none",
+        code => match Rejection::from_code(code) {
+            Some(r) => rejection_c_name(r),
+            None => c"unknown",
+        },
+    };
+    name.as_ptr()
+}
+
+fn rejection_c_name(r: Rejection) -> &'static std::ffi::CStr {
+    match r {
+        Rejection::Malformed => c"malformed",
+        Rejection::UnsupportedVersion => c"unsupported_version",
+        Rejection::WrongKind => c"wrong_kind",
+        Rejection::WrongMerchant => c"wrong_merchant",
+        Rejection::UnknownKey => c"unknown_key",
+        Rejection::RetiredKey => c"retired_key",
+        Rejection::BadSignature => c"bad_signature",
+        Rejection::NotYetValid => c"not_yet_valid",
+        Rejection::Expired => c"expired",
+        Rejection::WrongWeekday => c"wrong_weekday",
+        Rejection::OutsideHours => c"outside_hours",
+        Rejection::WrongStore => c"wrong_store",
+        Rejection::OutsideRegion => c"outside_region",
+        Rejection::OutsideGeofence => c"outside_geofence",
+        Rejection::MemberRequired => c"member_required",
+        Rejection::WrongMember => c"wrong_member",
+        Rejection::NotNewMember => c"not_new_member",
+        Rejection::TierTooLow => c"tier_too_low",
+        Rejection::NotCombinable => c"not_combinable",
+        Rejection::CurrencyMismatch => c"currency_mismatch",
+        Rejection::BelowMinimumSpend => c"below_minimum_spend",
+        Rejection::NoEligibleItems => c"no_eligible_items",
+        Rejection::AlreadyUsed => c"already_used",
+        Rejection::MemberLimitReached => c"member_limit_reached",
+        Rejection::NoValueLeft => c"no_value_left",
+        Rejection::Revoked => c"revoked",
+    }
+}
+
+/// One basket line: a POS category and its amount in minor units.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct o2o_basket_line {
+    /// Product category, as the POS numbers it.
+    pub category: u32,
+    /// Amount, minor units.
+    pub amount_minor: u64,
+}
+
+/// The member presenting a voucher.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct o2o_member {
+    /// Pseudonymous member id (from the membership card).
+    pub id: u64,
+    /// Current tier (0 = basic).
+    pub tier: u8,
+    /// True when the member has no earlier visit.
+    pub is_new: bool,
+}
+
+/// Makes a store: `store_id` of `merchant_id`, IANA `time_zone` (such as `"Asia/Shanghai"`)
+/// and hierarchical `region` code (such as `"440305"`).
+///
+/// On success `*out` receives a new store, to be released with `o2o_store_free`. Errors:
+/// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_PLACE` (unknown
+/// zone or bad region code).
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_store_new(
+    store_id: u32,
+    merchant_id: u32,
+    time_zone: *const c_char,
+    region: *const c_char,
+    out: *mut *mut o2o_store,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or NUL-terminated strings, per the header.
+        let (zone, region) = unsafe { (text(time_zone, "time_zone")?, text(region, "region")?) };
+        let time_zone = zone.parse().map_err(|_| {
+            Failure::new(
+                o2o_status::InvalidPlace,
+                format!("unknown time zone {zone:?}"),
+            )
+        })?;
+        let store = Store {
+            id: StoreId(store_id),
+            merchant: MerchantId(merchant_id),
+            name: String::new(),
+            time_zone,
+            region: RegionCode::new(region)?,
+            location: None,
+        };
+        // SAFETY: `out` was checked.
+        unsafe { hand_out(out, o2o_store(store)) };
+        Ok(())
+    })
+}
+
+/// Sets the store's location in millionths of a degree (needed by geofenced vouchers).
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_PLACE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_store_set_location(
+    store: *mut o2o_store,
+    lat_e6: i32,
+    lon_e6: i32,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live store, per the header.
+        let store = unsafe { borrow_mut(store, "store") }?;
+        store.0.location = Some(GeoPoint::new(lat_e6, lon_e6)?);
+        Ok(())
+    })
+}
+
+/// Releases a store. NULL is fine; never free the same store twice.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_store_free(store: *mut o2o_store) {
+    let _ = guard(|| {
+        // SAFETY: NULL or a store from o2o_store_new, per the header.
+        unsafe { release(store) };
+        Ok(())
+    });
+}
+
+/// Signs the voucher described by `voucher_json` (the Rust `Voucher` in JSON) with the
+/// keyring's active key and writes its scanner text (the QR code's content) into `buffer`.
+///
+/// See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+/// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_VOUCHER_JSON`, `O2O_STATUS_VOUCHER_INVALID`,
+/// `O2O_STATUS_KEY_NO_ACTIVE`, `O2O_STATUS_KEY_WRONG_MERCHANT`,
+/// `O2O_STATUS_INSUFFICIENT_BUFFER`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_voucher_issue_json(
+    keyring: *const o2o_keyring,
+    voucher_json: *const c_char,
+    buffer: *mut c_char,
+    capacity: usize,
+    needed: *mut usize,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or live handles and NUL-terminated strings, per the header.
+        let (ring, json) = unsafe {
+            (
+                borrow(keyring, "keyring")?,
+                text(voucher_json, "voucher_json")?,
+            )
+        };
+        let voucher: Voucher = serde_json::from_str(json)
+            .map_err(|e| Failure::new(o2o_status::VoucherJson, format!("voucher_json: {e}")))?;
+        let token = voucher.sign(&ring.0)?;
+        write_text(&token.to_scanner_text(), buffer, capacity, needed)
+    })
+}
+
+/// Verifies scanned voucher `text` (scanner form or base64url, as a keyboard-wedge scanner
+/// typed it; a trailing newline is fine) at `store` at `at_unix_seconds`, for a basket of
+/// `line_count` lines priced in `currency` (such as `"CNY"`), presented by `member` (NULL for
+/// no member card) with `other_vouchers` other vouchers in the basket.
+///
+/// On success `*out` receives a decision (accepted or refused: a refusal is not an error), to
+/// be released with `o2o_decision_free`. `lines` may be NULL when `line_count` is 0. Errors:
+/// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_MONEY` (bad
+/// currency, basket total above INT64_MAX), `O2O_STATUS_INVALID_ARGUMENT` (bad time).
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_voucher_verify(
+    keyring: *const o2o_keyring,
+    store: *const o2o_store,
+    voucher_text: *const c_char,
+    at_unix_seconds: i64,
+    currency: *const c_char,
+    lines: *const o2o_basket_line,
+    line_count: usize,
+    member: *const o2o_member,
+    other_vouchers: u32,
+    out: *mut *mut o2o_decision,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or live handles and NUL-terminated strings, per the header.
+        let (ring, store, scanned, currency) = unsafe {
+            (
+                borrow(keyring, "keyring")?,
+                borrow(store, "store")?,
+                text(voucher_text, "voucher_text")?,
+                text(currency, "currency")?,
+            )
+        };
+        let lines: &[o2o_basket_line] = if line_count == 0 {
+            &[]
+        } else if lines.is_null() {
+            return Err(Failure::new(o2o_status::NullArgument, "lines is NULL"));
+        } else {
+            // SAFETY: the caller passes `line_count` lines at `lines`.
+            unsafe { std::slice::from_raw_parts(lines, line_count) }
+        };
+        let basket = Basket::new(
+            Currency::new(currency)?,
+            lines
+                .iter()
+                .map(|l| BasketLine {
+                    category: CategoryId(l.category),
+                    amount_minor: l.amount_minor,
+                })
+                .collect(),
+        )?;
+        // SAFETY: NULL or a valid o2o_member, per the header.
+        let member = unsafe { member.as_ref() }.map(|m| MemberContext {
+            id: MemberId(m.id),
+            tier: Tier(m.tier),
+            is_new: m.is_new,
+        });
+        let at = DateTime::from_timestamp(at_unix_seconds, 0).ok_or_else(|| {
+            Failure::new(
+                o2o_status::InvalidArgument,
+                format!("time {at_unix_seconds} out of range"),
+            )
+        })?;
+        let ctx = RedemptionContext {
+            store: &store.0,
+            at,
+            basket: &basket,
+            member,
+            other_vouchers,
+        };
+        let decision = verify(scanned, &ring.0, &ctx);
+        // SAFETY: `out` was checked.
+        unsafe { hand_out(out, o2o_decision(decision)) };
+        Ok(())
+    })
+}
+
+/// The reason a decision refused its voucher, or `O2O_REJECTION_NONE` when accepted (and for
+/// a NULL decision, which is never accepted: see `o2o_decision_accepted`).
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_decision_rejection(decision: *const o2o_decision) -> o2o_rejection {
+    // SAFETY: NULL or a live decision, per the header.
+    match unsafe { decision.as_ref() }.map(|d| d.0.rejection()) {
+        Some(Some(reason)) => reason.into(),
+        _ => o2o_rejection::None,
+    }
+}
+
+/// True when the decision accepted its voucher (false for NULL).
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_decision_accepted(decision: *const o2o_decision) -> bool {
+    // SAFETY: NULL or a live decision, per the header.
+    unsafe { decision.as_ref() }.is_some_and(|d| d.0.is_accepted())
+}
+
+/// The discount to apply, minor units (0 when refused, for a gift item, or for NULL).
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_decision_discount_minor(decision: *const o2o_decision) -> u64 {
+    // SAFETY: NULL or a live decision, per the header.
+    match unsafe { decision.as_ref() }.map(|d| &d.0) {
+        Some(Decision::Accepted(a)) => a.discount_minor(),
+        _ => 0,
+    }
+}
+
+/// Writes the accepted voucher's id into `*voucher_id`.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher
+/// (whose id was never authenticated).
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_decision_voucher_id(
+    decision: *const o2o_decision,
+    voucher_id: *mut u64,
+) -> o2o_status {
+    guard(|| {
+        check_out(voucher_id, "voucher_id")?;
+        // SAFETY: NULL or a live decision, per the header.
+        match unsafe { borrow(decision, "decision") }?.0 {
+            Decision::Accepted(ref a) => {
+                // SAFETY: checked above.
+                unsafe { put(voucher_id, a.voucher().id.0) };
+                Ok(())
+            }
+            Decision::Rejected { .. } => Err(Failure::new(
+                o2o_status::InvalidArgument,
+                "the voucher was refused; its id is not authenticated",
+            )),
+        }
+    })
+}
+
+/// Releases a decision. NULL is fine; never free the same decision twice.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_decision_free(decision: *mut o2o_decision) {
+    let _ = guard(|| {
+        // SAFETY: NULL or a decision from o2o_voucher_verify, per the header.
+        unsafe { release(decision) };
+        Ok(())
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_rejections_mirror_rust_codes_and_names() {
+        for r in Rejection::ALL {
+            assert_eq!(o2o_rejection::from(r) as u32, r.code());
+            // SAFETY: o2o_rejection_name returns a static C string.
+            let name = unsafe { std::ffi::CStr::from_ptr(o2o_rejection_name(r.code())) };
+            assert_eq!(name.to_str().unwrap(), r.as_str());
+        }
+        // SAFETY: as above.
+        let none = unsafe { std::ffi::CStr::from_ptr(o2o_rejection_name(0)) };
+        assert_eq!(none.to_str().unwrap(), "none");
+        // SAFETY: as above.
+        let unknown = unsafe { std::ffi::CStr::from_ptr(o2o_rejection_name(999)) };
+        assert_eq!(unknown.to_str().unwrap(), "unknown");
+    }
+}

@@ -1,0 +1,183 @@
+/* Bad input across the C ABI: NULL pointers, invalid UTF-8, short buffers, a corrupt ledger
+ * file, unknown names. Every call must return its documented status and never crash.
+ * Usage: abi_edges SCRATCH_DIR. Prints "N passed, M failed". */
+#include "o2okit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int passed, failed;
+
+#define EXPECT(cond)                                                          \
+    do {                                                                      \
+        if (cond) {                                                           \
+            passed++;                                                         \
+        } else {                                                              \
+            failed++;                                                         \
+            fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                     \
+    } while (0)
+
+int main(int argc, char **argv) {
+    static const uint8_t secret[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                       17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+    o2o_keyring *keyring = NULL;
+    o2o_store *store = NULL;
+    o2o_decision *decision = NULL;
+    o2o_ledger *ledger = NULL;
+    char small[4], message[256], path[512];
+    size_t needed = 0;
+    uint64_t id = 0;
+    o2o_basket_line line = {1, 10000};
+    FILE *file;
+
+    if (argc < 2) return 2;
+
+    /* Version: header and library agree. */
+    EXPECT(strcmp(o2o_version(), O2OKIT_VERSION) == 0);
+
+    /* NULL pointers. */
+    EXPECT(o2o_keyring_new(1, 1, NULL, 32, &keyring) == O2O_STATUS_NULL_ARGUMENT);
+    EXPECT(o2o_keyring_new(1, 1, secret, 32, NULL) == O2O_STATUS_NULL_ARGUMENT);
+    EXPECT(o2o_keyring_activate(NULL, 1) == O2O_STATUS_NULL_ARGUMENT);
+    EXPECT(o2o_store_new(1, 1, NULL, "44", &store) == O2O_STATUS_NULL_ARGUMENT);
+    EXPECT(o2o_voucher_verify(NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, 0, &decision) ==
+           O2O_STATUS_NULL_ARGUMENT);
+    EXPECT(o2o_ledger_open(NULL, 1, &ledger) == O2O_STATUS_NULL_ARGUMENT);
+    EXPECT(o2o_ledger_redeem(NULL, NULL, NULL, -1, NULL) == O2O_STATUS_NULL_ARGUMENT);
+    EXPECT(o2o_decision_rejection(NULL) == O2O_REJECTION_NONE);
+    EXPECT(!o2o_decision_accepted(NULL));
+    EXPECT(o2o_decision_voucher_id(NULL, &id) == O2O_STATUS_NULL_ARGUMENT);
+    /* Freeing NULL is fine. */
+    o2o_keyring_free(NULL);
+    o2o_store_free(NULL);
+    o2o_decision_free(NULL);
+    o2o_ledger_close(NULL);
+
+    /* The last error message, with the size convention. */
+    EXPECT(o2o_ledger_open(NULL, 1, &ledger) == O2O_STATUS_NULL_ARGUMENT);
+    EXPECT(o2o_last_error(NULL, 0, &needed) == O2O_STATUS_INSUFFICIENT_BUFFER);
+    EXPECT(needed == strlen("path is NULL") + 1);
+    EXPECT(o2o_last_error(small, sizeof small, &needed) == O2O_STATUS_INSUFFICIENT_BUFFER);
+    EXPECT(o2o_last_error(message, sizeof message, &needed) == O2O_STATUS_OK);
+    EXPECT(strcmp(message, "path is NULL") == 0);
+
+    /* Short keys, unknown zones, bad region codes, invalid UTF-8. */
+    EXPECT(o2o_keyring_new(1, 1, secret, 31, &keyring) == O2O_STATUS_KEY_TOO_SHORT);
+    EXPECT(keyring == NULL);
+    EXPECT(o2o_keyring_new(1, 1, secret, 32, &keyring) == O2O_STATUS_OK);
+    EXPECT(o2o_keyring_add_key(keyring, 1, secret, 32) == O2O_STATUS_KEY_DUPLICATE);
+    EXPECT(o2o_keyring_retire(keyring, 1) == O2O_STATUS_KEY_RETIRING_ACTIVE);
+    EXPECT(o2o_keyring_activate(keyring, 9) == O2O_STATUS_KEY_UNKNOWN);
+    EXPECT(o2o_store_new(1, 1, "Mars/Olympus_Mons", "44", &store) == O2O_STATUS_INVALID_PLACE);
+    EXPECT(o2o_store_new(1, 1, "Asia/Shanghai", "44-03", &store) == O2O_STATUS_INVALID_PLACE);
+    EXPECT(o2o_store_new(1, 1, "Asia/\xff\xfe", "44", &store) == O2O_STATUS_INVALID_UTF8);
+    EXPECT(store == NULL);
+    EXPECT(o2o_store_new(1, 1, "Asia/Shanghai", "440305", &store) == O2O_STATUS_OK);
+    EXPECT(o2o_store_set_location(store, 91000000, 0) == O2O_STATUS_INVALID_PLACE);
+
+    /* Garbage voucher text is a refusal, not an error. */
+    EXPECT(o2o_voucher_verify(keyring, store, "\xff\xfe garbage", 0, "CNY", &line, 1, NULL, 0,
+                              &decision) == O2O_STATUS_INVALID_UTF8);
+    EXPECT(o2o_voucher_verify(keyring, store, "NOT-A-VOUCHER", 1750000000, "CNY", &line, 1, NULL,
+                              0, &decision) == O2O_STATUS_OK);
+    EXPECT(!o2o_decision_accepted(decision));
+    EXPECT(o2o_decision_rejection(decision) == O2O_REJECTION_MALFORMED);
+    EXPECT(strcmp(o2o_rejection_name(o2o_decision_rejection(decision)), "malformed") == 0);
+    EXPECT(o2o_decision_voucher_id(decision, &id) == O2O_STATUS_INVALID_ARGUMENT);
+    EXPECT(o2o_voucher_verify(keyring, store, "0000", 0, "C$Y", &line, 1, NULL, 0, &decision) ==
+           O2O_STATUS_INVALID_MONEY);
+    EXPECT(o2o_voucher_verify(keyring, store, "0000", 0, "CNY", NULL, 3, NULL, 0, &decision) ==
+           O2O_STATUS_NULL_ARGUMENT);
+
+    /* Issuing: bad JSON, and a short buffer reports the size it needs. */
+    EXPECT(o2o_voucher_issue_json(keyring, "{not json", small, sizeof small, &needed) ==
+           O2O_STATUS_VOUCHER_JSON);
+    {
+        const char *json =
+            "{\"id\":7,\"merchant\":1,\"campaign\":null,\"currency\":\"CNY\","
+            "\"benefit\":{\"type\":\"amount_off\",\"minor\":500},\"member\":null,"
+            "\"time\":{\"valid_from\":null,\"valid_until\":null,\"weekdays\":null,\"hours\":[]},"
+            "\"region\":{\"stores\":[],\"regions\":[],\"geofence\":null},"
+            "\"conditions\":{\"min_spend_minor\":0,\"categories\":\"all\",\"min_tier\":null,"
+            "\"new_members_only\":false,\"not_combinable\":false},"
+            "\"state\":{\"max_uses\":1,\"max_uses_per_member\":null}}";
+        char text[256];
+        EXPECT(o2o_voucher_issue_json(keyring, json, small, sizeof small, &needed) ==
+               O2O_STATUS_INSUFFICIENT_BUFFER);
+        EXPECT(needed > sizeof small && needed < sizeof text);
+        EXPECT(o2o_voucher_issue_json(keyring, json, text, sizeof text, &needed) == O2O_STATUS_OK);
+        EXPECT(strlen(text) + 1 == needed);
+        o2o_decision_free(decision);
+        decision = NULL;
+        EXPECT(o2o_voucher_verify(keyring, store, text, 1750000000, "CNY", &line, 1, NULL, 0,
+                                  &decision) == O2O_STATUS_OK);
+        EXPECT(o2o_decision_accepted(decision));
+        EXPECT(o2o_decision_discount_minor(decision) == 500);
+        EXPECT(o2o_decision_voucher_id(decision, &id) == O2O_STATUS_OK && id == 7);
+    }
+
+    /* A corrupt ledger file is refused and left alone. */
+    snprintf(path, sizeof path, "%s/corrupt.ledger", argv[1]);
+    file = fopen(path, "wb");
+    if (file) {
+        fputs("this is not a database, it is a shopping list: tea, rice, ginger\n", file);
+        fclose(file);
+    }
+    EXPECT(o2o_ledger_open(path, 1, &ledger) == O2O_STATUS_LEDGER_NOT_A_DATABASE);
+    EXPECT(ledger == NULL);
+
+    /* A good ledger: redeem once, retry, void, bad receipt, bad idempotency key. */
+    snprintf(path, sizeof path, "%s/good.ledger", argv[1]);
+    EXPECT(o2o_ledger_open(path, 2, &ledger) == O2O_STATUS_OK);
+    {
+        o2o_redemption r;
+        o2o_voucher_state state;
+        EXPECT(o2o_ledger_redeem(ledger, decision, "sale-1", -1, &r) ==
+               O2O_STATUS_LEDGER_WRONG_MERCHANT);
+        o2o_ledger_close(ledger);
+        EXPECT(o2o_ledger_open(path, 1, &ledger) == O2O_STATUS_LEDGER_WRONG_MERCHANT);
+        snprintf(path, sizeof path, "%s/good-1.ledger", argv[1]);
+        ledger = NULL;
+        EXPECT(o2o_ledger_open(path, 1, &ledger) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_redeem(ledger, decision, "", -1, &r) == O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_ledger_redeem(ledger, decision, "sale-1", -1, &r) == O2O_STATUS_OK);
+        EXPECT(r.rejection == O2O_REJECTION_NONE && r.amount_minor == 500 && !r.replayed);
+        EXPECT(o2o_ledger_redeem(ledger, decision, "sale-1", -1, &r) == O2O_STATUS_OK);
+        EXPECT(r.rejection == O2O_REJECTION_NONE && r.replayed);
+        EXPECT(o2o_ledger_redeem(ledger, decision, "sale-2", -1, &r) == O2O_STATUS_OK);
+        EXPECT(r.rejection == O2O_REJECTION_ALREADY_USED);
+        EXPECT(o2o_ledger_state(ledger, 7, "Asia/Shanghai", 1750000000, &state) == O2O_STATUS_OK);
+        EXPECT(state.status == O2O_VOUCHER_STATUS_EXHAUSTED && state.uses == 1);
+        EXPECT(o2o_ledger_void(ledger, 999, 1750000100) == O2O_STATUS_LEDGER_UNKNOWN_RECEIPT);
+        EXPECT(o2o_ledger_void(ledger, 1, 1750000100) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_void(ledger, 1, 1750000200) == O2O_STATUS_LEDGER_ALREADY_VOIDED);
+        EXPECT(o2o_ledger_state(ledger, 7, "Asia/Shanghai", 1750000000, &state) == O2O_STATUS_OK);
+        EXPECT(state.status == O2O_VOUCHER_STATUS_ISSUED && state.uses_left == 1);
+        EXPECT(o2o_ledger_revoke(ledger, 7, 1750000300) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_revoke(ledger, 7, 1750000400) == O2O_STATUS_LEDGER_ALREADY_REVOKED);
+        EXPECT(o2o_ledger_redeem(ledger, decision, "sale-3", -1, &r) == O2O_STATUS_OK);
+        EXPECT(r.rejection == O2O_REJECTION_REVOKED);
+        EXPECT(o2o_ledger_state(ledger, 8, "Asia/Shanghai", 1750000000, &state) == O2O_STATUS_OK);
+        EXPECT(state.status == O2O_VOUCHER_STATUS_UNKNOWN);
+        EXPECT(o2o_ledger_report_json(ledger, "Asia/Shanghai", 7, NULL, 0, &needed) ==
+               O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_ledger_report_json(ledger, "Asia/Shanghai", O2O_GRANULARITY_MONTH, NULL, 0,
+                                      &needed) == O2O_STATUS_INSUFFICIENT_BUFFER);
+        {
+            char report[2048];
+            EXPECT(needed < sizeof report);
+            EXPECT(o2o_ledger_report_json(ledger, "Asia/Shanghai", O2O_GRANULARITY_MONTH, report,
+                                          sizeof report, &needed) == O2O_STATUS_OK);
+            EXPECT(strstr(report, "\"period\":\"2025-06\"") != NULL);
+            EXPECT(strstr(report, "\"visits\":1") != NULL);
+        }
+    }
+
+    o2o_decision_free(decision);
+    o2o_ledger_close(ledger);
+    o2o_store_free(store);
+    o2o_keyring_free(keyring);
+    printf("abi_edges: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,403 @@
+//! The C ABI from C: builds `examples/pos.c` and `tests/c/abi_edges.c` against the static
+//! library with warnings as errors, runs the till through acceptance, each main refusal, a
+//! double spend and an idempotent retry, and runs both programs under AddressSanitizer +
+//! UndefinedBehaviorSanitizer and under Valgrind (no leaks, no invalid access).
+#![cfg(all(unix, feature = "sqlite"))]
+
+mod common;
+
+use common::*;
+use o2okit::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// System libraries a Rust static library needs on Linux (`rustc --print native-static-libs`).
+const SYSTEM_LIBS: [&str; 7] = [
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The static library, rebuilt so the C programs link against the code under test.
+fn static_lib() -> &'static PathBuf {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--lib", "--quiet"])
+            .current_dir(manifest_dir())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build --lib failed");
+        // target/<profile>/deps/this-test → target/<profile>/libo2okit.a
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap();
+        let lib = profile_dir.join("libo2okit.a");
+        assert!(lib.exists(), "{} missing", lib.display());
+        lib
+    })
+}
+
+/// Builds a C program; `sanitize` adds ASan and UBSan.
+fn build(source: &str, name: &str, sanitize: bool) -> PathBuf {
+    let out = std::env::temp_dir().join(format!("o2okit-c-{}-{name}", std::process::id()));
+    let mut cc = Command::new("cc");
+    cc.args([
+        "-std=c99",
+        "-Wall",
+        "-Wextra",
+        "-Wpedantic",
+        "-Werror",
+        "-g",
+    ])
+    .arg("-I")
+    .arg(manifest_dir().join("include"))
+    .arg(manifest_dir().join(source));
+    if sanitize {
+        cc.args([
+            "-fsanitize=address,undefined",
+            "-fno-omit-frame-pointer",
+            "-fno-sanitize-recover=all",
+        ]);
+    }
+    cc.arg(static_lib()).args(SYSTEM_LIBS).arg("-o").arg(&out);
+    let result = cc.output().expect("cc runs");
+    assert!(
+        result.status.success(),
+        "{source} does not build:\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    out
+}
+
+fn programs() -> &'static (PathBuf, PathBuf, PathBuf, PathBuf) {
+    static PROGRAMS: OnceLock<(PathBuf, PathBuf, PathBuf, PathBuf)> = OnceLock::new();
+    PROGRAMS.get_or_init(|| {
+        (
+            build("examples/pos.c", "pos", false),
+            build("examples/pos.c", "pos-asan", true),
+            build("tests/c/abi_edges.c", "edges", false),
+            build("tests/c/abi_edges.c", "edges-asan", true),
+        )
+    })
+}
+
+const NOON: &str = "2026-06-15T04:00:00Z"; // Monday 12:00 in Shenzhen
+
+struct Till {
+    ledger: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Till {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Till {
+            ledger: dir.path().join("store.ledger"),
+            _dir: dir,
+        }
+    }
+
+    fn args(&self, sale: &str, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--ledger",
+            self.ledger.to_str().unwrap(),
+            "--merchant",
+            "88",
+            "--key-id",
+            "1",
+            "--key",
+            &"01".repeat(32),
+            "--store",
+            "1001",
+            "--tz",
+            "Asia/Shanghai",
+            "--region",
+            "440305",
+            "--at",
+            &at(NOON).timestamp().to_string(),
+            "--spend",
+            "10000",
+            "--sale",
+            sale,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// Runs the till (optionally under `wrapper`, such as valgrind) on `voucher`.
+    fn scan_with(
+        &self,
+        program: &Path,
+        wrapper: &[&str],
+        sale: &str,
+        voucher: &str,
+        extra: &[&str],
+    ) -> Output {
+        let (head, tail) = match wrapper.split_first() {
+            Some((first, rest)) => (
+                PathBuf::from(first),
+                rest.iter()
+                    .map(PathBuf::from)
+                    .chain([program.to_path_buf()])
+                    .collect(),
+            ),
+            None => (program.to_path_buf(), Vec::new()),
+        };
+        Command::new(head)
+            .args(tail)
+            .args(self.args(sale, extra))
+            .arg(voucher)
+            .output()
+            .unwrap()
+    }
+
+    fn scan(&self, sale: &str, voucher: &str, extra: &[&str]) -> (i32, String) {
+        let out = self.scan_with(&programs().0, &[], sale, voucher, extra);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    }
+}
+
+fn text(voucher: &Voucher) -> String {
+    voucher.sign(&keyring()).unwrap().to_scanner_text()
+}
+
+#[test]
+fn pos_accepts_then_replays_then_refuses_a_double_spend() {
+    let till = Till::new();
+    let voucher = text(&amount_off(1, 500));
+    assert_eq!(
+        till.scan("sale-1", &voucher, &[]),
+        (0, "REDEEMED receipt=1 discount=500 replayed=no\n".into())
+    );
+    assert_eq!(
+        till.scan("sale-1", &voucher, &[]),
+        (0, "REDEEMED receipt=1 discount=500 replayed=yes\n".into())
+    );
+    assert_eq!(
+        till.scan("sale-2", &voucher, &[]),
+        (3, "REFUSED reason=already_used\n".into())
+    );
+}
+
+#[test]
+fn pos_refuses_with_each_main_reason() {
+    let till = Till::new();
+    let cases: Vec<(Voucher, &[&str], &str)> = vec![
+        (
+            amount_off(10, 500).valid_between(local("2026-01-01T00:00"), local("2026-06-01T00:00")),
+            &[],
+            "expired",
+        ),
+        (
+            amount_off(11, 500).valid_between(local("2026-07-01T00:00"), local("2026-08-01T00:00")),
+            &[],
+            "not_yet_valid",
+        ),
+        (
+            amount_off(12, 500).during(DailyWindow::hm(17, 0, 21, 0).unwrap()),
+            &[],
+            "outside_hours",
+        ),
+        (
+            amount_off(13, 500).on_weekdays(WeekdaySet::WEEKEND),
+            &[],
+            "wrong_weekday",
+        ),
+        (
+            amount_off(14, 500).at_stores([StoreId(2002)]),
+            &[],
+            "wrong_store",
+        ),
+        (
+            amount_off(15, 500).in_regions([RegionCode::new("4401").unwrap()]),
+            &[],
+            "outside_region",
+        ),
+        (
+            amount_off(16, 500).min_spend(10_001),
+            &[],
+            "below_minimum_spend",
+        ),
+        (
+            amount_off(17, 500).for_member(MemberId(5)),
+            &[],
+            "member_required",
+        ),
+        (
+            amount_off(18, 500).for_member(MemberId(5)),
+            &["--member", "6"],
+            "wrong_member",
+        ),
+        (
+            amount_off(19, 500).min_tier(Tier(2)),
+            &["--member", "5", "--tier", "1"],
+            "tier_too_low",
+        ),
+        (
+            amount_off(20, 500).not_combinable(),
+            &["--other-vouchers", "1"],
+            "not_combinable",
+        ),
+        (
+            amount_off(21, 500),
+            &["--currency", "USD"],
+            "currency_mismatch",
+        ),
+    ];
+    for (i, (voucher, extra, reason)) in cases.iter().enumerate() {
+        let (code, out) = till.scan(&format!("sale-{i}"), &text(voucher), extra);
+        assert_eq!(
+            (code, out.trim()),
+            (2, format!("REFUSED reason={reason}").as_str()),
+            "case {i}"
+        );
+    }
+    // Forged, foreign and garbage codes.
+    let genuine = text(&amount_off(30, 500));
+    let mut forged = genuine.clone();
+    let swap = if &forged[20..21] == "0" { "1" } else { "0" };
+    forged.replace_range(20..21, swap);
+    assert_eq!(
+        till.scan("f", &forged, &[]),
+        (2, "REFUSED reason=bad_signature\n".into())
+    );
+    let stranger = Keyring::with_active_key(MERCHANT, KeyId(9), key(9));
+    let foreign = amount_off(31, 500)
+        .sign(&stranger)
+        .unwrap()
+        .to_scanner_text();
+    assert_eq!(
+        till.scan("g", &foreign, &[]),
+        (2, "REFUSED reason=unknown_key\n".into())
+    );
+    assert_eq!(
+        till.scan("h", "HELLO WORLD", &[]),
+        (2, "REFUSED reason=malformed\n".into())
+    );
+}
+
+#[test]
+fn pos_reads_a_keyboard_wedge_scan_from_stdin() {
+    let till = Till::new();
+    let voucher = text(&amount_off(40, 700));
+    let mut child = Command::new(&programs().0)
+        .args(till.args("wedge-1", &[]))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    // Caps Lock on and Enter at the end, as a scanner may type it.
+    write!(
+        child.stdin.take().unwrap(),
+        "{}\r\n",
+        voucher.to_lowercase()
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "REDEEMED receipt=1 discount=700 replayed=no\n"
+    );
+}
+
+#[test]
+fn pos_reports_a_corrupt_ledger_as_an_error() {
+    let till = Till::new();
+    std::fs::write(
+        &till.ledger,
+        b"not a database at all, just text\n".repeat(50),
+    )
+    .unwrap();
+    let (code, out) = till.scan("s", &text(&amount_off(50, 500)), &[]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("ERROR status=500"), "{out}");
+}
+
+#[test]
+fn abi_edges_pass_plain_and_under_sanitizers() {
+    for program in [&programs().2, &programs().3] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(program).arg(dir.path()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {stdout}\n{}",
+            program.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(" 0 failed"), "{stdout}");
+    }
+}
+
+#[test]
+fn pos_runs_clean_under_sanitizers() {
+    let till = Till::new();
+    let voucher = text(&amount_off(60, 500));
+    for (sale, expected) in [("a", 0), ("b", 3)] {
+        let out = till.scan_with(&programs().1, &[], sale, &voucher, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn valgrind() -> [&'static str; 5] {
+    [
+        "valgrind",
+        "--quiet",
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite,indirect",
+    ]
+}
+
+#[test]
+fn both_programs_run_clean_under_valgrind() {
+    let till = Till::new();
+    let voucher = text(&amount_off(70, 500));
+    for (sale, voucher, expected) in [
+        ("a", voucher.as_str(), 0),
+        ("b", voucher.as_str(), 3),
+        ("c", "GARBAGE", 2),
+    ] {
+        let out = till.scan_with(&programs().0, &valgrind(), sale, voucher, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(valgrind()[0])
+        .args(&valgrind()[1..])
+        .arg(&programs().2)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
