@@ -237,3 +237,152 @@ pub extern "C" fn o2o_last_error(
         Err(_) => o2o_status::Panic,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{KeyId, MerchantId, VoucherId};
+    use crate::ledger::{Account, MovementKind, ReceiptId};
+    use std::collections::HashMap;
+
+    /// One error of every variant, with the status it must map to.
+    fn every_error() -> Vec<(Error, o2o_status)> {
+        use o2o_status::*;
+        let m = MerchantId(1);
+        vec![
+            (crate::MoneyError::Overflow.into(), InvalidMoney),
+            (
+                crate::LocalTimeError::Invalid("x".into()).into(),
+                InvalidTime,
+            ),
+            (
+                crate::RegionError::InvalidCode("x".into()).into(),
+                InvalidPlace,
+            ),
+            (
+                crate::CardError::InvalidFormat("x".into()).into(),
+                InvalidCard,
+            ),
+            (KeyError::TooShort(1).into(), KeyTooShort),
+            (KeyError::DuplicateKey(KeyId(1)).into(), KeyDuplicate),
+            (KeyError::UnknownKey(KeyId(1)).into(), KeyUnknown),
+            (KeyError::Retired(KeyId(1)).into(), KeyRetired),
+            (
+                KeyError::RetiringActiveKey(KeyId(1)).into(),
+                KeyRetiringActive,
+            ),
+            (KeyError::NoActiveKey.into(), KeyNoActive),
+            (
+                KeyError::WrongMerchant {
+                    expected: m,
+                    found: m,
+                }
+                .into(),
+                KeyWrongMerchant,
+            ),
+            (crate::TokenError::Empty.into(), TokenMalformed),
+            (crate::VoucherError::ZeroUses.into(), VoucherInvalid),
+            (
+                LedgerError::NotADatabase {
+                    path: "p".into(),
+                    detail: "d".into(),
+                }
+                .into(),
+                LedgerNotADatabase,
+            ),
+            (
+                LedgerError::ForeignDatabase { path: "p".into() }.into(),
+                LedgerForeign,
+            ),
+            (
+                LedgerError::SchemaTooNew {
+                    found: 2,
+                    supported: 1,
+                }
+                .into(),
+                LedgerSchemaTooNew,
+            ),
+            (
+                LedgerError::WrongMerchant {
+                    expected: m,
+                    found: m,
+                }
+                .into(),
+                LedgerWrongMerchant,
+            ),
+            (LedgerError::Busy.into(), LedgerBusy),
+            (LedgerError::Corrupt("c".into()).into(), LedgerCorrupt),
+            (LedgerError::Storage("s".into()).into(), LedgerStorage),
+            (
+                LedgerError::IdempotencyConflict("k".into()).into(),
+                LedgerIdempotencyConflict,
+            ),
+            (
+                LedgerError::UnknownReceipt(ReceiptId(1)).into(),
+                LedgerUnknownReceipt,
+            ),
+            (
+                LedgerError::AlreadyVoided(ReceiptId(1)).into(),
+                LedgerAlreadyVoided,
+            ),
+            (
+                LedgerError::AlreadyRevoked(VoucherId(1)).into(),
+                LedgerAlreadyRevoked,
+            ),
+            (
+                LedgerError::VoucherConflict(VoucherId(1)).into(),
+                LedgerVoucherConflict,
+            ),
+            (
+                LedgerError::InsufficientFunds {
+                    kind: MovementKind::SpendPoints(1),
+                    account: Account::default(),
+                }
+                .into(),
+                LedgerInsufficientFunds,
+            ),
+            (LedgerError::ZeroMovement.into(), LedgerZeroMovement),
+            (Error::InvalidInput("x".into()), InvalidArgument),
+        ]
+    }
+
+    #[test]
+    fn every_error_maps_to_its_own_stable_status() {
+        let mut seen: HashMap<u32, String> = HashMap::new();
+        for (error, expected) in every_error() {
+            let status = o2o_status::of(&error);
+            assert_eq!(status, expected, "{error}");
+            let code = status as u32;
+            assert!(code != 0, "an error maps to OK");
+            let previous = seen.insert(code, format!("{error:?}"));
+            assert!(
+                previous.is_none(),
+                "{code} used by {previous:?} and {error:?}"
+            );
+        }
+        // Frozen numbers: tills store them.
+        assert_eq!(o2o_status::Ok as u32, 0);
+        assert_eq!(o2o_status::NullArgument as u32, 1);
+        assert_eq!(o2o_status::InsufficientBuffer as u32, 3);
+        assert_eq!(o2o_status::Panic as u32, 4);
+        assert_eq!(o2o_status::KeyTooShort as u32, 200);
+        assert_eq!(o2o_status::TokenMalformed as u32, 300);
+        assert_eq!(o2o_status::LedgerNotADatabase as u32, 500);
+        assert_eq!(o2o_status::LedgerBusy as u32, 504);
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status_and_a_message() {
+        let status = guard(|| panic!("boom"));
+        assert_eq!(status, o2o_status::Panic);
+        let mut buffer = [0 as c_char; 64];
+        let mut needed = 0;
+        assert_eq!(
+            o2o_last_error(buffer.as_mut_ptr(), buffer.len(), &mut needed),
+            o2o_status::Ok
+        );
+        // SAFETY: o2o_last_error wrote a NUL-terminated string.
+        let text = unsafe { std::ffi::CStr::from_ptr(buffer.as_ptr()) };
+        assert!(text.to_str().unwrap().contains("boom"));
+    }
+}
