@@ -262,6 +262,14 @@ enum o2o_rejection
    */
   O2O_REJECTION_OUTSIDE_HOURS = 13,
   /*
+   A rotating check-in code older than the tolerance.
+   */
+  O2O_REJECTION_STALE_CODE = 14,
+  /*
+   A rotating check-in code from beyond the tolerance ahead.
+   */
+  O2O_REJECTION_FUTURE_CODE = 15,
+  /*
    Not valid in this store.
    */
   O2O_REJECTION_WRONG_STORE = 20,

@@ -35,6 +35,10 @@ pub enum Rejection {
     WrongWeekday = 12,
     /// Outside its daily hours (store-local).
     OutsideHours = 13,
+    /// A rotating check-in code older than the tolerance: photographed, or scanned too late.
+    StaleCode = 14,
+    /// A rotating check-in code from beyond the tolerance ahead: a clock set wrong.
+    FutureCode = 15,
     /// Not valid in this store.
     WrongStore = 20,
     /// Not valid in this store's region.
@@ -69,7 +73,7 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every reason, in code order.
-    pub const ALL: [Rejection; 26] = [
+    pub const ALL: [Rejection; 28] = [
         Rejection::Malformed,
         Rejection::UnsupportedVersion,
         Rejection::WrongKind,
@@ -81,6 +85,8 @@ impl Rejection {
         Rejection::Expired,
         Rejection::WrongWeekday,
         Rejection::OutsideHours,
+        Rejection::StaleCode,
+        Rejection::FutureCode,
         Rejection::WrongStore,
         Rejection::OutsideRegion,
         Rejection::OutsideGeofence,
@@ -122,6 +128,8 @@ impl Rejection {
             Rejection::Expired => "expired",
             Rejection::WrongWeekday => "wrong_weekday",
             Rejection::OutsideHours => "outside_hours",
+            Rejection::StaleCode => "stale_code",
+            Rejection::FutureCode => "future_code",
             Rejection::WrongStore => "wrong_store",
             Rejection::OutsideRegion => "outside_region",
             Rejection::OutsideGeofence => "outside_geofence",

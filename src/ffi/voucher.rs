@@ -54,6 +54,10 @@ pub enum o2o_rejection {
     WrongWeekday = 12,
     /// Outside its daily hours (store-local).
     OutsideHours = 13,
+    /// A rotating check-in code older than the tolerance.
+    StaleCode = 14,
+    /// A rotating check-in code from beyond the tolerance ahead.
+    FutureCode = 15,
     /// Not valid in this store.
     WrongStore = 20,
     /// Not valid in this store's region.
@@ -101,6 +105,8 @@ impl From<Rejection> for o2o_rejection {
             Rejection::Expired => C::Expired,
             Rejection::WrongWeekday => C::WrongWeekday,
             Rejection::OutsideHours => C::OutsideHours,
+            Rejection::StaleCode => C::StaleCode,
+            Rejection::FutureCode => C::FutureCode,
             Rejection::WrongStore => C::WrongStore,
             Rejection::OutsideRegion => C::OutsideRegion,
             Rejection::OutsideGeofence => C::OutsideGeofence,
@@ -148,6 +154,8 @@ fn rejection_c_name(r: Rejection) -> &'static std::ffi::CStr {
         Rejection::Expired => c"expired",
         Rejection::WrongWeekday => c"wrong_weekday",
         Rejection::OutsideHours => c"outside_hours",
+        Rejection::StaleCode => c"stale_code",
+        Rejection::FutureCode => c"future_code",
         Rejection::WrongStore => c"wrong_store",
         Rejection::OutsideRegion => c"outside_region",
         Rejection::OutsideGeofence => c"outside_geofence",

@@ -327,12 +327,12 @@ impl Voucher {
     pub fn open(token: &Token, keyring: &Keyring) -> Result<Voucher, Rejection> {
         let body = keyring
             .open(token, TokenKind::Voucher)
-            .map_err(rejection_of)?;
+            .map_err(rejection_of_auth)?;
         codec::decode_body(body, keyring.merchant()).map_err(|e| rejection_of_token_error(&e))
     }
 }
 
-fn rejection_of(error: AuthError) -> Rejection {
+pub(crate) fn rejection_of_auth(error: AuthError) -> Rejection {
     match error {
         AuthError::Malformed(e) => rejection_of_token_error(&e),
         AuthError::WrongKind => Rejection::WrongKind,
