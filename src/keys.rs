@@ -328,6 +328,26 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_wrong_in_its_first_or_last_byte_is_a_bad_signature() {
+        // The comparison is HMAC's constant-time `verify_truncated_left`: it reads the whole
+        // tag whichever byte differs. This checks the outcome; the timing is by construction.
+        let ring = Keyring::with_active_key(MerchantId(1), KeyId(1), key(1));
+        let token = ring
+            .seal(TokenKind::Voucher, MerchantId(1), |w| w.bytes(b"body"))
+            .unwrap();
+        let len = token.as_bytes().len();
+        for index in [len - TAG_LEN, len - 1] {
+            let mut bytes = token.as_bytes().to_vec();
+            bytes[index] ^= 0x01;
+            let forged = Token::from_bytes(bytes).unwrap();
+            assert_eq!(
+                ring.open(&forged, TokenKind::Voucher),
+                Err(AuthError::BadSignature)
+            );
+        }
+    }
+
+    #[test]
     fn short_keys_are_refused_and_never_printed() {
         assert_eq!(
             SigningKey::from_bytes(&[1; 31]).unwrap_err(),

@@ -168,3 +168,16 @@ fn time_checks_come_in_documented_order() {
         Err(Rejection::Expired)
     );
 }
+
+#[test]
+fn verification_reads_no_clock_only_the_instant_given() {
+    // The same expired voucher, checked with an instant before and after its end: the outcome
+    // follows the instant passed in, so a till must keep its clock right (SECURITY.md).
+    let v = amount_off(9, 500).valid_between(local("2026-01-01T00:00"), local("2026-02-01T00:00"));
+    let till = Till::new(shenzhen());
+    assert_eq!(till.outcome(&v, "2026-01-31T15:59:59Z"), Ok(500));
+    assert_eq!(
+        till.outcome(&v, "2026-01-31T16:00:00Z"),
+        Err(Rejection::Expired)
+    );
+}
