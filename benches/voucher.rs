@@ -21,7 +21,7 @@ fn main() {
     let signed = &token.as_bytes()[..token.as_bytes().len() - o2okit::token::TAG_LEN];
     println!(
         "reference voucher: {} bytes signed + {}-byte tag = {} bytes; scanner text {} characters \
-         (QR 4-M holds 114); base64url {} characters",
+         (QR 4-M holds 90); base64url {} characters",
         signed.len(),
         o2okit::token::TAG_LEN,
         token.as_bytes().len(),

@@ -27,20 +27,24 @@ fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The static library, rebuilt so the C programs link against the code under test.
+/// The static library, rebuilt so the C programs link against the code under test. It builds
+/// in its own target directory: a plain `cargo build` resolves features without the
+/// dev-dependencies, and its artifacts beside the test's would confuse the doctests.
 fn static_lib() -> &'static PathBuf {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
+        // target/<profile>/deps/this-test → target/
+        let exe = std::env::current_exe().unwrap();
+        let target = exe.parent().unwrap().parent().unwrap().parent().unwrap();
+        let build_dir = target.join("c-abi");
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--lib", "--quiet"])
+            .args(["build", "--lib", "--quiet", "--target-dir"])
+            .arg(&build_dir)
             .current_dir(manifest_dir())
             .status()
             .expect("cargo runs");
         assert!(status.success(), "cargo build --lib failed");
-        // target/<profile>/deps/this-test → target/<profile>/libo2okit.a
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap();
-        let lib = profile_dir.join("libo2okit.a");
+        let lib = build_dir.join("debug").join("libo2okit.a");
         assert!(lib.exists(), "{} missing", lib.display());
         lib
     })

@@ -10,7 +10,9 @@ fn every_test_named_in_security_md_exists() {
     let mut checked = 0;
     // References look like `path/to/file.rs::test_name` or, for the same file, `::test_name`.
     for reference in doc.split('`').skip(1).step_by(2) {
-        let Some((path, name)) = reference.split_once("::") else { continue };
+        let Some((path, name)) = reference.split_once("::") else {
+            continue;
+        };
         if !path.is_empty() {
             file = path.to_owned();
         }
@@ -22,9 +24,19 @@ fn every_test_named_in_security_md_exists() {
         );
         checked += 1;
     }
-    for target in ["token_parse", "voucher_body", "verify_text", "scanner_text", "csv_import", "c_abi_strings"] {
+    for target in [
+        "token_parse",
+        "voucher_body",
+        "verify_text",
+        "scanner_text",
+        "csv_import",
+        "c_abi_strings",
+    ] {
         assert!(doc.contains(target));
-        assert!(root.join(format!("fuzz/fuzz_targets/{target}.rs")).exists(), "{target}");
+        assert!(
+            root.join(format!("fuzz/fuzz_targets/{target}.rs")).exists(),
+            "{target}"
+        );
     }
     assert!(checked >= 30, "only {checked} test references found");
 }

@@ -333,7 +333,7 @@ fn main() {
     }
     let _ = writeln!(
         md,
-        "\nMachine: {} ({} cores). Reproduce: `cargo run --release -p o2okit-compare` (writes this file). Times are medians of 9 rounds of ≥ 50 ms in one run; read the ratios, absolute times drift on a shared machine. Lengths are characters of the text a QR code or scanner carries (bytes for bare HMAC: signed bytes plus the 16-byte tag).",
+        "\nMachine: {} ({} cores). Reproduce: `cargo run --release -p o2okit-compare` (writes this file). Times are medians of 9 rounds of ≥ 50 ms in one run; read the ratios, absolute times drift on a shared machine. Lengths are characters of the text a QR code or scanner carries (bytes for bare HMAC: signed bytes plus the 12-byte tag).",
         cpu_model(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );

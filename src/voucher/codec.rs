@@ -9,14 +9,14 @@
 //!                                  3 gift item: varint item, varint quantity
 //!                                  4 stored value: varint minor
 //! then, each only when its flag is set, in flag order:
-//!  0 campaign       varint
-//!  1 member         u64 LE (ids are keyed hashes, so a varint would be longer)
-//!  2 valid from     varint minutes since 2000-01-01T00:00 store-local
-//!  3 valid until    varint, same unit
-//!  4 weekdays       u8, bit 0 Monday … bit 6 Sunday
-//!  5 daily windows  u8 count, then varint start and end minute of each
-//!  6 stores         varint count, varint each
-//!  7 min spend      varint minor
+//!  0 member         u64 LE (ids are keyed hashes, so a varint would be longer)
+//!  1 valid from     varint minutes since 2000-01-01T00:00 store-local
+//!  2 valid until    varint: minutes after valid from when that is set, else as valid from
+//!  3 weekdays       u8, bit 0 Monday … bit 6 Sunday
+//!  4 daily windows  u8 count, then varint start × 1441 + end (minutes) of each (3 bytes)
+//!  5 stores         varint count, varint each
+//!  6 min spend      varint minor
+//!  7 campaign       varint
 //!  8 regions        varint count, then u8 length and ASCII of each
 //!  9 geofence       zig-zag varint lat µ°, zig-zag varint lon µ°, varint radius m
 //! 10 categories     u8 rule (1 only, 2 except), varint count, varint each
@@ -26,7 +26,7 @@
 //! 14 new members only   (flag only)
 //! 15 not combinable     (flag only)
 //! ```
-//! The most common limits sit in the low bits so the flags fit in two bytes.
+//! The limits of a typical voucher sit in the seven low bits, so its flags take one byte.
 
 use super::{Benefit, CategoryRule, DailyWindow, Voucher, WeekdaySet};
 use crate::ids::{CampaignId, CategoryId, ItemId, MemberId, MerchantId, StoreId, VoucherId};
@@ -37,14 +37,14 @@ use crate::region::{GeoPoint, Geofence, RegionCode};
 use crate::token::TokenError;
 use crate::token::wire::{Reader, Writer};
 
-const CAMPAIGN: u64 = 1 << 0;
-const MEMBER: u64 = 1 << 1;
-const VALID_FROM: u64 = 1 << 2;
-const VALID_UNTIL: u64 = 1 << 3;
-const WEEKDAYS: u64 = 1 << 4;
-const HOURS: u64 = 1 << 5;
-const STORES: u64 = 1 << 6;
-const MIN_SPEND: u64 = 1 << 7;
+const MEMBER: u64 = 1 << 0;
+const VALID_FROM: u64 = 1 << 1;
+const VALID_UNTIL: u64 = 1 << 2;
+const WEEKDAYS: u64 = 1 << 3;
+const HOURS: u64 = 1 << 4;
+const STORES: u64 = 1 << 5;
+const MIN_SPEND: u64 = 1 << 6;
+const CAMPAIGN: u64 = 1 << 7;
 const REGIONS: u64 = 1 << 8;
 const GEOFENCE: u64 = 1 << 9;
 const CATEGORIES: u64 = 1 << 10;
@@ -54,6 +54,9 @@ const PER_MEMBER: u64 = 1 << 13;
 const NEW_MEMBERS_ONLY: u64 = 1 << 14;
 const NOT_COMBINABLE: u64 = 1 << 15;
 const KNOWN_FLAGS: u64 = (1 << 16) - 1;
+
+/// Minutes in a day plus one: a daily window packs as `start × WINDOW_BASE + end`.
+const WINDOW_BASE: u64 = 1441;
 
 const AMOUNT_OFF: u8 = 1;
 const PERCENT_OFF: u8 = 2;
@@ -111,9 +114,6 @@ pub(super) fn encode_body(v: &Voucher, w: &mut Writer) {
             w.varint(minor);
         }
     }
-    if let Some(c) = v.campaign {
-        w.varint(u64::from(c.0));
-    }
     if let Some(m) = v.member {
         w.u64_le(m.0);
     }
@@ -121,7 +121,8 @@ pub(super) fn encode_body(v: &Voucher, w: &mut Writer) {
         w.varint(u64::from(t.minutes_since_epoch()));
     }
     if let Some(t) = v.time.valid_until {
-        w.varint(u64::from(t.minutes_since_epoch()));
+        let from = v.time.valid_from.map_or(0, |f| f.minutes_since_epoch());
+        w.varint(u64::from(t.minutes_since_epoch() - from));
     }
     if let Some(days) = v.time.weekdays {
         w.u8(days.bits());
@@ -129,8 +130,7 @@ pub(super) fn encode_body(v: &Voucher, w: &mut Writer) {
     if !v.time.hours.is_empty() {
         w.u8(v.time.hours.len() as u8);
         for h in &v.time.hours {
-            w.varint(u64::from(h.start_minute()));
-            w.varint(u64::from(h.end_minute()));
+            w.varint(u64::from(h.start_minute()) * WINDOW_BASE + u64::from(h.end_minute()));
         }
     }
     if !v.region.stores.is_empty() {
@@ -141,6 +141,9 @@ pub(super) fn encode_body(v: &Voucher, w: &mut Writer) {
     }
     if v.conditions.min_spend_minor > 0 {
         w.varint(v.conditions.min_spend_minor);
+    }
+    if let Some(c) = v.campaign {
+        w.varint(u64::from(c.0));
     }
     if !v.region.regions.is_empty() {
         w.varint(v.region.regions.len() as u64);
@@ -227,9 +230,6 @@ pub(super) fn decode_body(body: &[u8], merchant: MerchantId) -> Result<Voucher, 
     let mut v = Voucher::new(id, merchant, currency, benefit);
     v.state.max_uses = 1;
     let has = |flag: u64| flags & flag != 0;
-    if has(CAMPAIGN) {
-        v.campaign = Some(CampaignId(r.varint_u32("campaign")?));
-    }
     if has(MEMBER) {
         v.member = Some(MemberId(r.u64_le("member")?));
     }
@@ -237,7 +237,12 @@ pub(super) fn decode_body(body: &[u8], merchant: MerchantId) -> Result<Voucher, 
         v.time.valid_from = Some(local_time(&mut r, "valid from")?);
     }
     if has(VALID_UNTIL) {
-        v.time.valid_until = Some(local_time(&mut r, "valid until")?);
+        let from = v.time.valid_from.map_or(0, |f| f.minutes_since_epoch());
+        let until = from
+            .checked_add(r.varint_u32("valid until")?)
+            .and_then(LocalDateTime::from_minutes_since_epoch)
+            .ok_or(TokenError::InvalidField("valid until"))?;
+        v.time.valid_until = Some(until);
     }
     if has(WEEKDAYS) {
         v.time.weekdays = Some(
@@ -250,10 +255,12 @@ pub(super) fn decode_body(body: &[u8], merchant: MerchantId) -> Result<Voucher, 
             return Err(TokenError::InvalidField("daily windows"));
         }
         for _ in 0..n {
-            let start = u16_field(&mut r, "daily windows")?;
-            let end = u16_field(&mut r, "daily windows")?;
-            let window = DailyWindow::new(start, end)
-                .map_err(|_| TokenError::InvalidField("daily windows"))?;
+            let packed = r.varint("daily windows")?;
+            let (start, end) = (packed / WINDOW_BASE, packed % WINDOW_BASE);
+            let window = u16::try_from(start)
+                .ok()
+                .and_then(|start| DailyWindow::new(start, end as u16).ok())
+                .ok_or(TokenError::InvalidField("daily windows"))?;
             v.time.hours.push(window);
         }
     }
@@ -269,6 +276,9 @@ pub(super) fn decode_body(body: &[u8], merchant: MerchantId) -> Result<Voucher, 
         if v.conditions.min_spend_minor == 0 {
             return Err(TokenError::InvalidField("min spend"));
         }
+    }
+    if has(CAMPAIGN) {
+        v.campaign = Some(CampaignId(r.varint_u32("campaign")?));
     }
     if has(REGIONS) {
         let n = list_len(&mut r, "regions")?;

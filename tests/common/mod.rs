@@ -138,7 +138,6 @@ pub fn reference_voucher() -> Voucher {
         Currency::CNY,
         Benefit::AmountOff { minor: 2_000 },
     )
-    .campaign(CampaignId(12))
     .for_member(MemberId(0x9e37_79b9_7f4a_7c15))
     .valid_between(local("2026-06-01T00:00"), local("2026-07-01T00:00"))
     .on_weekdays(WeekdaySet::WORKDAYS)
