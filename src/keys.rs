@@ -221,12 +221,13 @@ impl Keyring {
         kind: TokenKind,
         merchant: MerchantId,
         write_body: impl FnOnce(&mut Writer),
-    ) -> Result<Token, KeyError> {
+    ) -> Result<Token, crate::Error> {
         if merchant != self.merchant {
             return Err(KeyError::WrongMerchant {
                 expected: self.merchant,
                 found: merchant,
-            });
+            }
+            .into());
         }
         let entry = self
             .keys
@@ -239,11 +240,13 @@ impl Keyring {
         writer.varint(u64::from(self.merchant.0));
         writer.varint(u64::from(entry.id.0));
         write_body(&mut writer);
+        if writer.len() + TAG_LEN > crate::token::MAX_LEN {
+            return Err(TokenError::TooLong(writer.len() + TAG_LEN).into());
+        }
         let mut mac = entry.keyed.clone();
         mac.update(writer.as_slice());
         let tag = mac.finalize().into_bytes();
         writer.bytes(&tag[..TAG_LEN]);
-        debug_assert!(writer.len() <= crate::token::MAX_LEN);
         Ok(Token::from_signed_parts(writer.into_bytes()))
     }
 
@@ -400,11 +403,15 @@ mod tests {
         );
         assert!(matches!(
             ring.seal(TokenKind::Voucher, MerchantId(2), |_| {}),
-            Err(KeyError::WrongMerchant { .. })
+            Err(crate::Error::Key(KeyError::WrongMerchant { .. }))
         ));
         assert_eq!(
             Keyring::new(MerchantId(1)).seal(TokenKind::Voucher, MerchantId(1), |_| {}),
-            Err(KeyError::NoActiveKey)
+            Err(crate::Error::Key(KeyError::NoActiveKey))
         );
+        assert!(matches!(
+            ring.seal(TokenKind::Voucher, MerchantId(1), |w| w.bytes(&[0; 2000])),
+            Err(crate::Error::Token(TokenError::TooLong(_)))
+        ));
     }
 }

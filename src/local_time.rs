@@ -112,14 +112,26 @@ impl LocalDateTime {
         (minutes <= MAX_MINUTES).then_some(LocalDateTime(minutes))
     }
 
-    /// Seconds since 2000-01-01T00:00 civil, for comparison with a [`StoreClock`].
-    fn seconds_since_epoch(self) -> i64 {
-        i64::from(self.0) * 60
+    /// The first instant (Unix seconds) at which a clock in `zone` reads this minute: the
+    /// earlier one when the minute happens twice (clocks falling back), and the end of the
+    /// jump when it never happens (clocks springing forward).
+    pub fn first_instant_in(self, zone: Tz) -> i64 {
+        let naive = self.to_naive();
+        for minutes in 0..=24 * 60 {
+            let local = naive + chrono::Duration::minutes(minutes);
+            if let Some(t) = zone.from_local_datetime(&local).earliest() {
+                return t.timestamp();
+            }
+        }
+        // No zone skips a whole day; read the minute as UTC rather than fail.
+        naive.and_utc().timestamp()
     }
 
-    /// Whether the store's clock reads this minute or later.
-    pub fn is_reached_by(self, clock: &StoreClock) -> bool {
-        clock.seconds_since_epoch() >= self.seconds_since_epoch()
+    /// Whether `at` is at or after the first instant a clock in `zone` reads this minute.
+    /// Compares instants, not wall-clock readings, so the repeated hour of a fall-back day
+    /// cannot bring an expired voucher back.
+    pub fn is_reached_at(self, zone: Tz, at: DateTime<Utc>) -> bool {
+        at.timestamp() >= self.first_instant_in(zone)
     }
 
     /// The same wall-clock minute as a chrono civil date-time.
@@ -132,7 +144,11 @@ impl LocalDateTime {
     /// # Errors
     /// [`LocalTimeError::OutOfRange`] past 9999-12-31T23:59.
     pub fn plus_days(self, days: u32) -> Result<Self, LocalTimeError> {
-        Self::from_naive(self.to_naive() + chrono::Duration::days(i64::from(days)))
+        let later = self
+            .to_naive()
+            .checked_add_signed(chrono::Duration::days(i64::from(days)))
+            .ok_or_else(|| LocalTimeError::OutOfRange(format!("{self} + {days} days")))?;
+        Self::from_naive(later)
     }
 }
 
@@ -208,11 +224,6 @@ impl StoreClock {
         let from_monday = (self.local_seconds.div_euclid(86_400) + 5).rem_euclid(7);
         chrono::Weekday::try_from(from_monday as u8).unwrap_or(chrono::Weekday::Mon)
     }
-
-    /// Seconds since 2000-01-01T00:00 on this wall clock.
-    fn seconds_since_epoch(&self) -> i64 {
-        self.local_seconds
-    }
 }
 
 #[cfg(test)]
@@ -267,13 +278,32 @@ mod tests {
     }
 
     #[test]
-    fn clock_reaches_a_minute_at_its_first_second() {
-        let minute = LocalDateTime::new(2026, 3, 8, 3, 0).unwrap();
+    fn a_minute_is_reached_at_its_first_instant() {
         let ny = chrono_tz::America::New_York;
-        let before = StoreClock::read("2026-03-08T06:59:59Z".parse().unwrap(), ny);
-        let on = StoreClock::read("2026-03-08T07:00:00Z".parse().unwrap(), ny);
-        assert!(!minute.is_reached_by(&before));
-        assert!(minute.is_reached_by(&on));
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // Spring forward: 02:30 never happens; it is reached when 03:00 EDT begins.
+        let gap = LocalDateTime::new(2026, 3, 8, 2, 30).unwrap();
+        assert_eq!(
+            gap.first_instant_in(ny),
+            t("2026-03-08T07:00:00Z").timestamp()
+        );
+        // Fall back: 01:30 happens twice; the first time counts, and stays reached.
+        let twice = LocalDateTime::new(2026, 11, 1, 1, 30).unwrap();
+        assert!(!twice.is_reached_at(ny, t("2026-11-01T05:29:59Z")));
+        assert!(twice.is_reached_at(ny, t("2026-11-01T05:30:00Z")));
+        assert!(twice.is_reached_at(ny, t("2026-11-01T06:00:00Z"))); // 01:00 EST
+        assert!(
+            LocalDateTime::new(9999, 12, 31, 0, 0)
+                .unwrap()
+                .plus_days(1)
+                .is_err()
+        );
+        assert!(
+            LocalDateTime::new(2026, 1, 1, 0, 0)
+                .unwrap()
+                .plus_days(u32::MAX)
+                .is_err()
+        );
     }
 
     #[test]

@@ -40,6 +40,9 @@ contract!(
     movements_are_idempotent,
     tier_rises_with_points_and_new_member_flag_falls_with_a_visit,
     unknown_receipts_and_wrong_merchant,
+    a_voided_sale_cannot_be_replayed,
+    a_key_reused_for_another_member_or_basket_is_a_conflict,
+    receipts_keep_microseconds_and_replay_equal,
 );
 
 fn single_use_is_spent_once(ledger: &dyn Ledger) {
@@ -368,4 +371,62 @@ fn unknown_receipts_and_wrong_merchant(ledger: &dyn Ledger) {
         ledger.record_issue(&foreign, at("2026-06-15T00:00:00Z")),
         Err(LedgerError::WrongMerchant { .. })
     ));
+}
+
+fn a_voided_sale_cannot_be_replayed(ledger: &dyn Ledger) {
+    let a = accept(&amount_off(16, 500), None, 10_000);
+    let (receipt, _) = redeem(ledger, &a, "sale-9").unwrap();
+    ledger.void(receipt.id, at("2026-06-15T05:00:00Z")).unwrap();
+    let err = ledger
+        .redeem(&RedeemRequest {
+            acceptance: &a,
+            amount_minor: None,
+            idempotency_key: &idem("sale-9"),
+        })
+        .unwrap_err();
+    assert_eq!(err, LedgerError::AlreadyVoided(receipt.id));
+    assert_eq!(ledger.record(VoucherId(16)).unwrap().unwrap().uses, 0);
+    // A new sale may use the restored use.
+    assert!(redeem(ledger, &a, "sale-10").is_ok());
+}
+
+fn a_key_reused_for_another_member_or_basket_is_a_conflict(ledger: &dyn Ledger) {
+    let v = amount_off(17, 100).max_uses(10);
+    redeem(ledger, &accept(&v, Some(1), 1_000), "k").unwrap();
+    for other in [
+        accept(&v, Some(2), 1_000),
+        accept(&v, Some(1), 2_000),
+        accept(&v, None, 1_000),
+    ] {
+        let err = ledger
+            .redeem(&RedeemRequest {
+                acceptance: &other,
+                amount_minor: None,
+                idempotency_key: &idem("k"),
+            })
+            .unwrap_err();
+        assert_eq!(err, LedgerError::IdempotencyConflict("k".into()));
+    }
+    assert_eq!(ledger.record(VoucherId(17)).unwrap().unwrap().uses, 1);
+}
+
+fn receipts_keep_microseconds_and_replay_equal(ledger: &dyn Ledger) {
+    let ring = keyring();
+    let store = shenzhen();
+    let basket = cny(1_000);
+    let ctx = RedemptionContext {
+        store: &store,
+        at: at("2026-06-15T04:00:00.123456789Z"),
+        basket: &basket,
+        member: None,
+        other_vouchers: 0,
+    };
+    let token = amount_off(18, 100).sign(&ring).unwrap();
+    let Decision::Accepted(a) = verify_token(&token, &ring, &ctx) else {
+        panic!("refused")
+    };
+    let (first, _) = redeem(ledger, &a, "micro").unwrap();
+    assert_eq!(first.at, at("2026-06-15T04:00:00.123456Z"));
+    assert_eq!(redeem(ledger, &a, "micro").unwrap(), (first.clone(), true));
+    assert_eq!(ledger.receipt(first.id).unwrap(), Some(first));
 }

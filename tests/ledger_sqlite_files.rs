@@ -104,11 +104,36 @@ fn another_merchants_ledger_is_refused() {
 }
 
 #[test]
-fn an_empty_file_becomes_a_ledger() {
+fn an_existing_empty_file_is_refused_not_made_a_fresh_ledger() {
+    // A ledger truncated by a failed restore must not quietly become a new, empty ledger in
+    // which every voucher is unused again.
+    assert_refused_untouched(b"", |e| matches!(e, LedgerError::NotADatabase { .. }));
+}
+
+#[test]
+fn a_foreign_database_in_wal_mode_is_not_checkpointed_into() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    std::fs::write(&path, b"").unwrap();
-    let ledger = open(&path).unwrap();
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    let snapshot = |p: &Path| std::fs::read(p).unwrap_or_default();
+    let wal = dir.path().join("ledger.db-wal");
+    let (main_before, wal_before) = (snapshot(&path), snapshot(&wal));
+    assert!(matches!(
+        open(&path),
+        Err(LedgerError::ForeignDatabase { .. })
+    ));
+    assert_eq!(snapshot(&path), main_before);
+    assert_eq!(snapshot(&wal), wal_before);
+    drop(other);
+}
+
+#[test]
+fn a_new_path_becomes_a_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(&dir.path().join("new.ledger")).unwrap();
     assert!(ledger.visits().unwrap().is_empty());
 }
 

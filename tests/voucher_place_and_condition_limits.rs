@@ -251,6 +251,16 @@ fn invalid_vouchers_are_refused_at_signing() {
         err(amount_off(1, 5).only_categories([])),
         VoucherError::NoCategories
     );
+    assert_eq!(
+        err(amount_off(1, 5).except_categories([])),
+        VoucherError::NoCategories
+    );
+    // 64 regions of 16 characters would make a token longer than any reader accepts.
+    let regions = (0..64).map(|i| RegionCode::new(&format!("{i:016}")).unwrap());
+    assert!(matches!(
+        amount_off(1, 5).in_regions(regions).sign(&ring),
+        Err(Error::Token(TokenError::TooLong(_)))
+    ));
     assert!(matches!(
         err(amount_off(1, 5).at_stores((0..65).map(StoreId))),
         VoucherError::TooMany {

@@ -64,6 +64,24 @@ fn expiry_on_a_spring_forward_day() {
 }
 
 #[test]
+fn expiry_in_the_repeated_hour_of_a_fall_back_day_is_final() {
+    // New York, 2026-11-01: 01:30 happens at 05:30Z (EDT) and again at 06:30Z (EST). A voucher
+    // valid until 01:30 expires at the first and does not come back when the clock reads
+    // 01:00 again at 06:00Z.
+    let v = amount_off(10, 500).valid_between(local("2026-10-01T00:00"), local("2026-11-01T01:30"));
+    let ny = Till::new(new_york());
+    assert_eq!(ny.outcome(&v, "2026-11-01T05:29:59Z"), Ok(500));
+    for after in [
+        "2026-11-01T05:30:00Z",
+        "2026-11-01T06:00:00Z",
+        "2026-11-01T06:29:59Z",
+        "2026-11-01T07:00:00Z",
+    ] {
+        assert_eq!(ny.outcome(&v, after), Err(Rejection::Expired), "{after}");
+    }
+}
+
+#[test]
 fn daily_window_on_a_fall_back_day_covers_both_repeated_hours() {
     // New York, 2026-11-01: 01:00–02:00 happens twice (EDT, then EST at 06:00Z).
     let v = amount_off(4, 500).during(DailyWindow::hm(1, 0, 2, 0).unwrap());

@@ -155,7 +155,9 @@ impl TierSchedule {
 
     /// The tier at `at`, from a member's movements.
     pub fn tier_at(&self, movements: &[Movement], at: DateTime<Utc>) -> Tier {
-        let since = at - Duration::days(i64::from(self.window_days));
+        let since = at
+            .checked_sub_signed(Duration::days(i64::from(self.window_days)))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let earned = movements
             .iter()
             .filter(|m| m.at > since && m.at <= at)

@@ -4,7 +4,7 @@
 use super::record::{Terms, VoucherRecord};
 use super::{
     Account, Ledger, LedgerError, LedgerEvent, Movement, MovementRequest, Receipt, ReceiptId,
-    RedeemOutcome, RedeemRequest, VisitEvent, sort_history, visit_of,
+    RedeemOutcome, RedeemRequest, VisitEvent, ledger_instant, replay, sort_history, visit_of,
 };
 use crate::ids::{MemberId, MerchantId, VoucherId};
 use crate::voucher::Voucher;
@@ -90,14 +90,8 @@ impl Ledger for MemoryLedger {
         let mut state = self.lock();
         let key = request.idempotency_key.as_str();
         if let Some(id) = state.receipt_keys.get(key) {
-            let receipt = &state.receipts[id.0 as usize - 1].0;
-            if receipt.voucher != voucher.id {
-                return Err(LedgerError::IdempotencyConflict(key.to_owned()));
-            }
-            return Ok(RedeemOutcome::Redeemed {
-                receipt: receipt.clone(),
-                replayed: true,
-            });
+            let (receipt, voided) = &state.receipts[id.0 as usize - 1];
+            return replay(receipt.clone(), voided.is_some(), request);
         }
         let member = request.acceptance.member();
         let member_uses = match member {
@@ -128,7 +122,7 @@ impl Ledger for MemoryLedger {
             voucher: voucher.id,
             store: request.acceptance.store(),
             member,
-            at: request.acceptance.at(),
+            at: ledger_instant(request.acceptance.at()),
             spend_minor: request.acceptance.spend_minor(),
             amount_minor: admitted.amount_minor,
             idempotency_key: request.idempotency_key.clone(),

@@ -320,8 +320,10 @@ pub trait Ledger: Send + Sync {
     /// receipt and the visit in one transaction.
     ///
     /// # Errors
-    /// [`LedgerError::IdempotencyConflict`] when the key was used for another voucher;
-    /// [`LedgerError::WrongMerchant`]; storage errors. A refusal is an `Ok` outcome.
+    /// [`LedgerError::IdempotencyConflict`] when the key was used for another sale (voucher,
+    /// member, store or spend differ); [`LedgerError::AlreadyVoided`] when the key's sale was
+    /// refunded; [`LedgerError::WrongMerchant`]; storage errors. A refusal by the voucher's
+    /// state is an `Ok` outcome.
     fn redeem(&self, request: &RedeemRequest<'_>) -> Result<RedeemOutcome, LedgerError>;
 
     /// Voids a redemption (a refund): the use, or the value, is restored.
@@ -412,12 +414,45 @@ pub trait Ledger: Send + Sync {
     }
 }
 
+/// Instants as ledgers keep them: to the microsecond, so a receipt read back from storage
+/// equals the one first returned.
+pub(crate) fn ledger_instant(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
+}
+
+/// The answer to a redemption whose idempotency key was seen before: the same receipt if the
+/// request is the same sale (voucher, member, store, spend) and the receipt still stands.
+pub(crate) fn replay(
+    receipt: Receipt,
+    voided: bool,
+    request: &RedeemRequest<'_>,
+) -> Result<RedeemOutcome, LedgerError> {
+    let a = request.acceptance;
+    let same_sale = receipt.voucher == a.voucher().id
+        && receipt.member == a.member()
+        && receipt.store == a.store()
+        && receipt.spend_minor == a.spend_minor();
+    if !same_sale {
+        return Err(LedgerError::IdempotencyConflict(
+            request.idempotency_key.as_str().to_owned(),
+        ));
+    }
+    if voided {
+        // The sale was refunded: its key cannot bring the discount back.
+        return Err(LedgerError::AlreadyVoided(receipt.id));
+    }
+    Ok(RedeemOutcome::Redeemed {
+        receipt,
+        replayed: true,
+    })
+}
+
 /// The visit a redemption records.
 pub(crate) fn visit_of(acceptance: &Acceptance, amount_minor: u64) -> VisitEvent {
     VisitEvent {
         member: acceptance.member(),
         store: acceptance.store(),
-        at: acceptance.at(),
+        at: ledger_instant(acceptance.at()),
         spend_minor: acceptance.spend_minor(),
         voucher: Some(acceptance.voucher().id),
         campaign: acceptance.voucher().campaign,

@@ -5,7 +5,7 @@
 //! once, so the in-memory and the SQLite ledger cannot disagree.
 
 use crate::ids::{CampaignId, MemberId, VoucherId};
-use crate::local_time::{LocalDateTime, StoreClock};
+use crate::local_time::LocalDateTime;
 use crate::rejection::Rejection;
 use crate::voucher::{Benefit, Voucher};
 use chrono::{DateTime, Utc};
@@ -117,9 +117,8 @@ impl VoucherRecord {
         if exhausted {
             return VoucherStatus::Exhausted;
         }
-        let clock = StoreClock::read(at, zone);
         let valid_until = self.terms.and_then(|t| t.valid_until);
-        if valid_until.is_some_and(|until| until.is_reached_by(&clock)) {
+        if valid_until.is_some_and(|until| until.is_reached_at(zone, at)) {
             return VoucherStatus::Expired;
         }
         if self.uses == 0 {

@@ -55,7 +55,7 @@ pub enum VoucherError {
     /// A weekday limit with no day in it.
     #[error("weekday limit has no days")]
     NoWeekdays,
-    /// A category rule `Only` with no category.
+    /// A category rule (`Only` or `Except`) with no category.
     #[error("category rule lists no category")]
     NoCategories,
     /// Zero total or per-member uses.
@@ -295,7 +295,9 @@ impl Voucher {
             return Err(VoucherError::EmptyGeofence);
         }
         match &self.conditions.categories {
-            CategoryRule::Only(list) if list.is_empty() => return Err(VoucherError::NoCategories),
+            CategoryRule::Only(list) | CategoryRule::Except(list) if list.is_empty() => {
+                return Err(VoucherError::NoCategories);
+            }
             CategoryRule::Only(list) | CategoryRule::Except(list) => {
                 too_many("categories", list.len(), MAX_LIST_LEN)?;
             }
@@ -314,9 +316,9 @@ impl Voucher {
     /// no active key or belongs to another merchant.
     pub fn sign(&self, keyring: &Keyring) -> Result<Token, Error> {
         self.validate()?;
-        Ok(keyring.seal(TokenKind::Voucher, self.merchant, |w| {
+        keyring.seal(TokenKind::Voucher, self.merchant, |w| {
             codec::encode_body(self, w)
-        })?)
+        })
     }
 
     /// Authenticates a token and reads the voucher in it, without checking any limit.

@@ -262,11 +262,14 @@ fn check_time(v: &Voucher, ctx: &RedemptionContext<'_>) -> Result<(), Rejection>
         return Ok(());
     }
     let clock = StoreClock::read(ctx.at, ctx.store.time_zone);
-    if t.valid_from.is_some_and(|from| !from.is_reached_by(&clock)) {
+    let zone = ctx.store.time_zone;
+    if t.valid_from
+        .is_some_and(|from| !from.is_reached_at(zone, ctx.at))
+    {
         return Err(Rejection::NotYetValid);
     }
     if t.valid_until
-        .is_some_and(|until| until.is_reached_by(&clock))
+        .is_some_and(|until| until.is_reached_at(zone, ctx.at))
     {
         return Err(Rejection::Expired);
     }

@@ -20,7 +20,7 @@ use super::account::{Account, Movement, MovementKind, MovementRequest};
 use super::record::{Terms, VoucherRecord};
 use super::{
     IdempotencyKey, Ledger, LedgerError, LedgerEvent, Receipt, ReceiptId, RedeemOutcome,
-    RedeemRequest, VisitEvent, sort_history, visit_of,
+    RedeemRequest, VisitEvent, ledger_instant, replay, sort_history, visit_of,
 };
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::local_time::LocalDateTime;
@@ -34,7 +34,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Maps SQLite failures to ledger errors.
-fn sqlite_error(e: rusqlite::Error) -> LedgerError {
+pub(crate) fn sqlite_error(e: rusqlite::Error) -> LedgerError {
     match &e {
         rusqlite::Error::SqliteFailure(f, _) => match f.code {
             rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
@@ -226,6 +226,12 @@ impl SqliteLedger {
     ) -> Result<Self, LedgerError> {
         let path = path.as_ref();
         let shown = path.display().to_string();
+        // A ledger is created only where no file exists: an existing file — even an empty one,
+        // say a ledger truncated by a failed restore — must prove it is a ledger first, through
+        // a connection that cannot write to it.
+        if path.exists() {
+            schema::identify_existing(path, &shown)?;
+        }
         let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -313,18 +319,16 @@ impl Ledger for SqliteLedger {
         self.write(|tx| {
             let earlier = tx
                 .prepare_cached(&format!(
-                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE idempotency_key = ?1"
+                    "SELECT {RECEIPT_COLUMNS}, voided_at IS NOT NULL FROM receipts
+                     WHERE idempotency_key = ?1"
                 ))
-                .and_then(|mut s| s.query_row([key], receipt_of).optional())
+                .and_then(|mut s| {
+                    s.query_row([key], |row| Ok((receipt_of(row)?, row.get::<_, bool>(8)?)))
+                        .optional()
+                })
                 .map_err(sqlite_error)?;
-            if let Some(receipt) = earlier {
-                if receipt.voucher != voucher.id {
-                    return Err(LedgerError::IdempotencyConflict(key.to_owned()));
-                }
-                return Ok(RedeemOutcome::Redeemed {
-                    receipt,
-                    replayed: true,
-                });
+            if let Some((receipt, voided)) = earlier {
+                return replay(receipt, voided, request);
             }
             let member = acceptance.member();
             let member_uses: u32 = match member {
@@ -370,7 +374,7 @@ impl Ledger for SqliteLedger {
                 voucher: voucher.id,
                 store: acceptance.store(),
                 member,
-                at: acceptance.at(),
+                at: ledger_instant(acceptance.at()),
                 spend_minor: acceptance.spend_minor(),
                 amount_minor: admitted.amount_minor,
                 idempotency_key: request.idempotency_key.clone(),
@@ -443,19 +447,30 @@ impl Ledger for SqliteLedger {
     }
 
     fn history(&self, voucher: VoucherId) -> Result<Vec<LedgerEvent>, LedgerError> {
+        // One read transaction: the record and its receipts as of the same moment.
+        let (record, receipts) = {
+            let mut conn = self.lock();
+            let tx = conn.transaction().map_err(sqlite_error)?;
+            let record = load_record(&tx, voucher).map_err(sqlite_error)?;
+            let receipts: Vec<(Receipt, Option<DateTime<Utc>>)> = tx
+                .prepare_cached(&format!(
+                    "SELECT {RECEIPT_COLUMNS}, voided_at FROM receipts WHERE voucher = ?1 ORDER BY id"
+                ))
+                .and_then(|mut s| {
+                    s.query_map([int(voucher.0)], |row| {
+                        Ok((receipt_of(row)?, opt_instant(row.get(8)?)?))
+                    })?
+                    .collect()
+                })
+                .map_err(sqlite_error)?;
+            tx.commit().map_err(sqlite_error)?;
+            (record, receipts)
+        };
         let mut events = Vec::new();
-        if let Some(record) = self.record(voucher)? {
+        if let Some(record) = record {
             events.extend(record.issued_at.map(|at| LedgerEvent::Issued { at }));
             events.extend(record.revoked_at.map(|at| LedgerEvent::Revoked { at }));
         }
-        let receipts: Vec<(Receipt, Option<DateTime<Utc>>)> =
-            self.read(|c| {
-                c.prepare_cached(&format!(
-                "SELECT {RECEIPT_COLUMNS}, voided_at FROM receipts WHERE voucher = ?1 ORDER BY id"
-            ))?
-            .query_map([int(voucher.0)], |row| Ok((receipt_of(row)?, opt_instant(row.get(8)?)?)))?
-            .collect()
-            })?;
         for (receipt, voided) in receipts {
             let id = receipt.id;
             events.push(LedgerEvent::Redeemed { receipt });

@@ -8,7 +8,8 @@
 use super::sqlite_error;
 use crate::ids::MerchantId;
 use crate::ledger::LedgerError;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use std::path::Path;
 
 /// `O2OK` in ASCII.
 pub(super) const APPLICATION_ID: i64 = 0x4F32_4F4B;
@@ -83,22 +84,16 @@ CREATE TABLE visits (
 CREATE INDEX visits_by_member ON visits (member);
 "#];
 
-/// What the file's header says it is.
-fn identify(conn: &Connection) -> rusqlite::Result<(i64, u32, i64)> {
+/// What the file's header says it is: application id, schema version, schema objects.
+fn identify(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
     let app: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
-    let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
     Ok((app, version, objects))
 }
 
-/// Makes `conn` an o2okit ledger of `merchant`: creates the schema in an empty file, migrates
-/// an older one, refuses anything else without writing to it.
-pub(super) fn prepare(
-    conn: &mut Connection,
-    path: &str,
-    merchant: MerchantId,
-) -> Result<(), LedgerError> {
-    let not_a_database = |e: rusqlite::Error| match e {
+fn not_a_database(path: &str) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
+    move |e| match e {
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(
                 f.code,
@@ -111,19 +106,66 @@ pub(super) fn prepare(
             }
         }
         other => sqlite_error(other),
-    };
-    // Read-only look first: a foreign or damaged file is refused before any lock for writing.
-    let (app, version, objects) = identify(conn).map_err(not_a_database)?;
+    }
+}
+
+/// Checks that an existing file is an o2okit ledger this build reads, through an immutable
+/// read-only connection (no lock, no journal, no write of any kind).
+pub(super) fn identify_existing(path: &Path, shown: &str) -> Result<(), LedgerError> {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        return Err(LedgerError::NotADatabase {
+            path: shown.to_owned(),
+            detail: "empty file (a ledger is created only where no file exists)".into(),
+        });
+    }
+    let mut uri = String::from("file:");
+    for &byte in path.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'%' | b'?' | b'#' => uri.push_str(&format!("%{byte:02X}")),
+            _ => uri.push(char::from(byte)),
+        }
+    }
+    uri.push_str("?immutable=1");
+    let conn = Connection::open_with_flags(
+        &uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| LedgerError::Storage(format!("{shown}: {e}")))?;
+    let (app, version, objects) = identify(&conn).map_err(not_a_database(shown))?;
+    if app != APPLICATION_ID {
+        return Err(LedgerError::ForeignDatabase {
+            path: shown.to_owned(),
+        });
+    }
+    check_identity(app, version, objects, shown)
+}
+
+/// Makes `conn` an o2okit ledger of `merchant`: creates the schema in an empty file, migrates
+/// an older one, refuses anything else without writing to it.
+pub(super) fn prepare(
+    conn: &mut Connection,
+    path: &str,
+    merchant: MerchantId,
+) -> Result<(), LedgerError> {
+    // An existing file was identified read-only before this connection opened it; this look
+    // catches a file that appeared since, and decides whether to create or migrate.
+    let (app, version, objects) = identify(conn).map_err(not_a_database(path))?;
     check_identity(app, version, objects, path)?;
-    if app != APPLICATION_ID || version < SCHEMA_VERSION {
+    if app != APPLICATION_ID || version < i64::from(SCHEMA_VERSION) {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite_error)?;
         // Another process may have created or migrated the file while we waited for the lock.
-        let (app, version, objects) = identify(&tx).map_err(not_a_database)?;
+        let (app, version, objects) = identify(&tx).map_err(not_a_database(path))?;
         check_identity(app, version, objects, path)?;
-        let start = if app == APPLICATION_ID { version } else { 0 };
-        for (n, migration) in MIGRATIONS.iter().enumerate().skip(start as usize) {
+        let start = if app == APPLICATION_ID {
+            version as usize
+        } else {
+            0
+        };
+        for (n, migration) in MIGRATIONS.iter().enumerate().skip(start) {
             tx.execute_batch(migration).map_err(sqlite_error)?;
             tx.pragma_update(None, "user_version", n as u32 + 1)
                 .map_err(sqlite_error)?;
@@ -169,16 +211,16 @@ pub(super) fn prepare(
     }
 }
 
-fn check_identity(app: i64, version: u32, objects: i64, path: &str) -> Result<(), LedgerError> {
+fn check_identity(app: i64, version: i64, objects: i64, path: &str) -> Result<(), LedgerError> {
     let empty = app == 0 && version == 0 && objects == 0;
     if !empty && app != APPLICATION_ID {
         return Err(LedgerError::ForeignDatabase {
             path: path.to_owned(),
         });
     }
-    if app == APPLICATION_ID && version > SCHEMA_VERSION {
+    if app == APPLICATION_ID && !(0..=i64::from(SCHEMA_VERSION)).contains(&version) {
         return Err(LedgerError::SchemaTooNew {
-            found: version,
+            found: u32::try_from(version).unwrap_or(u32::MAX),
             supported: SCHEMA_VERSION,
         });
     }
