@@ -2,7 +2,7 @@
 
 use super::ledger::o2o_ledger;
 use super::status::{Failure, guard, o2o_status, write_text};
-use super::{borrow, text};
+use super::{borrow, zone};
 use crate::analytics::{Granularity, VisitLog, analyze};
 use crate::ledger::Ledger;
 use std::ffi::c_char;
@@ -35,13 +35,7 @@ pub extern "C" fn o2o_ledger_report_json(
 ) -> o2o_status {
     guard(|| {
         // SAFETY: NULL or a live ledger and a NUL-terminated string, per the header.
-        let (ledger, zone) = unsafe { (borrow(ledger, "ledger")?, text(time_zone, "time_zone")?) };
-        let zone: chrono_tz::Tz = zone.parse().map_err(|_| {
-            Failure::new(
-                o2o_status::InvalidPlace,
-                format!("unknown time zone {zone:?}"),
-            )
-        })?;
+        let (ledger, zone) = unsafe { (borrow(ledger, "ledger")?, zone(time_zone, "time_zone")?) };
         let granularity = match granularity {
             O2O_GRANULARITY_MONTH => Granularity::Month,
             O2O_GRANULARITY_WEEK => Granularity::Week,

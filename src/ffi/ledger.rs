@@ -2,7 +2,7 @@
 
 use super::status::{Failure, guard, o2o_status};
 use super::voucher::{o2o_decision, o2o_rejection};
-use super::{borrow, check_out, hand_out, put, release, text};
+use super::{borrow, check_out, hand_out, put, release, text, zone};
 use crate::ids::{MerchantId, VoucherId};
 use crate::ledger::{
     IdempotencyKey, Ledger, ReceiptId, RedeemOutcome, RedeemRequest, SqliteLedger, VoucherStatus,
@@ -225,13 +225,7 @@ pub extern "C" fn o2o_ledger_state(
     guard(|| {
         check_out(out, "out")?;
         // SAFETY: NULL or a live ledger and a NUL-terminated string, per the header.
-        let (ledger, zone) = unsafe { (borrow(ledger, "ledger")?, text(time_zone, "time_zone")?) };
-        let zone: chrono_tz::Tz = zone.parse().map_err(|_| {
-            Failure::new(
-                o2o_status::InvalidPlace,
-                format!("unknown time zone {zone:?}"),
-            )
-        })?;
+        let (ledger, zone) = unsafe { (borrow(ledger, "ledger")?, zone(time_zone, "time_zone")?) };
         let state = match ledger.0.record(VoucherId(voucher_id))? {
             None => o2o_voucher_state {
                 status: o2o_voucher_status::Unknown,

@@ -58,6 +58,21 @@ pub(crate) unsafe fn text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str,
         .map_err(|e| Failure::new(o2o_status::InvalidUtf8, format!("{name} is not UTF-8: {e}")))
 }
 
+/// A NUL-terminated IANA time zone name argument.
+///
+/// # Safety
+/// As [`text`].
+pub(crate) unsafe fn zone(ptr: *const c_char, name: &str) -> Result<chrono_tz::Tz, Failure> {
+    // SAFETY: per the caller.
+    let text = unsafe { text(ptr, name) }?;
+    text.parse().map_err(|_| {
+        Failure::new(
+            o2o_status::InvalidPlace,
+            format!("{name}: unknown time zone {text:?}"),
+        )
+    })
+}
+
 /// A borrowed handle argument.
 ///
 /// # Safety

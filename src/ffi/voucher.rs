@@ -2,7 +2,7 @@
 
 use super::keyring::o2o_keyring;
 use super::status::{Failure, guard, o2o_status, write_text};
-use super::{borrow, borrow_mut, check_out, hand_out, put, release, text};
+use super::{borrow, borrow_mut, check_out, hand_out, put, release, text, zone};
 use crate::ids::{CategoryId, MemberId, MerchantId, StoreId};
 use crate::member::Tier;
 use crate::merchant::Store;
@@ -213,13 +213,8 @@ pub extern "C" fn o2o_store_new(
     guard(|| {
         check_out(out, "out")?;
         // SAFETY: NULL or NUL-terminated strings, per the header.
-        let (zone, region) = unsafe { (text(time_zone, "time_zone")?, text(region, "region")?) };
-        let time_zone = zone.parse().map_err(|_| {
-            Failure::new(
-                o2o_status::InvalidPlace,
-                format!("unknown time zone {zone:?}"),
-            )
-        })?;
+        let (time_zone, region) =
+            unsafe { (zone(time_zone, "time_zone")?, text(region, "region")?) };
         let store = Store {
             id: StoreId(store_id),
             merchant: MerchantId(merchant_id),

@@ -1,7 +1,7 @@
 //! An in-memory ledger: the same rules as the SQLite ledger, behind one mutex, gone when
 //! dropped.
 
-use super::record::{Terms, VoucherRecord};
+use super::record::VoucherRecord;
 use super::{
     Account, Ledger, LedgerError, LedgerEvent, Movement, MovementRequest, Receipt, ReceiptId,
     RedeemOutcome, RedeemRequest, VisitEvent, ledger_instant, replay, sort_history, visit_of,
@@ -67,20 +67,9 @@ impl Ledger for MemoryLedger {
 
     fn record_issue(&self, voucher: &Voucher, at: DateTime<Utc>) -> Result<(), LedgerError> {
         self.check_merchant(voucher.merchant)?;
-        let terms = Terms::of(voucher);
         let mut state = self.lock();
-        let record = state
-            .vouchers
-            .entry(voucher.id)
-            .or_insert_with(|| VoucherRecord::new(voucher.id, Some(terms)));
-        match record.terms {
-            Some(existing) if existing != terms => {
-                return Err(LedgerError::VoucherConflict(voucher.id));
-            }
-            None => record.terms = Some(terms),
-            Some(_) => {}
-        }
-        record.issued_at.get_or_insert(at);
+        let record = VoucherRecord::issued(state.vouchers.get(&voucher.id).cloned(), voucher, at)?;
+        state.vouchers.insert(voucher.id, record);
         Ok(())
     }
 
@@ -104,14 +93,8 @@ impl Ledger for MemoryLedger {
                 .count() as u32,
             None => 0,
         };
-        let mut record = state
-            .vouchers
-            .get(&voucher.id)
-            .cloned()
-            .unwrap_or_else(|| VoucherRecord::new(voucher.id, Some(Terms::of(voucher))));
-        if record.terms.is_none() && record.revoked_at.is_none() {
-            record.terms = Some(Terms::of(voucher));
-        }
+        let mut record =
+            VoucherRecord::for_redemption(state.vouchers.get(&voucher.id).cloned(), voucher);
         let admitted = match record.admit(member, member_uses, request.requested_minor()) {
             Ok(admitted) => admitted,
             Err(reason) => return Ok(RedeemOutcome::Refused { reason }),

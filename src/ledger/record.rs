@@ -4,6 +4,7 @@
 //! may happen, apply the change and store it back — inside one transaction. The rules live here
 //! once, so the in-memory and the SQLite ledger cannot disagree.
 
+use super::LedgerError;
 use crate::ids::{CampaignId, MemberId, VoucherId};
 use crate::local_time::LocalDateTime;
 use crate::rejection::Rejection;
@@ -94,6 +95,39 @@ impl VoucherRecord {
             issued_at: None,
             revoked_at: None,
         }
+    }
+
+    /// The record after `voucher` is recorded as issued at `at` (no change if it was before).
+    ///
+    /// # Errors
+    /// [`LedgerError::VoucherConflict`] when the record holds other terms.
+    pub(crate) fn issued(
+        existing: Option<VoucherRecord>,
+        voucher: &Voucher,
+        at: DateTime<Utc>,
+    ) -> Result<VoucherRecord, LedgerError> {
+        let terms = Terms::of(voucher);
+        let mut record = existing.unwrap_or_else(|| VoucherRecord::new(voucher.id, Some(terms)));
+        match record.terms {
+            Some(held) if held != terms => return Err(LedgerError::VoucherConflict(voucher.id)),
+            None => record.terms = Some(terms),
+            Some(_) => {}
+        }
+        record.issued_at.get_or_insert(at);
+        Ok(record)
+    }
+
+    /// The record a redemption of `voucher` starts from: the stored one, or a new one for a
+    /// voucher signed offline and never recorded. A revoked voucher stays without terms.
+    pub(crate) fn for_redemption(
+        existing: Option<VoucherRecord>,
+        voucher: &Voucher,
+    ) -> VoucherRecord {
+        let mut record = existing.unwrap_or_else(|| VoucherRecord::new(voucher.id, None));
+        if record.terms.is_none() && record.revoked_at.is_none() {
+            record.terms = Some(Terms::of(voucher));
+        }
+        record
     }
 
     /// Stored value left, for a stored-value voucher.

@@ -294,19 +294,9 @@ impl Ledger for SqliteLedger {
 
     fn record_issue(&self, voucher: &Voucher, at: DateTime<Utc>) -> Result<(), LedgerError> {
         self.check_merchant(voucher.merchant)?;
-        let terms = Terms::of(voucher);
         self.write(|tx| {
-            let mut record = load_record(tx, voucher.id)
-                .map_err(sqlite_error)?
-                .unwrap_or_else(|| VoucherRecord::new(voucher.id, Some(terms)));
-            match record.terms {
-                Some(existing) if existing != terms => {
-                    return Err(LedgerError::VoucherConflict(voucher.id));
-                }
-                None => record.terms = Some(terms),
-                Some(_) => {}
-            }
-            record.issued_at.get_or_insert(at);
+            let existing = load_record(tx, voucher.id).map_err(sqlite_error)?;
+            let record = VoucherRecord::issued(existing, voucher, at)?;
             store_record(tx, &record).map_err(sqlite_error)
         })
     }
@@ -341,12 +331,8 @@ impl Ledger for SqliteLedger {
                     .map_err(sqlite_error)?,
                 None => 0,
             };
-            let mut record = load_record(tx, voucher.id)
-                .map_err(sqlite_error)?
-                .unwrap_or_else(|| VoucherRecord::new(voucher.id, Some(Terms::of(voucher))));
-            if record.terms.is_none() && record.revoked_at.is_none() {
-                record.terms = Some(Terms::of(voucher));
-            }
+            let existing = load_record(tx, voucher.id).map_err(sqlite_error)?;
+            let mut record = VoucherRecord::for_redemption(existing, voucher);
             let admitted = match record.admit(member, member_uses, request.requested_minor()) {
                 Ok(admitted) => admitted,
                 Err(reason) => return Ok(RedeemOutcome::Refused { reason }),
