@@ -134,6 +134,21 @@ impl LocalDateTime {
         at.timestamp() >= self.first_instant_in(zone)
     }
 
+    /// As [`LocalDateTime::is_reached_at`] for the clock's instant and zone, without a zone
+    /// lookup when the clock reads more than a day away from this minute: UTC offsets span
+    /// 26 hours (UTC−12 to UTC+14), so no offset change can reorder readings that far apart.
+    pub fn is_reached_by(self, clock: &StoreClock) -> bool {
+        const MARGIN: i64 = 26 * 3600;
+        let bound = i64::from(self.0) * 60;
+        if clock.local_seconds >= bound + MARGIN {
+            true
+        } else if clock.local_seconds + MARGIN < bound {
+            false
+        } else {
+            clock.instant >= self.first_instant_in(clock.zone)
+        }
+    }
+
     /// The same wall-clock minute as a chrono civil date-time.
     pub fn to_naive(self) -> NaiveDateTime {
         epoch() + chrono::Duration::minutes(i64::from(self.0))
@@ -194,6 +209,10 @@ impl<'de> Deserialize<'de> for LocalDateTime {
 pub struct StoreClock {
     /// Seconds since 2000-01-01T00:00 on the store's wall clock.
     local_seconds: i64,
+    /// The instant read, Unix seconds.
+    instant: i64,
+    /// The store's zone.
+    zone: Tz,
 }
 
 impl StoreClock {
@@ -205,6 +224,8 @@ impl StoreClock {
             .local_minus_utc();
         StoreClock {
             local_seconds: instant.timestamp() + i64::from(offset) - EPOCH_UNIX_SECONDS,
+            instant: instant.timestamp(),
+            zone,
         }
     }
 
@@ -256,6 +277,46 @@ mod tests {
     }
 
     #[test]
+    fn clock_shortcut_agrees_with_the_exact_check_around_offset_changes() {
+        // New York DST, Lord Howe's half-hour DST, and Samoa skipping 2011-12-30 entirely.
+        let cases = [
+            (
+                chrono_tz::America::New_York,
+                "2026-11-01T01:30",
+                "2026-10-30T00:00:00Z",
+            ),
+            (
+                chrono_tz::America::New_York,
+                "2026-03-08T02:30",
+                "2026-03-06T00:00:00Z",
+            ),
+            (
+                chrono_tz::Australia::Lord_Howe,
+                "2026-04-05T01:45",
+                "2026-04-03T00:00:00Z",
+            ),
+            (
+                chrono_tz::Pacific::Apia,
+                "2011-12-30T12:00",
+                "2011-12-28T00:00:00Z",
+            ),
+        ];
+        for (zone, bound, start) in cases {
+            let bound: LocalDateTime = bound.parse().unwrap();
+            let mut at = start.parse::<DateTime<Utc>>().unwrap();
+            for _ in 0..(5 * 24 * 60 / 7) {
+                let clock = StoreClock::read(at, zone);
+                assert_eq!(
+                    bound.is_reached_by(&clock),
+                    bound.is_reached_at(zone, at),
+                    "{zone} {bound} {at}"
+                );
+                at += chrono::Duration::minutes(7);
+            }
+        }
+    }
+
+    #[test]
     fn clock_agrees_with_chrono_on_weekday_and_time_of_day() {
         let zones = [
             chrono_tz::Asia::Shanghai,
@@ -292,6 +353,21 @@ mod tests {
         assert!(!twice.is_reached_at(ny, t("2026-11-01T05:29:59Z")));
         assert!(twice.is_reached_at(ny, t("2026-11-01T05:30:00Z")));
         assert!(twice.is_reached_at(ny, t("2026-11-01T06:00:00Z"))); // 01:00 EST
+        // The clock-based check agrees, near the bound and far from it.
+        for s in [
+            "2026-11-01T05:29:59Z",
+            "2026-11-01T05:30:00Z",
+            "2026-11-01T06:00:00Z",
+            "2026-10-01T00:00:00Z",
+            "2026-12-01T00:00:00Z",
+        ] {
+            let clock = StoreClock::read(t(s), ny);
+            assert_eq!(
+                twice.is_reached_by(&clock),
+                twice.is_reached_at(ny, t(s)),
+                "{s}"
+            );
+        }
         assert!(
             LocalDateTime::new(9999, 12, 31, 0, 0)
                 .unwrap()

@@ -262,14 +262,11 @@ fn check_time(v: &Voucher, ctx: &RedemptionContext<'_>) -> Result<(), Rejection>
         return Ok(());
     }
     let clock = StoreClock::read(ctx.at, ctx.store.time_zone);
-    let zone = ctx.store.time_zone;
-    if t.valid_from
-        .is_some_and(|from| !from.is_reached_at(zone, ctx.at))
-    {
+    if t.valid_from.is_some_and(|from| !from.is_reached_by(&clock)) {
         return Err(Rejection::NotYetValid);
     }
     if t.valid_until
-        .is_some_and(|until| until.is_reached_at(zone, ctx.at))
+        .is_some_and(|until| until.is_reached_by(&clock))
     {
         return Err(Rejection::Expired);
     }
