@@ -66,6 +66,8 @@ pub mod local_time;
 pub mod member;
 pub mod merchant;
 pub mod money;
+#[cfg(feature = "qr")]
+pub mod qr;
 pub mod region;
 pub mod rejection;
 pub mod token;

@@ -1,0 +1,141 @@
+//! Decoding camera frames and image files.
+//!
+//! A frame is tried as it comes, then (for large frames) downscaled, then binarised with an
+//! adaptive (local mean) threshold, which rescues dim and unevenly lit frames. Every code
+//! found is returned, once each, in the order found.
+
+use super::QrError;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+/// Frames wider or taller than this are also tried at half size.
+const LARGE: usize = 1000;
+
+/// Decodes every QR code in an 8-bit luma frame of `width × height` pixels whose rows start
+/// `stride` bytes apart (as camera frames arrive).
+///
+/// # Errors
+/// [`QrError::InvalidFrame`] when the buffer is shorter than `stride × (height − 1) + width`
+/// or `stride < width`.
+pub fn decode_luma(
+    width: usize,
+    height: usize,
+    stride: usize,
+    pixels: &[u8],
+) -> Result<Vec<String>, QrError> {
+    if width == 0 || height == 0 {
+        return Ok(Vec::new());
+    }
+    let needed = stride
+        .checked_mul(height - 1)
+        .and_then(|n| n.checked_add(width))
+        .filter(|_| stride >= width)
+        .ok_or_else(|| QrError::InvalidFrame(format!("stride {stride} for width {width}")))?;
+    if pixels.len() < needed {
+        return Err(QrError::InvalidFrame(format!(
+            "{} bytes for {width}×{height} with stride {stride} (needs {needed})",
+            pixels.len()
+        )));
+    }
+    let mut frame: Vec<u8> = Vec::with_capacity(width * height);
+    for row in 0..height {
+        frame.extend_from_slice(&pixels[row * stride..row * stride + width]);
+    }
+    let mut found = Vec::new();
+    attempt(&mut found, width, height, &frame)?;
+    let (mut w, mut h, mut data) = (width, height, frame);
+    while found.is_empty() && (w > LARGE || h > LARGE) {
+        (w, h, data) = half(w, h, &data);
+        attempt(&mut found, w, h, &data)?;
+    }
+    if found.is_empty() {
+        let binary = adaptive_threshold(w, h, &data);
+        attempt(&mut found, w, h, &binary)?;
+    }
+    Ok(found)
+}
+
+/// Decodes every QR code in a PNG or JPEG file.
+///
+/// # Errors
+/// [`QrError::Image`] when the file cannot be read or decoded.
+pub fn decode_image_file(path: impl AsRef<Path>) -> Result<Vec<String>, QrError> {
+    let image = image::open(path.as_ref()).map_err(|e| QrError::Image(e.to_string()))?;
+    let luma = image.to_luma8();
+    let (w, h) = (luma.width() as usize, luma.height() as usize);
+    decode_luma(w, h, w, luma.as_raw())
+}
+
+/// Adds the codes of one pass that were not found before.
+fn attempt(
+    found: &mut Vec<String>,
+    width: usize,
+    height: usize,
+    data: &[u8],
+) -> Result<(), QrError> {
+    for text in scan(width, height, data)? {
+        if !found.contains(&text) {
+            found.push(text);
+        }
+    }
+    Ok(())
+}
+
+/// One rqrr pass, with its panics contained.
+fn scan(width: usize, height: usize, data: &[u8]) -> Result<Vec<String>, QrError> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut prepared =
+            rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| data[y * width + x]);
+        prepared
+            .detect_grids()
+            .into_iter()
+            .filter_map(|grid| grid.decode().ok().map(|(_, text)| text))
+            .collect()
+    }))
+    .map_err(|_| QrError::DecoderPanic)
+}
+
+/// The frame at half size (2×2 box average).
+fn half(width: usize, height: usize, data: &[u8]) -> (usize, usize, Vec<u8>) {
+    let (w, h) = (width / 2, height / 2);
+    let mut out = Vec::with_capacity(w * h);
+    for y in 0..h {
+        for x in 0..w {
+            let at = |dx, dy| u16::from(data[(2 * y + dy) * width + 2 * x + dx]);
+            out.push(((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4) as u8);
+        }
+    }
+    (w, h, out)
+}
+
+/// Black where a pixel is darker than the mean of its neighbourhood (about 1/8 of the shorter
+/// side) less a small margin, white elsewhere: evens out shadows and low contrast.
+fn adaptive_threshold(width: usize, height: usize, data: &[u8]) -> Vec<u8> {
+    let radius = (width.min(height) / 16).max(4);
+    // Integral image with a zero row and column in front.
+    let stride = width + 1;
+    let mut sum = vec![0u64; stride * (height + 1)];
+    for y in 0..height {
+        let mut row = 0u64;
+        for x in 0..width {
+            row += u64::from(data[y * width + x]);
+            sum[(y + 1) * stride + x + 1] = sum[y * stride + x + 1] + row;
+        }
+    }
+    let mut out = vec![255u8; width * height];
+    for y in 0..height {
+        let (y0, y1) = (y.saturating_sub(radius), (y + radius + 1).min(height));
+        for x in 0..width {
+            let (x0, x1) = (x.saturating_sub(radius), (x + radius + 1).min(width));
+            let total = sum[y1 * stride + x1] + sum[y0 * stride + x0]
+                - sum[y0 * stride + x1]
+                - sum[y1 * stride + x0];
+            let count = ((y1 - y0) * (x1 - x0)) as u64;
+            let mean = total / count;
+            if u64::from(data[y * width + x]) * 100 < mean * 92 {
+                out[y * width + x] = 0;
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,31 @@
+//! QR codes in and out: render any token's text (voucher, card, check-in, share code) as a
+//! module matrix, SVG, PNG or terminal text; decode camera frames and image files.
+//!
+//! Rendering picks the smallest QR version that holds the text at the chosen error-correction
+//! level; the `qrcode` crate segments the text optimally (a token's scanner text goes in
+//! alphanumeric mode). Decoding uses `rqrr`, which has panicked on real images: every call is
+//! contained, and a panic becomes [`QrError::DecoderPanic`], never a crash.
+
+mod decode;
+mod render;
+
+pub use decode::{decode_image_file, decode_luma};
+pub use render::{EcLevel, QrMatrix, encode};
+
+/// Why a QR operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QrError {
+    /// The text does not fit in the largest QR code at this level.
+    #[error("text of {0} bytes is too long for a QR code at this error-correction level")]
+    TooLong(usize),
+    /// A frame whose size, stride and buffer length disagree.
+    #[error("invalid frame: {0}")]
+    InvalidFrame(String),
+    /// An image file that cannot be read or decoded.
+    #[error("cannot read image: {0}")]
+    Image(String),
+    /// The QR decoder panicked on this image (contained).
+    #[error("the QR decoder failed on this image")]
+    DecoderPanic,
+}

@@ -1,0 +1,128 @@
+//! Render → decode round trips for every token kind, in clean codes and in camera-like frames.
+#![cfg(feature = "qr")]
+
+mod common;
+
+use common::*;
+use o2okit::qr::{EcLevel, QrError, decode_luma, encode};
+use o2okit::*;
+
+fn texts() -> Vec<(&'static str, String)> {
+    let ring = keyring();
+    let policy = CheckInPolicy::default();
+    vec![
+        (
+            "voucher",
+            reference_voucher().sign(&ring).unwrap().to_scanner_text(),
+        ),
+        (
+            "voucher, base64url",
+            reference_voucher().sign(&ring).unwrap().to_base64url(),
+        ),
+        (
+            "rotating check-in",
+            rotating_code(&ring, StoreId(1001), &policy, at("2026-06-15T04:00:00Z"))
+                .unwrap()
+                .to_scanner_text(),
+        ),
+        (
+            "printed check-in",
+            printed_code(&ring, StoreId(1001))
+                .unwrap()
+                .to_scanner_text(),
+        ),
+    ]
+}
+
+#[test]
+fn every_token_kind_round_trips_through_a_clean_code() {
+    for (kind, text) in texts() {
+        for level in [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H] {
+            let code = encode(&text, level).unwrap();
+            let (side, pixels) = code.to_luma(4);
+            assert_eq!(
+                decode_luma(side, side, side, &pixels).unwrap(),
+                std::slice::from_ref(&text),
+                "{kind} {level:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_code_inside_a_dim_720p_frame_with_row_padding_decodes() {
+    let text = reference_voucher()
+        .sign(&keyring())
+        .unwrap()
+        .to_scanner_text();
+    let code = encode(&text, EcLevel::M).unwrap();
+    let (side, pixels) = code.to_luma(6);
+    // A 1280×720 frame, rows padded to 1344 bytes, dim and low-contrast, the code off-centre.
+    let (w, h, stride) = (1280, 720, 1344);
+    let mut frame = vec![0u8; stride * h];
+    for y in 0..h {
+        for x in 0..w {
+            frame[y * stride + x] = 70 + ((x * 7 + y * 3) % 11) as u8;
+        }
+    }
+    for y in 0..side {
+        for x in 0..side {
+            frame[(y + 150) * stride + x + 600] = if pixels[y * side + x] == 0 { 40 } else { 110 };
+        }
+    }
+    assert_eq!(decode_luma(w, h, stride, &frame).unwrap(), [text]);
+}
+
+#[test]
+fn the_terminal_svg_and_png_forms_describe_the_same_code() {
+    let code = encode("0123456789ABCDEFGHJK", EcLevel::M).unwrap();
+    assert_eq!(code.version(), 1);
+    assert_eq!(code.size(), 21);
+    let svg = code.to_svg(8);
+    assert!(svg.starts_with("<svg") && svg.contains("viewBox=\"0 0 29 29\""));
+    let dark = (0..21)
+        .flat_map(|y| (0..21).map(move |x| (x, y)))
+        .filter(|&(x, y)| code.is_dark(x, y))
+        .count();
+    assert_eq!(svg.matches("h1v1h-1z").count(), dark);
+    let png = code.to_png(3);
+    assert_eq!(&png[1..4], b"PNG");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("code.png");
+    std::fs::write(&file, png).unwrap();
+    assert_eq!(
+        o2okit::qr::decode_image_file(&file).unwrap(),
+        ["0123456789ABCDEFGHJK"]
+    );
+    let terminal = code.to_terminal();
+    assert_eq!(terminal.lines().count(), 29usize.div_ceil(2));
+    assert!(terminal.lines().all(|l| l.chars().count() == 29));
+}
+
+#[test]
+fn bad_frames_are_errors_and_empty_frames_have_no_codes() {
+    assert!(matches!(
+        decode_luma(10, 10, 9, &[0; 100]),
+        Err(QrError::InvalidFrame(_))
+    ));
+    assert!(matches!(
+        decode_luma(10, 10, 10, &[0; 99]),
+        Err(QrError::InvalidFrame(_))
+    ));
+    assert!(matches!(
+        decode_luma(usize::MAX, 3, usize::MAX, &[0; 10]),
+        Err(QrError::InvalidFrame(_))
+    ));
+    assert_eq!(decode_luma(0, 0, 0, &[]).unwrap(), Vec::<String>::new());
+    assert_eq!(
+        decode_luma(64, 64, 64, &[255; 4096]).unwrap(),
+        Vec::<String>::new()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not.png");
+    std::fs::write(&file, b"not an image").unwrap();
+    assert!(matches!(
+        o2okit::qr::decode_image_file(&file),
+        Err(QrError::Image(_))
+    ));
+}
