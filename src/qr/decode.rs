@@ -49,8 +49,24 @@ pub fn decode_luma(
         attempt(&mut found, w, h, &data)?;
     }
     if found.is_empty() {
-        let binary = adaptive_threshold(w, h, &data);
+        let binary = adaptive_threshold(w, h, &data, 16);
         attempt(&mut found, w, h, &binary)?;
+    }
+    if found.is_empty() {
+        attempt(&mut found, w, h, &global_threshold(&data))?;
+    }
+    if found.is_empty() && w <= LARGE && h <= LARGE {
+        // Small modules (2–3 px) blur into each other: give the detector more pixels.
+        let (dw, dh, doubled) = double(w, h, &data);
+        attempt(&mut found, dw, dh, &doubled)?;
+        if found.is_empty() {
+            attempt(
+                &mut found,
+                dw,
+                dh,
+                &adaptive_threshold(dw, dh, &doubled, 12),
+            )?;
+        }
     }
     Ok(found)
 }
@@ -108,10 +124,62 @@ fn half(width: usize, height: usize, data: &[u8]) -> (usize, usize, Vec<u8>) {
     (w, h, out)
 }
 
+/// The frame at double size (bilinear).
+fn double(width: usize, height: usize, data: &[u8]) -> (usize, usize, Vec<u8>) {
+    let (w, h) = (width * 2, height * 2);
+    let mut out = Vec::with_capacity(w * h);
+    for y in 0..h {
+        let (y0, fy) = ((y / 2).min(height - 1), y % 2);
+        let y1 = (y0 + fy).min(height - 1);
+        for x in 0..w {
+            let (x0, fx) = ((x / 2).min(width - 1), x % 2);
+            let x1 = (x0 + fx).min(width - 1);
+            let sum = u16::from(data[y0 * width + x0])
+                + u16::from(data[y0 * width + x1])
+                + u16::from(data[y1 * width + x0])
+                + u16::from(data[y1 * width + x1]);
+            out.push((sum / 4) as u8);
+        }
+    }
+    (w, h, out)
+}
+
+/// Black below Otsu's threshold (the split that best separates the histogram's two modes).
+fn global_threshold(data: &[u8]) -> Vec<u8> {
+    let mut histogram = [0u64; 256];
+    for &p in data {
+        histogram[usize::from(p)] += 1;
+    }
+    let total = data.len() as f64;
+    let sum_all: f64 = histogram
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| i as f64 * n as f64)
+        .sum();
+    let (mut weight_below, mut sum_below, mut best, mut threshold) = (0.0, 0.0, 0.0, 128u8);
+    for (level, &count) in histogram.iter().enumerate() {
+        weight_below += count as f64;
+        if weight_below == 0.0 || weight_below == total {
+            continue;
+        }
+        sum_below += level as f64 * count as f64;
+        let mean_below = sum_below / weight_below;
+        let mean_above = (sum_all - sum_below) / (total - weight_below);
+        let between = weight_below * (total - weight_below) * (mean_below - mean_above).powi(2);
+        if between > best {
+            best = between;
+            threshold = level as u8;
+        }
+    }
+    data.iter()
+        .map(|&p| if p <= threshold { 0 } else { 255 })
+        .collect()
+}
+
 /// Black where a pixel is darker than the mean of its neighbourhood (about 1/8 of the shorter
 /// side) less a small margin, white elsewhere: evens out shadows and low contrast.
-fn adaptive_threshold(width: usize, height: usize, data: &[u8]) -> Vec<u8> {
-    let radius = (width.min(height) / 16).max(4);
+fn adaptive_threshold(width: usize, height: usize, data: &[u8], divisor: usize) -> Vec<u8> {
+    let radius = (width.min(height) / divisor).max(4);
     // Integral image with a zero row and column in front.
     let stride = width + 1;
     let mut sum = vec![0u64; stride * (height + 1)];

@@ -1,0 +1,51 @@
+//! QR render and decode time per code: the reference voucher as a clean code, and inside a
+//! dim 1280×720 camera frame.
+//!
+//! `cargo bench --bench qr`
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use criterion::Criterion;
+use o2okit::qr::{EcLevel, decode_luma, encode};
+use std::hint::black_box;
+
+fn main() {
+    let text = reference_voucher()
+        .sign(&keyring())
+        .unwrap()
+        .to_scanner_text();
+    let code = encode(&text, EcLevel::M).unwrap();
+    let (side, clean) = code.to_luma(4);
+    let (w, h) = (1280, 720);
+    let mut frame: Vec<u8> = (0..w * h)
+        .map(|i| 70 + ((i % w) * 7 + (i / w) * 3) as u8 % 11)
+        .collect();
+    let (big_side, big) = code.to_luma(6);
+    for y in 0..big_side {
+        for x in 0..big_side {
+            frame[(y + 150) * w + x + 600] = if big[y * big_side + x] == 0 { 40 } else { 110 };
+        }
+    }
+    assert_eq!(
+        decode_luma(side, side, side, &clean).unwrap(),
+        [text.clone()]
+    );
+    assert_eq!(decode_luma(w, h, w, &frame).unwrap(), [text.clone()]);
+
+    let mut c = Criterion::default().configure_from_args();
+    let mut group = c.benchmark_group("qr");
+    group.bench_function("render voucher (matrix, level M)", |b| {
+        b.iter(|| encode(black_box(&text), EcLevel::M).unwrap())
+    });
+    group.bench_function("render voucher as SVG", |b| b.iter(|| code.to_svg(8)));
+    group.bench_function(format!("decode clean code ({side}x{side})"), |b| {
+        b.iter(|| decode_luma(side, side, side, black_box(&clean)).unwrap())
+    });
+    group.bench_function("decode code in a dim 1280x720 frame", |b| {
+        b.iter(|| decode_luma(w, h, w, black_box(&frame)).unwrap())
+    });
+    group.finish();
+    c.final_summary();
+}
