@@ -30,9 +30,12 @@ fn main() {
     }
     assert_eq!(
         decode_luma(side, side, side, &clean).unwrap(),
-        [text.clone()]
+        std::slice::from_ref(&text)
     );
-    assert_eq!(decode_luma(w, h, w, &frame).unwrap(), [text.clone()]);
+    assert_eq!(
+        decode_luma(w, h, w, &frame).unwrap(),
+        std::slice::from_ref(&text)
+    );
 
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("qr");
