@@ -49,6 +49,26 @@
 #define O2O_GRANULARITY_DAY 2
 
 /*
+ Error-correction level L (about 7% recoverable), for `o2o_qr_*`.
+ */
+#define O2O_QR_EC_L 0
+
+/*
+ Level M (about 15%): the usual choice.
+ */
+#define O2O_QR_EC_M 1
+
+/*
+ Level Q (about 25%).
+ */
+#define O2O_QR_EC_Q 2
+
+/*
+ Level H (about 30%).
+ */
+#define O2O_QR_EC_H 3
+
+/*
  The result of every fallible o2okit call. `Ok` is 0; the others come in blocks of 100
  per area and never change meaning. [`o2o_last_error`] has the message of the last failure
  on the calling thread.
@@ -380,6 +400,39 @@ typedef uint32_t o2o_voucher_status;
 #endif // __cplusplus
 
 /*
+ How well a check-in proves presence.
+ */
+enum o2o_presence
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Refused: see the rejection.
+   */
+  O2O_PRESENCE_NONE = 0,
+  /*
+   A fresh rotating code from the store's screen.
+   */
+  O2O_PRESENCE_PROVEN = 1,
+  /*
+   A printed code, phone inside the store's geofence.
+   */
+  O2O_PRESENCE_GEOFENCED = 2,
+  /*
+   A printed code with no position: could have been photographed anywhere.
+   */
+  O2O_PRESENCE_UNPROVEN = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum o2o_presence o2o_presence;
+#else
+typedef uint32_t o2o_presence;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  The outcome of verifying one voucher: accepted with a discount, or refused with a reason.
 
  Thread safety: immutable; may be read from any thread.
@@ -455,6 +508,24 @@ typedef struct o2o_voucher_state {
    */
   int64_t value_left_minor;
 } o2o_voucher_state;
+
+/*
+ The outcome of a check-in scan.
+ */
+typedef struct o2o_check_in {
+  /*
+   `O2O_REJECTION_NONE` when accepted, else why (`O2O_REJECTION_STALE_CODE`, …).
+   */
+  o2o_rejection rejection;
+  /*
+   How well it proves presence (`O2O_PRESENCE_NONE` when refused).
+   */
+  o2o_presence presence;
+  /*
+   The store checked into (0 when refused).
+   */
+  uint32_t store_id;
+} o2o_check_in;
 
 /*
  One basket line: a POS category and its amount in minor units.
@@ -625,6 +696,75 @@ o2o_status o2o_ledger_state(const struct o2o_ledger *ledger,
                             const char *time_zone,
                             int64_t at_unix_seconds,
                             struct o2o_voucher_state *out);
+
+/*
+ Renders `text` as an SVG document (4-module quiet zone, `module_px` pixels a module) at
+ the smallest QR version for error-correction level `ec_level` (an `O2O_QR_EC_*` value).
+
+ See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+ `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (unknown level, text too long),
+ `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call from any thread.
+ */
+o2o_status o2o_qr_render_svg(const char *qr_text,
+                             uint32_t ec_level,
+                             uint32_t module_px,
+                             char *buffer,
+                             size_t capacity,
+                             size_t *needed);
+
+/*
+ Writes the module matrix of `text` for devices that draw their own code: `size × size`
+ bytes, row by row, 1 for dark and 0 for light, without the quiet zone (draw 4 light
+ modules around it). `*size` receives the side; `*needed` the bytes needed (`size × size`).
+
+ When `capacity` is too small, returns `O2O_STATUS_INSUFFICIENT_BUFFER` having written only
+ `*size` and `*needed`. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
+ `O2O_STATUS_INVALID_ARGUMENT`. Safe to call from any thread.
+ */
+o2o_status o2o_qr_modules(const char *qr_text,
+                          uint32_t ec_level,
+                          uint8_t *modules,
+                          size_t capacity,
+                          size_t *needed,
+                          size_t *size);
+
+/*
+ Decodes every QR code in an 8-bit grey camera frame of `width × height` pixels whose rows
+ start `stride` bytes apart, and writes their texts into `buffer`, one per line (each
+ followed by `\n`), NUL-terminated; `*count` receives how many codes were found (0 is not an
+ error).
+
+ See the buffer convention in the header's introduction (`*count` is written even when the
+ buffer is too small). Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` (a
+ frame whose stride and length disagree), `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call
+ from any thread.
+ */
+o2o_status o2o_qr_decode_luma(const uint8_t *pixels,
+                              size_t pixels_len,
+                              size_t width,
+                              size_t height,
+                              size_t stride,
+                              char *buffer,
+                              size_t capacity,
+                              size_t *needed,
+                              size_t *count);
+
+/*
+ Verifies a scanned check-in code at `at_unix_seconds` with codes rotating every
+ `period_secs` seconds and `skew_steps` steps of tolerance; `expected_store` is the store
+ the app believes the customer is in, or 0 for any. (Printed codes are reported as
+ unproven presence; geofencing them needs the Rust API.)
+
+ A refused code is not an error: `O2O_STATUS_OK` with `out->rejection` set. Errors:
+ `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT`.
+ */
+o2o_status o2o_check_in_verify(const struct o2o_keyring *keyring,
+                               const char *code_text,
+                               int64_t at_unix_seconds,
+                               uint32_t period_secs,
+                               uint32_t skew_steps,
+                               uint32_t expected_store,
+                               struct o2o_check_in *out);
 
 /*
  Writes the message of the last failed call on this thread (empty after a success) into

@@ -94,6 +94,81 @@ fn programs() -> &'static (PathBuf, PathBuf, PathBuf, PathBuf) {
     })
 }
 
+fn kiosks() -> &'static (PathBuf, PathBuf) {
+    static KIOSKS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    KIOSKS.get_or_init(|| {
+        (
+            build("examples/kiosk.c", "kiosk", false),
+            build("examples/kiosk.c", "kiosk-asan", true),
+        )
+    })
+}
+
+/// A 640×480 frame, rows padded to 672 bytes, with `text`'s code in it (or none).
+fn frame_file(dir: &Path, text: Option<&str>) -> PathBuf {
+    let (h, stride) = (480, 672);
+    let mut frame = vec![120u8; stride * h];
+    if let Some(text) = text {
+        let code = o2okit::qr::encode(text, o2okit::qr::EcLevel::M).unwrap();
+        let (side, pixels) = code.to_luma(4);
+        for y in 0..side {
+            for x in 0..side {
+                frame[(y + 60) * stride + x + 200] =
+                    if pixels[y * side + x] == 0 { 30 } else { 220 };
+            }
+        }
+    }
+    let path = dir.join("frame.raw");
+    std::fs::write(&path, frame).unwrap();
+    path
+}
+
+#[test]
+fn kiosk_decodes_a_raw_camera_frame_plain_sanitized_and_under_valgrind() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = text(&amount_off(80, 500));
+    let with_code = frame_file(dir.path(), Some(&text));
+    let args = ["640", "480", "672"];
+    let run = |wrapper: &[&str], program: &Path, frame: &Path| {
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(program);
+                c
+            }
+            None => Command::new(program),
+        };
+        command.args(args).arg(frame).output().unwrap()
+    };
+    for (wrapper, program) in [
+        (&[][..], &kiosks().0),
+        (&[][..], &kiosks().1),
+        (&valgrind()[..], &kiosks().0),
+    ] {
+        let out = run(wrapper, program, &with_code);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{text}\n"));
+    }
+    let empty_dir = tempfile::tempdir().unwrap();
+    let blank = frame_file(empty_dir.path(), None);
+    let out = run(&[], &kiosks().0, &blank);
+    assert_eq!(out.status.code(), Some(2));
+    // A frame file shorter than its stated size is an error, not a crash.
+    std::fs::write(&blank, [0u8; 1000]).unwrap();
+    let out = run(&[], &kiosks().1, &blank);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 const NOON: &str = "2026-06-15T04:00:00Z"; // Monday 12:00 in Shenzhen
 
 struct Till {

@@ -23,16 +23,24 @@
 // pointers for NULL and documents what a non-NULL pointer must be (as rustls-ffi does).
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+#[cfg(feature = "sqlite")]
 mod analytics;
 mod keyring;
+#[cfg(feature = "sqlite")]
 mod ledger;
+#[cfg(feature = "qr")]
+mod qr;
 mod status;
 mod version;
 mod voucher;
 
+#[cfg(feature = "sqlite")]
 pub use analytics::*;
 pub use keyring::*;
+#[cfg(feature = "sqlite")]
 pub use ledger::*;
+#[cfg(feature = "qr")]
+pub use qr::*;
 pub use status::{o2o_last_error, o2o_status};
 pub use version::o2o_version;
 pub use voucher::*;

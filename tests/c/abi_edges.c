@@ -117,6 +117,37 @@ int main(int argc, char **argv) {
         EXPECT(o2o_decision_voucher_id(decision, &id) == O2O_STATUS_OK && id == 7);
     }
 
+    /* QR and check-in codes. */
+    {
+        size_t side = 0, count = 0;
+        uint8_t modules[21 * 21];
+        o2o_check_in check_in;
+        static const uint8_t blank[64 * 64] = {0};
+        EXPECT(o2o_qr_render_svg("HELLO", 9, 4, NULL, 0, &needed) == O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_qr_render_svg("HELLO", O2O_QR_EC_M, 4, small, sizeof small, &needed) ==
+               O2O_STATUS_INSUFFICIENT_BUFFER);
+        EXPECT(needed > sizeof small);
+        EXPECT(o2o_qr_modules("HELLO", O2O_QR_EC_M, NULL, 0, &needed, &side) ==
+               O2O_STATUS_INSUFFICIENT_BUFFER);
+        EXPECT(side == 21 && needed == 21 * 21);
+        EXPECT(o2o_qr_modules("HELLO", O2O_QR_EC_M, modules, sizeof modules, &needed, &side) ==
+               O2O_STATUS_OK);
+        EXPECT(modules[0] == 1 && modules[6] == 1 && modules[7] == 0); /* finder edge, separator */
+        EXPECT(o2o_qr_decode_luma(NULL, 0, 8, 8, 8, NULL, 0, &needed, &count) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_qr_decode_luma(blank, sizeof blank, 64, 64, 32, NULL, 0, &needed, &count) ==
+               O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_qr_decode_luma(blank, sizeof blank, 64, 64, 64, message, sizeof message,
+                                  &needed, &count) == O2O_STATUS_OK);
+        EXPECT(count == 0 && message[0] == 0);
+        EXPECT(o2o_check_in_verify(keyring, "GARBAGE", 1750000000, 30, 1, 0, &check_in) ==
+               O2O_STATUS_OK);
+        EXPECT(check_in.rejection == O2O_REJECTION_MALFORMED &&
+               check_in.presence == O2O_PRESENCE_NONE);
+        EXPECT(o2o_check_in_verify(keyring, "GARBAGE", 1750000000, 0, 1, 0, &check_in) ==
+               O2O_STATUS_INVALID_ARGUMENT);
+    }
+
     /* A corrupt ledger file is refused and left alone. */
     snprintf(path, sizeof path, "%s/corrupt.ledger", argv[1]);
     file = fopen(path, "wb");

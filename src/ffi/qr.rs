@@ -1,0 +1,230 @@
+//! QR codes and check-in codes for C: render, decode camera frames, verify check-ins.
+
+use super::keyring::o2o_keyring;
+use super::status::{Failure, guard, o2o_status, write_text};
+use super::voucher::o2o_rejection;
+use super::{borrow, check_out, put, text};
+use crate::checkin::{CheckInPolicy, Presence, verify_check_in};
+use crate::ids::StoreId;
+use crate::qr::{EcLevel, QrError, decode_luma, encode};
+use chrono::DateTime;
+use std::ffi::c_char;
+
+/// Error-correction level L (about 7% recoverable), for `o2o_qr_*`.
+pub const O2O_QR_EC_L: u32 = 0;
+/// Level M (about 15%): the usual choice.
+pub const O2O_QR_EC_M: u32 = 1;
+/// Level Q (about 25%).
+pub const O2O_QR_EC_Q: u32 = 2;
+/// Level H (about 30%).
+pub const O2O_QR_EC_H: u32 = 3;
+
+fn level(code: u32) -> Result<EcLevel, Failure> {
+    Ok(match code {
+        O2O_QR_EC_L => EcLevel::L,
+        O2O_QR_EC_M => EcLevel::M,
+        O2O_QR_EC_Q => EcLevel::Q,
+        O2O_QR_EC_H => EcLevel::H,
+        other => {
+            return Err(Failure::new(
+                o2o_status::InvalidArgument,
+                format!("unknown error-correction level {other}"),
+            ));
+        }
+    })
+}
+
+fn qr_failure(error: QrError) -> Failure {
+    Failure::new(o2o_status::InvalidArgument, error.to_string())
+}
+
+/// Renders `text` as an SVG document (4-module quiet zone, `module_px` pixels a module) at
+/// the smallest QR version for error-correction level `ec_level` (an `O2O_QR_EC_*` value).
+///
+/// See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+/// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (unknown level, text too long),
+/// `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_qr_render_svg(
+    qr_text: *const c_char,
+    ec_level: u32,
+    module_px: u32,
+    buffer: *mut c_char,
+    capacity: usize,
+    needed: *mut usize,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a NUL-terminated string, per the header.
+        let qr_text = unsafe { text(qr_text, "qr_text") }?;
+        let matrix = encode(qr_text, level(ec_level)?).map_err(qr_failure)?;
+        write_text(&matrix.to_svg(module_px.max(1)), buffer, capacity, needed)
+    })
+}
+
+/// Writes the module matrix of `text` for devices that draw their own code: `size × size`
+/// bytes, row by row, 1 for dark and 0 for light, without the quiet zone (draw 4 light
+/// modules around it). `*size` receives the side; `*needed` the bytes needed (`size × size`).
+///
+/// When `capacity` is too small, returns `O2O_STATUS_INSUFFICIENT_BUFFER` having written only
+/// `*size` and `*needed`. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
+/// `O2O_STATUS_INVALID_ARGUMENT`. Safe to call from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_qr_modules(
+    qr_text: *const c_char,
+    ec_level: u32,
+    modules: *mut u8,
+    capacity: usize,
+    needed: *mut usize,
+    size: *mut usize,
+) -> o2o_status {
+    guard(|| {
+        check_out(needed, "needed")?;
+        check_out(size, "size")?;
+        // SAFETY: NULL or a NUL-terminated string, per the header.
+        let qr_text = unsafe { text(qr_text, "qr_text") }?;
+        let matrix = encode(qr_text, level(ec_level)?).map_err(qr_failure)?;
+        let side = matrix.size();
+        // SAFETY: both outputs were checked.
+        unsafe {
+            put(size, side);
+            put(needed, side * side);
+        }
+        if modules.is_null() || capacity < side * side {
+            return Err(Failure::new(
+                o2o_status::InsufficientBuffer,
+                format!("{capacity} bytes for {side}×{side} modules"),
+            ));
+        }
+        // SAFETY: the caller passes `capacity >= side * side` writable bytes at `modules`.
+        let out = unsafe { std::slice::from_raw_parts_mut(modules, side * side) };
+        for y in 0..side {
+            for x in 0..side {
+                out[y * side + x] = u8::from(matrix.is_dark(x, y));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Decodes every QR code in an 8-bit grey camera frame of `width × height` pixels whose rows
+/// start `stride` bytes apart, and writes their texts into `buffer`, one per line (each
+/// followed by `\n`), NUL-terminated; `*count` receives how many codes were found (0 is not an
+/// error).
+///
+/// See the buffer convention in the header's introduction (`*count` is written even when the
+/// buffer is too small). Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` (a
+/// frame whose stride and length disagree), `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call
+/// from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_qr_decode_luma(
+    pixels: *const u8,
+    pixels_len: usize,
+    width: usize,
+    height: usize,
+    stride: usize,
+    buffer: *mut c_char,
+    capacity: usize,
+    needed: *mut usize,
+    count: *mut usize,
+) -> o2o_status {
+    guard(|| {
+        check_out(count, "count")?;
+        if pixels.is_null() {
+            return Err(Failure::new(o2o_status::NullArgument, "pixels is NULL"));
+        }
+        // SAFETY: the caller passes `pixels_len` readable bytes at `pixels`.
+        let frame = unsafe { std::slice::from_raw_parts(pixels, pixels_len) };
+        let texts = decode_luma(width, height, stride, frame).map_err(qr_failure)?;
+        // SAFETY: checked above.
+        unsafe { put(count, texts.len()) };
+        let joined: String = texts.iter().map(|t| format!("{t}\n")).collect();
+        write_text(&joined, buffer, capacity, needed)
+    })
+}
+
+/// How well a check-in proves presence.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum o2o_presence {
+    /// Refused: see the rejection.
+    None = 0,
+    /// A fresh rotating code from the store's screen.
+    Proven = 1,
+    /// A printed code, phone inside the store's geofence.
+    Geofenced = 2,
+    /// A printed code with no position: could have been photographed anywhere.
+    Unproven = 3,
+}
+
+/// The outcome of a check-in scan.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct o2o_check_in {
+    /// `O2O_REJECTION_NONE` when accepted, else why (`O2O_REJECTION_STALE_CODE`, …).
+    pub rejection: o2o_rejection,
+    /// How well it proves presence (`O2O_PRESENCE_NONE` when refused).
+    pub presence: o2o_presence,
+    /// The store checked into (0 when refused).
+    pub store_id: u32,
+}
+
+/// Verifies a scanned check-in code at `at_unix_seconds` with codes rotating every
+/// `period_secs` seconds and `skew_steps` steps of tolerance; `expected_store` is the store
+/// the app believes the customer is in, or 0 for any. (Printed codes are reported as
+/// unproven presence; geofencing them needs the Rust API.)
+///
+/// A refused code is not an error: `O2O_STATUS_OK` with `out->rejection` set. Errors:
+/// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_check_in_verify(
+    keyring: *const o2o_keyring,
+    code_text: *const c_char,
+    at_unix_seconds: i64,
+    period_secs: u32,
+    skew_steps: u32,
+    expected_store: u32,
+    out: *mut o2o_check_in,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or a live keyring and a NUL-terminated string, per the header.
+        let (ring, code_text) =
+            unsafe { (borrow(keyring, "keyring")?, text(code_text, "code_text")?) };
+        let at = DateTime::from_timestamp(at_unix_seconds, 0).ok_or_else(|| {
+            Failure::new(
+                o2o_status::InvalidArgument,
+                format!("time {at_unix_seconds} out of range"),
+            )
+        })?;
+        if period_secs == 0 {
+            return Err(Failure::new(
+                o2o_status::InvalidArgument,
+                "period_secs is 0",
+            ));
+        }
+        let policy = CheckInPolicy {
+            period_secs,
+            skew_steps,
+        };
+        let expected = (expected_store != 0).then_some(StoreId(expected_store));
+        let result = match verify_check_in(code_text, &ring.0, &policy, at, expected, None) {
+            Ok(check_in) => o2o_check_in {
+                rejection: o2o_rejection::None,
+                presence: match check_in.presence {
+                    Presence::Proven => o2o_presence::Proven,
+                    Presence::Geofenced => o2o_presence::Geofenced,
+                    Presence::Unproven => o2o_presence::Unproven,
+                },
+                store_id: check_in.store.0,
+            },
+            Err(reason) => o2o_check_in {
+                rejection: reason.into(),
+                presence: o2o_presence::None,
+                store_id: 0,
+            },
+        };
+        // SAFETY: checked above.
+        unsafe { put(out, result) };
+        Ok(())
+    })
+}
