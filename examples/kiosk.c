@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
     fseek(file, 0, SEEK_END);
     length = ftell(file);
     fseek(file, 0, SEEK_SET);
-    pixels = length > 0 ? malloc((size_t)length) : NULL;
+    pixels = length > 0 ? (uint8_t *)malloc((size_t)length) : NULL;
     if (pixels == NULL || fread(pixels, 1, (size_t)length, file) != (size_t)length) {
         fprintf(stderr, "%s: cannot read the frame\n", argv[4]);
         fclose(file);
@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
     status = o2o_qr_decode_luma(pixels, (size_t)length, width, height, stride, NULL, 0, &needed,
                                 &count);
     if (status == O2O_STATUS_INSUFFICIENT_BUFFER) {
-        texts = malloc(needed);
+        texts = (char *)malloc(needed);
         if (texts != NULL) {
             status = o2o_qr_decode_luma(pixels, (size_t)length, width, height, stride, texts,
                                         needed, &needed, &count);
