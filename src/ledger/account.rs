@@ -42,6 +42,7 @@ impl MovementKind {
         }
     }
 
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn code(self) -> u8 {
         match self {
             MovementKind::EarnPoints(_) => 1,
@@ -51,6 +52,7 @@ impl MovementKind {
         }
     }
 
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn from_code(code: u8, amount: u64) -> Option<Self> {
         Some(match code {
             1 => MovementKind::EarnPoints(amount),
