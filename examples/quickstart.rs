@@ -99,6 +99,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         texts.push(text);
     }
+    #[cfg(feature = "qr")]
+    {
+        let code = o2okit::qr::encode(&texts[0], o2okit::qr::EcLevel::M)?;
+        println!(
+            "\nThe lunch voucher as the customer's phone shows it (QR version {}, level M):\n{}",
+            code.version(),
+            code.to_terminal()
+        );
+    }
 
     let lunch = Basket::single(Currency::CNY, 12_800)?;
     let small = Basket::single(Currency::CNY, 9_999)?;
