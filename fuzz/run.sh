@@ -11,7 +11,8 @@ seconds=${1:-600}
 jobs=${2:-2}
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -O
-targets=$(cargo fuzz list)
+targets=${*:3}
+[ -n "$targets" ] || targets=$(cargo fuzz list)
 mkdir -p logs
 run() {
   local target=$1
