@@ -8,6 +8,9 @@ use super::QrError;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
+/// Frames narrower or shorter than this cannot hold a QR code.
+const MIN_SIDE: usize = 21;
+
 /// Frames wider or taller than this are also tried at half size.
 const LARGE: usize = 1000;
 
@@ -36,6 +39,11 @@ pub fn decode_luma(
             "{} bytes for {width}×{height} with stride {stride} (needs {needed})",
             pixels.len()
         )));
+    }
+    // The smallest QR code is 21 modules a side; rqrr indexes out of bounds on frames
+    // narrower than that (found by the qr_decode fuzz target).
+    if width < MIN_SIDE || height < MIN_SIDE {
+        return Ok(Vec::new());
     }
     let mut frame: Vec<u8> = Vec::with_capacity(width * height);
     for row in 0..height {
