@@ -118,6 +118,13 @@ fn bad_frames_are_errors_and_empty_frames_have_no_codes() {
         decode_luma(64, 64, 64, &[255; 4096]).unwrap(),
         Vec::<String>::new()
     );
+    // A one-pixel-wide frame (the qr_decode fuzz target's first find: rqrr indexed out of
+    // bounds on it) has no code and is no error.
+    let column: Vec<u8> = (0..1108u32).map(|i| (i * 37 % 251) as u8).collect();
+    assert_eq!(
+        decode_luma(1, 1108, 1, &column).unwrap(),
+        Vec::<String>::new()
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("not.png");
     std::fs::write(&file, b"not an image").unwrap();
