@@ -35,7 +35,6 @@ fn reference_voucher() -> Voucher {
         Currency::CNY,
         Benefit::AmountOff { minor: 2_000 },
     )
-    .campaign(CampaignId(12))
     .for_member(MemberId(MEMBER))
     .valid_between(
         "2026-06-01T00:00".parse().unwrap(),
@@ -53,7 +52,6 @@ struct Claims {
     jti: u64,
     iss: u32,
     sub: u64,
-    cmp: u32,
     cur: String,
     off: u64,
     nbf: i64,
@@ -216,7 +214,6 @@ fn main() {
         jti: 48_000_123,
         iss: 88,
         sub: MEMBER,
-        cmp: 12,
         cur: "CNY".into(),
         off: 2_000,
         nbf: shanghai_to_unix("2026-06-01T00:00"),
@@ -251,7 +248,6 @@ fn main() {
         "merchant = 88".to_owned(),
         format!("member = {MEMBER}"),
         "benefit = amount_off 2000 CNY".into(),
-        "campaign = 12".into(),
         "time >= 2026-06-01T00:00".into(),
         "time < 2026-07-01T00:00".into(),
         "weekday in 1,2,3,4,5".into(),
@@ -268,7 +264,6 @@ fn main() {
         "merchant = 88",
         &format!("member = {MEMBER}"),
         "benefit = amount_off 2000 CNY",
-        "campaign = 12",
         "uses = 1",
     ] {
         verifier.satisfy_exact(exact.into());
