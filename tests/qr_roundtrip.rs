@@ -133,3 +133,19 @@ fn bad_frames_are_errors_and_empty_frames_have_no_codes() {
         Err(QrError::Image(_))
     ));
 }
+
+#[test]
+fn decoder_panics_are_contained() {
+    // A 26x57 frame on which rqrr 0.11 fails an internal assertion (found by the qr_decode
+    // fuzz target): decode_luma reports it instead of unwinding into the till.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/regressions/qr_decode/rqrr-geometry-assertion"
+    );
+    let data = std::fs::read(path).unwrap();
+    let width = usize::from(data[0]) % 96 + 1;
+    let stride = width + usize::from(data[1]) % 8;
+    let pixels = &data[2..];
+    let result = decode_luma(width, pixels.len() / stride, stride, pixels);
+    assert_eq!(result, Err(QrError::DecoderPanic));
+}
