@@ -4,7 +4,8 @@
 use super::record::VoucherRecord;
 use super::{
     Account, Ledger, LedgerError, LedgerEvent, Movement, MovementRequest, Receipt, ReceiptId,
-    RedeemOutcome, RedeemRequest, VisitEvent, ledger_instant, replay, sort_history, visit_of,
+    RedeemOutcome, RedeemRequest, VisitEvent, check_merchant, ledger_instant, replay, sort_history,
+    visit_of,
 };
 use crate::ids::{MemberId, MerchantId, VoucherId};
 use crate::voucher::Voucher;
@@ -48,16 +49,6 @@ impl MemoryLedger {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    fn check_merchant(&self, found: MerchantId) -> Result<(), LedgerError> {
-        if found != self.merchant {
-            return Err(LedgerError::WrongMerchant {
-                expected: self.merchant,
-                found,
-            });
-        }
-        Ok(())
-    }
 }
 
 impl Ledger for MemoryLedger {
@@ -66,7 +57,7 @@ impl Ledger for MemoryLedger {
     }
 
     fn record_issue(&self, voucher: &Voucher, at: DateTime<Utc>) -> Result<(), LedgerError> {
-        self.check_merchant(voucher.merchant)?;
+        check_merchant(self.merchant, voucher.merchant)?;
         let mut state = self.lock();
         let record = VoucherRecord::issued(state.vouchers.get(&voucher.id).cloned(), voucher, at)?;
         state.vouchers.insert(voucher.id, record);
@@ -75,7 +66,7 @@ impl Ledger for MemoryLedger {
 
     fn redeem(&self, request: &RedeemRequest<'_>) -> Result<RedeemOutcome, LedgerError> {
         let voucher = request.acceptance.voucher();
-        self.check_merchant(voucher.merchant)?;
+        check_merchant(self.merchant, voucher.merchant)?;
         let mut state = self.lock();
         let key = request.idempotency_key.as_str();
         if let Some(id) = state.receipt_keys.get(key) {

@@ -414,6 +414,17 @@ pub trait Ledger: Send + Sync {
     }
 }
 
+/// Refuses data of another merchant than the ledger's.
+pub(crate) fn check_merchant(ledger: MerchantId, found: MerchantId) -> Result<(), LedgerError> {
+    if found != ledger {
+        return Err(LedgerError::WrongMerchant {
+            expected: ledger,
+            found,
+        });
+    }
+    Ok(())
+}
+
 /// Instants as ledgers keep them: to the microsecond, so a receipt read back from storage
 /// equals the one first returned.
 pub(crate) fn ledger_instant(at: DateTime<Utc>) -> DateTime<Utc> {

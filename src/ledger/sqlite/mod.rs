@@ -20,7 +20,7 @@ use super::account::{Account, Movement, MovementKind, MovementRequest};
 use super::record::{Terms, VoucherRecord};
 use super::{
     IdempotencyKey, Ledger, LedgerError, LedgerEvent, Receipt, ReceiptId, RedeemOutcome,
-    RedeemRequest, VisitEvent, ledger_instant, replay, sort_history, visit_of,
+    RedeemRequest, VisitEvent, check_merchant, ledger_instant, replay, sort_history, visit_of,
 };
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::local_time::LocalDateTime;
@@ -255,16 +255,6 @@ impl SqliteLedger {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn check_merchant(&self, found: MerchantId) -> Result<(), LedgerError> {
-        if found != self.merchant {
-            return Err(LedgerError::WrongMerchant {
-                expected: self.merchant,
-                found,
-            });
-        }
-        Ok(())
-    }
-
     /// Runs `f` in an immediate (write-locked) transaction and commits it if `f` succeeds.
     fn write<T>(
         &self,
@@ -293,7 +283,7 @@ impl Ledger for SqliteLedger {
     }
 
     fn record_issue(&self, voucher: &Voucher, at: DateTime<Utc>) -> Result<(), LedgerError> {
-        self.check_merchant(voucher.merchant)?;
+        check_merchant(self.merchant, voucher.merchant)?;
         self.write(|tx| {
             let existing = load_record(tx, voucher.id).map_err(sqlite_error)?;
             let record = VoucherRecord::issued(existing, voucher, at)?;
@@ -304,7 +294,7 @@ impl Ledger for SqliteLedger {
     fn redeem(&self, request: &RedeemRequest<'_>) -> Result<RedeemOutcome, LedgerError> {
         let acceptance = request.acceptance;
         let voucher = acceptance.voucher();
-        self.check_merchant(voucher.merchant)?;
+        check_merchant(self.merchant, voucher.merchant)?;
         let key = request.idempotency_key.as_str();
         self.write(|tx| {
             let earlier = tx
