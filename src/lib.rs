@@ -64,6 +64,7 @@ pub mod keys;
 pub mod ledger;
 pub mod local_time;
 pub mod member;
+pub mod member_tokens;
 pub mod merchant;
 pub mod money;
 #[cfg(feature = "qr")]
@@ -85,6 +86,7 @@ pub use ledger::{
 };
 pub use local_time::{LocalDateTime, LocalTimeError};
 pub use member::{CardError, CardNumber, Member, Tier};
+pub use member_tokens::{membership_card, share_code, verify_membership_card, verify_share_code};
 pub use merchant::{Merchant, Store};
 pub use money::{Currency, Money, MoneyError};
 pub use region::{GeoPoint, Geofence, RegionCode, RegionError};
