@@ -136,6 +136,9 @@ mod tests {
             verify_share_code(&text, &other),
             Err(Rejection::WrongMerchant)
         );
-        assert_eq!(verify_share_code("HELLO!", &ring), Err(Rejection::Malformed));
+        assert_eq!(
+            verify_share_code("HELLO!", &ring),
+            Err(Rejection::Malformed)
+        );
     }
 }
