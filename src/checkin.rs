@@ -18,7 +18,7 @@ use crate::region::{GeoPoint, Geofence};
 use crate::rejection::Rejection;
 use crate::token::wire::Reader;
 use crate::token::{Token, TokenError, TokenKind};
-use crate::voucher::rejection_of_auth;
+use crate::voucher::open_text;
 use chrono::{DateTime, Utc};
 
 /// How rotating codes rotate and how much drift is tolerated.
@@ -114,11 +114,8 @@ pub fn verify_check_in(
     expected_store: Option<StoreId>,
     position: Option<(GeoPoint, Geofence)>,
 ) -> Result<CheckIn, Rejection> {
-    let token = Token::parse(text).map_err(|e| crate::voucher::rejection_of_token_error(&e))?;
-    let body = keyring
-        .open(&token, TokenKind::CheckIn)
-        .map_err(rejection_of_auth)?;
-    let mut r = Reader::new(body);
+    let body = open_text(text, keyring, TokenKind::CheckIn)?;
+    let mut r = Reader::new(&body);
     let fields = (|| {
         let store = StoreId(r.varint_u32("store")?);
         let step = r.varint("step")?;

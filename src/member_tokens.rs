@@ -8,7 +8,7 @@ use crate::member::CardNumber;
 use crate::rejection::Rejection;
 use crate::token::wire::Reader;
 use crate::token::{Token, TokenError, TokenKind};
-use crate::voucher::{rejection_of_auth, rejection_of_token_error};
+use crate::voucher::{open_text, rejection_of_token_error};
 
 /// The membership-card token for `member` holding `card`.
 ///
@@ -34,7 +34,7 @@ pub fn verify_membership_card(
     text: &str,
     keyring: &Keyring,
 ) -> Result<(MemberId, CardNumber), Rejection> {
-    let body = open(text, keyring, TokenKind::MembershipCard)?;
+    let body = open_text(text, keyring, TokenKind::MembershipCard)?;
     let mut r = Reader::new(&body);
     let fields = (|| {
         let member = MemberId(r.u64_le("member")?);
@@ -62,7 +62,7 @@ pub fn share_code(keyring: &Keyring, member: MemberId) -> Result<Token, crate::E
 /// # Errors
 /// The signature-stage [`Rejection`].
 pub fn verify_share_code(text: &str, keyring: &Keyring) -> Result<MemberId, Rejection> {
-    let body = open(text, keyring, TokenKind::Share)?;
+    let body = open_text(text, keyring, TokenKind::Share)?;
     let mut r = Reader::new(&body);
     let member = r
         .u64_le("member")
@@ -71,14 +71,6 @@ pub fn verify_share_code(text: &str, keyring: &Keyring) -> Result<MemberId, Reje
         return Err(Rejection::Malformed);
     }
     Ok(MemberId(member))
-}
-
-fn open(text: &str, keyring: &Keyring, kind: TokenKind) -> Result<Vec<u8>, Rejection> {
-    let token = Token::parse(text).map_err(|e| rejection_of_token_error(&e))?;
-    keyring
-        .open(&token, kind)
-        .map(<[u8]>::to_vec)
-        .map_err(rejection_of_auth)
 }
 
 #[cfg(test)]

@@ -106,6 +106,18 @@ pub struct Account {
 }
 
 impl Account {
+    /// The account after `kind`.
+    ///
+    /// # Errors
+    /// [`super::LedgerError::InsufficientFunds`] when it would go negative or overflow.
+    pub(crate) fn checked_after(self, kind: MovementKind) -> Result<Account, super::LedgerError> {
+        self.after(kind)
+            .ok_or(super::LedgerError::InsufficientFunds {
+                kind,
+                account: self,
+            })
+    }
+
     /// The account after `kind`, or `None` when it would go negative or overflow.
     pub(crate) fn after(self, kind: MovementKind) -> Option<Account> {
         let (dp, db) = kind.deltas();

@@ -206,12 +206,7 @@ impl Ledger for MemoryLedger {
             .get(&request.member)
             .copied()
             .unwrap_or_default();
-        let after = account
-            .after(request.kind)
-            .ok_or(LedgerError::InsufficientFunds {
-                kind: request.kind,
-                account,
-            })?;
+        let after = account.checked_after(request.kind)?;
         let movement = Movement {
             id: state.movements.len() as u64 + 1,
             member: request.member,

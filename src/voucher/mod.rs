@@ -345,6 +345,20 @@ pub(crate) fn rejection_of_auth(error: AuthError) -> Rejection {
     }
 }
 
+/// Parses scanned text, checks its kind, merchant, key and signature, and returns the
+/// authenticated body: the signature stage every kind of token goes through.
+pub(crate) fn open_text(
+    text: &str,
+    keyring: &Keyring,
+    kind: TokenKind,
+) -> Result<Vec<u8>, Rejection> {
+    let token = Token::parse(text).map_err(|e| rejection_of_token_error(&e))?;
+    keyring
+        .open(&token, kind)
+        .map(<[u8]>::to_vec)
+        .map_err(rejection_of_auth)
+}
+
 pub(crate) fn rejection_of_token_error(error: &TokenError) -> Rejection {
     match error {
         TokenError::UnsupportedVersion(_) | TokenError::UnsupportedScheme(_) => {

@@ -475,12 +475,7 @@ impl Ledger for SqliteLedger {
                 return Ok(movement);
             }
             let account = load_account(tx, request.member).map_err(sqlite_error)?;
-            let after = account
-                .after(request.kind)
-                .ok_or(LedgerError::InsufficientFunds {
-                    kind: request.kind,
-                    account,
-                })?;
+            let after = account.checked_after(request.kind)?;
             tx.prepare_cached(
                 "INSERT INTO accounts (member, points, balance) VALUES (?1, ?2, ?3)
                  ON CONFLICT (member) DO UPDATE SET points = excluded.points,
