@@ -215,6 +215,14 @@ enum o2o_status
    A movement of zero.
    */
   O2O_STATUS_LEDGER_ZERO_MOVEMENT = 513,
+  /*
+   Two account identities hash to one member id; the second cannot enroll.
+   */
+  O2O_STATUS_LEDGER_IDENTITY_COLLISION = 514,
+  /*
+   A request that contradicts itself.
+   */
+  O2O_STATUS_LEDGER_INVALID_REQUEST = 515,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -289,6 +297,10 @@ enum o2o_rejection
    A rotating check-in code from beyond the tolerance ahead.
    */
   O2O_REJECTION_FUTURE_CODE = 15,
+  /*
+   A check-in code this member already used in this store.
+   */
+  O2O_REJECTION_REPLAYED_CODE = 16,
   /*
    Not valid in this store.
    */

@@ -9,8 +9,9 @@
 //! [`Presence::Unproven`], unless the phone's reported position lies within the store's
 //! geofence ([`Presence::Geofenced`]).
 //!
-//! Replays of a still-fresh code (one person scanning twice) are a ledger matter: record one
-//! visit per member, store and step.
+//! Replays of a still-fresh code (one person scanning twice) are a ledger matter: the ledger
+//! records one visit per member, store and [`VisitSlot`], and refuses a second scan in the same
+//! slot as [`Rejection::ReplayedCode`] (see [`crate::Ledger::check_in`]).
 
 use crate::ids::StoreId;
 use crate::keys::Keyring;
@@ -67,6 +68,27 @@ pub struct CheckIn {
     pub presence: Presence,
     /// The code's time step (`None` for a printed code).
     pub step: Option<u64>,
+}
+
+/// The slot a check-in's visit counts in: the ledger records at most one visit per member,
+/// store and slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VisitSlot {
+    /// A rotating code: the time step it was shown in.
+    Step(u64),
+    /// A printed code: the hour of the scan (Unix seconds / 3600), so a printed code counts
+    /// at most one visit per member and store an hour.
+    PrintedHour(u64),
+}
+
+impl CheckIn {
+    /// The slot this check-in, accepted at `at`, counts in.
+    pub fn visit_slot(&self, at: DateTime<Utc>) -> VisitSlot {
+        match self.step {
+            Some(step) => VisitSlot::Step(step),
+            None => VisitSlot::PrintedHour(at.timestamp().max(0) as u64 / 3600),
+        }
+    }
 }
 
 const STATIC: u64 = u64::MAX;

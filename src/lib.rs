@@ -16,6 +16,10 @@
 //!   [`Token::to_scanner_text`]; at the till, [`verify`] the scanned text against a
 //!   [`RedemptionContext`] and get a [`Decision`]: accepted with the discount, or rejected
 //!   with one stable [`Rejection`] reason.
+//! - **Check-in and enrollment**: a store shows [`rotating_code`]s; a customer's scan with
+//!   their [`AccountIdentity`] goes through [`check_in_member`], which enrolls them under a
+//!   keyed [`Pseudonym`], records the visit and hands out the membership card.
+//! - **Ledger**: [`Ledger`] ([`MemoryLedger`], [`SqliteLedger`]) redeems exactly once.
 //! - **C ABI**: `include/o2okit.h`, symbols prefixed `o2o_`.
 //!
 //! ## Example
@@ -57,6 +61,7 @@
 
 pub mod analytics;
 pub mod checkin;
+pub mod enrollment;
 mod error;
 pub mod ffi;
 pub mod ids;
@@ -74,15 +79,21 @@ pub mod rejection;
 pub mod token;
 pub mod voucher;
 
-pub use checkin::{CheckIn, CheckInPolicy, Presence, printed_code, rotating_code, verify_check_in};
+pub use checkin::{
+    CheckIn, CheckInPolicy, Presence, VisitSlot, printed_code, rotating_code, verify_check_in,
+};
+pub use enrollment::{
+    AccountIdentity, CheckInDesk, Enrollment, IdentityKey, MemberScan, Pseudonym, ScanOutcome,
+    WelcomeOffer, check_in_member,
+};
 pub use error::Error;
 pub use ids::{CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, VoucherId};
 pub use keys::{KeyError, KeyStatus, Keyring, SigningKey};
 #[cfg(feature = "sqlite")]
 pub use ledger::SqliteLedger;
 pub use ledger::{
-    IdempotencyKey, Ledger, LedgerError, MemoryLedger, Receipt, ReceiptId, RedeemOutcome,
-    RedeemRequest, VisitEvent, VoucherStatus,
+    CheckInOutcome, CheckInRequest, IdempotencyKey, Ledger, LedgerError, MemoryLedger, Receipt,
+    ReceiptId, RedeemOutcome, RedeemRequest, VisitEvent, VoucherStatus,
 };
 pub use local_time::{LocalDateTime, LocalTimeError};
 pub use member::{CardError, CardNumber, Member, Tier};

@@ -1,6 +1,6 @@
 //! Members: the electronic membership card a customer holds after scanning in a store.
 
-use crate::ids::{MemberId, MerchantId};
+use crate::ids::{MemberId, MerchantId, StoreId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -135,8 +135,8 @@ pub struct Member {
     pub merchant: MerchantId,
     /// The card number shown to the member and typed by cashiers.
     pub card: CardNumber,
-    /// Current tier.
-    pub tier: Tier,
+    /// The store where they enrolled.
+    pub enrolled_store: StoreId,
     /// The member whose share code enrolled this one, if any.
     pub referred_by: Option<MemberId>,
     /// When the member enrolled.

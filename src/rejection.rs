@@ -39,6 +39,8 @@ pub enum Rejection {
     StaleCode = 14,
     /// A rotating check-in code from beyond the tolerance ahead: a clock set wrong.
     FutureCode = 15,
+    /// A check-in code this member already used in this store: one visit per code shown.
+    ReplayedCode = 16,
     /// Not valid in this store.
     WrongStore = 20,
     /// Not valid in this store's region.
@@ -73,7 +75,7 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every reason, in code order.
-    pub const ALL: [Rejection; 28] = [
+    pub const ALL: [Rejection; 29] = [
         Rejection::Malformed,
         Rejection::UnsupportedVersion,
         Rejection::WrongKind,
@@ -87,6 +89,7 @@ impl Rejection {
         Rejection::OutsideHours,
         Rejection::StaleCode,
         Rejection::FutureCode,
+        Rejection::ReplayedCode,
         Rejection::WrongStore,
         Rejection::OutsideRegion,
         Rejection::OutsideGeofence,
@@ -130,6 +133,7 @@ impl Rejection {
             Rejection::OutsideHours => "outside_hours",
             Rejection::StaleCode => "stale_code",
             Rejection::FutureCode => "future_code",
+            Rejection::ReplayedCode => "replayed_code",
             Rejection::WrongStore => "wrong_store",
             Rejection::OutsideRegion => "outside_region",
             Rejection::OutsideGeofence => "outside_geofence",

@@ -253,7 +253,7 @@ fn referrals_count_seeds_and_their_recruits() {
         id: MemberId(id),
         merchant: MerchantId(1),
         card: CardNumber::from_serial(id).unwrap(),
-        tier: Tier::BASIC,
+        enrolled_store: StoreId(1),
         referred_by: by.map(MemberId),
         enrolled_at: ts(at),
     };

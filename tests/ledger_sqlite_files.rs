@@ -83,7 +83,7 @@ fn a_newer_schema_is_refused() {
     assert_refused_untouched(&newer, |e| {
         *e == LedgerError::SchemaTooNew {
             found: 99,
-            supported: 1,
+            supported: 2,
         }
     });
 }
@@ -160,4 +160,92 @@ fn a_lock_held_past_the_busy_timeout_is_a_busy_error_that_changes_nothing() {
     other_process.execute_batch("COMMIT").unwrap();
     assert_eq!(ledger.record(VoucherId(1)).unwrap(), None);
     assert!(ledger.redeem(&request).unwrap().receipt().is_some());
+}
+
+#[test]
+fn a_version_1_ledger_is_migrated_keeping_its_redemptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let a = accept(&amount_off(1, 500), None, 10_000);
+    let receipt = {
+        let ledger = open(&path).unwrap();
+        redeem(&ledger, &a, "k1").unwrap().0
+    };
+    // Turn the file back into what version 1 wrote: the same tables without members and
+    // check-ins.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE members; DROP TABLE check_ins; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    let ledger = open(&path).unwrap();
+    let version: u32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(ledger.receipt(receipt.id).unwrap(), Some(receipt));
+    assert_eq!(redeem(&ledger, &a, "k2"), Err(Rejection::AlreadyUsed));
+    // The new tables work.
+    let pseudonym = IdentityKey::from_bytes(&[3; 32])
+        .unwrap()
+        .pseudonym(MERCHANT, &AccountIdentity::phone("+8613800138000").unwrap());
+    let check_in = CheckIn {
+        store: shenzhen().id,
+        presence: Presence::Proven,
+        step: Some(1),
+    };
+    let outcome = ledger
+        .check_in(&CheckInRequest {
+            check_in: &check_in,
+            pseudonym: &pseudonym,
+            referred_by: None,
+            at: at("2026-06-15T04:00:00Z"),
+            welcome: None,
+        })
+        .unwrap();
+    assert!(matches!(
+        outcome,
+        CheckInOutcome::Visited { enrolled: true, .. }
+    ));
+}
+
+#[test]
+fn members_survive_closing_and_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let pseudonym = IdentityKey::from_bytes(&[3; 32]).unwrap().pseudonym(
+        MERCHANT,
+        &AccountIdentity::app_account("wechat:abc").unwrap(),
+    );
+    let check_in = CheckIn {
+        store: shenzhen().id,
+        presence: Presence::Proven,
+        step: Some(1),
+    };
+    let request = CheckInRequest {
+        check_in: &check_in,
+        pseudonym: &pseudonym,
+        referred_by: Some(MemberId(5)),
+        at: at("2026-06-15T04:00:00.000001Z"),
+        welcome: None,
+    };
+    let member = match open(&path).unwrap().check_in(&request).unwrap() {
+        CheckInOutcome::Visited { member, .. } => member,
+        CheckInOutcome::Refused { reason } => panic!("{reason}"),
+    };
+    let ledger = open(&path).unwrap();
+    assert_eq!(ledger.member(member.id).unwrap(), Some(member.clone()));
+    assert_eq!(ledger.members().unwrap(), vec![member]);
+    // The replay guard is durable too.
+    assert_eq!(
+        ledger.check_in(&request).unwrap(),
+        CheckInOutcome::Refused {
+            reason: Rejection::ReplayedCode
+        }
+    );
+    // The file holds the keyed hash, never the account text.
+    drop(ledger);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!bytes.windows(10).any(|w| w == b"wechat:abc"));
 }

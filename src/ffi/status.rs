@@ -82,6 +82,10 @@ pub enum o2o_status {
     LedgerInsufficientFunds = 512,
     /// A movement of zero.
     LedgerZeroMovement = 513,
+    /// Two account identities hash to one member id; the second cannot enroll.
+    LedgerIdentityCollision = 514,
+    /// A request that contradicts itself.
+    LedgerInvalidRequest = 515,
 }
 
 impl o2o_status {
@@ -119,6 +123,8 @@ impl o2o_status {
                 LedgerError::VoucherConflict(_) => LedgerVoucherConflict,
                 LedgerError::InsufficientFunds { .. } => LedgerInsufficientFunds,
                 LedgerError::ZeroMovement => LedgerZeroMovement,
+                LedgerError::IdentityCollision(_) => LedgerIdentityCollision,
+                LedgerError::InvalidRequest(_) => LedgerInvalidRequest,
             },
             Error::InvalidInput(_) => InvalidArgument,
         }

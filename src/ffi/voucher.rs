@@ -58,6 +58,8 @@ pub enum o2o_rejection {
     StaleCode = 14,
     /// A rotating check-in code from beyond the tolerance ahead.
     FutureCode = 15,
+    /// A check-in code this member already used in this store.
+    ReplayedCode = 16,
     /// Not valid in this store.
     WrongStore = 20,
     /// Not valid in this store's region.
@@ -107,6 +109,7 @@ impl From<Rejection> for o2o_rejection {
             Rejection::OutsideHours => C::OutsideHours,
             Rejection::StaleCode => C::StaleCode,
             Rejection::FutureCode => C::FutureCode,
+            Rejection::ReplayedCode => C::ReplayedCode,
             Rejection::WrongStore => C::WrongStore,
             Rejection::OutsideRegion => C::OutsideRegion,
             Rejection::OutsideGeofence => C::OutsideGeofence,
@@ -156,6 +159,7 @@ fn rejection_c_name(r: Rejection) -> &'static std::ffi::CStr {
         Rejection::OutsideHours => c"outside_hours",
         Rejection::StaleCode => c"stale_code",
         Rejection::FutureCode => c"future_code",
+        Rejection::ReplayedCode => c"replayed_code",
         Rejection::WrongStore => c"wrong_store",
         Rejection::OutsideRegion => c"outside_region",
         Rejection::OutsideGeofence => c"outside_geofence",

@@ -1,16 +1,23 @@
 //! An in-memory ledger: the same rules as the SQLite ledger, behind one mutex, gone when
 //! dropped.
 
+use super::members::{
+    CheckInOutcome, CheckInRequest, check_request, free_card_serial, new_member, slot_key,
+    visit_of_check_in,
+};
 use super::record::VoucherRecord;
 use super::{
     Account, Ledger, LedgerError, LedgerEvent, Movement, MovementRequest, Receipt, ReceiptId,
     RedeemOutcome, RedeemRequest, VisitEvent, check_merchant, ledger_instant, replay, sort_history,
     visit_of,
 };
-use crate::ids::{MemberId, MerchantId, VoucherId};
+use crate::enrollment::Pseudonym;
+use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
+use crate::member::{CardNumber, Member};
+use crate::rejection::Rejection;
 use crate::voucher::Voucher;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 #[derive(Default)]
@@ -25,6 +32,12 @@ struct State {
     movements: Vec<Movement>,
     movement_keys: HashMap<String, usize>,
     visits: Vec<VisitEvent>,
+    /// Members in order of enrollment, with their pseudonyms.
+    members: Vec<(Pseudonym, Member)>,
+    member_index: HashMap<MemberId, usize>,
+    card_serials: HashMap<u64, usize>,
+    /// (member, store, printed, slot) of every recorded check-in.
+    check_ins: HashSet<(MemberId, StoreId, bool, u64)>,
 }
 
 /// A ledger held in memory. Thread-safe; one mutex serialises every operation.
@@ -255,5 +268,75 @@ impl Ledger for MemoryLedger {
 
     fn has_visited(&self, member: MemberId) -> Result<bool, LedgerError> {
         Ok(self.lock().visits.iter().any(|v| v.member == Some(member)))
+    }
+
+    fn check_in(&self, request: &CheckInRequest<'_>) -> Result<CheckInOutcome, LedgerError> {
+        check_request(self.merchant, request)?;
+        let mut state = self.lock();
+        let id = request.pseudonym.member_id();
+        let (member, enrolled) = match state.member_index.get(&id) {
+            Some(&i) if state.members[i].0 != *request.pseudonym => {
+                return Err(LedgerError::IdentityCollision(id));
+            }
+            Some(&i) => (state.members[i].1.clone(), false),
+            None => {
+                let serial = free_card_serial(request.pseudonym, |s| {
+                    Ok::<_, LedgerError>(state.card_serials.contains_key(&s))
+                })?;
+                (new_member(self.merchant, request, serial)?, true)
+            }
+        };
+        let (printed, slot) = slot_key(request);
+        let seen = (id, request.check_in.store, printed, slot);
+        if state.check_ins.contains(&seen) {
+            return Ok(CheckInOutcome::Refused {
+                reason: Rejection::ReplayedCode,
+            });
+        }
+        let welcome = match (enrolled, request.welcome) {
+            (true, Some(voucher)) => {
+                let existing = state.vouchers.get(&voucher.id).cloned();
+                Some(VoucherRecord::issued(existing, voucher, request.at)?)
+            }
+            _ => None,
+        };
+        // Every check has passed: write.
+        if enrolled {
+            let index = state.members.len();
+            state.member_index.insert(id, index);
+            state.card_serials.insert(member.card.serial(), index);
+            state.members.push((*request.pseudonym, member.clone()));
+        }
+        if let Some(record) = welcome {
+            state.vouchers.insert(record.voucher, record);
+        }
+        state.check_ins.insert(seen);
+        let visit = visit_of_check_in(request);
+        state.visits.push(visit.clone());
+        Ok(CheckInOutcome::Visited {
+            member,
+            enrolled,
+            visit,
+        })
+    }
+
+    fn member(&self, id: MemberId) -> Result<Option<Member>, LedgerError> {
+        let state = self.lock();
+        Ok(state
+            .member_index
+            .get(&id)
+            .map(|&i| state.members[i].1.clone()))
+    }
+
+    fn member_by_card(&self, card: &CardNumber) -> Result<Option<Member>, LedgerError> {
+        let state = self.lock();
+        Ok(state
+            .card_serials
+            .get(&card.serial())
+            .map(|&i| state.members[i].1.clone()))
+    }
+
+    fn members(&self) -> Result<Vec<Member>, LedgerError> {
+        Ok(self.lock().members.iter().map(|(_, m)| m.clone()).collect())
     }
 }

@@ -12,19 +12,21 @@
 //! several processes on one file. A ledger belongs to one merchant.
 
 pub mod account;
+mod members;
 mod memory;
 pub mod record;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use account::{Account, Movement, MovementKind, MovementRequest, PointsRule, TierSchedule};
+pub use members::{CheckInOutcome, CheckInRequest};
 pub use memory::MemoryLedger;
 pub use record::{Terms, VoucherRecord, VoucherStatus};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteLedger;
 
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
-use crate::member::Tier;
+use crate::member::{CardNumber, Member, Tier};
 use crate::rejection::Rejection;
 use crate::voucher::{Acceptance, MemberContext, Voucher};
 use chrono::{DateTime, Utc};
@@ -102,6 +104,13 @@ pub enum LedgerError {
     /// A movement of zero.
     #[error("a movement must move at least 1")]
     ZeroMovement,
+    /// Two account identities hash to one member id (a 64-bit collision of the keyed hash):
+    /// the second cannot enroll. Nothing was written.
+    #[error("another identity already holds member id {0}")]
+    IdentityCollision(MemberId),
+    /// A request that contradicts itself (such as a welcome voucher for another member).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
 }
 
 /// A caller-chosen key that makes a request safe to retry: 1 to 128 printable ASCII
@@ -393,6 +402,36 @@ pub trait Ledger: Send + Sync {
     /// # Errors
     /// Storage errors.
     fn has_visited(&self, member: MemberId) -> Result<bool, LedgerError>;
+
+    /// Records a verified check-in: enrolls the member if the ledger has not seen their
+    /// pseudonym (with a card number, who referred them and the welcome voucher), and records
+    /// the visit once per member, store and [`crate::VisitSlot`]. A second scan in the same
+    /// slot is refused as [`Rejection::ReplayedCode`] and records nothing.
+    ///
+    /// # Errors
+    /// [`LedgerError::IdentityCollision`]; [`LedgerError::InvalidRequest`] and
+    /// [`LedgerError::WrongMerchant`] for a welcome voucher not bound to the member or of
+    /// another merchant; [`LedgerError::VoucherConflict`] when the welcome voucher's id was
+    /// recorded with other terms; storage errors.
+    fn check_in(&self, request: &CheckInRequest<'_>) -> Result<CheckInOutcome, LedgerError>;
+
+    /// A member by id.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn member(&self, id: MemberId) -> Result<Option<Member>, LedgerError>;
+
+    /// A member by card number, as a cashier types it.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn member_by_card(&self, card: &CardNumber) -> Result<Option<Member>, LedgerError>;
+
+    /// Every member, in order of enrollment: the feed for referral analytics.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn members(&self) -> Result<Vec<Member>, LedgerError>;
 
     /// What a till needs to know about a member to verify vouchers: tier from the schedule,
     /// and whether they are new (no visit yet).

@@ -14,9 +14,11 @@
 //! Storage: u64 ids and amounts are stored as the i64 with the same bits; instants as Unix
 //! microseconds.
 
+mod members;
 mod schema;
 
 use super::account::{Account, Movement, MovementKind, MovementRequest};
+use super::members::{CheckInOutcome, CheckInRequest, check_request};
 use super::record::{Terms, VoucherRecord};
 use super::{
     IdempotencyKey, Ledger, LedgerError, LedgerEvent, Receipt, ReceiptId, RedeemOutcome,
@@ -24,6 +26,7 @@ use super::{
 };
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::local_time::LocalDateTime;
+use crate::member::{CardNumber, Member};
 use crate::voucher::Voucher;
 use chrono::{DateTime, Utc};
 use rusqlite::{
@@ -561,6 +564,35 @@ impl Ledger for SqliteLedger {
         self.read(|c| {
             c.prepare_cached("SELECT EXISTS (SELECT 1 FROM visits WHERE member = ?1)")?
                 .query_row([int(member.0)], |r| r.get(0))
+        })
+    }
+
+    fn check_in(&self, request: &CheckInRequest<'_>) -> Result<CheckInOutcome, LedgerError> {
+        check_request(self.merchant, request)?;
+        self.write(|tx| members::check_in(tx, self.merchant, request))
+    }
+
+    fn member(&self, id: MemberId) -> Result<Option<Member>, LedgerError> {
+        let found = self.read(|c| members::find_member(c, self.merchant, "member", int(id.0)))?;
+        Ok(found.map(|(_, m)| m))
+    }
+
+    fn member_by_card(&self, card: &CardNumber) -> Result<Option<Member>, LedgerError> {
+        let found =
+            self.read(|c| members::find_member(c, self.merchant, "card", int(card.serial())))?;
+        Ok(found.map(|(_, m)| m))
+    }
+
+    fn members(&self) -> Result<Vec<Member>, LedgerError> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {} FROM members ORDER BY enrolled_at, rowid",
+                members::MEMBER_COLUMNS
+            ))?
+            .query_map([], |row| {
+                members::member_of(self.merchant, row).map(|(_, m)| m)
+            })?
+            .collect()
         })
     }
 }

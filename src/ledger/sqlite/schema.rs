@@ -15,10 +15,11 @@ use std::path::Path;
 pub(super) const APPLICATION_ID: i64 = 0x4F32_4F4B;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: u32 = 1;
+pub(super) const SCHEMA_VERSION: u32 = 2;
 
 /// `MIGRATIONS[n]` takes a file from version `n` to `n + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r#"
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -82,7 +83,31 @@ CREATE TABLE visits (
     discount INTEGER NOT NULL
 );
 CREATE INDEX visits_by_member ON visits (member);
-"#];
+"#,
+    r#"
+-- Version 2: members and check-ins. A member is stored under the keyed hash of their account
+-- identity (never the phone number itself); card is the card number's 15-digit serial.
+CREATE TABLE members (
+    member         INTEGER PRIMARY KEY,
+    pseudonym      BLOB NOT NULL UNIQUE CHECK (length(pseudonym) = 32),
+    card           INTEGER NOT NULL UNIQUE,
+    enrolled_store INTEGER NOT NULL,
+    referred_by    INTEGER,
+    enrolled_at    INTEGER NOT NULL
+);
+CREATE INDEX members_by_referrer ON members (referred_by);
+
+-- One row per member, store and slot: a rotating code's step, or a printed code's hour.
+CREATE TABLE check_ins (
+    member  INTEGER NOT NULL,
+    store   INTEGER NOT NULL,
+    printed INTEGER NOT NULL,
+    slot    INTEGER NOT NULL,
+    at      INTEGER NOT NULL,
+    PRIMARY KEY (member, store, printed, slot)
+) WITHOUT ROWID;
+"#,
+];
 
 /// What the file's header says it is: application id, schema version, schema objects.
 fn identify(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {

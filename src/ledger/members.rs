@@ -1,0 +1,124 @@
+//! Members and check-ins in the ledger: the rules both ledgers share.
+//!
+//! A check-in enrolls the member if the ledger has not seen their pseudonym, records one visit
+//! per member, store and [`VisitSlot`], and records the welcome voucher of a new member — all
+//! in one transaction, so a retried scan neither enrolls twice nor counts two visits.
+
+use super::{LedgerError, VisitEvent, check_merchant, ledger_instant};
+use crate::checkin::{CheckIn, VisitSlot};
+use crate::enrollment::Pseudonym;
+use crate::ids::{MemberId, MerchantId};
+use crate::member::{CardNumber, Member};
+use crate::rejection::Rejection;
+use crate::voucher::Voucher;
+use chrono::{DateTime, Utc};
+
+/// A verified check-in to record.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckInRequest<'a> {
+    /// The verified check-in code.
+    pub check_in: &'a CheckIn,
+    /// Who scanned it.
+    pub pseudonym: &'a Pseudonym,
+    /// The referring member (from a verified share code); kept only when this check-in
+    /// enrolls the member, and never the member themselves.
+    pub referred_by: Option<MemberId>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The welcome voucher to record if this check-in enrolls the member; it must be bound to
+    /// the pseudonym's member.
+    pub welcome: Option<&'a Voucher>,
+}
+
+/// What a check-in did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckInOutcome {
+    /// The visit was recorded.
+    Visited {
+        /// The member as the ledger holds them.
+        member: Member,
+        /// Whether this check-in enrolled them.
+        enrolled: bool,
+        /// The visit recorded.
+        visit: VisitEvent,
+    },
+    /// Refused ([`Rejection::ReplayedCode`]: this member used this code already); nothing
+    /// was recorded.
+    Refused {
+        /// Why.
+        reason: Rejection,
+    },
+}
+
+/// Refuses a request the ledger must not record: a welcome voucher of another merchant or not
+/// bound to the member.
+pub(crate) fn check_request(
+    merchant: MerchantId,
+    request: &CheckInRequest<'_>,
+) -> Result<(), LedgerError> {
+    if let Some(welcome) = request.welcome {
+        check_merchant(merchant, welcome.merchant)?;
+        if welcome.member != Some(request.pseudonym.member_id()) {
+            return Err(LedgerError::InvalidRequest(format!(
+                "welcome voucher {} is not bound to member {}",
+                welcome.id,
+                request.pseudonym.member_id()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The member a first check-in enrolls, holding card `serial`.
+pub(crate) fn new_member(
+    merchant: MerchantId,
+    request: &CheckInRequest<'_>,
+    serial: u64,
+) -> Result<Member, LedgerError> {
+    let id = request.pseudonym.member_id();
+    Ok(Member {
+        id,
+        merchant,
+        card: CardNumber::from_serial(serial).map_err(|e| LedgerError::Corrupt(e.to_string()))?,
+        enrolled_store: request.check_in.store,
+        referred_by: request.referred_by.filter(|&r| r != id),
+        enrolled_at: ledger_instant(request.at),
+    })
+}
+
+/// The visit a check-in records: no spend, no voucher.
+pub(crate) fn visit_of_check_in(request: &CheckInRequest<'_>) -> VisitEvent {
+    VisitEvent {
+        member: Some(request.pseudonym.member_id()),
+        store: request.check_in.store,
+        at: ledger_instant(request.at),
+        spend_minor: 0,
+        voucher: None,
+        campaign: None,
+        discount_minor: 0,
+    }
+}
+
+/// The slot as stored: (printed, number).
+pub(crate) fn slot_key(request: &CheckInRequest<'_>) -> (bool, u64) {
+    match request.check_in.visit_slot(request.at) {
+        VisitSlot::Step(step) => (false, step),
+        VisitSlot::PrintedHour(hour) => (true, hour),
+    }
+}
+
+/// The first card serial from the pseudonym's preferred one that `taken` says is free.
+pub(crate) fn free_card_serial<E>(
+    pseudonym: &Pseudonym,
+    mut taken: impl FnMut(u64) -> Result<bool, E>,
+) -> Result<u64, E> {
+    let mut serial = pseudonym.preferred_card_serial();
+    while taken(serial)? {
+        serial = if serial == CardNumber::MAX_SERIAL {
+            0
+        } else {
+            serial + 1
+        };
+    }
+    Ok(serial)
+}

@@ -1,0 +1,443 @@
+//! Enrollment and check-in: the same tests against both ledgers.
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::*;
+use o2okit::analytics::{Granularity, referrals};
+use o2okit::*;
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            use super::*;
+            $(#[test] fn $name() { super::$name(&MemoryLedger::new(MERCHANT)); })*
+        }
+        mod sqlite {
+            use super::*;
+            $(#[test] fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let ledger = SqliteLedger::open(dir.path().join("ledger.db"), MERCHANT).unwrap();
+                super::$name(&ledger);
+            })*
+        }
+    };
+}
+
+contract!(
+    a_first_scan_enrolls_and_later_scans_only_visit,
+    a_replayed_code_is_refused_and_records_nothing,
+    bad_codes_are_refused_before_the_ledger,
+    a_share_code_records_who_referred_whom,
+    a_forged_share_code_enrolls_nobody,
+    printed_codes_count_once_an_hour,
+    the_welcome_voucher_is_recorded_and_redeemable_by_the_member,
+    a_welcome_voucher_for_someone_else_is_refused,
+    colliding_member_ids_are_refused,
+    taken_card_numbers_move_to_the_next_free_one,
+    self_referral_is_ignored,
+);
+
+const POLICY: CheckInPolicy = CheckInPolicy {
+    period_secs: 30,
+    skew_steps: 1,
+};
+
+fn identity_key() -> IdentityKey {
+    IdentityKey::from_bytes(&[0x5A; 32]).unwrap()
+}
+
+fn phone(n: u32) -> AccountIdentity {
+    AccountIdentity::phone(&format!("+86 138 {n:08}")).unwrap()
+}
+
+fn code_at(when: DateTime<Utc>) -> String {
+    rotating_code(&keyring(), shenzhen().id, &POLICY, when)
+        .unwrap()
+        .to_scanner_text()
+}
+
+fn welcome_offer() -> WelcomeOffer {
+    WelcomeOffer {
+        template: amount_off(0, 1_000).min_spend(5_000),
+        valid_days: 14,
+    }
+}
+
+/// Scans `code` at `when` as `identity` in Shenzhen, with the welcome offer.
+fn scan(
+    ledger: &dyn Ledger,
+    code: &str,
+    identity: &AccountIdentity,
+    share: Option<&str>,
+    when: DateTime<Utc>,
+) -> ScanOutcome {
+    let ring = keyring();
+    let key = identity_key();
+    let store = shenzhen();
+    let offer = welcome_offer();
+    let desk = CheckInDesk {
+        keyring: &ring,
+        identity_key: &key,
+        policy: POLICY,
+        store: &store,
+        welcome: Some(&offer),
+    };
+    let scan = MemberScan {
+        code,
+        identity,
+        share_code: share,
+        position: None,
+        fence_radius_m: 150,
+        welcome_id: VoucherId(when.timestamp() as u64),
+        at: when,
+    };
+    check_in_member(ledger, &desk, &scan).unwrap()
+}
+
+fn checked_in(outcome: ScanOutcome) -> Enrollment {
+    match outcome {
+        ScanOutcome::CheckedIn(e) => *e,
+        ScanOutcome::Refused { reason } => panic!("refused: {reason}"),
+    }
+}
+
+fn refused(outcome: ScanOutcome) -> Rejection {
+    match outcome {
+        ScanOutcome::CheckedIn(e) => panic!("checked in {:?}", e.member),
+        ScanOutcome::Refused { reason } => reason,
+    }
+}
+
+fn a_first_scan_enrolls_and_later_scans_only_visit(ledger: &dyn Ledger) {
+    let t0 = at("2026-06-15T04:00:05Z");
+    let first = checked_in(scan(ledger, &code_at(t0), &phone(1), None, t0));
+    assert!(first.enrolled);
+    let id = identity_key().pseudonym(MERCHANT, &phone(1)).member_id();
+    assert_eq!(first.member.id, id);
+    assert_eq!(first.member.enrolled_store, shenzhen().id);
+    assert_eq!(first.presence, Presence::Proven);
+    assert!(first.welcome.is_some());
+    // The card token carries the member and the card number the ledger assigned.
+    let card_text = first.card.to_scanner_text();
+    assert_eq!(
+        verify_membership_card(&card_text, &keyring()),
+        Ok((id, first.member.card.clone()))
+    );
+    assert_eq!(ledger.member(id).unwrap(), Some(first.member.clone()));
+    assert_eq!(
+        ledger.member_by_card(&first.member.card).unwrap(),
+        Some(first.member.clone())
+    );
+    assert!(ledger.has_visited(id).unwrap());
+
+    // The next code, a minute later: the same member, a second visit, no second voucher.
+    let t1 = t0 + Duration::seconds(60);
+    let again = checked_in(scan(ledger, &code_at(t1), &phone(1), None, t1));
+    assert!(!again.enrolled);
+    assert_eq!(again.member, first.member);
+    assert_eq!(again.welcome, None);
+    assert_eq!(ledger.members().unwrap(), vec![first.member]);
+    let visits = ledger.visits().unwrap();
+    assert_eq!(visits.len(), 2);
+    assert!(
+        visits
+            .iter()
+            .all(|v| v.member == Some(id) && v.spend_minor == 0)
+    );
+}
+
+fn a_replayed_code_is_refused_and_records_nothing(ledger: &dyn Ledger) {
+    let t0 = at("2026-06-15T04:00:05Z");
+    let code = code_at(t0);
+    checked_in(scan(ledger, &code, &phone(1), None, t0));
+    // The same member scanning the same code again, still within the tolerance.
+    let later = t0 + Duration::seconds(20);
+    assert_eq!(
+        refused(scan(ledger, &code, &phone(1), None, later)),
+        Rejection::ReplayedCode
+    );
+    assert_eq!(ledger.visits().unwrap().len(), 1);
+    // Another customer in front of the same screen is a visit of their own.
+    assert!(checked_in(scan(ledger, &code, &phone(2), None, later)).enrolled);
+    assert_eq!(ledger.visits().unwrap().len(), 2);
+}
+
+fn bad_codes_are_refused_before_the_ledger(ledger: &dyn Ledger) {
+    let t0 = at("2026-06-15T04:00:05Z");
+    let code = code_at(t0);
+    // Outside the tolerance either way.
+    let stale = t0 + Duration::seconds(90);
+    assert_eq!(
+        refused(scan(ledger, &code, &phone(1), None, stale)),
+        Rejection::StaleCode
+    );
+    let early = t0 - Duration::seconds(90);
+    assert_eq!(
+        refused(scan(ledger, &code, &phone(1), None, early)),
+        Rejection::FutureCode
+    );
+    // Another store's screen.
+    let elsewhere = rotating_code(&keyring(), guangzhou().id, &POLICY, t0)
+        .unwrap()
+        .to_scanner_text();
+    assert_eq!(
+        refused(scan(ledger, &elsewhere, &phone(1), None, t0)),
+        Rejection::WrongStore
+    );
+    // A voucher is not a check-in code; garbage is malformed.
+    let voucher = amount_off(5, 100)
+        .sign(&keyring())
+        .unwrap()
+        .to_scanner_text();
+    assert_eq!(
+        refused(scan(ledger, &voucher, &phone(1), None, t0)),
+        Rejection::WrongKind
+    );
+    assert_eq!(
+        refused(scan(ledger, "NOT A CODE", &phone(1), None, t0)),
+        Rejection::Malformed
+    );
+    assert_eq!(ledger.members().unwrap(), vec![]);
+    assert_eq!(ledger.visits().unwrap(), vec![]);
+}
+
+fn a_share_code_records_who_referred_whom(ledger: &dyn Ledger) {
+    let t0 = at("2026-06-15T04:00:05Z");
+    let seed = checked_in(scan(ledger, &code_at(t0), &phone(1), None, t0)).member;
+    let share = share_code(&keyring(), seed.id).unwrap().to_scanner_text();
+    let t1 = t0 + Duration::days(1);
+    let friend = checked_in(scan(ledger, &code_at(t1), &phone(2), Some(&share), t1));
+    assert!(friend.enrolled);
+    assert_eq!(friend.member.referred_by, Some(seed.id));
+    let t2 = t1 + Duration::seconds(30);
+    let other = checked_in(scan(ledger, &code_at(t2), &phone(3), Some(&share), t2));
+    assert_eq!(other.member.referred_by, Some(seed.id));
+    // A known member scanning a share code later is not re-attributed.
+    let t3 = t2 + Duration::days(1);
+    let friend_again = checked_in(scan(ledger, &code_at(t3), &phone(2), Some(&share), t3));
+    assert_eq!(friend_again.member, friend.member);
+    let stored = ledger.member(friend.member.id).unwrap().unwrap();
+    assert_eq!(stored.referred_by, Some(seed.id));
+
+    let report = referrals(
+        &ledger.members().unwrap(),
+        chrono_tz::Asia::Shanghai,
+        Granularity::Month,
+    );
+    assert_eq!(report.by_referrer, [(seed.id, 2)]);
+    assert_eq!((report.referred, report.seeds), (2, 1));
+}
+
+fn a_forged_share_code_enrolls_nobody(ledger: &dyn Ledger) {
+    let t0 = at("2026-06-15T04:00:05Z");
+    let forged = Keyring::with_active_key(MERCHANT, KeyId(1), key(99));
+    let share = share_code(&forged, MemberId(42)).unwrap().to_scanner_text();
+    assert_eq!(
+        refused(scan(ledger, &code_at(t0), &phone(1), Some(&share), t0)),
+        Rejection::BadSignature
+    );
+    assert_eq!(ledger.members().unwrap(), vec![]);
+    assert_eq!(ledger.visits().unwrap(), vec![]);
+}
+
+fn printed_codes_count_once_an_hour(ledger: &dyn Ledger) {
+    let ring = keyring();
+    let key = identity_key();
+    let store = shenzhen();
+    let printed = printed_code(&ring, store.id).unwrap().to_scanner_text();
+    let desk = CheckInDesk {
+        keyring: &ring,
+        identity_key: &key,
+        policy: POLICY,
+        store: &store,
+        welcome: None,
+    };
+    let inside = GeoPoint::from_degrees(22.5335, 113.9305).unwrap(); // ~67 m from the store
+    let scan_at = |when: &str, position: Option<GeoPoint>| {
+        let identity = phone(1);
+        let scan = MemberScan {
+            code: &printed,
+            identity: &identity,
+            share_code: None,
+            position,
+            fence_radius_m: 150,
+            welcome_id: VoucherId(1),
+            at: at(when),
+        };
+        check_in_member(ledger, &desk, &scan).unwrap()
+    };
+    let first = checked_in(scan_at("2026-06-15T04:10:00Z", None));
+    assert_eq!(first.presence, Presence::Unproven);
+    assert_eq!(first.welcome, None);
+    assert_eq!(
+        refused(scan_at("2026-06-15T04:50:00Z", Some(inside))),
+        Rejection::ReplayedCode
+    );
+    let next_hour = checked_in(scan_at("2026-06-15T05:00:00Z", Some(inside)));
+    assert_eq!(next_hour.presence, Presence::Geofenced);
+    assert_eq!(ledger.visits().unwrap().len(), 2);
+}
+
+fn the_welcome_voucher_is_recorded_and_redeemable_by_the_member(ledger: &dyn Ledger) {
+    let t0 = at("2026-06-15T04:00:05Z");
+    let enrolled = checked_in(scan(ledger, &code_at(t0), &phone(1), None, t0));
+    let token = enrolled
+        .welcome
+        .expect("a new member gets the welcome voucher");
+    let text = token.to_scanner_text();
+    let welcome_id = VoucherId(t0.timestamp() as u64);
+    let record = ledger
+        .record(welcome_id)
+        .unwrap()
+        .expect("recorded as issued");
+    assert_eq!(record.issued_at, Some(t0));
+
+    // At the till: the member's own voucher is accepted, anyone else's card is not.
+    let store = shenzhen();
+    let basket = cny(6_000);
+    let till = |member: MemberId, when: DateTime<Utc>| {
+        let context = ledger
+            .member_context(
+                member,
+                when,
+                &ledger::TierSchedule {
+                    window_days: 365,
+                    levels: vec![],
+                },
+            )
+            .unwrap();
+        verify(
+            &text,
+            &keyring(),
+            &RedemptionContext {
+                store: &store,
+                at: when,
+                basket: &basket,
+                member: Some(context),
+                other_vouchers: 0,
+            },
+        )
+    };
+    let next_day = t0 + Duration::days(1);
+    let Decision::Accepted(ok) = till(enrolled.member.id, next_day) else {
+        panic!("the member's welcome voucher was refused")
+    };
+    assert_eq!(ok.discount_minor(), 1_000);
+    assert_eq!(
+        till(MemberId(7), next_day),
+        Decision::Rejected {
+            reason: Rejection::WrongMember
+        }
+    );
+    assert_eq!(
+        till(enrolled.member.id, t0 + Duration::days(15)),
+        Decision::Rejected {
+            reason: Rejection::Expired
+        }
+    );
+    assert!(redeem(ledger, &ok, "till/welcome").is_ok());
+    assert_eq!(
+        redeem(ledger, &ok, "till/welcome-again"),
+        Err(Rejection::AlreadyUsed)
+    );
+}
+
+fn request<'a>(
+    check_in: &'a CheckIn,
+    pseudonym: &'a Pseudonym,
+    welcome: Option<&'a Voucher>,
+) -> CheckInRequest<'a> {
+    CheckInRequest {
+        check_in,
+        pseudonym,
+        referred_by: None,
+        at: at("2026-06-15T04:00:05Z"),
+        welcome,
+    }
+}
+
+fn rotating_check_in(step: u64) -> CheckIn {
+    CheckIn {
+        store: shenzhen().id,
+        presence: Presence::Proven,
+        step: Some(step),
+    }
+}
+
+fn a_welcome_voucher_for_someone_else_is_refused(ledger: &dyn Ledger) {
+    let pseudonym = identity_key().pseudonym(MERCHANT, &phone(1));
+    let check_in = rotating_check_in(1);
+    let stray = amount_off(9, 100).for_member(MemberId(12345));
+    let err = ledger
+        .check_in(&request(&check_in, &pseudonym, Some(&stray)))
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::InvalidRequest(_)), "{err:?}");
+    let foreign = Voucher {
+        merchant: MerchantId(1),
+        ..amount_off(9, 100).for_member(pseudonym.member_id())
+    };
+    let err = ledger
+        .check_in(&request(&check_in, &pseudonym, Some(&foreign)))
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::WrongMerchant { .. }), "{err:?}");
+    assert_eq!(ledger.members().unwrap(), vec![]);
+    assert_eq!(ledger.record(VoucherId(9)).unwrap(), None);
+}
+
+fn colliding_member_ids_are_refused(ledger: &dyn Ledger) {
+    let first = Pseudonym::from_bytes([1; 32]);
+    let mut bytes = [1; 32];
+    bytes[31] = 2; // same first 8 bytes: same member id, another identity
+    let second = Pseudonym::from_bytes(bytes);
+    assert_eq!(first.member_id(), second.member_id());
+    let check_in = rotating_check_in(1);
+    ledger.check_in(&request(&check_in, &first, None)).unwrap();
+    let later = rotating_check_in(2);
+    assert_eq!(
+        ledger.check_in(&request(&later, &second, None)),
+        Err(LedgerError::IdentityCollision(first.member_id()))
+    );
+    assert_eq!(ledger.members().unwrap().len(), 1);
+    assert_eq!(ledger.visits().unwrap().len(), 1);
+}
+
+fn taken_card_numbers_move_to_the_next_free_one(ledger: &dyn Ledger) {
+    let mut a = [7; 32];
+    let mut b = [7; 32];
+    a[0] = 1;
+    b[0] = 2; // other member ids, the same preferred card serial
+    let (a, b) = (Pseudonym::from_bytes(a), Pseudonym::from_bytes(b));
+    assert_eq!(a.preferred_card_serial(), b.preferred_card_serial());
+    let check_in = rotating_check_in(1);
+    let card_of = |p: &Pseudonym| match ledger.check_in(&request(&check_in, p, None)).unwrap() {
+        CheckInOutcome::Visited { member, .. } => member.card,
+        CheckInOutcome::Refused { reason } => panic!("{reason}"),
+    };
+    let card_a = card_of(&a);
+    let card_b = card_of(&b);
+    assert_eq!(card_a.serial(), a.preferred_card_serial());
+    assert_eq!(
+        card_b.serial(),
+        (a.preferred_card_serial() + 1) % (CardNumber::MAX_SERIAL + 1)
+    );
+    assert_eq!(
+        ledger.member_by_card(&card_b).unwrap().map(|m| m.id),
+        Some(b.member_id())
+    );
+}
+
+fn self_referral_is_ignored(ledger: &dyn Ledger) {
+    let pseudonym = identity_key().pseudonym(MERCHANT, &phone(1));
+    let check_in = rotating_check_in(1);
+    let outcome = ledger
+        .check_in(&CheckInRequest {
+            referred_by: Some(pseudonym.member_id()),
+            ..request(&check_in, &pseudonym, None)
+        })
+        .unwrap();
+    let CheckInOutcome::Visited { member, .. } = outcome else {
+        panic!("refused")
+    };
+    assert_eq!(member.referred_by, None);
+}
