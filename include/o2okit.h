@@ -49,6 +49,17 @@
 #define O2O_GRANULARITY_DAY 2
 
 /*
+ `identity_kind` of `o2o_member_scan`: a phone number, normalised (spaces, hyphens and
+ parentheses dropped, a leading 00 read as +).
+ */
+#define O2O_IDENTITY_PHONE 1
+
+/*
+ `identity_kind` of `o2o_member_scan`: an app account id, taken exactly.
+ */
+#define O2O_IDENTITY_APP_ACCOUNT 2
+
+/*
  Error-correction level L (about 7% recoverable), for `o2o_qr_*`.
  */
 #define O2O_QR_EC_L 0
@@ -371,6 +382,39 @@ typedef uint32_t o2o_rejection;
 #endif // __cplusplus
 
 /*
+ How well a check-in proves presence.
+ */
+enum o2o_presence
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   Refused: see the rejection.
+   */
+  O2O_PRESENCE_NONE = 0,
+  /*
+   A fresh rotating code from the store's screen.
+   */
+  O2O_PRESENCE_PROVEN = 1,
+  /*
+   A printed code, phone inside the store's geofence.
+   */
+  O2O_PRESENCE_GEOFENCED = 2,
+  /*
+   A printed code with no position: could have been photographed anywhere.
+   */
+  O2O_PRESENCE_UNPROVEN = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum o2o_presence o2o_presence;
+#else
+typedef uint32_t o2o_presence;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  Where a voucher is in its life.
  */
 enum o2o_voucher_status
@@ -412,44 +456,25 @@ typedef uint32_t o2o_voucher_status;
 #endif // __cplusplus
 
 /*
- How well a check-in proves presence.
- */
-enum o2o_presence
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /*
-   Refused: see the rejection.
-   */
-  O2O_PRESENCE_NONE = 0,
-  /*
-   A fresh rotating code from the store's screen.
-   */
-  O2O_PRESENCE_PROVEN = 1,
-  /*
-   A printed code, phone inside the store's geofence.
-   */
-  O2O_PRESENCE_GEOFENCED = 2,
-  /*
-   A printed code with no position: could have been photographed anywhere.
-   */
-  O2O_PRESENCE_UNPROVEN = 3,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum o2o_presence o2o_presence;
-#else
-typedef uint32_t o2o_presence;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/*
  The outcome of verifying one voucher: accepted with a discount, or refused with a reason.
 
  Thread safety: immutable; may be read from any thread.
  */
 typedef struct o2o_decision o2o_decision;
+
+/*
+ The outcome of a member's scan: refused, or checked in (and enrolled if new).
+
+ Thread safety: immutable; may be read from several threads at once.
+ */
+typedef struct o2o_enrollment o2o_enrollment;
+
+/*
+ The merchant's secret for member pseudonyms (kept apart from the signing keys).
+
+ Thread safety: immutable once made; may be used from several threads at once.
+ */
+typedef struct o2o_identity_key o2o_identity_key;
 
 /*
  A merchant's HMAC-SHA256 keys (one active signing key, older keys verify until retired).
@@ -474,6 +499,116 @@ typedef struct o2o_ledger o2o_ledger;
  Thread safety: immutable after `o2o_store_set_location`; const functions may share it.
  */
 typedef struct o2o_store o2o_store;
+
+/*
+ The outcome of a check-in scan.
+ */
+typedef struct o2o_check_in {
+  /*
+   `O2O_REJECTION_NONE` when accepted, else why (`O2O_REJECTION_STALE_CODE`, …).
+   */
+  o2o_rejection rejection;
+  /*
+   How well it proves presence (`O2O_PRESENCE_NONE` when refused).
+   */
+  o2o_presence presence;
+  /*
+   The store checked into (0 when refused).
+   */
+  uint32_t store_id;
+} o2o_check_in;
+
+/*
+ How a store takes check-ins.
+ */
+typedef struct o2o_check_in_rules {
+  /*
+   Seconds each rotating code is shown (at least 1).
+   */
+  uint32_t period_secs;
+  /*
+   Steps of tolerance either side of the current one.
+   */
+  uint32_t skew_steps;
+  /*
+   The welcome voucher for new members as a voucher template in JSON (the Rust `Voucher`;
+   its id and member are replaced), or NULL for none.
+   */
+  const char *welcome_voucher_json;
+  /*
+   Days the welcome voucher stays valid from enrollment (store-local).
+   */
+  uint32_t welcome_valid_days;
+} o2o_check_in_rules;
+
+/*
+ One customer's scan of a check-in code.
+ */
+typedef struct o2o_member_scan {
+  /*
+   The check-in code's text, as scanned.
+   */
+  const char *code_text;
+  /*
+   `O2O_IDENTITY_PHONE` or `O2O_IDENTITY_APP_ACCOUNT`.
+   */
+  uint32_t identity_kind;
+  /*
+   The phone number or app account id. Never stored: only its keyed hash is.
+   */
+  const char *identity;
+  /*
+   The share code of the friend the customer came through, or NULL.
+   */
+  const char *share_code_text;
+  /*
+   When, Unix seconds.
+   */
+  int64_t at_unix_seconds;
+  /*
+   The id the welcome voucher takes if this scan enrolls a new member.
+   */
+  uint64_t welcome_voucher_id;
+} o2o_member_scan;
+
+/*
+ What an enrollment holds; see `o2o_enrollment_read`.
+ */
+typedef struct o2o_enrollment_details {
+  /*
+   `O2O_REJECTION_NONE` when checked in; otherwise why not (stale, replayed, wrong store,
+   bad signature, …) and the other fields are 0.
+   */
+  o2o_rejection rejection;
+  /*
+   True when this scan enrolled the member.
+   */
+  bool enrolled;
+  /*
+   How well the scan proves the visit.
+   */
+  o2o_presence presence;
+  /*
+   The member's pseudonymous id.
+   */
+  uint64_t member_id;
+  /*
+   The member who referred them, 0 for none.
+   */
+  uint64_t referred_by;
+  /*
+   The store of the visit.
+   */
+  uint32_t store_id;
+  /*
+   The card number: 16 digits and a NUL.
+   */
+  char card_number[17];
+  /*
+   True when the enrollment carries a welcome voucher (`o2o_enrollment_welcome_text`).
+   */
+  bool has_welcome;
+} o2o_enrollment_details;
 
 /*
  What a redemption did.
@@ -520,24 +655,6 @@ typedef struct o2o_voucher_state {
    */
   int64_t value_left_minor;
 } o2o_voucher_state;
-
-/*
- The outcome of a check-in scan.
- */
-typedef struct o2o_check_in {
-  /*
-   `O2O_REJECTION_NONE` when accepted, else why (`O2O_REJECTION_STALE_CODE`, …).
-   */
-  o2o_rejection rejection;
-  /*
-   How well it proves presence (`O2O_PRESENCE_NONE` when refused).
-   */
-  o2o_presence presence;
-  /*
-   The store checked into (0 when refused).
-   */
-  uint32_t store_id;
-} o2o_check_in;
 
 /*
  One basket line: a POS category and its amount in minor units.
@@ -593,6 +710,96 @@ o2o_status o2o_ledger_report_json(const struct o2o_ledger *ledger,
                                   char *buffer,
                                   size_t capacity,
                                   size_t *needed);
+
+/*
+ Verifies a scanned check-in code at `at_unix_seconds` with codes rotating every
+ `period_secs` seconds and `skew_steps` steps of tolerance; `expected_store` is the store
+ the app believes the customer is in, or 0 for any. (Printed codes are reported as
+ unproven presence; geofencing them needs the Rust API.)
+
+ A refused code is not an error: `O2O_STATUS_OK` with `out->rejection` set. Errors:
+ `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT`.
+ */
+o2o_status o2o_check_in_verify(const struct o2o_keyring *keyring,
+                               const char *code_text,
+                               int64_t at_unix_seconds,
+                               uint32_t period_secs,
+                               uint32_t skew_steps,
+                               uint32_t expected_store,
+                               struct o2o_check_in *out);
+
+/*
+ Makes an identity key from the `secret_len` bytes at `secret` (at least 32, from a
+ cryptographic random source; copied). Never rotate it: it would give every member a new id.
+
+ On success `*out` receives a key, to be released with `o2o_identity_key_free`. Errors:
+ `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`.
+ */
+o2o_status o2o_identity_key_new(const uint8_t *secret,
+                                size_t secret_len,
+                                struct o2o_identity_key **out);
+
+/*
+ Releases an identity key. NULL is fine; never free the same key twice.
+ */
+void o2o_identity_key_free(struct o2o_identity_key *key);
+
+/*
+ Takes a customer's `scan` of a check-in code at `store`: verifies the code (and the share
+ code, if any), enrolls the customer if the ledger does not know them (recording who
+ referred them and the welcome voucher), and records the visit once per code shown, all in
+ one transaction.
+
+ On success `*out` receives an enrollment (checked in or refused: a refusal is not an
+ error), to be released with `o2o_enrollment_free`. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+ `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (identity, kind, time, period),
+ `O2O_STATUS_VOUCHER_JSON`, `O2O_STATUS_VOUCHER_INVALID`, `O2O_STATUS_KEY_NO_ACTIVE`,
+ `O2O_STATUS_LEDGER_IDENTITY_COLLISION`, `O2O_STATUS_LEDGER_VOUCHER_CONFLICT`,
+ `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+ */
+o2o_status o2o_ledger_check_in_member(const struct o2o_ledger *ledger,
+                                      const struct o2o_keyring *keyring,
+                                      const struct o2o_identity_key *identity_key,
+                                      const struct o2o_store *store,
+                                      const struct o2o_check_in_rules *rules,
+                                      const struct o2o_member_scan *scan,
+                                      struct o2o_enrollment **out);
+
+/*
+ Writes what `enrollment` holds into `*out`.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`.
+ */
+o2o_status o2o_enrollment_read(const struct o2o_enrollment *enrollment,
+                               struct o2o_enrollment_details *out);
+
+/*
+ Writes the signed membership card's scanner text (for the member's phone to show as a QR
+ code) into `buffer`.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused scan,
+ `O2O_STATUS_INSUFFICIENT_BUFFER`.
+ */
+o2o_status o2o_enrollment_card_text(const struct o2o_enrollment *enrollment,
+                                    char *buffer,
+                                    size_t capacity,
+                                    size_t *needed);
+
+/*
+ Writes the signed welcome voucher's scanner text into `buffer`.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` when there is none (see
+ `has_welcome`), `O2O_STATUS_INSUFFICIENT_BUFFER`.
+ */
+o2o_status o2o_enrollment_welcome_text(const struct o2o_enrollment *enrollment,
+                                       char *buffer,
+                                       size_t capacity,
+                                       size_t *needed);
+
+/*
+ Releases an enrollment. NULL is fine; never free the same enrollment twice.
+ */
+void o2o_enrollment_free(struct o2o_enrollment *enrollment);
 
 /*
  Makes a keyring for `merchant_id` holding one active key `key_id` with the `secret_len`
@@ -760,23 +967,6 @@ o2o_status o2o_qr_decode_luma(const uint8_t *pixels,
                               size_t capacity,
                               size_t *needed,
                               size_t *count);
-
-/*
- Verifies a scanned check-in code at `at_unix_seconds` with codes rotating every
- `period_secs` seconds and `skew_steps` steps of tolerance; `expected_store` is the store
- the app believes the customer is in, or 0 for any. (Printed codes are reported as
- unproven presence; geofencing them needs the Rust API.)
-
- A refused code is not an error: `O2O_STATUS_OK` with `out->rejection` set. Errors:
- `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT`.
- */
-o2o_status o2o_check_in_verify(const struct o2o_keyring *keyring,
-                               const char *code_text,
-                               int64_t at_unix_seconds,
-                               uint32_t period_secs,
-                               uint32_t skew_steps,
-                               uint32_t expected_store,
-                               struct o2o_check_in *out);
 
 /*
  Writes the message of the last failed call on this thread (empty after a success) into

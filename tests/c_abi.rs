@@ -1,7 +1,9 @@
-//! The C ABI from C: builds `examples/pos.c` and `tests/c/abi_edges.c` against the static
-//! library with warnings as errors, runs the till through acceptance, each main refusal, a
-//! double spend and an idempotent retry, and runs both programs under AddressSanitizer +
-//! UndefinedBehaviorSanitizer and under Valgrind (no leaks, no invalid access).
+//! The C ABI from C: builds `examples/pos.c`, `examples/kiosk.c`, `examples/enroll.c` and
+//! `tests/c/abi_edges.c` against the static library with warnings as errors, runs the till
+//! through acceptance, each main refusal, a double spend and an idempotent retry, the sign-up
+//! kiosk through enrollment, replay, referral and refusals, and runs the programs under
+//! AddressSanitizer + UndefinedBehaviorSanitizer and under Valgrind (no leaks, no invalid
+//! access).
 #![cfg(all(unix, feature = "sqlite"))]
 
 mod common;
@@ -479,4 +481,175 @@ fn both_programs_run_clean_under_valgrind() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn enroll_programs() -> &'static (PathBuf, PathBuf) {
+    static ENROLL: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    ENROLL.get_or_init(|| {
+        (
+            build("examples/enroll.c", "enroll", false),
+            build("examples/enroll.c", "enroll-asan", true),
+        )
+    })
+}
+
+const IDENTITY_KEY: [u8; 32] = [0x33; 32];
+
+/// Runs the sign-up kiosk (under `wrapper`) for `phone` scanning `code` at `when`.
+fn enroll(
+    wrapper: &[&str],
+    program: &Path,
+    ledger: &Path,
+    phone: &str,
+    code: &str,
+    when: chrono::DateTime<chrono::Utc>,
+    extra: &[&str],
+) -> (i32, String) {
+    let welcome = serde_json::to_string(&amount_off(0, 1_000)).unwrap();
+    let mut command = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(program);
+            c
+        }
+        None => Command::new(program),
+    };
+    let identity_hex: String = IDENTITY_KEY.iter().map(|b| format!("{b:02x}")).collect();
+    let out = command
+        .args(["--ledger", ledger.to_str().unwrap(), "--merchant", "88"])
+        .args(["--key-id", "1", "--key", &"01".repeat(32)])
+        .args(["--identity-key", &identity_hex])
+        .args([
+            "--store",
+            "1001",
+            "--tz",
+            "Asia/Shanghai",
+            "--region",
+            "440305",
+        ])
+        .args(["--at", &when.timestamp().to_string(), "--phone", phone])
+        .args(["--welcome-json", &welcome, "--welcome-days", "14"])
+        .args([
+            "--welcome-id",
+            &(9_000 + when.timestamp() % 1_000).to_string(),
+        ])
+        .args(extra)
+        .arg(code)
+        .output()
+        .unwrap();
+    assert!(
+        out.stderr.is_empty() || out.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn sign_up_kiosk_enrolls_refuses_replays_and_records_referrals() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("store.ledger");
+    let policy = CheckInPolicy::default();
+    let code_at = |when| {
+        rotating_code(&keyring(), StoreId(1001), &policy, when)
+            .unwrap()
+            .to_scanner_text()
+    };
+    let identity = IdentityKey::from_bytes(&IDENTITY_KEY).unwrap();
+    let member_of = |phone: &str| {
+        identity
+            .pseudonym(MERCHANT, &AccountIdentity::phone(phone).unwrap())
+            .member_id()
+    };
+    let (plain, asan) = enroll_programs();
+    let t0 = at(NOON);
+    let code = code_at(t0);
+
+    // A new customer, under ASan + UBSan.
+    let (exit, out) = enroll(&[], asan, &ledger, "+86 138 0013 8000", &code, t0, &[]);
+    assert_eq!(exit, 0, "{out}");
+    let seed = member_of("+8613800138000");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with(&format!("ENROLLED member={seed} card=")),
+        "{out}"
+    );
+    assert!(lines[0].ends_with(" referred_by=0"), "{out}");
+    let card = lines[1].strip_prefix("CARD ").unwrap();
+    let (member, card_number) = verify_membership_card(card, &keyring()).unwrap();
+    assert_eq!(member, seed);
+    assert!(lines[0].contains(&format!("card={}", card_number.as_str())));
+    let welcome = lines[2].strip_prefix("WELCOME ").unwrap();
+    let voucher = Voucher::open(&Token::parse(welcome).unwrap(), &keyring()).unwrap();
+    assert_eq!(voucher.member, Some(seed));
+
+    // The same code again is a replay; the next code is a visit.
+    assert_eq!(
+        enroll(&[], plain, &ledger, "+8613800138000", &code, t0, &[]),
+        (2, "REFUSED reason=replayed_code\n".into())
+    );
+    let t1 = t0 + chrono::Duration::seconds(60);
+    let (exit, out) = enroll(&[], plain, &ledger, "+8613800138000", &code_at(t1), t1, &[]);
+    assert_eq!(exit, 0);
+    assert!(
+        out.starts_with(&format!("VISIT member={seed} card=")),
+        "{out}"
+    );
+    assert!(!out.contains("WELCOME"), "{out}");
+
+    // A friend through the seed's share code, under Valgrind.
+    let share = share_code(&keyring(), seed).unwrap().to_scanner_text();
+    let t2 = t1 + chrono::Duration::seconds(60);
+    let (exit, out) = enroll(
+        &valgrind(),
+        plain,
+        &ledger,
+        "+8613900139000",
+        &code_at(t2),
+        t2,
+        &["--share", &share],
+    );
+    assert_eq!(exit, 0, "{out}");
+    let friend = member_of("+8613900139000");
+    assert!(
+        out.starts_with(&format!("ENROLLED member={friend} card=")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .ends_with(&format!(" referred_by={seed}"))
+    );
+
+    // A stale code, a bad phone number: refused or an error, nothing crashes.
+    let late = t2 + chrono::Duration::seconds(600);
+    assert_eq!(
+        enroll(
+            &[],
+            asan,
+            &ledger,
+            "+8613700137000",
+            &code_at(t2),
+            late,
+            &[]
+        ),
+        (2, "REFUSED reason=stale_code\n".into())
+    );
+    let (exit, out) = enroll(&[], asan, &ledger, "call me", &code_at(late), late, &[]);
+    assert_eq!(exit, 1);
+    assert!(
+        out.starts_with("ERROR status=5 during checking in"),
+        "{out}"
+    );
+
+    let stored = SqliteLedger::open(&ledger, MERCHANT).unwrap();
+    let members = stored.members().unwrap();
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[1].referred_by, Some(seed));
+    assert_eq!(stored.visits().unwrap().len(), 3);
 }

@@ -25,6 +25,9 @@
 
 #[cfg(feature = "sqlite")]
 mod analytics;
+mod checkin;
+#[cfg(feature = "sqlite")]
+mod enrollment;
 mod keyring;
 #[cfg(feature = "sqlite")]
 mod ledger;
@@ -36,6 +39,9 @@ mod voucher;
 
 #[cfg(feature = "sqlite")]
 pub use analytics::*;
+pub use checkin::*;
+#[cfg(feature = "sqlite")]
+pub use enrollment::*;
 pub use keyring::*;
 #[cfg(feature = "sqlite")]
 pub use ledger::*;

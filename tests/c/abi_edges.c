@@ -205,6 +205,71 @@ int main(int argc, char **argv) {
         }
     }
 
+    /* Enrollment: NULLs, a short key, invalid UTF-8, a bad kind, bad rules, a refused scan. */
+    if (ledger != NULL && store != NULL && keyring != NULL) {
+        o2o_identity_key *ikey = NULL;
+        o2o_enrollment *enrollment = NULL;
+        o2o_enrollment_details details;
+        o2o_check_in_rules rules = {30, 1, NULL, 0};
+        o2o_member_scan scan = {"GARBAGE", O2O_IDENTITY_PHONE, "+8613800138000", NULL,
+                                1750000000, 1};
+        char card[64];
+        EXPECT(o2o_identity_key_new(secret, 31, &ikey) == O2O_STATUS_KEY_TOO_SHORT);
+        EXPECT(o2o_identity_key_new(NULL, 32, &ikey) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_identity_key_new(secret, 32, NULL) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(ikey == NULL);
+        EXPECT(o2o_identity_key_new(secret, 32, &ikey) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_check_in_member(NULL, keyring, ikey, store, &rules, &scan,
+                                          &enrollment) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_check_in_member(ledger, keyring, NULL, store, &rules, &scan,
+                                          &enrollment) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, NULL, &scan,
+                                          &enrollment) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, &rules, &scan, NULL) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        scan.identity = NULL;
+        EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, &rules, &scan,
+                                          &enrollment) == O2O_STATUS_NULL_ARGUMENT);
+        scan.identity = "+86\xff\xfe";
+        EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, &rules, &scan,
+                                          &enrollment) == O2O_STATUS_INVALID_UTF8);
+        scan.identity = "not a phone";
+        EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, &rules, &scan,
+                                          &enrollment) == O2O_STATUS_INVALID_ARGUMENT);
+        scan.identity = "+8613800138000";
+        scan.identity_kind = 7;
+        EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, &rules, &scan,
+                                          &enrollment) == O2O_STATUS_INVALID_ARGUMENT);
+        scan.identity_kind = O2O_IDENTITY_APP_ACCOUNT;
+        rules.period_secs = 0;
+        EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, &rules, &scan,
+                                          &enrollment) == O2O_STATUS_INVALID_ARGUMENT);
+        rules.period_secs = 30;
+        rules.welcome_voucher_json = "{not json";
+        EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, &rules, &scan,
+                                          &enrollment) == O2O_STATUS_VOUCHER_JSON);
+        rules.welcome_voucher_json = NULL;
+        EXPECT(enrollment == NULL);
+        /* A garbage code is refused: a normal outcome with no card. */
+        EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, &rules, &scan,
+                                          &enrollment) == O2O_STATUS_OK);
+        EXPECT(o2o_enrollment_read(enrollment, &details) == O2O_STATUS_OK);
+        EXPECT(details.rejection == O2O_REJECTION_MALFORMED && !details.enrolled &&
+               details.member_id == 0 && details.card_number[0] == 0 && !details.has_welcome);
+        EXPECT(o2o_enrollment_card_text(enrollment, card, sizeof card, &needed) ==
+               O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_enrollment_welcome_text(enrollment, card, sizeof card, &needed) ==
+               O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_enrollment_read(NULL, &details) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_enrollment_read(enrollment, NULL) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_enrollment_card_text(NULL, card, sizeof card, &needed) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        o2o_enrollment_free(enrollment);
+        o2o_enrollment_free(NULL);
+        o2o_identity_key_free(ikey);
+        o2o_identity_key_free(NULL);
+    }
+
     o2o_decision_free(decision);
     o2o_ledger_close(ledger);
     o2o_store_free(store);

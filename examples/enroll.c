@@ -1,0 +1,192 @@
+/*
+ * enroll.c — a store's sign-up kiosk: a customer scans the store's check-in code and types
+ * their phone number; o2okit enrolls them (once), records the visit and hands out the
+ * membership card and the welcome voucher, through the C ABI.
+ *
+ *   enroll --ledger FILE --merchant N --key-id N --key HEX --identity-key HEX --store N
+ *          --tz ZONE --region CODE --at UNIX_SECONDS --phone NUMBER [--share SHARE_CODE]
+ *          [--welcome-json JSON --welcome-days N --welcome-id N] CHECK_IN_CODE
+ *
+ * Prints and exits with:
+ *   0  ENROLLED member=… card=… referred_by=…  (or VISIT member=… card=… for a known member)
+ *      CARD <membership card text>
+ *      WELCOME <welcome voucher text>            (new members, when a welcome offer is given)
+ *   2  REFUSED reason=… (stale_code, replayed_code, wrong_store, bad_signature, …)
+ *   1  ERROR status=… message=…
+ *
+ * Build (see README): cc -std=c99 -Iinclude examples/enroll.c target/release/libo2okit.a \
+ *                       -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o enroll
+ */
+#include "o2okit.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(const char *what, o2o_status status) {
+    char message[512];
+    size_t needed = 0;
+    if (o2o_last_error(message, sizeof message, &needed) != O2O_STATUS_OK) {
+        strcpy(message, "(message too long)");
+    }
+    printf("ERROR status=%u during %s: %s\n", (unsigned)status, what, message);
+    return 1;
+}
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes hex into out (capacity bytes); returns the length or -1. */
+static long decode_hex(const char *hex, uint8_t *out, size_t capacity) {
+    size_t len = strlen(hex);
+    size_t i;
+    if (len % 2 != 0 || len / 2 > capacity) return -1;
+    for (i = 0; i < len / 2; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return -1;
+        out[i] = (uint8_t)(hi * 16 + lo);
+    }
+    return (long)(len / 2);
+}
+
+/* Prints "LABEL text" from a text getter, sizing the buffer with a first call. */
+static o2o_status print_text(const char *label, const o2o_enrollment *enrollment,
+                             o2o_status (*get)(const o2o_enrollment *, char *, size_t, size_t *)) {
+    size_t needed = 0;
+    char *text;
+    o2o_status status = get(enrollment, NULL, 0, &needed);
+    if (status != O2O_STATUS_INSUFFICIENT_BUFFER) return status;
+    text = (char *)malloc(needed);
+    if (text == NULL) return O2O_STATUS_PANIC;
+    status = get(enrollment, text, needed, &needed);
+    if (status == O2O_STATUS_OK) printf("%s %s\n", label, text);
+    free(text);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    const char *ledger_path = NULL, *key_hex = NULL, *identity_hex = NULL, *zone = NULL;
+    const char *region = NULL, *phone = NULL, *code = NULL;
+    unsigned long merchant = 0, key_id = 1, store_id = 0;
+    uint8_t secret[128];
+    long secret_len;
+    int i, exit_code = 1;
+    o2o_status status;
+    o2o_keyring *keyring = NULL;
+    o2o_identity_key *identity_key = NULL;
+    o2o_store *store = NULL;
+    o2o_ledger *ledger = NULL;
+    o2o_enrollment *enrollment = NULL;
+    o2o_check_in_rules rules;
+    o2o_member_scan scan;
+    o2o_enrollment_details details;
+
+    memset(&rules, 0, sizeof rules);
+    memset(&scan, 0, sizeof scan);
+    rules.period_secs = 30;
+    rules.skew_steps = 1;
+    rules.welcome_valid_days = 14;
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strncmp(arg, "--", 2) != 0) { code = arg; continue; }
+        if (value == NULL) { fprintf(stderr, "%s needs a value\n", arg); return 1; }
+        i++;
+        if (!strcmp(arg, "--ledger")) ledger_path = value;
+        else if (!strcmp(arg, "--merchant")) merchant = strtoul(value, NULL, 10);
+        else if (!strcmp(arg, "--key-id")) key_id = strtoul(value, NULL, 10);
+        else if (!strcmp(arg, "--key")) key_hex = value;
+        else if (!strcmp(arg, "--identity-key")) identity_hex = value;
+        else if (!strcmp(arg, "--store")) store_id = strtoul(value, NULL, 10);
+        else if (!strcmp(arg, "--tz")) zone = value;
+        else if (!strcmp(arg, "--region")) region = value;
+        else if (!strcmp(arg, "--at")) scan.at_unix_seconds = strtoll(value, NULL, 10);
+        else if (!strcmp(arg, "--phone")) phone = value;
+        else if (!strcmp(arg, "--share")) scan.share_code_text = value;
+        else if (!strcmp(arg, "--welcome-json")) rules.welcome_voucher_json = value;
+        else if (!strcmp(arg, "--welcome-days")) rules.welcome_valid_days = (uint32_t)strtoul(value, NULL, 10);
+        else if (!strcmp(arg, "--welcome-id")) scan.welcome_voucher_id = strtoull(value, NULL, 10);
+        else { fprintf(stderr, "unknown flag %s\n", arg); return 1; }
+    }
+    if (!ledger_path || !key_hex || !identity_hex || !zone || !region || !phone || !code) {
+        fprintf(stderr, "usage: enroll --ledger FILE --merchant N --key HEX --identity-key HEX "
+                        "--store N --tz ZONE --region CODE --at UNIX --phone NUMBER CODE\n");
+        return 1;
+    }
+    scan.code_text = code;
+    scan.identity_kind = O2O_IDENTITY_PHONE;
+    scan.identity = phone;
+
+    secret_len = decode_hex(key_hex, secret, sizeof secret);
+    if (secret_len < 0) { fprintf(stderr, "--key is not hex\n"); return 1; }
+    status = o2o_keyring_new((uint32_t)merchant, (uint32_t)key_id, secret, (size_t)secret_len,
+                             &keyring);
+    if (status != O2O_STATUS_OK) return fail("loading the signing key", status);
+    secret_len = decode_hex(identity_hex, secret, sizeof secret);
+    if (secret_len < 0) {
+        fprintf(stderr, "--identity-key is not hex\n");
+        goto done;
+    }
+    status = o2o_identity_key_new(secret, (size_t)secret_len, &identity_key);
+    memset(secret, 0, sizeof secret);
+    if (status != O2O_STATUS_OK) {
+        exit_code = fail("loading the identity key", status);
+        goto done;
+    }
+    if ((status = o2o_store_new((uint32_t)store_id, (uint32_t)merchant, zone, region, &store)) !=
+        O2O_STATUS_OK) {
+        exit_code = fail("describing the store", status);
+        goto done;
+    }
+    if ((status = o2o_ledger_open(ledger_path, (uint32_t)merchant, &ledger)) != O2O_STATUS_OK) {
+        exit_code = fail("opening the ledger", status);
+        goto done;
+    }
+    status = o2o_ledger_check_in_member(ledger, keyring, identity_key, store, &rules, &scan,
+                                        &enrollment);
+    if (status != O2O_STATUS_OK) {
+        exit_code = fail("checking in", status);
+        goto done;
+    }
+    if ((status = o2o_enrollment_read(enrollment, &details)) != O2O_STATUS_OK) {
+        exit_code = fail("reading the enrollment", status);
+        goto done;
+    }
+    if (details.rejection != O2O_REJECTION_NONE) {
+        printf("REFUSED reason=%s\n", o2o_rejection_name(details.rejection));
+        exit_code = 2;
+        goto done;
+    }
+    if (details.enrolled) {
+        printf("ENROLLED member=%llu card=%s referred_by=%llu\n",
+               (unsigned long long)details.member_id, details.card_number,
+               (unsigned long long)details.referred_by);
+    } else {
+        printf("VISIT member=%llu card=%s\n", (unsigned long long)details.member_id,
+               details.card_number);
+    }
+    if ((status = print_text("CARD", enrollment, o2o_enrollment_card_text)) != O2O_STATUS_OK) {
+        exit_code = fail("writing the card", status);
+        goto done;
+    }
+    if (details.has_welcome &&
+        (status = print_text("WELCOME", enrollment, o2o_enrollment_welcome_text)) !=
+            O2O_STATUS_OK) {
+        exit_code = fail("writing the welcome voucher", status);
+        goto done;
+    }
+    exit_code = 0;
+
+done:
+    o2o_enrollment_free(enrollment);
+    o2o_ledger_close(ledger);
+    o2o_store_free(store);
+    o2o_identity_key_free(identity_key);
+    o2o_keyring_free(keyring);
+    return exit_code;
+}

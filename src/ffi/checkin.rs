@@ -1,0 +1,103 @@
+//! Check-in codes for C: verify a scan of a store's code.
+
+use super::keyring::o2o_keyring;
+use super::status::{Failure, guard, o2o_status};
+use super::voucher::o2o_rejection;
+use super::{borrow, check_out, put, text};
+use crate::checkin::{CheckInPolicy, Presence, verify_check_in};
+use crate::ids::StoreId;
+use chrono::DateTime;
+use std::ffi::c_char;
+
+/// How well a check-in proves presence.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum o2o_presence {
+    /// Refused: see the rejection.
+    None = 0,
+    /// A fresh rotating code from the store's screen.
+    Proven = 1,
+    /// A printed code, phone inside the store's geofence.
+    Geofenced = 2,
+    /// A printed code with no position: could have been photographed anywhere.
+    Unproven = 3,
+}
+
+/// The outcome of a check-in scan.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct o2o_check_in {
+    /// `O2O_REJECTION_NONE` when accepted, else why (`O2O_REJECTION_STALE_CODE`, …).
+    pub rejection: o2o_rejection,
+    /// How well it proves presence (`O2O_PRESENCE_NONE` when refused).
+    pub presence: o2o_presence,
+    /// The store checked into (0 when refused).
+    pub store_id: u32,
+}
+
+/// Verifies a scanned check-in code at `at_unix_seconds` with codes rotating every
+/// `period_secs` seconds and `skew_steps` steps of tolerance; `expected_store` is the store
+/// the app believes the customer is in, or 0 for any. (Printed codes are reported as
+/// unproven presence; geofencing them needs the Rust API.)
+///
+/// A refused code is not an error: `O2O_STATUS_OK` with `out->rejection` set. Errors:
+/// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_check_in_verify(
+    keyring: *const o2o_keyring,
+    code_text: *const c_char,
+    at_unix_seconds: i64,
+    period_secs: u32,
+    skew_steps: u32,
+    expected_store: u32,
+    out: *mut o2o_check_in,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or a live keyring and a NUL-terminated string, per the header.
+        let (ring, code_text) =
+            unsafe { (borrow(keyring, "keyring")?, text(code_text, "code_text")?) };
+        let at = DateTime::from_timestamp(at_unix_seconds, 0).ok_or_else(|| {
+            Failure::new(
+                o2o_status::InvalidArgument,
+                format!("time {at_unix_seconds} out of range"),
+            )
+        })?;
+        if period_secs == 0 {
+            return Err(Failure::new(
+                o2o_status::InvalidArgument,
+                "period_secs is 0",
+            ));
+        }
+        let policy = CheckInPolicy {
+            period_secs,
+            skew_steps,
+        };
+        let expected = (expected_store != 0).then_some(StoreId(expected_store));
+        let result = match verify_check_in(code_text, &ring.0, &policy, at, expected, None) {
+            Ok(check_in) => o2o_check_in {
+                rejection: o2o_rejection::None,
+                presence: check_in.presence.into(),
+                store_id: check_in.store.0,
+            },
+            Err(reason) => o2o_check_in {
+                rejection: reason.into(),
+                presence: o2o_presence::None,
+                store_id: 0,
+            },
+        };
+        // SAFETY: checked above.
+        unsafe { put(out, result) };
+        Ok(())
+    })
+}
+
+impl From<Presence> for o2o_presence {
+    fn from(presence: Presence) -> Self {
+        match presence {
+            Presence::Proven => o2o_presence::Proven,
+            Presence::Geofenced => o2o_presence::Geofenced,
+            Presence::Unproven => o2o_presence::Unproven,
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Enrollment for C: a customer's scan of a store's check-in code with their phone number or
+//! app account enrolls them (once), records the visit and hands out the membership card.
+
+use super::checkin::o2o_presence;
+use super::keyring::o2o_keyring;
+use super::ledger::o2o_ledger;
+use super::status::{Failure, guard, o2o_status, write_text};
+use super::voucher::{o2o_rejection, o2o_store};
+use super::{borrow, check_out, hand_out, put, release, text};
+use crate::checkin::CheckInPolicy;
+use crate::enrollment::{
+    AccountIdentity, CheckInDesk, IdentityKey, MemberScan, ScanOutcome, WelcomeOffer,
+    check_in_member,
+};
+use crate::ids::VoucherId;
+use crate::voucher::Voucher;
+use chrono::DateTime;
+use std::ffi::c_char;
+
+/// The merchant's secret for member pseudonyms (kept apart from the signing keys).
+///
+/// Thread safety: immutable once made; may be used from several threads at once.
+pub struct o2o_identity_key(IdentityKey);
+
+/// The outcome of a member's scan: refused, or checked in (and enrolled if new).
+///
+/// Thread safety: immutable; may be read from several threads at once.
+pub struct o2o_enrollment(ScanOutcome);
+
+/// `identity_kind` of `o2o_member_scan`: a phone number, normalised (spaces, hyphens and
+/// parentheses dropped, a leading 00 read as +).
+pub const O2O_IDENTITY_PHONE: u32 = 1;
+/// `identity_kind` of `o2o_member_scan`: an app account id, taken exactly.
+pub const O2O_IDENTITY_APP_ACCOUNT: u32 = 2;
+
+/// How a store takes check-ins.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct o2o_check_in_rules {
+    /// Seconds each rotating code is shown (at least 1).
+    pub period_secs: u32,
+    /// Steps of tolerance either side of the current one.
+    pub skew_steps: u32,
+    /// The welcome voucher for new members as a voucher template in JSON (the Rust `Voucher`;
+    /// its id and member are replaced), or NULL for none.
+    pub welcome_voucher_json: *const c_char,
+    /// Days the welcome voucher stays valid from enrollment (store-local).
+    pub welcome_valid_days: u32,
+}
+
+/// One customer's scan of a check-in code.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct o2o_member_scan {
+    /// The check-in code's text, as scanned.
+    pub code_text: *const c_char,
+    /// `O2O_IDENTITY_PHONE` or `O2O_IDENTITY_APP_ACCOUNT`.
+    pub identity_kind: u32,
+    /// The phone number or app account id. Never stored: only its keyed hash is.
+    pub identity: *const c_char,
+    /// The share code of the friend the customer came through, or NULL.
+    pub share_code_text: *const c_char,
+    /// When, Unix seconds.
+    pub at_unix_seconds: i64,
+    /// The id the welcome voucher takes if this scan enrolls a new member.
+    pub welcome_voucher_id: u64,
+}
+
+/// What an enrollment holds; see `o2o_enrollment_read`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct o2o_enrollment_details {
+    /// `O2O_REJECTION_NONE` when checked in; otherwise why not (stale, replayed, wrong store,
+    /// bad signature, …) and the other fields are 0.
+    pub rejection: o2o_rejection,
+    /// True when this scan enrolled the member.
+    pub enrolled: bool,
+    /// How well the scan proves the visit.
+    pub presence: o2o_presence,
+    /// The member's pseudonymous id.
+    pub member_id: u64,
+    /// The member who referred them, 0 for none.
+    pub referred_by: u64,
+    /// The store of the visit.
+    pub store_id: u32,
+    /// The card number: 16 digits and a NUL.
+    pub card_number: [c_char; 17],
+    /// True when the enrollment carries a welcome voucher (`o2o_enrollment_welcome_text`).
+    pub has_welcome: bool,
+}
+
+/// Makes an identity key from the `secret_len` bytes at `secret` (at least 32, from a
+/// cryptographic random source; copied). Never rotate it: it would give every member a new id.
+///
+/// On success `*out` receives a key, to be released with `o2o_identity_key_free`. Errors:
+/// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_identity_key_new(
+    secret: *const u8,
+    secret_len: usize,
+    out: *mut *mut o2o_identity_key,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        if secret.is_null() {
+            return Err(Failure::new(o2o_status::NullArgument, "secret is NULL"));
+        }
+        // SAFETY: the caller passes `secret_len` readable bytes at `secret`.
+        let bytes = unsafe { std::slice::from_raw_parts(secret, secret_len) };
+        let key = IdentityKey::from_bytes(bytes)?;
+        // SAFETY: `out` was checked.
+        unsafe { hand_out(out, o2o_identity_key(key)) };
+        Ok(())
+    })
+}
+
+/// Releases an identity key. NULL is fine; never free the same key twice.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_identity_key_free(key: *mut o2o_identity_key) {
+    let _ = guard(|| {
+        // SAFETY: NULL or a key from o2o_identity_key_new, per the header.
+        unsafe { release(key) };
+        Ok(())
+    });
+}
+
+/// Takes a customer's `scan` of a check-in code at `store`: verifies the code (and the share
+/// code, if any), enrolls the customer if the ledger does not know them (recording who
+/// referred them and the welcome voucher), and records the visit once per code shown, all in
+/// one transaction.
+///
+/// On success `*out` receives an enrollment (checked in or refused: a refusal is not an
+/// error), to be released with `o2o_enrollment_free`. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+/// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (identity, kind, time, period),
+/// `O2O_STATUS_VOUCHER_JSON`, `O2O_STATUS_VOUCHER_INVALID`, `O2O_STATUS_KEY_NO_ACTIVE`,
+/// `O2O_STATUS_LEDGER_IDENTITY_COLLISION`, `O2O_STATUS_LEDGER_VOUCHER_CONFLICT`,
+/// `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_ledger_check_in_member(
+    ledger: *const o2o_ledger,
+    keyring: *const o2o_keyring,
+    identity_key: *const o2o_identity_key,
+    store: *const o2o_store,
+    rules: *const o2o_check_in_rules,
+    scan: *const o2o_member_scan,
+    out: *mut *mut o2o_enrollment,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or live handles and valid structs, per the header.
+        let (ledger, ring, key, store, rules, scan) = unsafe {
+            (
+                borrow(ledger, "ledger")?,
+                borrow(keyring, "keyring")?,
+                borrow(identity_key, "identity_key")?,
+                borrow(store, "store")?,
+                borrow(rules, "rules")?,
+                borrow(scan, "scan")?,
+            )
+        };
+        // SAFETY: NUL-terminated strings (or NULL where allowed), per the header.
+        let (code, identity) = unsafe {
+            (
+                text(scan.code_text, "code_text")?,
+                text(scan.identity, "identity")?,
+            )
+        };
+        let share = match scan.share_code_text.is_null() {
+            true => None,
+            // SAFETY: as above.
+            false => Some(unsafe { text(scan.share_code_text, "share_code_text") }?),
+        };
+        let identity = match scan.identity_kind {
+            O2O_IDENTITY_PHONE => AccountIdentity::phone(identity)?,
+            O2O_IDENTITY_APP_ACCOUNT => AccountIdentity::app_account(identity)?,
+            other => {
+                return Err(Failure::new(
+                    o2o_status::InvalidArgument,
+                    format!("identity_kind {other} is neither phone (1) nor app account (2)"),
+                ));
+            }
+        };
+        if rules.period_secs == 0 {
+            return Err(Failure::new(
+                o2o_status::InvalidArgument,
+                "period_secs is 0",
+            ));
+        }
+        let welcome = match rules.welcome_voucher_json.is_null() {
+            true => None,
+            false => {
+                // SAFETY: as above.
+                let json = unsafe { text(rules.welcome_voucher_json, "welcome_voucher_json") }?;
+                let template: Voucher = serde_json::from_str(json).map_err(|e| {
+                    Failure::new(
+                        o2o_status::VoucherJson,
+                        format!("welcome_voucher_json: {e}"),
+                    )
+                })?;
+                Some(WelcomeOffer {
+                    template,
+                    valid_days: rules.welcome_valid_days,
+                })
+            }
+        };
+        let at = DateTime::from_timestamp(scan.at_unix_seconds, 0).ok_or_else(|| {
+            Failure::new(
+                o2o_status::InvalidArgument,
+                format!("time {} out of range", scan.at_unix_seconds),
+            )
+        })?;
+        let desk = CheckInDesk {
+            keyring: &ring.0,
+            identity_key: &key.0,
+            policy: CheckInPolicy {
+                period_secs: rules.period_secs,
+                skew_steps: rules.skew_steps,
+            },
+            store: &store.0,
+            welcome: welcome.as_ref(),
+        };
+        let member_scan = MemberScan {
+            code,
+            identity: &identity,
+            share_code: share,
+            position: None,
+            fence_radius_m: 0,
+            welcome_id: VoucherId(scan.welcome_voucher_id),
+            at,
+        };
+        let outcome = check_in_member(&ledger.0, &desk, &member_scan)?;
+        // SAFETY: `out` was checked.
+        unsafe { hand_out(out, o2o_enrollment(outcome)) };
+        Ok(())
+    })
+}
+
+/// Writes what `enrollment` holds into `*out`.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_enrollment_read(
+    enrollment: *const o2o_enrollment,
+    out: *mut o2o_enrollment_details,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or a live enrollment, per the header.
+        let enrollment = unsafe { borrow(enrollment, "enrollment") }?;
+        let mut details = o2o_enrollment_details {
+            rejection: o2o_rejection::None,
+            enrolled: false,
+            presence: o2o_presence::None,
+            member_id: 0,
+            referred_by: 0,
+            store_id: 0,
+            card_number: [0; 17],
+            has_welcome: false,
+        };
+        match &enrollment.0 {
+            ScanOutcome::Refused { reason } => details.rejection = (*reason).into(),
+            ScanOutcome::CheckedIn(e) => {
+                details.enrolled = e.enrolled;
+                details.presence = e.presence.into();
+                details.member_id = e.member.id.0;
+                details.referred_by = e.member.referred_by.map_or(0, |m| m.0);
+                details.store_id = e.visit.store.0;
+                for (slot, digit) in details
+                    .card_number
+                    .iter_mut()
+                    .zip(e.member.card.as_str().bytes())
+                {
+                    *slot = digit as c_char;
+                }
+                details.has_welcome = e.welcome.is_some();
+            }
+        }
+        // SAFETY: checked above.
+        unsafe { put(out, details) };
+        Ok(())
+    })
+}
+
+/// Writes the signed membership card's scanner text (for the member's phone to show as a QR
+/// code) into `buffer`.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused scan,
+/// `O2O_STATUS_INSUFFICIENT_BUFFER`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_enrollment_card_text(
+    enrollment: *const o2o_enrollment,
+    buffer: *mut c_char,
+    capacity: usize,
+    needed: *mut usize,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live enrollment, per the header.
+        match &unsafe { borrow(enrollment, "enrollment") }?.0 {
+            ScanOutcome::CheckedIn(e) => {
+                write_text(&e.card.to_scanner_text(), buffer, capacity, needed)
+            }
+            ScanOutcome::Refused { .. } => Err(Failure::new(
+                o2o_status::InvalidArgument,
+                "the scan was refused: no card",
+            )),
+        }
+    })
+}
+
+/// Writes the signed welcome voucher's scanner text into `buffer`.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` when there is none (see
+/// `has_welcome`), `O2O_STATUS_INSUFFICIENT_BUFFER`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_enrollment_welcome_text(
+    enrollment: *const o2o_enrollment,
+    buffer: *mut c_char,
+    capacity: usize,
+    needed: *mut usize,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live enrollment, per the header.
+        match &unsafe { borrow(enrollment, "enrollment") }?.0 {
+            ScanOutcome::CheckedIn(e) if e.welcome.is_some() => {
+                let token = e.welcome.as_ref().map(|t| t.to_scanner_text());
+                write_text(&token.unwrap_or_default(), buffer, capacity, needed)
+            }
+            _ => Err(Failure::new(
+                o2o_status::InvalidArgument,
+                "no welcome voucher in this enrollment",
+            )),
+        }
+    })
+}
+
+/// Releases an enrollment. NULL is fine; never free the same enrollment twice.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_enrollment_free(enrollment: *mut o2o_enrollment) {
+    let _ = guard(|| {
+        // SAFETY: NULL or an enrollment from o2o_ledger_check_in_member, per the header.
+        unsafe { release(enrollment) };
+        Ok(())
+    });
+}
