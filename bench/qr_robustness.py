@@ -92,23 +92,32 @@ def main():
     parser.add_argument("scan", help="path to o2okit's scan example binary")
     parser.add_argument("--count", type=int, default=320)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print decode rates by distortion, and keep failing frames in --keep")
+    parser.add_argument("--keep", help="directory to copy the frames o2okit missed into")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         expected = {}
+        params_of = {}
         for i in range(args.count):
             text = "0" + "".join(rng.choice(ALPHABET) for _ in range(rng.randint(40, 88)))
             module_px = rng.choice([2, 2, 3, 3, 4, 5, 6, 8])
-            image, _ = distort(render(text, module_px), rng)
+            image, params = distort(render(text, module_px), rng)
+            params["module_px"] = module_px
             path = str(pathlib.Path(tmp) / f"frame{i:04d}.png")
             image.save(path)
             expected[path] = text
+            params_of[path] = params
 
         start = time.perf_counter()
         zx_ok = 0
+        zx_hits = set()
         for path, text in expected.items():
             found = [r.text for r in zxingcpp.read_barcodes(Image.open(path))]
-            zx_ok += text in found
+            if text in found:
+                zx_ok += 1
+                zx_hits.add(path)
         zx_time = (time.perf_counter() - start) / len(expected)
 
         start = time.perf_counter()
@@ -125,6 +134,41 @@ def main():
         print(f"zxing-cpp: {100 * zx_ok / n:5.1f}% decoded, {zx_time * 1e3:6.1f} ms per frame")
         print(f"o2okit:    {100 * o2o_ok / n:5.1f}% decoded, {o2o_time * 1e3:6.1f} ms per frame")
         print(f"gap: {100 * (zx_ok - o2o_ok) / n:+.1f} points (target: no more than +5.0)")
+        if args.breakdown:
+            o2o_hits = {p for p, t in expected.items() if t in decoded.get(p, ())}
+            breakdown(params_of, zx_hits, o2o_hits)
+            if args.keep:
+                import shutil
+                keep = pathlib.Path(args.keep)
+                keep.mkdir(parents=True, exist_ok=True)
+                for path in expected:
+                    if path not in o2o_hits:
+                        tag = "zx" if path in zx_hits else "none"
+                        shutil.copy(path, keep / f"{tag}-{pathlib.Path(path).name}")
+                        (keep / f"{tag}-{pathlib.Path(path).stem}.txt").write_text(
+                            f"{expected[path]}\n{params_of[path]}\n")
+
+
+def breakdown(params_of, zx_hits, o2o_hits):
+    """Decode rates of both decoders by each distortion's value."""
+    def bucket(key, params):
+        value = params.get(key, 0)
+        if key == "rotation":
+            value = min(abs(value) // 15 * 15, 45)
+        if key == "perspective":
+            value = 0 if not value else (0.06 if value < 0.06 else 0.12)
+        return value
+    for key in ["module_px", "rotation", "perspective", "blur", "noise", "frame"]:
+        groups = {}
+        for path, params in params_of.items():
+            groups.setdefault(bucket(key, params), []).append(path)
+        cells = []
+        for value in sorted(groups, key=str):
+            paths = groups[value]
+            zx = sum(p in zx_hits for p in paths)
+            o2o = sum(p in o2o_hits for p in paths)
+            cells.append(f"{value}: zx {zx}/{len(paths)} o2o {o2o}/{len(paths)}")
+        print(f"{key:12} " + " | ".join(cells))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 //! found is returned, once each, in the order found.
 
 use super::QrError;
+use super::binarize::{adaptive_threshold, global_threshold};
+use super::locate::{BitFrame, locate_and_decode};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -52,6 +54,15 @@ pub fn decode_luma(
     let mut found = Vec::new();
     attempt(&mut found, width, height, &frame)?;
     let (mut w, mut h, mut data) = (width, height, frame);
+    if found.is_empty() {
+        // Our own locator on the full frame: it reads the small, blurred and rotated codes
+        // rqrr's detector misses.
+        let binary = adaptive_threshold(w, h, &data, 16);
+        locate(&mut found, w, h, &binary);
+        if found.is_empty() {
+            locate(&mut found, w, h, &global_threshold(&data));
+        }
+    }
     while found.is_empty() && (w > LARGE || h > LARGE) {
         (w, h, data) = half(w, h, &data);
         attempt(&mut found, w, h, &data)?;
@@ -105,6 +116,20 @@ fn attempt(
     Ok(())
 }
 
+/// Adds the codes our locator finds in a binarised frame.
+fn locate(found: &mut Vec<String>, width: usize, height: usize, binary: &[u8]) {
+    let frame = BitFrame {
+        width,
+        height,
+        pixels: binary,
+    };
+    for text in locate_and_decode(&frame) {
+        if !found.contains(&text) {
+            found.push(text);
+        }
+    }
+}
+
 /// One rqrr pass, with its panics contained.
 fn scan(width: usize, height: usize, data: &[u8]) -> Result<Vec<String>, QrError> {
     catch_unwind(AssertUnwindSafe(|| {
@@ -150,68 +175,4 @@ fn double(width: usize, height: usize, data: &[u8]) -> (usize, usize, Vec<u8>) {
         }
     }
     (w, h, out)
-}
-
-/// Black below Otsu's threshold (the split that best separates the histogram's two modes).
-fn global_threshold(data: &[u8]) -> Vec<u8> {
-    let mut histogram = [0u64; 256];
-    for &p in data {
-        histogram[usize::from(p)] += 1;
-    }
-    let total = data.len() as f64;
-    let sum_all: f64 = histogram
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| i as f64 * n as f64)
-        .sum();
-    let (mut weight_below, mut sum_below, mut best, mut threshold) = (0.0, 0.0, 0.0, 128u8);
-    for (level, &count) in histogram.iter().enumerate() {
-        weight_below += count as f64;
-        if weight_below == 0.0 || weight_below == total {
-            continue;
-        }
-        sum_below += level as f64 * count as f64;
-        let mean_below = sum_below / weight_below;
-        let mean_above = (sum_all - sum_below) / (total - weight_below);
-        let between = weight_below * (total - weight_below) * (mean_below - mean_above).powi(2);
-        if between > best {
-            best = between;
-            threshold = level as u8;
-        }
-    }
-    data.iter()
-        .map(|&p| if p <= threshold { 0 } else { 255 })
-        .collect()
-}
-
-/// Black where a pixel is darker than the mean of its neighbourhood (about 1/8 of the shorter
-/// side) less a small margin, white elsewhere: evens out shadows and low contrast.
-fn adaptive_threshold(width: usize, height: usize, data: &[u8], divisor: usize) -> Vec<u8> {
-    let radius = (width.min(height) / divisor).max(4);
-    // Integral image with a zero row and column in front.
-    let stride = width + 1;
-    let mut sum = vec![0u64; stride * (height + 1)];
-    for y in 0..height {
-        let mut row = 0u64;
-        for x in 0..width {
-            row += u64::from(data[y * width + x]);
-            sum[(y + 1) * stride + x + 1] = sum[y * stride + x + 1] + row;
-        }
-    }
-    let mut out = vec![255u8; width * height];
-    for y in 0..height {
-        let (y0, y1) = (y.saturating_sub(radius), (y + radius + 1).min(height));
-        for x in 0..width {
-            let (x0, x1) = (x.saturating_sub(radius), (x + radius + 1).min(width));
-            let total = sum[y1 * stride + x1] + sum[y0 * stride + x0]
-                - sum[y0 * stride + x1]
-                - sum[y1 * stride + x0];
-            let count = ((y1 - y0) * (x1 - x0)) as u64;
-            let mean = total / count;
-            if u64::from(data[y * width + x]) * 100 < mean * 92 {
-                out[y * width + x] = 0;
-            }
-        }
-    }
-    out
 }

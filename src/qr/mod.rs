@@ -6,8 +6,11 @@
 //! alphanumeric mode). Decoding uses `rqrr`, which has panicked on real images: every call is
 //! contained, and a panic becomes [`QrError::DecoderPanic`], never a crash.
 
+mod binarize;
 mod decode;
+mod locate;
 mod render;
+mod sample;
 
 pub use decode::{decode_image_file, decode_luma};
 pub use render::{EcLevel, QrMatrix, encode};
