@@ -1,8 +1,10 @@
 //! The README's main command: `cargo run --example quickstart`.
 //!
-//! A tea-house chain with stores in Shenzhen and New York issues a handful of vouchers,
-//! prints the text each one's QR code would carry, and checks them at several tills and
-//! moments — printing every decision with its reason.
+//! A tea-house chain with stores in Shenzhen and New York: customers scan the store's
+//! rotating check-in code and leave with a membership card (one through a friend's share
+//! code); the chain issues a handful of vouchers, prints the text each one's QR code would
+//! carry, checks them at several tills and moments — printing every decision with its
+//! reason — and redeems one exactly once on a ledger file two tills share.
 
 use chrono::{DateTime, Utc};
 use o2okit::*;
@@ -37,6 +39,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         KeyId(1),
         SigningKey::from_bytes(b"leaf-and-kettle-demo-key-32bytes")?,
     );
+
+    enroll_at_the_door(&keyring, &nanshan)?;
 
     let issued_at = instant("2026-06-12T02:00:00Z");
     let member = MemberId(0x5eed_0000_0000_0001);
@@ -286,6 +290,106 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     redeem_exactly_once(&keyring, &nanshan, &texts[0], member)?;
+    Ok(())
+}
+
+/// The store's screen shows a check-in code that changes every 30 seconds. A customer scans
+/// it with their phone number and is enrolled; a friend comes through the first one's share
+/// code; scanning the same code twice counts one visit.
+fn enroll_at_the_door(keyring: &Keyring, store: &Store) -> Result<(), Box<dyn std::error::Error>> {
+    let ledger = MemoryLedger::new(keyring.merchant());
+    // In production: 32 random bytes kept with the signing keys, never rotated.
+    let identity_key = IdentityKey::from_bytes(b"leaf-and-kettle-identity-key-32b")?;
+    let welcome = WelcomeOffer {
+        template: Voucher::new(
+            VoucherId(0),
+            keyring.merchant(),
+            Currency::CNY,
+            Benefit::AmountOff { minor: 1_000 },
+        )
+        .min_spend(5_000),
+        valid_days: 14,
+    };
+    let desk = CheckInDesk {
+        keyring,
+        identity_key: &identity_key,
+        policy: CheckInPolicy::default(),
+        store,
+        welcome: Some(&welcome),
+    };
+    println!(
+        "At the door of {} (the screen's code rotates every 30 s):",
+        store.name
+    );
+    let mut share = String::new();
+    let scans = [
+        (
+            "2026-06-10T03:00:05Z",
+            "+86 138 0013 8000",
+            false,
+            "Ming scans the screen",
+        ),
+        (
+            "2026-06-10T03:00:20Z",
+            "+86 138 0013 8000",
+            false,
+            "Ming scans the same code again",
+        ),
+        (
+            "2026-06-10T03:05:00Z",
+            "+86 139 0013 9000",
+            true,
+            "Hua scans with Ming's share code",
+        ),
+        (
+            "2026-06-10T03:20:00Z",
+            "+86 138 0013 8000",
+            false,
+            "Ming, a later code",
+        ),
+    ];
+    for (n, (at, phone, referred, who)) in scans.into_iter().enumerate() {
+        let at = instant(at);
+        let code = rotating_code(keyring, store.id, &desk.policy, at)?.to_scanner_text();
+        let identity = AccountIdentity::phone(phone)?;
+        let scan = MemberScan {
+            code: &code,
+            identity: &identity,
+            share_code: referred.then_some(share.as_str()),
+            position: None,
+            fence_radius_m: 150,
+            welcome_id: VoucherId(900 + n as u64),
+            at,
+        };
+        match check_in_member(&ledger, &desk, &scan)? {
+            ScanOutcome::CheckedIn(e) => {
+                let what = if e.enrolled { "ENROLLED" } else { "VISIT   " };
+                println!(
+                    "  {who:<38} -> {what} card {}{}{}",
+                    e.member.card,
+                    e.member
+                        .referred_by
+                        .map(|_| ", referred by Ming")
+                        .unwrap_or_default(),
+                    e.welcome
+                        .as_ref()
+                        .map(|_| ", welcome voucher CNY 10 off")
+                        .unwrap_or_default(),
+                );
+                if share.is_empty() {
+                    share = share_code(keyring, e.member.id)?.to_scanner_text();
+                }
+            }
+            ScanOutcome::Refused { reason } => {
+                println!("  {who:<38} -> REFUSED  {reason} (code {})", reason.code())
+            }
+        }
+    }
+    println!(
+        "  members {}, visits {}; no phone number is stored, only a keyed hash\n",
+        ledger.members()?.len(),
+        ledger.visits()?.len()
+    );
     Ok(())
 }
 
