@@ -1,5 +1,6 @@
-//! QR render and decode time per code: the reference voucher as a clean code, and inside a
-//! dim 1280×720 camera frame.
+//! QR render and decode time per code: the reference voucher as a clean code, inside a dim
+//! 1280×720 camera frame, and a hard 1280×720 frame (2-px modules turned 27° in perspective)
+//! that only the finder-pattern locator reads.
 //!
 //! `cargo bench --bench qr`
 
@@ -37,6 +38,15 @@ fn main() {
         std::slice::from_ref(&text)
     );
 
+    let hard = image::open(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/qr/720p-2px-rot27-perspective.png"),
+    )
+    .unwrap()
+    .to_luma8();
+    let (hw, hh) = (hard.width() as usize, hard.height() as usize);
+    assert_eq!(decode_luma(hw, hh, hw, hard.as_raw()).unwrap().len(), 1);
+
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("qr");
     group.bench_function("render voucher (matrix, level M)", |b| {
@@ -49,6 +59,10 @@ fn main() {
     group.bench_function("decode code in a dim 1280x720 frame", |b| {
         b.iter(|| decode_luma(w, h, w, black_box(&frame)).unwrap())
     });
+    group.bench_function(
+        "decode a hard 1280x720 frame (2 px modules, 27°, perspective)",
+        |b| b.iter(|| decode_luma(hw, hh, hw, black_box(hard.as_raw())).unwrap()),
+    );
     group.finish();
     c.final_summary();
 }

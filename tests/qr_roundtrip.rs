@@ -73,6 +73,55 @@ fn a_code_inside_a_dim_720p_frame_with_row_padding_decodes() {
     assert_eq!(decode_luma(w, h, stride, &frame).unwrap(), [text]);
 }
 
+/// Frames from `bench/qr_robustness.py` (segno + Pillow: 2–3 px modules, rotation,
+/// perspective, blur, noise) and the text each holds.
+const HARD_FRAMES: [(&str, &str); 5] = [
+    (
+        "vga-2px-rot5.png",
+        "02HDHC54RXGAVH8GPQY9HEHYZNP7TJ2RG0APPJ1NSCG70H7FW348",
+    ),
+    (
+        "2px-perspective-noise.png",
+        "001BJMYBFDBSHW1J1VD17J1MQ39MW80AQ0X742NDWFD1A",
+    ),
+    (
+        "vga-2px-rot36-blur.png",
+        "0TJSJS68E987W3Z98APYCWG7BQ3SFR0GN6Q3DJQH3MQS6T4BET4",
+    ),
+    (
+        "720p-2px-rot27-perspective.png",
+        "0MG412PMQKGBYRNQ1D43TT4H4XWRR28HKZQY19CHEGEF0S0FZ5NGP61MDSACAANZJQTJQZFFQMB8446K7WY2ATY",
+    ),
+    (
+        "720p-2px-rot39.png",
+        "0WAG19NAM3XARFQK3XT3YYRJXSYC99XCY0ZZ3J5MTXQK5JVAGCKEBBED8",
+    ),
+];
+
+#[test]
+fn frames_rqrrs_detector_misses_are_read_by_the_locator() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/qr");
+    for (file, text) in HARD_FRAMES {
+        let image = image::open(dir.join(file)).unwrap().to_luma8();
+        let (w, h) = (image.width() as usize, image.height() as usize);
+        // Bare rqrr finds no readable code in these frames...
+        let mut prepared =
+            rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| image.as_raw()[y * w + x]);
+        let bare: Vec<String> = prepared
+            .detect_grids()
+            .iter()
+            .filter_map(|g| g.decode().ok().map(|(_, t)| t))
+            .collect();
+        assert!(bare.is_empty(), "{file}: bare rqrr read it");
+        // ...o2okit does.
+        assert_eq!(
+            qr::decode_image_file(dir.join(file)).unwrap(),
+            [text],
+            "{file}"
+        );
+    }
+}
+
 #[test]
 fn the_terminal_svg_and_png_forms_describe_the_same_code() {
     let code = encode("0123456789ABCDEFGHJK", EcLevel::M).unwrap();
