@@ -1,8 +1,9 @@
 //! Decoding camera frames and image files.
 //!
-//! A frame is tried as it comes, then (for large frames) downscaled, then binarised with an
-//! adaptive (local mean) threshold, which rescues dim and unevenly lit frames. Every code
-//! found is returned, once each, in the order found.
+//! A frame is tried as it comes with rqrr; then our own locator (see `locate`) reads it after
+//! an adaptive and then a global threshold; then rqrr again at half size (large frames),
+//! thresholded, and at double size (small modules). Every code found is returned, once each,
+//! in the order found.
 
 use super::QrError;
 use super::binarize::{adaptive_threshold, global_threshold};

@@ -3,8 +3,10 @@
 //!
 //! Rendering picks the smallest QR version that holds the text at the chosen error-correction
 //! level; the `qrcode` crate segments the text optimally (a token's scanner text goes in
-//! alphanumeric mode). Decoding uses `rqrr`, which has panicked on real images: every call is
-//! contained, and a panic becomes [`QrError::DecoderPanic`], never a crash.
+//! alphanumeric mode). Decoding pairs `rqrr` with a finder-pattern locator of our own, which
+//! reads the small, turned and blurred codes rqrr's detector misses and hands rqrr the sampled
+//! module grid. rqrr has panicked on real images: every call is contained, and a panic becomes
+//! [`QrError::DecoderPanic`], never a crash.
 
 mod binarize;
 mod decode;
