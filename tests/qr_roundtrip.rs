@@ -123,6 +123,50 @@ fn frames_rqrrs_detector_misses_are_read_by_the_locator() {
 }
 
 #[test]
+fn every_code_in_a_frame_is_returned() {
+    // A phone showing its membership card beside a voucher: two clean codes, one frame.
+    let ring = keyring();
+    let card = membership_card(&ring, MemberId(7), &CardNumber::from_serial(42).unwrap())
+        .unwrap()
+        .to_scanner_text();
+    let voucher = reference_voucher().sign(&ring).unwrap().to_scanner_text();
+    let (w, h) = (800, 400);
+    let mut frame = vec![200u8; w * h];
+    for (text, left) in [(&card, 40), (&voucher, 420)] {
+        let (side, pixels) = encode(text, EcLevel::M).unwrap().to_luma(4);
+        for y in 0..side {
+            for x in 0..side {
+                frame[(y + 40) * w + x + left] = pixels[y * side + x];
+            }
+        }
+    }
+    let mut found = decode_luma(w, h, w, &frame).unwrap();
+    found.sort();
+    let mut expected = vec![card, voucher];
+    expected.sort();
+    assert_eq!(found, expected);
+
+    // Two hard frames side by side: only the locator reads them, and it reads both.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/qr");
+    let left = image::open(dir.join(HARD_FRAMES[0].0)).unwrap().to_luma8();
+    let right = image::open(dir.join(HARD_FRAMES[2].0)).unwrap().to_luma8();
+    assert_eq!(
+        (left.dimensions(), right.dimensions()),
+        ((640, 480), (640, 480))
+    );
+    let mut pair = Vec::with_capacity(1280 * 480);
+    for y in 0..480 {
+        pair.extend_from_slice(&left.as_raw()[y * 640..(y + 1) * 640]);
+        pair.extend_from_slice(&right.as_raw()[y * 640..(y + 1) * 640]);
+    }
+    let mut found = decode_luma(1280, 480, 1280, &pair).unwrap();
+    found.sort();
+    let mut expected = vec![HARD_FRAMES[0].1.to_owned(), HARD_FRAMES[2].1.to_owned()];
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+#[test]
 fn the_terminal_svg_and_png_forms_describe_the_same_code() {
     let code = encode("0123456789ABCDEFGHJK", EcLevel::M).unwrap();
     assert_eq!(code.version(), 1);
