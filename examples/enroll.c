@@ -9,9 +9,10 @@
  *
  * Prints and exits with:
  *   0  ENROLLED member=… card=… referred_by=…  (or VISIT member=… card=… for a known member)
- *      CARD <membership card text>
+ *      CARD <membership card text>              (read back and looked up by its number)
+ *      SHARE <share code text>                  (for the member to pass to friends)
  *      WELCOME <welcome voucher text>            (new members, when a welcome offer is given)
- *   2  REFUSED reason=… (stale_code, replayed_code, wrong_store, bad_signature, …)
+ *   2  REFUSED reason=… (stale_code, replayed_code, already_checked_in, wrong_store, …)
  *   1  ERROR status=… message=…
  *
  * Build (see README): cc -std=c99 -Iinclude examples/enroll.c target/release/libo2okit.a \
@@ -55,17 +56,54 @@ static long decode_hex(const char *hex, uint8_t *out, size_t capacity) {
 }
 
 /* Prints "LABEL text" from a text getter, sizing the buffer with a first call. */
-static o2o_status print_text(const char *label, const o2o_enrollment *enrollment,
-                             o2o_status (*get)(const o2o_enrollment *, char *, size_t, size_t *)) {
+static o2o_status print_text(const char *label, const o2o_member_check_in *check_in,
+                             o2o_status (*get)(const o2o_member_check_in *, char *, size_t, size_t *)) {
     size_t needed = 0;
     char *text;
-    o2o_status status = get(enrollment, NULL, 0, &needed);
+    o2o_status status = get(check_in, NULL, 0, &needed);
     if (status != O2O_STATUS_INSUFFICIENT_BUFFER) return status;
     text = (char *)malloc(needed);
     if (text == NULL) return O2O_STATUS_PANIC;
-    status = get(enrollment, text, needed, &needed);
+    status = get(check_in, text, needed, &needed);
     if (status == O2O_STATUS_OK) printf("%s %s\n", label, text);
     free(text);
+    return status;
+}
+
+/* Reads the card back as a till would (scanned, then typed by its number): 0 when both agree
+ * with the check-in, else an error message on standard output and 1. */
+static int check_card(const o2o_keyring *keyring, const o2o_ledger *ledger,
+                      const o2o_member_check_in *check_in,
+                      const o2o_member_check_in_details *details) {
+    char text[128];
+    size_t needed = 0;
+    o2o_card card;
+    o2o_member_record record;
+    bool found = false;
+    o2o_status status = o2o_member_check_in_card_text(check_in, text, sizeof text, &needed);
+    if (status != O2O_STATUS_OK) return fail("writing the card", status);
+    if ((status = o2o_membership_card_verify(keyring, text, &card)) != O2O_STATUS_OK) {
+        return fail("reading the card", status);
+    }
+    if (card.rejection != O2O_REJECTION_NONE || card.member_id != details->member_id ||
+        strcmp(card.card_number, details->card_number) != 0) {
+        printf("ERROR the card does not read back\n");
+        return 1;
+    }
+    status = o2o_ledger_member_by_card(ledger, card.card_number, &record, &found);
+    if (status != O2O_STATUS_OK) return fail("looking up the card", status);
+    if (!found || record.member_id != details->member_id) {
+        printf("ERROR the ledger does not know the card\n");
+        return 1;
+    }
+    return 0;
+}
+
+static o2o_status print_share_code(const o2o_keyring *keyring, uint64_t member_id) {
+    char text[128];
+    size_t needed = 0;
+    o2o_status status = o2o_share_code_text(keyring, member_id, text, sizeof text, &needed);
+    if (status == O2O_STATUS_OK) printf("SHARE %s\n", text);
     return status;
 }
 
@@ -81,10 +119,10 @@ int main(int argc, char **argv) {
     o2o_identity_key *identity_key = NULL;
     o2o_store *store = NULL;
     o2o_ledger *ledger = NULL;
-    o2o_enrollment *enrollment = NULL;
+    o2o_member_check_in *check_in = NULL;
     o2o_check_in_rules rules;
     o2o_member_scan scan;
-    o2o_enrollment_details details;
+    o2o_member_check_in_details details;
 
     memset(&rules, 0, sizeof rules);
     memset(&scan, 0, sizeof scan);
@@ -112,6 +150,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--welcome-days")) rules.welcome_valid_days = (uint32_t)strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--welcome-id")) scan.welcome_voucher_id = strtoull(value, NULL, 10);
         else { fprintf(stderr, "unknown flag %s\n", arg); return 1; }
+    }
+    if (rules.welcome_voucher_json != NULL && scan.welcome_voucher_id == 0) {
+        fprintf(stderr, "--welcome-json needs --welcome-id (an id the ledger has never seen)\n");
+        return 1;
     }
     if (!ledger_path || !key_hex || !identity_hex || !zone || !region || !phone || !code) {
         fprintf(stderr, "usage: enroll --ledger FILE --merchant N --key HEX --identity-key HEX "
@@ -148,13 +190,13 @@ int main(int argc, char **argv) {
         goto done;
     }
     status = o2o_ledger_check_in_member(ledger, keyring, identity_key, store, &rules, &scan,
-                                        &enrollment);
+                                        &check_in);
     if (status != O2O_STATUS_OK) {
         exit_code = fail("checking in", status);
         goto done;
     }
-    if ((status = o2o_enrollment_read(enrollment, &details)) != O2O_STATUS_OK) {
-        exit_code = fail("reading the enrollment", status);
+    if ((status = o2o_member_check_in_read(check_in, &details)) != O2O_STATUS_OK) {
+        exit_code = fail("reading the check-in", status);
         goto done;
     }
     if (details.rejection != O2O_REJECTION_NONE) {
@@ -170,12 +212,18 @@ int main(int argc, char **argv) {
         printf("VISIT member=%llu card=%s\n", (unsigned long long)details.member_id,
                details.card_number);
     }
-    if ((status = print_text("CARD", enrollment, o2o_enrollment_card_text)) != O2O_STATUS_OK) {
+    if ((status = print_text("CARD", check_in, o2o_member_check_in_card_text)) != O2O_STATUS_OK) {
         exit_code = fail("writing the card", status);
         goto done;
     }
+    if ((exit_code = check_card(keyring, ledger, check_in, &details)) != 0) goto done;
+    exit_code = 1;
+    if ((status = print_share_code(keyring, details.member_id)) != O2O_STATUS_OK) {
+        exit_code = fail("writing the share code", status);
+        goto done;
+    }
     if (details.has_welcome &&
-        (status = print_text("WELCOME", enrollment, o2o_enrollment_welcome_text)) !=
+        (status = print_text("WELCOME", check_in, o2o_member_check_in_welcome_text)) !=
             O2O_STATUS_OK) {
         exit_code = fail("writing the welcome voucher", status);
         goto done;
@@ -183,7 +231,7 @@ int main(int argc, char **argv) {
     exit_code = 0;
 
 done:
-    o2o_enrollment_free(enrollment);
+    o2o_member_check_in_free(check_in);
     o2o_ledger_close(ledger);
     o2o_store_free(store);
     o2o_identity_key_free(identity_key);

@@ -295,7 +295,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The store's screen shows a check-in code that changes every 30 seconds. A customer scans
 /// it with their phone number and is enrolled; a friend comes through the first one's share
-/// code; scanning the same code twice counts one visit.
+/// code; a member checks in at most once an hour, so scanning again counts no extra visit.
 fn enroll_at_the_door(keyring: &Keyring, store: &Store) -> Result<(), Box<dyn std::error::Error>> {
     let ledger = MemoryLedger::new(keyring.merchant());
     // In production: 32 random bytes kept with the signing keys, never rotated.
@@ -342,10 +342,16 @@ fn enroll_at_the_door(keyring: &Keyring, store: &Store) -> Result<(), Box<dyn st
             "Hua scans with Ming's share code",
         ),
         (
-            "2026-06-10T03:20:00Z",
+            "2026-06-10T03:10:00Z",
             "+86 138 0013 8000",
             false,
-            "Ming, a later code",
+            "Ming, a new code ten minutes later",
+        ),
+        (
+            "2026-06-11T03:00:05Z",
+            "+86 138 0013 8000",
+            false,
+            "Ming, the next day",
         ),
     ];
     for (n, (at, phone, referred, who)) in scans.into_iter().enumerate() {

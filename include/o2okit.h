@@ -49,8 +49,8 @@
 #define O2O_GRANULARITY_DAY 2
 
 /*
- `identity_kind` of `o2o_member_scan`: a phone number, normalised (spaces, hyphens and
- parentheses dropped, a leading 00 read as +).
+ `identity_kind` of `o2o_member_scan`: a phone number, normalised (spaces, hyphens, dots
+ and parentheses dropped, a leading 00 read as +). Pass international numbers (+86…).
  */
 #define O2O_IDENTITY_PHONE 1
 
@@ -309,9 +309,13 @@ enum o2o_rejection
    */
   O2O_REJECTION_FUTURE_CODE = 15,
   /*
-   A check-in code this member already used in this store.
+   A check-in code this member already scanned in this store.
    */
   O2O_REJECTION_REPLAYED_CODE = 16,
+  /*
+   This member already checked in at this store within the clock hour.
+   */
+  O2O_REJECTION_ALREADY_CHECKED_IN = 17,
   /*
    Not valid in this store.
    */
@@ -463,13 +467,6 @@ typedef uint32_t o2o_voucher_status;
 typedef struct o2o_decision o2o_decision;
 
 /*
- The outcome of a member's scan: refused, or checked in (and enrolled if new).
-
- Thread safety: immutable; may be read from several threads at once.
- */
-typedef struct o2o_enrollment o2o_enrollment;
-
-/*
  The merchant's secret for member pseudonyms (kept apart from the signing keys).
 
  Thread safety: immutable once made; may be used from several threads at once.
@@ -492,6 +489,14 @@ typedef struct o2o_keyring o2o_keyring;
  connection); for parallel tills open one ledger per thread or process on the same file.
  */
 typedef struct o2o_ledger o2o_ledger;
+
+/*
+ The outcome of a member's scan of a check-in code: refused, or checked in (and enrolled if
+ new).
+
+ Thread safety: immutable; may be read from several threads at once.
+ */
+typedef struct o2o_member_check_in o2o_member_check_in;
 
 /*
  A store: where vouchers are verified. Its IANA time zone is the clock of every time limit.
@@ -566,18 +571,45 @@ typedef struct o2o_member_scan {
    */
   int64_t at_unix_seconds;
   /*
-   The id the welcome voucher takes if this scan enrolls a new member.
+   The id the welcome voucher takes if this scan enrolls a new member: one the ledger has
+   never seen (allocate one per scan; unused ids are harmless).
    */
   uint64_t welcome_voucher_id;
 } o2o_member_scan;
 
 /*
- What an enrollment holds; see `o2o_enrollment_read`.
+ A member as the ledger holds them.
  */
-typedef struct o2o_enrollment_details {
+typedef struct o2o_member_record {
+  /*
+   The member's pseudonymous id.
+   */
+  uint64_t member_id;
+  /*
+   The card number: 16 digits and a NUL.
+   */
+  char card_number[17];
+  /*
+   The store where they enrolled.
+   */
+  uint32_t enrolled_store;
+  /*
+   When they enrolled, Unix seconds.
+   */
+  int64_t enrolled_at_unix_seconds;
+  /*
+   The member who referred them, 0 for none.
+   */
+  uint64_t referred_by;
+} o2o_member_record;
+
+/*
+ What a member check-in holds; see `o2o_member_check_in_read`.
+ */
+typedef struct o2o_member_check_in_details {
   /*
    `O2O_REJECTION_NONE` when checked in; otherwise why not (stale, replayed, wrong store,
-   bad signature, …) and the other fields are 0.
+   already checked in, bad signature, …) and the other fields are 0.
    */
   o2o_rejection rejection;
   /*
@@ -605,10 +637,10 @@ typedef struct o2o_enrollment_details {
    */
   char card_number[17];
   /*
-   True when the enrollment carries a welcome voucher (`o2o_enrollment_welcome_text`).
+   True when it carries a welcome voucher (`o2o_member_check_in_welcome_text`).
    */
   bool has_welcome;
-} o2o_enrollment_details;
+} o2o_member_check_in_details;
 
 /*
  What a redemption did.
@@ -655,6 +687,25 @@ typedef struct o2o_voucher_state {
    */
   int64_t value_left_minor;
 } o2o_voucher_state;
+
+/*
+ A scanned membership card.
+ */
+typedef struct o2o_card {
+  /*
+   `O2O_REJECTION_NONE` when genuine; otherwise why not (malformed, wrong kind, bad
+   signature, …) and the other fields are 0.
+   */
+  o2o_rejection rejection;
+  /*
+   The member's pseudonymous id (for `o2o_member`).
+   */
+  uint64_t member_id;
+  /*
+   The card number: 16 digits and a NUL.
+   */
+  char card_number[17];
+} o2o_card;
 
 /*
  One basket line: a POS category and its amount in minor units.
@@ -747,15 +798,20 @@ void o2o_identity_key_free(struct o2o_identity_key *key);
 /*
  Takes a customer's `scan` of a check-in code at `store`: verifies the code (and the share
  code, if any), enrolls the customer if the ledger does not know them (recording who
- referred them and the welcome voucher), and records the visit once per code shown, all in
- one transaction.
+ referred them and the welcome voucher), and records at most one check-in visit per member,
+ store and clock hour, all in one transaction. Everything that can fail is checked before
+ anything is written. The scan carries no phone position, so a printed (static) code is
+ always accepted as unproven presence here.
 
- On success `*out` receives an enrollment (checked in or refused: a refusal is not an
- error), to be released with `o2o_enrollment_free`. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+ On success `*out` receives a check-in (accepted, or refused with a reason such as
+ `O2O_REJECTION_REPLAYED_CODE` or `O2O_REJECTION_ALREADY_CHECKED_IN`: a refusal is not an
+ error), to be released with `o2o_member_check_in_free`. Errors: `O2O_STATUS_NULL_ARGUMENT`,
  `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (identity, kind, time, period),
  `O2O_STATUS_VOUCHER_JSON`, `O2O_STATUS_VOUCHER_INVALID`, `O2O_STATUS_KEY_NO_ACTIVE`,
- `O2O_STATUS_LEDGER_IDENTITY_COLLISION`, `O2O_STATUS_LEDGER_VOUCHER_CONFLICT`,
- `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+ `O2O_STATUS_LEDGER_WRONG_MERCHANT` (ledger, keyring, store or welcome voucher of different
+ merchants), `O2O_STATUS_LEDGER_IDENTITY_COLLISION`, `O2O_STATUS_LEDGER_VOUCHER_CONFLICT`
+ (a welcome voucher id the ledger already knows), `O2O_STATUS_LEDGER_BUSY`,
+ `O2O_STATUS_LEDGER_STORAGE`.
  */
 o2o_status o2o_ledger_check_in_member(const struct o2o_ledger *ledger,
                                       const struct o2o_keyring *keyring,
@@ -763,15 +819,28 @@ o2o_status o2o_ledger_check_in_member(const struct o2o_ledger *ledger,
                                       const struct o2o_store *store,
                                       const struct o2o_check_in_rules *rules,
                                       const struct o2o_member_scan *scan,
-                                      struct o2o_enrollment **out);
+                                      struct o2o_member_check_in **out);
 
 /*
- Writes what `enrollment` holds into `*out`.
+ Looks up the member holding `card_number` (16 digits as printed or typed; spaces and
+ hyphens are ignored). `*found` says whether one does; `*out` is written only then.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_CARD`
+ (a bad format or check digit: a mistyped number), `O2O_STATUS_LEDGER_BUSY`,
+ `O2O_STATUS_LEDGER_STORAGE`.
+ */
+o2o_status o2o_ledger_member_by_card(const struct o2o_ledger *ledger,
+                                     const char *card_number,
+                                     struct o2o_member_record *out,
+                                     bool *found);
+
+/*
+ Writes what `check_in` holds into `*out`.
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`.
  */
-o2o_status o2o_enrollment_read(const struct o2o_enrollment *enrollment,
-                               struct o2o_enrollment_details *out);
+o2o_status o2o_member_check_in_read(const struct o2o_member_check_in *check_in,
+                                    struct o2o_member_check_in_details *out);
 
 /*
  Writes the signed membership card's scanner text (for the member's phone to show as a QR
@@ -780,10 +849,10 @@ o2o_status o2o_enrollment_read(const struct o2o_enrollment *enrollment,
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused scan,
  `O2O_STATUS_INSUFFICIENT_BUFFER`.
  */
-o2o_status o2o_enrollment_card_text(const struct o2o_enrollment *enrollment,
-                                    char *buffer,
-                                    size_t capacity,
-                                    size_t *needed);
+o2o_status o2o_member_check_in_card_text(const struct o2o_member_check_in *check_in,
+                                         char *buffer,
+                                         size_t capacity,
+                                         size_t *needed);
 
 /*
  Writes the signed welcome voucher's scanner text into `buffer`.
@@ -791,15 +860,15 @@ o2o_status o2o_enrollment_card_text(const struct o2o_enrollment *enrollment,
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` when there is none (see
  `has_welcome`), `O2O_STATUS_INSUFFICIENT_BUFFER`.
  */
-o2o_status o2o_enrollment_welcome_text(const struct o2o_enrollment *enrollment,
-                                       char *buffer,
-                                       size_t capacity,
-                                       size_t *needed);
+o2o_status o2o_member_check_in_welcome_text(const struct o2o_member_check_in *check_in,
+                                            char *buffer,
+                                            size_t capacity,
+                                            size_t *needed);
 
 /*
- Releases an enrollment. NULL is fine; never free the same enrollment twice.
+ Releases a member check-in. NULL is fine; never free the same one twice.
  */
-void o2o_enrollment_free(struct o2o_enrollment *enrollment);
+void o2o_member_check_in_free(struct o2o_member_check_in *check_in);
 
 /*
  Makes a keyring for `merchant_id` holding one active key `key_id` with the `secret_len`
@@ -915,6 +984,29 @@ o2o_status o2o_ledger_state(const struct o2o_ledger *ledger,
                             const char *time_zone,
                             int64_t at_unix_seconds,
                             struct o2o_voucher_state *out);
+
+/*
+ Writes the scanner text of `member_id`'s share code (to show as a QR code; a friend who
+ enrolls through it is recorded as referred by this member) into `buffer`.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_NO_ACTIVE`,
+ `O2O_STATUS_INSUFFICIENT_BUFFER`.
+ */
+o2o_status o2o_share_code_text(const struct o2o_keyring *keyring,
+                               uint64_t member_id,
+                               char *buffer,
+                               size_t capacity,
+                               size_t *needed);
+
+/*
+ Reads a scanned membership card (`text` as the scanner typed it) into `*out`.
+
+ A card that is not genuine is not an error: `O2O_STATUS_OK` with `out->rejection` set.
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`.
+ */
+o2o_status o2o_membership_card_verify(const struct o2o_keyring *keyring,
+                                      const char *card_text,
+                                      struct o2o_card *out);
 
 /*
  Renders `text` as an SVG document (4-module quiet zone, `module_px` pixels a module) at

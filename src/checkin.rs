@@ -10,8 +10,10 @@
 //! geofence ([`Presence::Geofenced`]).
 //!
 //! Replays of a still-fresh code (one person scanning twice) are a ledger matter: the ledger
-//! records one visit per member, store and [`VisitSlot`], and refuses a second scan in the same
-//! slot as [`Rejection::ReplayedCode`] (see [`crate::Ledger::check_in`]).
+//! records at most one check-in visit per member, store and clock hour ([`visit_hour`]),
+//! refusing the same code scanned again as [`Rejection::ReplayedCode`] and another code within
+//! the hour as [`Rejection::AlreadyCheckedIn`] (see [`crate::Ledger::check_in`]), so standing
+//! in front of the screen does not pile up visits.
 
 use crate::ids::StoreId;
 use crate::keys::Keyring;
@@ -70,25 +72,10 @@ pub struct CheckIn {
     pub step: Option<u64>,
 }
 
-/// The slot a check-in's visit counts in: the ledger records at most one visit per member,
-/// store and slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum VisitSlot {
-    /// A rotating code: the time step it was shown in.
-    Step(u64),
-    /// A printed code: the hour of the scan (Unix seconds / 3600), so a printed code counts
-    /// at most one visit per member and store an hour.
-    PrintedHour(u64),
-}
-
-impl CheckIn {
-    /// The slot this check-in, accepted at `at`, counts in.
-    pub fn visit_slot(&self, at: DateTime<Utc>) -> VisitSlot {
-        match self.step {
-            Some(step) => VisitSlot::Step(step),
-            None => VisitSlot::PrintedHour(at.timestamp().max(0) as u64 / 3600),
-        }
-    }
+/// The clock hour (Unix seconds / 3600) a check-in at `at` counts in: the ledger records at
+/// most one check-in visit per member, store and hour.
+pub fn visit_hour(at: DateTime<Utc>) -> u64 {
+    at.timestamp().max(0) as u64 / 3600
 }
 
 const STATIC: u64 = u64::MAX;

@@ -14,7 +14,7 @@
 use crate::checkin::{CheckInPolicy, Presence, verify_check_in};
 use crate::ids::{MemberId, MerchantId, VoucherId};
 use crate::keys::{KeyError, Keyring};
-use crate::ledger::{CheckInOutcome, CheckInRequest, Ledger, VisitEvent};
+use crate::ledger::{CheckInOutcome, CheckInRequest, Ledger, LedgerError, VisitEvent};
 use crate::member::{CardNumber, Member};
 use crate::member_tokens::{membership_card, verify_share_code};
 use crate::merchant::Store;
@@ -26,14 +26,24 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use std::fmt;
+use zeroize::Zeroizing;
 
-/// The account a customer enrolls with. Only its [`Pseudonym`] is ever stored.
+/// What kind of account an identity is: part of what is hashed, so a phone number and an app
+/// account with the same text are different people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdentityKind {
+    /// A phone number.
+    Phone,
+    /// An app account id.
+    AppAccount,
+}
+
+/// The account a customer enrolls with, normalised. Only its [`Pseudonym`] is ever stored;
+/// build one with [`AccountIdentity::phone`] or [`AccountIdentity::app_account`].
 #[derive(Clone, PartialEq, Eq)]
-pub enum AccountIdentity {
-    /// A phone number, normalised: an optional leading `+` and 6 to 15 digits.
-    Phone(String),
-    /// An app account, such as `wechat:o6_bmjrPTlm6_2sgVt7hMZOPfL2M`.
-    AppAccount(String),
+pub struct AccountIdentity {
+    kind: IdentityKind,
+    text: String,
 }
 
 impl AccountIdentity {
@@ -59,7 +69,10 @@ impl AccountIdentity {
                 "a phone number must be 6 to 15 digits, with an optional leading +".into(),
             ));
         }
-        Ok(AccountIdentity::Phone(normal))
+        Ok(AccountIdentity {
+            kind: IdentityKind::Phone,
+            text: normal,
+        })
     }
 
     /// An app account id, taken exactly as given (case matters).
@@ -73,33 +86,30 @@ impl AccountIdentity {
                 "an app account must be 1 to 256 bytes without control characters".into(),
             ));
         }
-        Ok(AccountIdentity::AppAccount(text.to_owned()))
+        Ok(AccountIdentity {
+            kind: IdentityKind::AppAccount,
+            text: text.to_owned(),
+        })
     }
 
-    fn tag_and_text(&self) -> (u8, &str) {
-        match self {
-            AccountIdentity::Phone(p) => (1, p),
-            AccountIdentity::AppAccount(a) => (2, a),
-        }
+    /// The kind of account.
+    pub fn kind(&self) -> IdentityKind {
+        self.kind
     }
 }
 
 impl fmt::Debug for AccountIdentity {
     /// Redacted: identities are personal data and do not belong in logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AccountIdentity::Phone(_) => f.write_str("Phone(<redacted>)"),
-            AccountIdentity::AppAccount(_) => f.write_str("AppAccount(<redacted>)"),
-        }
+        write!(f, "AccountIdentity({:?}, <redacted>)", self.kind)
     }
 }
 
 /// The merchant's secret for pseudonyms: at least 32 random bytes, kept apart from the
-/// signing keys and never rotated (rotating it would give every member a new id).
+/// signing keys and never rotated (rotating it would give every member a new id). The bytes
+/// are wiped from memory when the key is dropped.
 #[derive(Clone)]
-pub struct IdentityKey {
-    keyed: Hmac<Sha256>,
-}
+pub struct IdentityKey(Zeroizing<Vec<u8>>);
 
 impl IdentityKey {
     /// A key from secret bytes.
@@ -110,19 +120,22 @@ impl IdentityKey {
         if secret.len() < crate::keys::SigningKey::MIN_LEN {
             return Err(KeyError::TooShort(secret.len()));
         }
-        let keyed = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-        Ok(IdentityKey { keyed })
+        Ok(IdentityKey(Zeroizing::new(secret.to_vec())))
     }
 
     /// The pseudonym of `identity` at `merchant`: the same account always gives the same
     /// pseudonym, and two merchants never share one.
     pub fn pseudonym(&self, merchant: MerchantId, identity: &AccountIdentity) -> Pseudonym {
-        let (tag, text) = identity.tag_and_text();
-        let mut mac = self.keyed.clone();
+        let tag = match identity.kind {
+            IdentityKind::Phone => 1u8,
+            IdentityKind::AppAccount => 2,
+        };
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(b"o2okit member v1\0");
         mac.update(&merchant.0.to_le_bytes());
         mac.update(&[tag]);
-        mac.update(text.as_bytes());
+        mac.update(identity.text.as_bytes());
         Pseudonym(mac.finalize().into_bytes().into())
     }
 }
@@ -219,6 +232,42 @@ pub struct CheckInDesk<'a> {
     pub welcome: Option<&'a WelcomeOffer>,
 }
 
+impl CheckInDesk<'_> {
+    /// Signs `member`'s membership card, and their welcome voucher if they were given one
+    /// (as it was issued: same id, enrolled at the same instant, in this desk's store zone,
+    /// with this desk's offer). For an app that lost the first answer and must show the card
+    /// again: a repeated scan is refused as a replay, so the tokens come from here.
+    ///
+    /// # Errors
+    /// [`crate::KeyError::NoActiveKey`], a welcome voucher that cannot be signed.
+    pub fn tokens_for(&self, member: &Member) -> Result<(Token, Option<Token>), crate::Error> {
+        let card = membership_card(self.keyring, member.id, &member.card)?;
+        let welcome = match (self.welcome, member.welcome_voucher) {
+            (Some(offer), Some(id)) => Some(
+                offer
+                    .voucher_for(id, member.id, self.store, member.enrolled_at)?
+                    .sign(self.keyring)?,
+            ),
+            _ => None,
+        };
+        Ok((card, welcome))
+    }
+
+    /// Refuses a desk whose ledger, keyring and store belong to different merchants.
+    fn check_merchants(&self, ledger: &dyn Ledger) -> Result<(), crate::Error> {
+        let expected = ledger.merchant();
+        for found in [self.keyring.merchant(), self.store.merchant] {
+            if found != expected {
+                return Err(LedgerError::WrongMerchant { expected, found }.into());
+            }
+        }
+        if self.keyring.active_key().is_none() {
+            return Err(KeyError::NoActiveKey.into());
+        }
+        Ok(())
+    }
+}
+
 /// One customer's scan of a check-in code.
 #[derive(Debug, Clone, Copy)]
 pub struct MemberScan<'a> {
@@ -226,13 +275,15 @@ pub struct MemberScan<'a> {
     pub code: &'a str,
     /// Who scanned it.
     pub identity: &'a AccountIdentity,
-    /// The friend's share code the customer came through, if any.
+    /// The friend's share code the customer came through, if any. One that does not verify
+    /// refuses the scan.
     pub share_code: Option<&'a str>,
     /// The phone's reported position, to prove presence at a printed code.
     pub position: Option<GeoPoint>,
     /// The radius around the store that counts as inside, metres.
     pub fence_radius_m: u32,
-    /// The id the welcome voucher takes if this scan enrolls a new member.
+    /// The id the welcome voucher takes if this scan enrolls a new member: an id the ledger
+    /// has never seen (allocate one per scan; unused ids are harmless).
     pub welcome_id: VoucherId,
     /// When.
     pub at: DateTime<Utc>,
@@ -240,7 +291,7 @@ pub struct MemberScan<'a> {
 
 /// A scan that counted: the member, and what they take home.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enrollment {
+pub struct MemberCheckIn {
     /// The member (new or known).
     pub member: Member,
     /// Whether this scan enrolled them.
@@ -259,9 +310,10 @@ pub struct Enrollment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanOutcome {
     /// The visit counted (and the customer was enrolled if new).
-    CheckedIn(Box<Enrollment>),
+    CheckedIn(Box<MemberCheckIn>),
     /// Refused: a code that is stale, from the future, from another store, replayed, forged,
-    /// or a share code that does not verify. Nothing was recorded.
+    /// a member already checked in this hour, or a share code that does not verify. Nothing
+    /// was recorded.
     Refused {
         /// Why.
         reason: Rejection,
@@ -269,15 +321,19 @@ pub enum ScanOutcome {
 }
 
 /// Takes a customer's scan at `desk`: verifies the codes, enrolls a new member (recording who
-/// referred them), records the visit, and hands out the card and welcome voucher.
+/// referred them), records the visit, and hands out the card and welcome voucher. Everything
+/// that can fail is checked or signed before the ledger records anything.
 ///
 /// # Errors
-/// Ledger failures ([`crate::Error::Ledger`]), a welcome voucher that cannot be signed.
+/// [`LedgerError::WrongMerchant`] (as [`crate::Error::Ledger`]) when the ledger, keyring and
+/// store are not one merchant's; [`KeyError::NoActiveKey`]; a welcome voucher that cannot be
+/// signed; ledger failures.
 pub fn check_in_member(
     ledger: &dyn Ledger,
     desk: &CheckInDesk<'_>,
     scan: &MemberScan<'_>,
 ) -> Result<ScanOutcome, crate::Error> {
+    desk.check_merchants(ledger)?;
     let store = desk.store;
     let fence = store.location.map(|center| Geofence {
         center,
@@ -307,6 +363,8 @@ pub fn check_in_member(
         .welcome
         .map(|offer| offer.voucher_for(scan.welcome_id, pseudonym.member_id(), store, scan.at))
         .transpose()?;
+    // Signed now, kept only if the scan enrolls: nothing can fail once the ledger has written.
+    let welcome_token = welcome.as_ref().map(|v| v.sign(desk.keyring)).transpose()?;
     let request = CheckInRequest {
         check_in: &check_in,
         pseudonym: &pseudonym,
@@ -321,18 +379,15 @@ pub fn check_in_member(
             enrolled,
             visit,
         } => {
+            // The keyring's active key was checked above: sealing a card cannot fail now.
             let card = membership_card(desk.keyring, member.id, &member.card)?;
-            let welcome = match (enrolled, welcome) {
-                (true, Some(voucher)) => Some(voucher.sign(desk.keyring)?),
-                _ => None,
-            };
-            Ok(ScanOutcome::CheckedIn(Box::new(Enrollment {
+            Ok(ScanOutcome::CheckedIn(Box::new(MemberCheckIn {
                 member,
                 enrolled,
                 presence: check_in.presence,
                 visit,
                 card,
-                welcome,
+                welcome: welcome_token.filter(|_| enrolled),
             })))
         }
     }
@@ -351,7 +406,8 @@ mod tests {
         let a = AccountIdentity::phone("+86 138-0013-8000").unwrap();
         let b = AccountIdentity::phone("0086 (138) 0013.8000").unwrap();
         assert_eq!(a, b);
-        assert_eq!(a, AccountIdentity::Phone("+8613800138000".into()));
+        assert_eq!(a, AccountIdentity::phone("+8613800138000").unwrap());
+        assert_eq!(a.kind(), IdentityKind::Phone);
         for bad in [
             "",
             "+",
@@ -380,10 +436,6 @@ mod tests {
         // A phone number and an app account with the same text are different people.
         let app = AccountIdentity::app_account("+8613800138000").unwrap();
         assert_ne!(p, key().pseudonym(MerchantId(1), &app));
-        // The stored bytes are not a plain hash of the number.
-        use sha2::Digest;
-        let plain: [u8; 32] = Sha256::digest(b"+8613800138000").into();
-        assert_ne!(p.as_bytes(), &plain);
         assert!(p.preferred_card_serial() <= CardNumber::MAX_SERIAL);
         assert!(IdentityKey::from_bytes(&[1; 31]).is_err());
     }

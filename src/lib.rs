@@ -80,11 +80,11 @@ pub mod token;
 pub mod voucher;
 
 pub use checkin::{
-    CheckIn, CheckInPolicy, Presence, VisitSlot, printed_code, rotating_code, verify_check_in,
+    CheckIn, CheckInPolicy, Presence, printed_code, rotating_code, verify_check_in, visit_hour,
 };
 pub use enrollment::{
-    AccountIdentity, CheckInDesk, Enrollment, IdentityKey, MemberScan, Pseudonym, ScanOutcome,
-    WelcomeOffer, check_in_member,
+    AccountIdentity, CheckInDesk, IdentityKey, IdentityKind, MemberCheckIn, MemberScan, Pseudonym,
+    ScanOutcome, WelcomeOffer, check_in_member,
 };
 pub use error::Error;
 pub use ids::{CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, VoucherId};

@@ -1,6 +1,6 @@
 //! Members: the electronic membership card a customer holds after scanning in a store.
 
-use crate::ids::{MemberId, MerchantId, StoreId};
+use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -141,6 +141,9 @@ pub struct Member {
     pub referred_by: Option<MemberId>,
     /// When the member enrolled.
     pub enrolled_at: DateTime<Utc>,
+    /// The welcome voucher recorded when they enrolled, if any (see
+    /// [`crate::CheckInDesk::tokens_for`] to sign it again).
+    pub welcome_voucher: Option<VoucherId>,
 }
 
 #[cfg(test)]

@@ -39,8 +39,11 @@ pub enum Rejection {
     StaleCode = 14,
     /// A rotating check-in code from beyond the tolerance ahead: a clock set wrong.
     FutureCode = 15,
-    /// A check-in code this member already used in this store: one visit per code shown.
+    /// A check-in code this member already scanned in this store.
     ReplayedCode = 16,
+    /// This member already checked in at this store within the hour: one check-in visit per
+    /// member, store and clock hour.
+    AlreadyCheckedIn = 17,
     /// Not valid in this store.
     WrongStore = 20,
     /// Not valid in this store's region.
@@ -75,7 +78,7 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every reason, in code order.
-    pub const ALL: [Rejection; 29] = [
+    pub const ALL: [Rejection; 30] = [
         Rejection::Malformed,
         Rejection::UnsupportedVersion,
         Rejection::WrongKind,
@@ -90,6 +93,7 @@ impl Rejection {
         Rejection::StaleCode,
         Rejection::FutureCode,
         Rejection::ReplayedCode,
+        Rejection::AlreadyCheckedIn,
         Rejection::WrongStore,
         Rejection::OutsideRegion,
         Rejection::OutsideGeofence,
@@ -134,6 +138,7 @@ impl Rejection {
             Rejection::StaleCode => "stale_code",
             Rejection::FutureCode => "future_code",
             Rejection::ReplayedCode => "replayed_code",
+            Rejection::AlreadyCheckedIn => "already_checked_in",
             Rejection::WrongStore => "wrong_store",
             Rejection::OutsideRegion => "outside_region",
             Rejection::OutsideGeofence => "outside_geofence",

@@ -256,6 +256,7 @@ fn referrals_count_seeds_and_their_recruits() {
         enrolled_store: StoreId(1),
         referred_by: by.map(MemberId),
         enrolled_at: ts(at),
+        welcome_voucher: None,
     };
     let members = [
         member(1, None, "2025-01-05T00:00:00Z"),

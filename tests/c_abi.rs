@@ -573,7 +573,7 @@ fn sign_up_kiosk_enrolls_refuses_replays_and_records_referrals() {
     assert_eq!(exit, 0, "{out}");
     let seed = member_of("+8613800138000");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines.len(), 4, "{out}");
     assert!(
         lines[0].starts_with(&format!("ENROLLED member={seed} card=")),
         "{out}"
@@ -583,16 +583,32 @@ fn sign_up_kiosk_enrolls_refuses_replays_and_records_referrals() {
     let (member, card_number) = verify_membership_card(card, &keyring()).unwrap();
     assert_eq!(member, seed);
     assert!(lines[0].contains(&format!("card={}", card_number.as_str())));
-    let welcome = lines[2].strip_prefix("WELCOME ").unwrap();
+    let share = lines[2].strip_prefix("SHARE ").unwrap().to_owned();
+    assert_eq!(verify_share_code(&share, &keyring()), Ok(seed));
+    let welcome = lines[3].strip_prefix("WELCOME ").unwrap();
     let voucher = Voucher::open(&Token::parse(welcome).unwrap(), &keyring()).unwrap();
     assert_eq!(voucher.member, Some(seed));
 
-    // The same code again is a replay; the next code is a visit.
+    // The same code again is a replay, another code within the hour is refused too; an hour
+    // later it is a visit.
     assert_eq!(
         enroll(&[], plain, &ledger, "+8613800138000", &code, t0, &[]),
         (2, "REFUSED reason=replayed_code\n".into())
     );
-    let t1 = t0 + chrono::Duration::seconds(60);
+    let soon = t0 + chrono::Duration::minutes(5);
+    assert_eq!(
+        enroll(
+            &[],
+            plain,
+            &ledger,
+            "+8613800138000",
+            &code_at(soon),
+            soon,
+            &[]
+        ),
+        (2, "REFUSED reason=already_checked_in\n".into())
+    );
+    let t1 = t0 + chrono::Duration::hours(1);
     let (exit, out) = enroll(&[], plain, &ledger, "+8613800138000", &code_at(t1), t1, &[]);
     assert_eq!(exit, 0);
     assert!(
@@ -601,8 +617,7 @@ fn sign_up_kiosk_enrolls_refuses_replays_and_records_referrals() {
     );
     assert!(!out.contains("WELCOME"), "{out}");
 
-    // A friend through the seed's share code, under Valgrind.
-    let share = share_code(&keyring(), seed).unwrap().to_scanner_text();
+    // A friend through the share code the kiosk printed for the seed, under Valgrind.
     let t2 = t1 + chrono::Duration::seconds(60);
     let (exit, out) = enroll(
         &valgrind(),

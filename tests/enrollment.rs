@@ -27,6 +27,12 @@ macro_rules! contract {
 contract!(
     a_first_scan_enrolls_and_later_scans_only_visit,
     a_replayed_code_is_refused_and_records_nothing,
+    a_code_replayed_across_the_hour_is_still_a_replay,
+    a_new_member_offer_survives_the_enrolling_check_in,
+    a_reused_welcome_id_is_refused_and_records_nothing,
+    a_desk_of_mixed_merchants_is_refused,
+    a_lost_answer_is_recovered_from_the_ledger,
+    members_are_listed_in_order_of_enrollment,
     bad_codes_are_refused_before_the_ledger,
     a_share_code_records_who_referred_whom,
     a_forged_share_code_enrolls_nobody,
@@ -95,7 +101,7 @@ fn scan(
     check_in_member(ledger, &desk, &scan).unwrap()
 }
 
-fn checked_in(outcome: ScanOutcome) -> Enrollment {
+fn checked_in(outcome: ScanOutcome) -> MemberCheckIn {
     match outcome {
         ScanOutcome::CheckedIn(e) => *e,
         ScanOutcome::Refused { reason } => panic!("refused: {reason}"),
@@ -131,8 +137,8 @@ fn a_first_scan_enrolls_and_later_scans_only_visit(ledger: &dyn Ledger) {
     );
     assert!(ledger.has_visited(id).unwrap());
 
-    // The next code, a minute later: the same member, a second visit, no second voucher.
-    let t1 = t0 + Duration::seconds(60);
+    // An hour later: the same member, a second visit, no second voucher.
+    let t1 = t0 + Duration::hours(1);
     let again = checked_in(scan(ledger, &code_at(t1), &phone(1), None, t1));
     assert!(!again.enrolled);
     assert_eq!(again.member, first.member);
@@ -158,8 +164,29 @@ fn a_replayed_code_is_refused_and_records_nothing(ledger: &dyn Ledger) {
         Rejection::ReplayedCode
     );
     assert_eq!(ledger.visits().unwrap().len(), 1);
+    // The next codes within the hour do not pile up visits either.
+    let t1 = t0 + Duration::minutes(5);
+    assert_eq!(
+        refused(scan(ledger, &code_at(t1), &phone(1), None, t1)),
+        Rejection::AlreadyCheckedIn
+    );
     // Another customer in front of the same screen is a visit of their own.
     assert!(checked_in(scan(ledger, &code, &phone(2), None, later)).enrolled);
+    assert_eq!(ledger.visits().unwrap().len(), 2);
+}
+
+fn a_code_replayed_across_the_hour_is_still_a_replay(ledger: &dyn Ledger) {
+    let shown = at("2026-06-15T04:59:50Z");
+    let code = code_at(shown);
+    checked_in(scan(ledger, &code, &phone(1), None, shown));
+    let next_hour = at("2026-06-15T05:00:15Z"); // within the code's tolerance
+    assert_eq!(
+        refused(scan(ledger, &code, &phone(1), None, next_hour)),
+        Rejection::ReplayedCode
+    );
+    // A fresh code in the new hour counts.
+    let later = at("2026-06-15T05:10:00Z");
+    assert!(!checked_in(scan(ledger, &code_at(later), &phone(1), None, later)).enrolled);
     assert_eq!(ledger.visits().unwrap().len(), 2);
 }
 
@@ -272,7 +299,7 @@ fn printed_codes_count_once_an_hour(ledger: &dyn Ledger) {
     assert_eq!(first.welcome, None);
     assert_eq!(
         refused(scan_at("2026-06-15T04:50:00Z", Some(inside))),
-        Rejection::ReplayedCode
+        Rejection::AlreadyCheckedIn
     );
     let next_hour = checked_in(scan_at("2026-06-15T05:00:00Z", Some(inside)));
     assert_eq!(next_hour.presence, Presence::Geofenced);
@@ -440,4 +467,185 @@ fn self_referral_is_ignored(ledger: &dyn Ledger) {
         panic!("refused")
     };
     assert_eq!(member.referred_by, None);
+}
+
+fn a_new_member_offer_survives_the_enrolling_check_in(ledger: &dyn Ledger) {
+    let t0 = at("2026-06-15T04:00:05Z");
+    let member = checked_in(scan(ledger, &code_at(t0), &phone(1), None, t0)).member;
+    let gift = amount_off(70, 300)
+        .new_members_only()
+        .sign(&keyring())
+        .unwrap();
+    let store = shenzhen();
+    let basket = cny(2_000);
+    let schedule = ledger::TierSchedule {
+        window_days: 365,
+        levels: vec![],
+    };
+    let at_till = |when: DateTime<Utc>| {
+        let context = ledger.member_context(member.id, when, &schedule).unwrap();
+        verify_token(
+            &gift,
+            &keyring(),
+            &RedemptionContext {
+                store: &store,
+                at: when,
+                basket: &basket,
+                member: Some(context),
+                other_vouchers: 0,
+            },
+        )
+    };
+    // The check-in that enrolled them is a visit, not a purchase: still new at the till.
+    let t1 = t0 + Duration::minutes(10);
+    let Decision::Accepted(first) = at_till(t1) else {
+        panic!("a new member's offer was refused after enrolling")
+    };
+    redeem(ledger, &first, "till/new-member").unwrap();
+    // Once they have bought, they are no longer new.
+    assert_eq!(
+        at_till(t1 + Duration::minutes(5)),
+        Decision::Rejected {
+            reason: Rejection::NotNewMember
+        }
+    );
+}
+
+fn a_reused_welcome_id_is_refused_and_records_nothing(ledger: &dyn Ledger) {
+    let ring = keyring();
+    let key = identity_key();
+    let store = shenzhen();
+    let offer = welcome_offer();
+    let desk = CheckInDesk {
+        keyring: &ring,
+        identity_key: &key,
+        policy: POLICY,
+        store: &store,
+        welcome: Some(&offer),
+    };
+    let t0 = at("2026-06-15T04:00:05Z");
+    let code = code_at(t0);
+    let scan_as = |n: u32| {
+        let identity = phone(n);
+        let scan = MemberScan {
+            code: &code,
+            identity: &identity,
+            share_code: None,
+            position: None,
+            fence_radius_m: 150,
+            welcome_id: VoucherId(77),
+            at: t0,
+        };
+        check_in_member(ledger, &desk, &scan)
+    };
+    checked_in(scan_as(1).unwrap());
+    assert_eq!(
+        scan_as(2).unwrap_err(),
+        Error::Ledger(LedgerError::VoucherConflict(VoucherId(77)))
+    );
+    assert_eq!(ledger.members().unwrap().len(), 1);
+    assert_eq!(ledger.visits().unwrap().len(), 1);
+}
+
+fn a_desk_of_mixed_merchants_is_refused(ledger: &dyn Ledger) {
+    let other_ring = Keyring::with_active_key(MerchantId(5), KeyId(1), key(1));
+    let key = identity_key();
+    let store = shenzhen();
+    let other_store = Store {
+        merchant: MerchantId(5),
+        ..shenzhen()
+    };
+    let t0 = at("2026-06-15T04:00:05Z");
+    let code = code_at(t0);
+    let identity = phone(1);
+    let scan = MemberScan {
+        code: &code,
+        identity: &identity,
+        share_code: None,
+        position: None,
+        fence_radius_m: 150,
+        welcome_id: VoucherId(1),
+        at: t0,
+    };
+    let ring = keyring();
+    for (keyring, store) in [(&other_ring, &store), (&ring, &other_store)] {
+        let desk = CheckInDesk {
+            keyring,
+            identity_key: &key,
+            policy: POLICY,
+            store,
+            welcome: None,
+        };
+        let err = check_in_member(ledger, &desk, &scan).unwrap_err();
+        assert!(
+            matches!(err, Error::Ledger(LedgerError::WrongMerchant { .. })),
+            "{err:?}"
+        );
+    }
+    assert_eq!(ledger.members().unwrap(), vec![]);
+}
+
+fn a_lost_answer_is_recovered_from_the_ledger(ledger: &dyn Ledger) {
+    let t0 = at("2026-06-15T04:00:05Z");
+    let code = code_at(t0);
+    let first = checked_in(scan(ledger, &code, &phone(1), None, t0));
+    // The app never saw that answer and scans again: refused, but the ledger has the member,
+    // and the desk signs the same card and welcome voucher again.
+    let retry = t0 + Duration::seconds(10);
+    assert_eq!(
+        refused(scan(ledger, &code, &phone(1), None, retry)),
+        Rejection::ReplayedCode
+    );
+    let id = identity_key().pseudonym(MERCHANT, &phone(1)).member_id();
+    let member = ledger.member(id).unwrap().unwrap();
+    assert_eq!(
+        member.welcome_voucher,
+        Some(VoucherId(t0.timestamp() as u64))
+    );
+    let ring = keyring();
+    let key = identity_key();
+    let store = shenzhen();
+    let offer = welcome_offer();
+    let desk = CheckInDesk {
+        keyring: &ring,
+        identity_key: &key,
+        policy: POLICY,
+        store: &store,
+        welcome: Some(&offer),
+    };
+    let (card, welcome) = desk.tokens_for(&member).unwrap();
+    assert_eq!(card, first.card);
+    assert_eq!(welcome, first.welcome);
+}
+
+fn members_are_listed_in_order_of_enrollment(ledger: &dyn Ledger) {
+    // A till whose clock runs behind records a later arrival with an earlier instant.
+    let late = at("2026-06-15T05:00:00Z");
+    let early = at("2026-06-15T04:50:00Z");
+    let b = checked_in(scan(ledger, &code_at(late), &phone(2), None, late)).member;
+    let a = checked_in(scan(ledger, &code_at(early), &phone(1), None, early)).member;
+    assert_eq!(ledger.members().unwrap(), vec![a, b]);
+}
+
+#[test]
+fn the_ledger_file_never_holds_the_phone_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let ledger = SqliteLedger::open(&path, MERCHANT).unwrap();
+    let t0 = at("2026-06-15T04:00:05Z");
+    let identity = AccountIdentity::phone("+86 138 0013 8000").unwrap();
+    checked_in(scan(&ledger, &code_at(t0), &identity, None, t0));
+    drop(ledger);
+    let mut bytes = std::fs::read(&path).unwrap();
+    for side in ["-wal", "-shm"] {
+        if let Ok(more) = std::fs::read(dir.path().join(format!("ledger.db{side}"))) {
+            bytes.extend(more);
+        }
+    }
+    for needle in ["8613800138000", "13800138000"] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} found in the ledger file"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 use super::checkin::o2o_presence;
 use super::keyring::o2o_keyring;
 use super::ledger::o2o_ledger;
+use super::member::card_field;
 use super::status::{Failure, guard, o2o_status, write_text};
 use super::voucher::{o2o_rejection, o2o_store};
 use super::{borrow, check_out, hand_out, put, release, text};
@@ -13,6 +14,8 @@ use crate::enrollment::{
     check_in_member,
 };
 use crate::ids::VoucherId;
+use crate::ledger::Ledger;
+use crate::member::CardNumber;
 use crate::voucher::Voucher;
 use chrono::DateTime;
 use std::ffi::c_char;
@@ -22,13 +25,14 @@ use std::ffi::c_char;
 /// Thread safety: immutable once made; may be used from several threads at once.
 pub struct o2o_identity_key(IdentityKey);
 
-/// The outcome of a member's scan: refused, or checked in (and enrolled if new).
+/// The outcome of a member's scan of a check-in code: refused, or checked in (and enrolled if
+/// new).
 ///
 /// Thread safety: immutable; may be read from several threads at once.
-pub struct o2o_enrollment(ScanOutcome);
+pub struct o2o_member_check_in(ScanOutcome);
 
-/// `identity_kind` of `o2o_member_scan`: a phone number, normalised (spaces, hyphens and
-/// parentheses dropped, a leading 00 read as +).
+/// `identity_kind` of `o2o_member_scan`: a phone number, normalised (spaces, hyphens, dots
+/// and parentheses dropped, a leading 00 read as +). Pass international numbers (+86…).
 pub const O2O_IDENTITY_PHONE: u32 = 1;
 /// `identity_kind` of `o2o_member_scan`: an app account id, taken exactly.
 pub const O2O_IDENTITY_APP_ACCOUNT: u32 = 2;
@@ -62,16 +66,17 @@ pub struct o2o_member_scan {
     pub share_code_text: *const c_char,
     /// When, Unix seconds.
     pub at_unix_seconds: i64,
-    /// The id the welcome voucher takes if this scan enrolls a new member.
+    /// The id the welcome voucher takes if this scan enrolls a new member: one the ledger has
+    /// never seen (allocate one per scan; unused ids are harmless).
     pub welcome_voucher_id: u64,
 }
 
-/// What an enrollment holds; see `o2o_enrollment_read`.
+/// What a member check-in holds; see `o2o_member_check_in_read`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct o2o_enrollment_details {
+pub struct o2o_member_check_in_details {
     /// `O2O_REJECTION_NONE` when checked in; otherwise why not (stale, replayed, wrong store,
-    /// bad signature, …) and the other fields are 0.
+    /// already checked in, bad signature, …) and the other fields are 0.
     pub rejection: o2o_rejection,
     /// True when this scan enrolled the member.
     pub enrolled: bool,
@@ -85,7 +90,7 @@ pub struct o2o_enrollment_details {
     pub store_id: u32,
     /// The card number: 16 digits and a NUL.
     pub card_number: [c_char; 17],
-    /// True when the enrollment carries a welcome voucher (`o2o_enrollment_welcome_text`).
+    /// True when it carries a welcome voucher (`o2o_member_check_in_welcome_text`).
     pub has_welcome: bool,
 }
 
@@ -126,15 +131,20 @@ pub extern "C" fn o2o_identity_key_free(key: *mut o2o_identity_key) {
 
 /// Takes a customer's `scan` of a check-in code at `store`: verifies the code (and the share
 /// code, if any), enrolls the customer if the ledger does not know them (recording who
-/// referred them and the welcome voucher), and records the visit once per code shown, all in
-/// one transaction.
+/// referred them and the welcome voucher), and records at most one check-in visit per member,
+/// store and clock hour, all in one transaction. Everything that can fail is checked before
+/// anything is written. The scan carries no phone position, so a printed (static) code is
+/// always accepted as unproven presence here.
 ///
-/// On success `*out` receives an enrollment (checked in or refused: a refusal is not an
-/// error), to be released with `o2o_enrollment_free`. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+/// On success `*out` receives a check-in (accepted, or refused with a reason such as
+/// `O2O_REJECTION_REPLAYED_CODE` or `O2O_REJECTION_ALREADY_CHECKED_IN`: a refusal is not an
+/// error), to be released with `o2o_member_check_in_free`. Errors: `O2O_STATUS_NULL_ARGUMENT`,
 /// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (identity, kind, time, period),
 /// `O2O_STATUS_VOUCHER_JSON`, `O2O_STATUS_VOUCHER_INVALID`, `O2O_STATUS_KEY_NO_ACTIVE`,
-/// `O2O_STATUS_LEDGER_IDENTITY_COLLISION`, `O2O_STATUS_LEDGER_VOUCHER_CONFLICT`,
-/// `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+/// `O2O_STATUS_LEDGER_WRONG_MERCHANT` (ledger, keyring, store or welcome voucher of different
+/// merchants), `O2O_STATUS_LEDGER_IDENTITY_COLLISION`, `O2O_STATUS_LEDGER_VOUCHER_CONFLICT`
+/// (a welcome voucher id the ledger already knows), `O2O_STATUS_LEDGER_BUSY`,
+/// `O2O_STATUS_LEDGER_STORAGE`.
 #[unsafe(no_mangle)]
 pub extern "C" fn o2o_ledger_check_in_member(
     ledger: *const o2o_ledger,
@@ -143,7 +153,7 @@ pub extern "C" fn o2o_ledger_check_in_member(
     store: *const o2o_store,
     rules: *const o2o_check_in_rules,
     scan: *const o2o_member_scan,
-    out: *mut *mut o2o_enrollment,
+    out: *mut *mut o2o_member_check_in,
 ) -> o2o_status {
     guard(|| {
         check_out(out, "out")?;
@@ -230,24 +240,78 @@ pub extern "C" fn o2o_ledger_check_in_member(
         };
         let outcome = check_in_member(&ledger.0, &desk, &member_scan)?;
         // SAFETY: `out` was checked.
-        unsafe { hand_out(out, o2o_enrollment(outcome)) };
+        unsafe { hand_out(out, o2o_member_check_in(outcome)) };
         Ok(())
     })
 }
 
-/// Writes what `enrollment` holds into `*out`.
+/// A member as the ledger holds them.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct o2o_member_record {
+    /// The member's pseudonymous id.
+    pub member_id: u64,
+    /// The card number: 16 digits and a NUL.
+    pub card_number: [c_char; 17],
+    /// The store where they enrolled.
+    pub enrolled_store: u32,
+    /// When they enrolled, Unix seconds.
+    pub enrolled_at_unix_seconds: i64,
+    /// The member who referred them, 0 for none.
+    pub referred_by: u64,
+}
+
+/// Looks up the member holding `card_number` (16 digits as printed or typed; spaces and
+/// hyphens are ignored). `*found` says whether one does; `*out` is written only then.
 ///
-/// Errors: `O2O_STATUS_NULL_ARGUMENT`.
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_CARD`
+/// (a bad format or check digit: a mistyped number), `O2O_STATUS_LEDGER_BUSY`,
+/// `O2O_STATUS_LEDGER_STORAGE`.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_enrollment_read(
-    enrollment: *const o2o_enrollment,
-    out: *mut o2o_enrollment_details,
+pub extern "C" fn o2o_ledger_member_by_card(
+    ledger: *const o2o_ledger,
+    card_number: *const c_char,
+    out: *mut o2o_member_record,
+    found: *mut bool,
 ) -> o2o_status {
     guard(|| {
         check_out(out, "out")?;
-        // SAFETY: NULL or a live enrollment, per the header.
-        let enrollment = unsafe { borrow(enrollment, "enrollment") }?;
-        let mut details = o2o_enrollment_details {
+        check_out(found, "found")?;
+        // SAFETY: NULL or a live ledger and a NUL-terminated string, per the header.
+        let (ledger, number) =
+            unsafe { (borrow(ledger, "ledger")?, text(card_number, "card_number")?) };
+        let card = CardNumber::parse(number)?;
+        let member = ledger.0.member_by_card(&card)?;
+        if let Some(m) = &member {
+            let record = o2o_member_record {
+                member_id: m.id.0,
+                card_number: card_field(m.card.as_str()),
+                enrolled_store: m.enrolled_store.0,
+                enrolled_at_unix_seconds: m.enrolled_at.timestamp(),
+                referred_by: m.referred_by.map_or(0, |r| r.0),
+            };
+            // SAFETY: checked above.
+            unsafe { put(out, record) };
+        }
+        // SAFETY: checked above.
+        unsafe { put(found, member.is_some()) };
+        Ok(())
+    })
+}
+
+/// Writes what `check_in` holds into `*out`.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_member_check_in_read(
+    check_in: *const o2o_member_check_in,
+    out: *mut o2o_member_check_in_details,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or a live check-in, per the header.
+        let check_in = unsafe { borrow(check_in, "check_in") }?;
+        let mut details = o2o_member_check_in_details {
             rejection: o2o_rejection::None,
             enrolled: false,
             presence: o2o_presence::None,
@@ -257,7 +321,7 @@ pub extern "C" fn o2o_enrollment_read(
             card_number: [0; 17],
             has_welcome: false,
         };
-        match &enrollment.0 {
+        match &check_in.0 {
             ScanOutcome::Refused { reason } => details.rejection = (*reason).into(),
             ScanOutcome::CheckedIn(e) => {
                 details.enrolled = e.enrolled;
@@ -265,13 +329,7 @@ pub extern "C" fn o2o_enrollment_read(
                 details.member_id = e.member.id.0;
                 details.referred_by = e.member.referred_by.map_or(0, |m| m.0);
                 details.store_id = e.visit.store.0;
-                for (slot, digit) in details
-                    .card_number
-                    .iter_mut()
-                    .zip(e.member.card.as_str().bytes())
-                {
-                    *slot = digit as c_char;
-                }
+                details.card_number = card_field(e.member.card.as_str());
                 details.has_welcome = e.welcome.is_some();
             }
         }
@@ -287,15 +345,15 @@ pub extern "C" fn o2o_enrollment_read(
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused scan,
 /// `O2O_STATUS_INSUFFICIENT_BUFFER`.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_enrollment_card_text(
-    enrollment: *const o2o_enrollment,
+pub extern "C" fn o2o_member_check_in_card_text(
+    check_in: *const o2o_member_check_in,
     buffer: *mut c_char,
     capacity: usize,
     needed: *mut usize,
 ) -> o2o_status {
     guard(|| {
-        // SAFETY: NULL or a live enrollment, per the header.
-        match &unsafe { borrow(enrollment, "enrollment") }?.0 {
+        // SAFETY: NULL or a live check-in, per the header.
+        match &unsafe { borrow(check_in, "check_in") }?.0 {
             ScanOutcome::CheckedIn(e) => {
                 write_text(&e.card.to_scanner_text(), buffer, capacity, needed)
             }
@@ -312,33 +370,33 @@ pub extern "C" fn o2o_enrollment_card_text(
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` when there is none (see
 /// `has_welcome`), `O2O_STATUS_INSUFFICIENT_BUFFER`.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_enrollment_welcome_text(
-    enrollment: *const o2o_enrollment,
+pub extern "C" fn o2o_member_check_in_welcome_text(
+    check_in: *const o2o_member_check_in,
     buffer: *mut c_char,
     capacity: usize,
     needed: *mut usize,
 ) -> o2o_status {
     guard(|| {
-        // SAFETY: NULL or a live enrollment, per the header.
-        match &unsafe { borrow(enrollment, "enrollment") }?.0 {
+        // SAFETY: NULL or a live check-in, per the header.
+        match &unsafe { borrow(check_in, "check_in") }?.0 {
             ScanOutcome::CheckedIn(e) if e.welcome.is_some() => {
                 let token = e.welcome.as_ref().map(|t| t.to_scanner_text());
                 write_text(&token.unwrap_or_default(), buffer, capacity, needed)
             }
             _ => Err(Failure::new(
                 o2o_status::InvalidArgument,
-                "no welcome voucher in this enrollment",
+                "no welcome voucher in this check-in",
             )),
         }
     })
 }
 
-/// Releases an enrollment. NULL is fine; never free the same enrollment twice.
+/// Releases a member check-in. NULL is fine; never free the same one twice.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_enrollment_free(enrollment: *mut o2o_enrollment) {
+pub extern "C" fn o2o_member_check_in_free(check_in: *mut o2o_member_check_in) {
     let _ = guard(|| {
-        // SAFETY: NULL or an enrollment from o2o_ledger_check_in_member, per the header.
-        unsafe { release(enrollment) };
+        // SAFETY: NULL or a check-in from o2o_ledger_check_in_member, per the header.
+        unsafe { release(check_in) };
         Ok(())
     });
 }

@@ -31,6 +31,7 @@ mod enrollment;
 mod keyring;
 #[cfg(feature = "sqlite")]
 mod ledger;
+mod member;
 #[cfg(feature = "qr")]
 mod qr;
 mod status;
@@ -45,6 +46,7 @@ pub use enrollment::*;
 pub use keyring::*;
 #[cfg(feature = "sqlite")]
 pub use ledger::*;
+pub use member::*;
 #[cfg(feature = "qr")]
 pub use qr::*;
 pub use status::{o2o_last_error, o2o_status};

@@ -58,8 +58,10 @@ pub enum o2o_rejection {
     StaleCode = 14,
     /// A rotating check-in code from beyond the tolerance ahead.
     FutureCode = 15,
-    /// A check-in code this member already used in this store.
+    /// A check-in code this member already scanned in this store.
     ReplayedCode = 16,
+    /// This member already checked in at this store within the clock hour.
+    AlreadyCheckedIn = 17,
     /// Not valid in this store.
     WrongStore = 20,
     /// Not valid in this store's region.
@@ -110,6 +112,7 @@ impl From<Rejection> for o2o_rejection {
             Rejection::StaleCode => C::StaleCode,
             Rejection::FutureCode => C::FutureCode,
             Rejection::ReplayedCode => C::ReplayedCode,
+            Rejection::AlreadyCheckedIn => C::AlreadyCheckedIn,
             Rejection::WrongStore => C::WrongStore,
             Rejection::OutsideRegion => C::OutsideRegion,
             Rejection::OutsideGeofence => C::OutsideGeofence,
@@ -160,6 +163,7 @@ fn rejection_c_name(r: Rejection) -> &'static std::ffi::CStr {
         Rejection::StaleCode => c"stale_code",
         Rejection::FutureCode => c"future_code",
         Rejection::ReplayedCode => c"replayed_code",
+        Rejection::AlreadyCheckedIn => c"already_checked_in",
         Rejection::WrongStore => c"wrong_store",
         Rejection::OutsideRegion => c"outside_region",
         Rejection::OutsideGeofence => c"outside_geofence",

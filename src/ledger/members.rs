@@ -1,11 +1,11 @@
 //! Members and check-ins in the ledger: the rules both ledgers share.
 //!
-//! A check-in enrolls the member if the ledger has not seen their pseudonym, records one visit
-//! per member, store and [`VisitSlot`], and records the welcome voucher of a new member — all
-//! in one transaction, so a retried scan neither enrolls twice nor counts two visits.
+//! A check-in enrolls the member if the ledger has not seen their pseudonym, records at most
+//! one visit per member, store and clock hour, and records the welcome voucher of a new member
+//! — all in one transaction, so a repeated scan neither enrolls twice nor counts two visits.
 
 use super::{LedgerError, VisitEvent, check_merchant, ledger_instant};
-use crate::checkin::{CheckIn, VisitSlot};
+use crate::checkin::{CheckIn, visit_hour};
 use crate::enrollment::Pseudonym;
 use crate::ids::{MemberId, MerchantId};
 use crate::member::{CardNumber, Member};
@@ -26,7 +26,7 @@ pub struct CheckInRequest<'a> {
     /// When.
     pub at: DateTime<Utc>,
     /// The welcome voucher to record if this check-in enrolls the member; it must be bound to
-    /// the pseudonym's member.
+    /// the pseudonym's member, and its id must be new to the ledger.
     pub welcome: Option<&'a Voucher>,
 }
 
@@ -42,8 +42,8 @@ pub enum CheckInOutcome {
         /// The visit recorded.
         visit: VisitEvent,
     },
-    /// Refused ([`Rejection::ReplayedCode`]: this member used this code already); nothing
-    /// was recorded.
+    /// Refused: [`Rejection::ReplayedCode`] (this member scanned this code already) or
+    /// [`Rejection::AlreadyCheckedIn`] (another code, within the hour). Nothing was recorded.
     Refused {
         /// Why.
         reason: Rejection,
@@ -83,6 +83,7 @@ pub(crate) fn new_member(
         enrolled_store: request.check_in.store,
         referred_by: request.referred_by.filter(|&r| r != id),
         enrolled_at: ledger_instant(request.at),
+        welcome_voucher: request.welcome.map(|v| v.id),
     })
 }
 
@@ -99,12 +100,27 @@ pub(crate) fn visit_of_check_in(request: &CheckInRequest<'_>) -> VisitEvent {
     }
 }
 
-/// The slot as stored: (printed, number).
-pub(crate) fn slot_key(request: &CheckInRequest<'_>) -> (bool, u64) {
-    match request.check_in.visit_slot(request.at) {
-        VisitSlot::Step(step) => (false, step),
-        VisitSlot::PrintedHour(hour) => (true, hour),
+/// The clock hour the check-in counts in.
+pub(crate) fn hour_of(request: &CheckInRequest<'_>) -> u64 {
+    visit_hour(request.at)
+}
+
+/// Why a check-in must be refused, given the member's check-ins at the same store in this
+/// hour and the one before, as (hour, code step; `None` for a printed code).
+pub(crate) fn refusal(
+    request: &CheckInRequest<'_>,
+    earlier: &[(u64, Option<u64>)],
+) -> Option<Rejection> {
+    let hour = hour_of(request);
+    if let Some(step) = request.check_in.step
+        && earlier.iter().any(|&(_, s)| s == Some(step))
+    {
+        return Some(Rejection::ReplayedCode);
     }
+    earlier
+        .iter()
+        .any(|&(h, _)| h == hour)
+        .then_some(Rejection::AlreadyCheckedIn)
 }
 
 /// The first card serial from the pseudonym's preferred one that `taken` says is free.

@@ -2,7 +2,7 @@
 //! dropped.
 
 use super::members::{
-    CheckInOutcome, CheckInRequest, check_request, free_card_serial, new_member, slot_key,
+    CheckInOutcome, CheckInRequest, check_request, free_card_serial, hour_of, new_member, refusal,
     visit_of_check_in,
 };
 use super::record::VoucherRecord;
@@ -14,10 +14,9 @@ use super::{
 use crate::enrollment::Pseudonym;
 use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
 use crate::member::{CardNumber, Member};
-use crate::rejection::Rejection;
 use crate::voucher::Voucher;
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 #[derive(Default)]
@@ -36,8 +35,8 @@ struct State {
     members: Vec<(Pseudonym, Member)>,
     member_index: HashMap<MemberId, usize>,
     card_serials: HashMap<u64, usize>,
-    /// (member, store, printed, slot) of every recorded check-in.
-    check_ins: HashSet<(MemberId, StoreId, bool, u64)>,
+    /// The code step (`None` for a printed code) of every check-in, by member, store and hour.
+    check_ins: HashMap<(MemberId, StoreId, u64), Option<u64>>,
 }
 
 /// A ledger held in memory. Thread-safe; one mutex serialises every operation.
@@ -270,6 +269,14 @@ impl Ledger for MemoryLedger {
         Ok(self.lock().visits.iter().any(|v| v.member == Some(member)))
     }
 
+    fn has_bought(&self, member: MemberId) -> Result<bool, LedgerError> {
+        Ok(self
+            .lock()
+            .visits
+            .iter()
+            .any(|v| v.member == Some(member) && (v.spend_minor > 0 || v.voucher.is_some())))
+    }
+
     fn check_in(&self, request: &CheckInRequest<'_>) -> Result<CheckInOutcome, LedgerError> {
         check_request(self.merchant, request)?;
         let mut state = self.lock();
@@ -286,17 +293,20 @@ impl Ledger for MemoryLedger {
                 (new_member(self.merchant, request, serial)?, true)
             }
         };
-        let (printed, slot) = slot_key(request);
-        let seen = (id, request.check_in.store, printed, slot);
-        if state.check_ins.contains(&seen) {
-            return Ok(CheckInOutcome::Refused {
-                reason: Rejection::ReplayedCode,
-            });
+        let (store, hour) = (request.check_in.store, hour_of(request));
+        let earlier: Vec<(u64, Option<u64>)> = [hour.saturating_sub(1), hour]
+            .into_iter()
+            .filter_map(|h| state.check_ins.get(&(id, store, h)).map(|&s| (h, s)))
+            .collect();
+        if let Some(reason) = refusal(request, &earlier) {
+            return Ok(CheckInOutcome::Refused { reason });
         }
         let welcome = match (enrolled, request.welcome) {
             (true, Some(voucher)) => {
-                let existing = state.vouchers.get(&voucher.id).cloned();
-                Some(VoucherRecord::issued(existing, voucher, request.at)?)
+                if state.vouchers.contains_key(&voucher.id) {
+                    return Err(LedgerError::VoucherConflict(voucher.id));
+                }
+                Some(VoucherRecord::issued(None, voucher, request.at)?)
             }
             _ => None,
         };
@@ -310,7 +320,9 @@ impl Ledger for MemoryLedger {
         if let Some(record) = welcome {
             state.vouchers.insert(record.voucher, record);
         }
-        state.check_ins.insert(seen);
+        state
+            .check_ins
+            .insert((id, store, hour), request.check_in.step);
         let visit = visit_of_check_in(request);
         state.visits.push(visit.clone());
         Ok(CheckInOutcome::Visited {
@@ -337,6 +349,9 @@ impl Ledger for MemoryLedger {
     }
 
     fn members(&self) -> Result<Vec<Member>, LedgerError> {
-        Ok(self.lock().members.iter().map(|(_, m)| m.clone()).collect())
+        let mut members: Vec<Member> = self.lock().members.iter().map(|(_, m)| m.clone()).collect();
+        // Enrollment time, then arrival (a stable sort), as the SQLite ledger orders them.
+        members.sort_by_key(|m| m.enrolled_at);
+        Ok(members)
     }
 }

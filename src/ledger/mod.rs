@@ -397,22 +397,30 @@ pub trait Ledger: Send + Sync {
     /// Storage errors.
     fn visits(&self) -> Result<Vec<VisitEvent>, LedgerError>;
 
-    /// Whether the member has any visit recorded.
+    /// Whether the member has any visit recorded (a check-in counts).
     ///
     /// # Errors
     /// Storage errors.
     fn has_visited(&self, member: MemberId) -> Result<bool, LedgerError>;
 
+    /// Whether the member has bought anything: a visit with a spend or a redeemed voucher.
+    /// A check-in alone is not a purchase.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn has_bought(&self, member: MemberId) -> Result<bool, LedgerError>;
+
     /// Records a verified check-in: enrolls the member if the ledger has not seen their
     /// pseudonym (with a card number, who referred them and the welcome voucher), and records
-    /// the visit once per member, store and [`crate::VisitSlot`]. A second scan in the same
-    /// slot is refused as [`Rejection::ReplayedCode`] and records nothing.
+    /// at most one check-in visit per member, store and clock hour. The same code scanned
+    /// again is refused as [`Rejection::ReplayedCode`], another code within the hour as
+    /// [`Rejection::AlreadyCheckedIn`]; a refusal records nothing.
     ///
     /// # Errors
     /// [`LedgerError::IdentityCollision`]; [`LedgerError::InvalidRequest`] and
     /// [`LedgerError::WrongMerchant`] for a welcome voucher not bound to the member or of
-    /// another merchant; [`LedgerError::VoucherConflict`] when the welcome voucher's id was
-    /// recorded with other terms; storage errors.
+    /// another merchant; [`LedgerError::VoucherConflict`] when the welcome voucher's id is
+    /// already known to the ledger; storage errors. An error records nothing.
     fn check_in(&self, request: &CheckInRequest<'_>) -> Result<CheckInOutcome, LedgerError>;
 
     /// A member by id.
@@ -434,7 +442,8 @@ pub trait Ledger: Send + Sync {
     fn members(&self) -> Result<Vec<Member>, LedgerError>;
 
     /// What a till needs to know about a member to verify vouchers: tier from the schedule,
-    /// and whether they are new (no visit yet).
+    /// and whether they are new (nothing bought yet: the check-in that enrolled them does not
+    /// spend their new-member offers).
     ///
     /// # Errors
     /// Storage errors.
@@ -448,7 +457,7 @@ pub trait Ledger: Send + Sync {
         Ok(MemberContext {
             id: member,
             tier,
-            is_new: !self.has_visited(member)?,
+            is_new: !self.has_bought(member)?,
         })
     }
 }

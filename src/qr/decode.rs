@@ -52,43 +52,36 @@ pub fn decode_luma(
     for row in 0..height {
         frame.extend_from_slice(&pixels[row * stride..row * stride + width]);
     }
-    let mut found = Vec::new();
-    attempt(&mut found, width, height, &frame)?;
+    let mut search = Search::default();
+    search.rqrr(width, height, &frame);
     let (mut w, mut h, mut data) = (width, height, frame);
-    if found.is_empty() {
+    if search.empty() {
         // Our own locator on the full frame: it reads the small, blurred and rotated codes
         // rqrr's detector misses.
-        let binary = adaptive_threshold(w, h, &data, 16);
-        locate(&mut found, w, h, &binary);
-        if found.is_empty() {
-            locate(&mut found, w, h, &global_threshold(&data));
+        search.locate(w, h, &adaptive_threshold(w, h, &data, 16));
+        if search.empty() {
+            search.locate(w, h, &global_threshold(&data));
         }
     }
-    while found.is_empty() && (w > LARGE || h > LARGE) {
+    while search.empty() && (w > LARGE || h > LARGE) {
         (w, h, data) = half(w, h, &data);
-        attempt(&mut found, w, h, &data)?;
+        search.rqrr(w, h, &data);
     }
-    if found.is_empty() {
-        let binary = adaptive_threshold(w, h, &data, 16);
-        attempt(&mut found, w, h, &binary)?;
+    if search.empty() {
+        search.rqrr(w, h, &adaptive_threshold(w, h, &data, 16));
     }
-    if found.is_empty() {
-        attempt(&mut found, w, h, &global_threshold(&data))?;
+    if search.empty() {
+        search.rqrr(w, h, &global_threshold(&data));
     }
-    if found.is_empty() && w <= LARGE && h <= LARGE {
+    if search.empty() && w <= LARGE && h <= LARGE {
         // Small modules (2–3 px) blur into each other: give the detector more pixels.
         let (dw, dh, doubled) = double(w, h, &data);
-        attempt(&mut found, dw, dh, &doubled)?;
-        if found.is_empty() {
-            attempt(
-                &mut found,
-                dw,
-                dh,
-                &adaptive_threshold(dw, dh, &doubled, 12),
-            )?;
+        search.rqrr(dw, dh, &doubled);
+        if search.empty() {
+            search.rqrr(dw, dh, &adaptive_threshold(dw, dh, &doubled, 12));
         }
     }
-    Ok(found)
+    search.finish()
 }
 
 /// Decodes every QR code in a PNG or JPEG file.
@@ -102,32 +95,53 @@ pub fn decode_image_file(path: impl AsRef<Path>) -> Result<Vec<String>, QrError>
     decode_luma(w, h, w, luma.as_raw())
 }
 
-/// Adds the codes of one pass that were not found before.
-fn attempt(
-    found: &mut Vec<String>,
-    width: usize,
-    height: usize,
-    data: &[u8],
-) -> Result<(), QrError> {
-    for text in scan(width, height, data)? {
-        if !found.contains(&text) {
-            found.push(text);
-        }
-    }
-    Ok(())
+/// The codes found so far, and whether a pass panicked.
+#[derive(Default)]
+struct Search {
+    found: Vec<String>,
+    panicked: bool,
 }
 
-/// Adds the codes our locator finds in a binarised frame.
-fn locate(found: &mut Vec<String>, width: usize, height: usize, binary: &[u8]) {
-    let frame = BitFrame {
-        width,
-        height,
-        pixels: binary,
-    };
-    for text in locate_and_decode(&frame) {
-        if !found.contains(&text) {
-            found.push(text);
+impl Search {
+    fn empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
+    fn add(&mut self, texts: Result<Vec<String>, QrError>) {
+        match texts {
+            Ok(texts) => {
+                for text in texts {
+                    if !self.found.contains(&text) {
+                        self.found.push(text);
+                    }
+                }
+            }
+            Err(_) => self.panicked = true,
         }
+    }
+
+    /// One rqrr pass.
+    fn rqrr(&mut self, width: usize, height: usize, data: &[u8]) {
+        self.add(scan(width, height, data));
+    }
+
+    /// One pass of our locator over a binarised frame.
+    fn locate(&mut self, width: usize, height: usize, binary: &[u8]) {
+        let frame = BitFrame {
+            width,
+            height,
+            pixels: binary,
+        };
+        let texts = catch_unwind(AssertUnwindSafe(|| locate_and_decode(&frame)));
+        self.add(texts.map_err(|_| QrError::DecoderPanic));
+    }
+
+    /// The codes found; a panic in one pass is an error only when no other pass found a code.
+    fn finish(self) -> Result<Vec<String>, QrError> {
+        if self.found.is_empty() && self.panicked {
+            return Err(QrError::DecoderPanic);
+        }
+        Ok(self.found)
     }
 }
 

@@ -23,7 +23,8 @@ impl BitFrame<'_> {
     }
 
     fn dark_at(&self, x: f64, y: f64) -> Option<bool> {
-        if x < 0.0 || y < 0.0 {
+        // Written so that NaN is outside too.
+        if !(x >= 0.0 && y >= 0.0) {
             return None;
         }
         let (xi, yi) = (x as usize, y as usize);
@@ -136,6 +137,10 @@ fn confirm(frame: &BitFrame<'_>, x: usize, y: usize, row_total: usize) -> Option
     })
 }
 
+/// The most finder candidates kept per frame: a real frame has a few per code; a frame made of
+/// finder-like patterns must not make merging (linear per candidate) quadratic.
+const MAX_FINDERS: usize = 256;
+
 /// Adds a confirmed finder, merging it with a known one at the same place.
 fn remember(finders: &mut Vec<Finder>, found: Finder) {
     for f in finders.iter_mut() {
@@ -151,7 +156,9 @@ fn remember(finders: &mut Vec<Finder>, found: Finder) {
             return;
         }
     }
-    finders.push(found);
+    if finders.len() < MAX_FINDERS {
+        finders.push(found);
+    }
 }
 
 /// Every finder pattern in the frame, most confirmed first.
@@ -259,6 +266,14 @@ fn alignment_near(
     let y0 = (y - radius).max(0.0) as usize;
     let y1 = ((y + radius) as usize).min(frame.height.saturating_sub(1));
     let fits = |run: usize| (run as f64 - module).abs() <= (module / 2.0).max(1.0);
+    // No run that fits is longer than this, so no scan goes further.
+    let cap = (module * 1.5) as usize + 2;
+    // Pixels of one colour from a start, along a line of pixel positions, at most `cap`.
+    let run_of = |dark: bool, line: &mut dyn Iterator<Item = (usize, usize)>| {
+        line.take(cap)
+            .take_while(|&(c, r)| frame.dark(c, r) == dark)
+            .count()
+    };
     let mut best: Option<(f64, f64, f64)> = None;
     for row in y0..=y1 {
         let mut col = x0;
@@ -271,34 +286,24 @@ fn alignment_near(
             while col <= x1 && frame.dark(col, row) {
                 col += 1;
             }
-            let run = col - start;
-            if !fits(run) {
+            if !fits(col - start) {
                 continue;
             }
-            let left = (0..start)
-                .rev()
-                .take_while(|&c| !frame.dark(c, row))
-                .count();
-            let right = (col..frame.width)
-                .take_while(|&c| !frame.dark(c, row))
-                .count();
+            let left = run_of(false, &mut (0..start).rev().map(|c| (c, row)));
+            let right = run_of(false, &mut (col..frame.width).map(|c| (c, row)));
             if !fits(left) || !fits(right) {
                 continue;
             }
             let cx = (start + col) as f64 / 2.0;
             let ci = cx as usize;
-            let up = (0..=row).rev().take_while(|&r| frame.dark(ci, r)).count();
-            let down = (row + 1..frame.height)
-                .take_while(|&r| frame.dark(ci, r))
-                .count();
+            let up = run_of(true, &mut (0..=row).rev().map(|r| (ci, r)));
+            let down = run_of(true, &mut (row + 1..frame.height).map(|r| (ci, r)));
             if !fits(up + down) {
                 continue;
             }
             let top = row + 1 - up;
-            let above = (0..top).rev().take_while(|&r| !frame.dark(ci, r)).count();
-            let below = (row + 1 + down..frame.height)
-                .take_while(|&r| !frame.dark(ci, r))
-                .count();
+            let above = run_of(false, &mut (0..top).rev().map(|r| (ci, r)));
+            let below = run_of(false, &mut (row + 1 + down..frame.height).map(|r| (ci, r)));
             if !fits(above) || !fits(below) {
                 continue;
             }
@@ -415,6 +420,51 @@ mod tests {
         assert!(!finder_ratio(&[2, 2, 2, 2, 2]));
         assert!(!finder_ratio(&[10, 10, 10, 30, 10]));
         assert!(!finder_ratio(&[1, 1, 1, 1, 1]));
+    }
+
+    #[test]
+    fn the_locator_alone_reads_a_code() {
+        let text = "0123456789ABCDEFGHJKMNPQRSTVWXYZ0123456789ABCDEFGHJKMNPQRST";
+        let (side, pixels) = crate::qr::encode(text, crate::qr::EcLevel::M)
+            .unwrap()
+            .to_luma(3);
+        // Off-centre in a larger light frame.
+        let (w, h) = (side + 90, side + 50);
+        let mut binary = vec![255u8; w * h];
+        for y in 0..side {
+            binary[(y + 30) * w + 60..(y + 30) * w + 60 + side]
+                .copy_from_slice(&pixels[y * side..(y + 1) * side]);
+        }
+        let frame = BitFrame {
+            width: w,
+            height: h,
+            pixels: &binary,
+        };
+        assert_eq!(finders(&frame).len(), 3);
+        assert_eq!(locate_and_decode(&frame), [text]);
+    }
+
+    #[test]
+    fn a_frame_tiled_with_finder_patterns_stays_bounded() {
+        // Every 9×9 cell holds a finder pattern: thousands of candidates, none a code.
+        let (w, h) = (639, 477);
+        let mut binary = vec![255u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (cx, cy) = ((x % 9) as i32 - 4, (y % 9) as i32 - 4);
+                let ring = cx.abs().max(cy.abs());
+                if ring == 3 || ring <= 1 {
+                    binary[y * w + x] = 0;
+                }
+            }
+        }
+        let frame = BitFrame {
+            width: w,
+            height: h,
+            pixels: &binary,
+        };
+        assert_eq!(finders(&frame).len(), MAX_FINDERS);
+        assert_eq!(locate_and_decode(&frame), Vec::<String>::new());
     }
 
     #[test]

@@ -103,7 +103,8 @@ pub struct MemberContext {
     pub id: MemberId,
     /// Their current tier.
     pub tier: Tier,
-    /// Whether they have no earlier visit with this merchant.
+    /// Whether they have bought nothing from this merchant yet (see
+    /// [`crate::Ledger::member_context`]): what "new members only" vouchers require.
     pub is_new: bool,
 }
 

@@ -208,8 +208,8 @@ int main(int argc, char **argv) {
     /* Enrollment: NULLs, a short key, invalid UTF-8, a bad kind, bad rules, a refused scan. */
     if (ledger != NULL && store != NULL && keyring != NULL) {
         o2o_identity_key *ikey = NULL;
-        o2o_enrollment *enrollment = NULL;
-        o2o_enrollment_details details;
+        o2o_member_check_in *enrollment = NULL;
+        o2o_member_check_in_details details;
         o2o_check_in_rules rules = {30, 1, NULL, 0};
         o2o_member_scan scan = {"GARBAGE", O2O_IDENTITY_PHONE, "+8613800138000", NULL,
                                 1750000000, 1};
@@ -253,19 +253,47 @@ int main(int argc, char **argv) {
         /* A garbage code is refused: a normal outcome with no card. */
         EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, &rules, &scan,
                                           &enrollment) == O2O_STATUS_OK);
-        EXPECT(o2o_enrollment_read(enrollment, &details) == O2O_STATUS_OK);
+        EXPECT(o2o_member_check_in_read(enrollment, &details) == O2O_STATUS_OK);
         EXPECT(details.rejection == O2O_REJECTION_MALFORMED && !details.enrolled &&
                details.member_id == 0 && details.card_number[0] == 0 && !details.has_welcome);
-        EXPECT(o2o_enrollment_card_text(enrollment, card, sizeof card, &needed) ==
+        EXPECT(o2o_member_check_in_card_text(enrollment, card, sizeof card, &needed) ==
                O2O_STATUS_INVALID_ARGUMENT);
-        EXPECT(o2o_enrollment_welcome_text(enrollment, card, sizeof card, &needed) ==
+        EXPECT(o2o_member_check_in_welcome_text(enrollment, card, sizeof card, &needed) ==
                O2O_STATUS_INVALID_ARGUMENT);
-        EXPECT(o2o_enrollment_read(NULL, &details) == O2O_STATUS_NULL_ARGUMENT);
-        EXPECT(o2o_enrollment_read(enrollment, NULL) == O2O_STATUS_NULL_ARGUMENT);
-        EXPECT(o2o_enrollment_card_text(NULL, card, sizeof card, &needed) ==
+        EXPECT(o2o_member_check_in_read(NULL, &details) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_member_check_in_read(enrollment, NULL) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_member_check_in_card_text(NULL, card, sizeof card, &needed) ==
                O2O_STATUS_NULL_ARGUMENT);
-        o2o_enrollment_free(enrollment);
-        o2o_enrollment_free(NULL);
+        o2o_member_check_in_free(enrollment);
+        o2o_member_check_in_free(NULL);
+        /* Cards and share codes: NULLs, garbage, a mistyped card number, an unknown card. */
+        {
+            o2o_card read;
+            o2o_member_record record;
+            bool found = true;
+            EXPECT(o2o_share_code_text(NULL, 1, card, sizeof card, &needed) ==
+                   O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_share_code_text(keyring, 1, card, 4, &needed) ==
+                   O2O_STATUS_INSUFFICIENT_BUFFER);
+            EXPECT(needed > 4 && needed <= sizeof card);
+            EXPECT(o2o_share_code_text(keyring, 1, card, sizeof card, &needed) == O2O_STATUS_OK);
+            /* A share code is not a membership card. */
+            EXPECT(o2o_membership_card_verify(keyring, card, &read) == O2O_STATUS_OK);
+            EXPECT(read.rejection == O2O_REJECTION_WRONG_KIND && read.member_id == 0);
+            EXPECT(o2o_membership_card_verify(keyring, "GARBAGE", &read) == O2O_STATUS_OK);
+            EXPECT(read.rejection == O2O_REJECTION_MALFORMED);
+            EXPECT(o2o_membership_card_verify(keyring, NULL, &read) == O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_membership_card_verify(keyring, "x", NULL) == O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_ledger_member_by_card(ledger, "0000 0000 0000 0001", &record, &found) ==
+                   O2O_STATUS_INVALID_CARD);
+            EXPECT(o2o_ledger_member_by_card(ledger, "0000 0000 0000 0000", &record, &found) ==
+                   O2O_STATUS_OK);
+            EXPECT(!found);
+            EXPECT(o2o_ledger_member_by_card(ledger, "0000000000000000", NULL, &found) ==
+                   O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_ledger_member_by_card(NULL, "0000000000000000", &record, &found) ==
+                   O2O_STATUS_NULL_ARGUMENT);
+        }
         o2o_identity_key_free(ikey);
         o2o_identity_key_free(NULL);
     }

@@ -2,18 +2,18 @@
 
 use super::{insert_visit, instant, int, load_record, micros, sqlite_error, store_record, uint};
 use crate::enrollment::Pseudonym;
-use crate::ids::{MemberId, MerchantId, StoreId};
+use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
 use crate::ledger::LedgerError;
 use crate::ledger::members::{
-    CheckInOutcome, CheckInRequest, free_card_serial, new_member, slot_key, visit_of_check_in,
+    CheckInOutcome, CheckInRequest, free_card_serial, hour_of, new_member, refusal,
+    visit_of_check_in,
 };
 use crate::ledger::record::VoucherRecord;
 use crate::member::{CardNumber, Member};
-use crate::rejection::Rejection;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 pub(super) const MEMBER_COLUMNS: &str =
-    "member, pseudonym, card, enrolled_store, referred_by, enrolled_at";
+    "member, pseudonym, card, enrolled_store, referred_by, enrolled_at, welcome_voucher";
 
 pub(super) fn member_of(
     merchant: MerchantId,
@@ -35,6 +35,7 @@ pub(super) fn member_of(
             enrolled_store: StoreId(row.get(3)?),
             referred_by: row.get::<_, Option<i64>>(4)?.map(|m| MemberId(uint(m))),
             enrolled_at: instant(row.get(5)?)?,
+            welcome_voucher: row.get::<_, Option<i64>>(6)?.map(|v| VoucherId(uint(v))),
         },
     ))
 }
@@ -77,27 +78,31 @@ pub(super) fn check_in(
             (new_member(merchant, request, serial)?, true)
         }
     };
-    let (printed, slot) = slot_key(request);
-    let store = request.check_in.store;
-    let seen: bool = tx
+    let (store, hour) = (request.check_in.store, hour_of(request));
+    let earlier: Vec<(u64, Option<u64>)> = tx
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM check_ins
-                            WHERE member = ?1 AND store = ?2 AND printed = ?3 AND slot = ?4)",
+            "SELECT hour, step FROM check_ins
+             WHERE member = ?1 AND store = ?2 AND hour BETWEEN ?3 AND ?4",
         )
         .and_then(|mut s| {
-            s.query_row(params![int(id.0), store.0, printed, int(slot)], |r| {
-                r.get(0)
-            })
+            s.query_map(
+                params![int(id.0), store.0, int(hour.saturating_sub(1)), int(hour)],
+                |r| Ok((uint(r.get(0)?), r.get::<_, Option<i64>>(1)?.map(uint))),
+            )?
+            .collect()
         })
         .map_err(sqlite_error)?;
-    if seen {
-        return Ok(CheckInOutcome::Refused {
-            reason: Rejection::ReplayedCode,
-        });
+    if let Some(reason) = refusal(request, &earlier) {
+        return Ok(CheckInOutcome::Refused { reason });
     }
     if enrolled {
+        if let Some(voucher) = request.welcome
+            && load_record(tx, voucher.id).map_err(sqlite_error)?.is_some()
+        {
+            return Err(LedgerError::VoucherConflict(voucher.id));
+        }
         tx.prepare_cached(&format!(
-            "INSERT INTO members ({MEMBER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            "INSERT INTO members ({MEMBER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
         ))
         .and_then(|mut s| {
             s.execute(params![
@@ -107,24 +112,24 @@ pub(super) fn check_in(
                 member.enrolled_store.0,
                 member.referred_by.map(|m| int(m.0)),
                 micros(member.enrolled_at),
+                member.welcome_voucher.map(|v| int(v.0)),
             ])
         })
         .map_err(sqlite_error)?;
         if let Some(voucher) = request.welcome {
-            let existing = load_record(tx, voucher.id).map_err(sqlite_error)?;
-            let record = VoucherRecord::issued(existing, voucher, request.at)?;
+            let record = VoucherRecord::issued(None, voucher, request.at)?;
             store_record(tx, &record).map_err(sqlite_error)?;
         }
     }
     tx.prepare_cached(
-        "INSERT INTO check_ins (member, store, printed, slot, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO check_ins (member, store, hour, step, at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )
     .and_then(|mut s| {
         s.execute(params![
             int(id.0),
             store.0,
-            printed,
-            int(slot),
+            int(hour),
+            request.check_in.step.map(int),
             micros(request.at)
         ])
     })

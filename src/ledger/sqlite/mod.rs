@@ -567,6 +567,16 @@ impl Ledger for SqliteLedger {
         })
     }
 
+    fn has_bought(&self, member: MemberId) -> Result<bool, LedgerError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM visits
+                                WHERE member = ?1 AND (spend > 0 OR voucher IS NOT NULL))",
+            )?
+            .query_row([int(member.0)], |r| r.get(0))
+        })
+    }
+
     fn check_in(&self, request: &CheckInRequest<'_>) -> Result<CheckInOutcome, LedgerError> {
         check_request(self.merchant, request)?;
         self.write(|tx| members::check_in(tx, self.merchant, request))

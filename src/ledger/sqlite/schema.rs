@@ -93,18 +93,20 @@ CREATE TABLE members (
     card           INTEGER NOT NULL UNIQUE,
     enrolled_store INTEGER NOT NULL,
     referred_by    INTEGER,
-    enrolled_at    INTEGER NOT NULL
+    enrolled_at    INTEGER NOT NULL,
+    welcome_voucher INTEGER
 );
 CREATE INDEX members_by_referrer ON members (referred_by);
 
--- One row per member, store and slot: a rotating code's step, or a printed code's hour.
+-- At most one check-in per member, store and clock hour (Unix seconds / 3600), with the
+-- rotating code's step (NULL for a printed code) to tell a replayed code from a new one.
 CREATE TABLE check_ins (
-    member  INTEGER NOT NULL,
-    store   INTEGER NOT NULL,
-    printed INTEGER NOT NULL,
-    slot    INTEGER NOT NULL,
-    at      INTEGER NOT NULL,
-    PRIMARY KEY (member, store, printed, slot)
+    member INTEGER NOT NULL,
+    store  INTEGER NOT NULL,
+    hour   INTEGER NOT NULL,
+    step   INTEGER,
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (member, store, hour)
 ) WITHOUT ROWID;
 "#,
 ];
