@@ -4,7 +4,7 @@
 # Needs cargo-fuzz (cargo install cargo-fuzz); RUSTC_BOOTSTRAP lets the stable toolchain
 # accept the sanitizer flags cargo-fuzz passes. A crash leaves its input in
 # fuzz/artifacts/TARGET/ and makes this script fail; keep such inputs in
-# fuzz/regressions/TARGET/ once fixed (tests/fuzz_regressions.rs replays them).
+# fuzz/regressions/TARGET/ once fixed: every run, .ci/run's smoke pass included, starts from them.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}

@@ -38,6 +38,16 @@ fuzz_target!(|data: &[u8]| {
     let _ = o2o_voucher_issue_json(keyring, text.as_ptr(), small.as_mut_ptr(), small.len(), &mut needed);
     let _ = o2o_voucher_issue_json(keyring, text.as_ptr(), big.as_mut_ptr(), big.len(), &mut needed);
     let _ = o2o_last_error(small.as_mut_ptr(), small.len(), &mut needed);
+    // As a scanned membership card (never genuine) and a check-in code (never accepted).
+    let mut card = o2o_card { rejection: o2o_rejection::None, member_id: 0, card_number: [0; 17] };
+    match o2o_membership_card_verify(keyring, text.as_ptr(), &mut card) {
+        o2o_status::Ok => assert_ne!(card.rejection, o2o_rejection::None),
+        status => assert_eq!(status, o2o_status::InvalidUtf8),
+    }
+    let mut check_in = o2o_check_in { rejection: o2o_rejection::None, presence: o2o_presence::None, store_id: 0 };
+    if o2o_check_in_verify(keyring, text.as_ptr(), 1_781_496_000, 30, 1, 0, &mut check_in) == o2o_status::Ok {
+        assert_ne!(check_in.rejection, o2o_rejection::None);
+    }
     o2o_store_free(store);
     o2o_keyring_free(keyring);
 });
