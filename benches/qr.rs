@@ -63,6 +63,17 @@ fn main() {
         "decode a hard 1280x720 frame (2 px modules, 27°, perspective)",
         |b| b.iter(|| decode_luma(hw, hh, hw, black_box(hard.as_raw())).unwrap()),
     );
+    let mut empty = frame.clone();
+    for y in 0..big_side {
+        for x in 0..big_side {
+            empty[(y + 150) * w + x + 600] = 70 + ((x * 7 + y * 3) % 11) as u8;
+        }
+    }
+    assert!(decode_luma(w, h, w, &empty).unwrap().is_empty());
+    group.bench_function(
+        "decode a 1280x720 frame without a code (every retry runs)",
+        |b| b.iter(|| decode_luma(w, h, w, black_box(&empty)).unwrap()),
+    );
     group.finish();
     c.final_summary();
 }

@@ -73,8 +73,9 @@ pub fn decode_luma(
     if search.empty() {
         search.rqrr(w, h, &global_threshold(&data));
     }
-    if search.empty() && w <= LARGE && h <= LARGE {
-        // Small modules (2–3 px) blur into each other: give the detector more pixels.
+    if search.empty() && w == width && w <= LARGE && h <= LARGE {
+        // Small modules (2–3 px) blur into each other: give the detector more pixels. (Not for
+        // a frame halved above: doubling it back only blurs what the first pass saw.)
         let (dw, dh, doubled) = double(w, h, &data);
         search.rqrr(dw, dh, &doubled);
         if search.empty() {

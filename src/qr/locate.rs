@@ -353,6 +353,18 @@ pub(super) fn locate_and_decode(frame: &BitFrame<'_>) -> Vec<String> {
     texts
 }
 
+/// The share of timing-pattern modules a sampled grid must get right to be decoded.
+const MIN_TIMING_AGREEMENT: f64 = 0.7;
+
+/// The share of the two timing patterns' modules (row 6 and column 6, from module 8 to
+/// `side − 9`: dark at even positions) that `dark` samples correctly.
+fn timing_agreement(side: usize, dark: &impl Fn(usize, usize) -> bool) -> f64 {
+    let span = 8..side - 8;
+    let right = span.clone().filter(|&i| dark(i, 6) == (i % 2 == 0)).count()
+        + span.clone().filter(|&i| dark(6, i) == (i % 2 == 0)).count();
+    right as f64 / (2 * span.len()) as f64
+}
+
 /// Tries the plausible sizes of the code on finders `tl`, `tr`, `bl`, with the alignment
 /// pattern where found and without.
 fn decode_triangle(
@@ -400,6 +412,11 @@ fn decode_triangle(
                 let (x, y) = to_image.apply(mx as f64 + 0.5, my as f64 + 0.5);
                 frame.dark_at(x, y).unwrap_or(false)
             };
+            // The timing patterns (row and column 6 between the finders alternate dark and
+            // light) reject a wrong size or a false triangle before the costly full decode.
+            if timing_agreement(side, &sample) < MIN_TIMING_AGREEMENT {
+                continue;
+            }
             if let Some(text) = decode_grid(side, sample) {
                 return Some(text);
             }
