@@ -53,15 +53,15 @@ pub fn decode_luma(
         frame.extend_from_slice(&pixels[row * stride..row * stride + width]);
     }
     let mut search = Search::default();
-    search.rqrr(width, height, &frame);
     let (mut w, mut h, mut data) = (width, height, frame);
+    // Our own locator first: it is quick, and reads the small, blurred and rotated codes
+    // rqrr's detector misses.
+    search.locate(w, h, &adaptive_threshold(w, h, &data, 16));
     if search.empty() {
-        // Our own locator on the full frame: it reads the small, blurred and rotated codes
-        // rqrr's detector misses.
-        search.locate(w, h, &adaptive_threshold(w, h, &data, 16));
-        if search.empty() {
-            search.locate(w, h, &global_threshold(&data));
-        }
+        search.rqrr(w, h, &data);
+    }
+    if search.empty() {
+        search.locate(w, h, &global_threshold(&data));
     }
     while search.empty() && (w > LARGE || h > LARGE) {
         (w, h, data) = half(w, h, &data);
