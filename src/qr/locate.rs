@@ -9,6 +9,10 @@
 
 use super::sample::{Homography, decode_grid};
 
+/// Four points: a code's finder centres (top-left, top-right, bottom-left) and its alignment
+/// pattern's centre, in the frame or in module coordinates.
+type Quad = [(f64, f64); 4];
+
 /// A binary frame: `dark[y * width + x]`.
 pub(super) struct BitFrame<'a> {
     pub(super) width: usize,
@@ -317,6 +321,55 @@ fn alignment_near(
     best.map(|(cx, cy, _)| (cx, cy))
 }
 
+/// The two best positions, by template match, for the alignment pattern of a `side`-module
+/// code on finders `tl`, `tr`, `bl`: shifts of up to 3 modules, in half modules, from the
+/// `estimate`, each scored by how many of the pattern's 25 modules it samples right (at least
+/// 21). Returned as quads for [`Homography::mapping`] from `grid_points`.
+fn alignment_by_template(
+    frame: &BitFrame<'_>,
+    [tl, tr, bl]: [Finder; 3],
+    side: usize,
+    estimate: (f64, f64),
+    grid_points: Quad,
+) -> Vec<Quad> {
+    let span = side as f64 - 7.0;
+    let (ux, uy) = ((tr.x - tl.x) / span, (tr.y - tl.y) / span);
+    let (vx, vy) = ((bl.x - tl.x) / span, (bl.y - tl.y) / span);
+    let centre = side - 7;
+    let mut scored: Vec<(usize, f64, Quad)> = Vec::new();
+    for i in -6..=6 {
+        for j in -6..=6 {
+            let (du, dv) = (f64::from(i) / 2.0, f64::from(j) / 2.0);
+            let corner = (
+                estimate.0 + du * ux + dv * vx,
+                estimate.1 + du * uy + dv * vy,
+            );
+            let quad = [(tl.x, tl.y), (tr.x, tr.y), (bl.x, bl.y), corner];
+            let Some(to_image) = Homography::mapping(grid_points, quad) else {
+                continue;
+            };
+            let mut right = 0;
+            for dy in -2i32..=2 {
+                for dx in -2i32..=2 {
+                    let dark_expected = dx.abs().max(dy.abs()) != 1;
+                    let (mx, my) = (centre as f64 + f64::from(dx), centre as f64 + f64::from(dy));
+                    let (x, y) = to_image.apply(mx + 0.5, my + 0.5);
+                    right += usize::from(frame.dark_at(x, y) == Some(dark_expected));
+                }
+            }
+            if right >= 21 {
+                scored.push((right, du.hypot(dv), quad));
+            }
+        }
+    }
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.total_cmp(&b.1)));
+    scored
+        .into_iter()
+        .take(2)
+        .map(|(_, _, quad)| quad)
+        .collect()
+}
+
 /// Side lengths (in modules) worth trying for a code whose finders are `modules` apart.
 fn sizes(modules: f64) -> Vec<usize> {
     let estimate = modules.round() as i64 + 7;
@@ -378,7 +431,7 @@ fn decode_triangle(
         // Finder centres sit 3.5 modules in from the corners.
         let near = 3.5;
         let far = s - 3.5;
-        let mut quads: Vec<[(f64, f64); 4]> = Vec::new();
+        let mut quads: Vec<Quad> = Vec::new();
         if side > 21 {
             // The bottom-right alignment pattern sits 6.5 modules in; find it near where the
             // parallelogram through the finders puts it.
@@ -392,18 +445,25 @@ fn decode_triangle(
                 }
             }
         }
-        // Without an alignment pattern: the parallelogram's fourth corner.
+        // The parallelogram's fourth corner, right without perspective.
         let k = (s - 6.5 - near) / (far - near);
-        quads.push([
-            (tl.x, tl.y),
-            (tr.x, tr.y),
-            (bl.x, bl.y),
-            (
-                tl.x + k * (tr.x - tl.x) + k * (bl.x - tl.x),
-                tl.y + k * (tr.y - tl.y) + k * (bl.y - tl.y),
-            ),
-        ]);
+        let estimate = (
+            tl.x + k * (tr.x - tl.x) + k * (bl.x - tl.x),
+            tl.y + k * (tr.y - tl.y) + k * (bl.y - tl.y),
+        );
         let grid_points = [(near, near), (far, near), (near, far), (s - 6.5, s - 6.5)];
+        if side > 21 {
+            // Perspective moves the alignment pattern off the parallelogram, and blur can hide
+            // it from the run-length search: match its 5×5 template around the estimate.
+            quads.extend(alignment_by_template(
+                frame,
+                [tl, tr, bl],
+                side,
+                estimate,
+                grid_points,
+            ));
+        }
+        quads.push([(tl.x, tl.y), (tr.x, tr.y), (bl.x, bl.y), estimate]);
         for quad in quads {
             let Some(to_image) = Homography::mapping(grid_points, quad) else {
                 continue;
