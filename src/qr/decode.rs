@@ -79,7 +79,11 @@ pub fn decode_luma(
         let (dw, dh, doubled) = double(w, h, &data);
         search.rqrr(dw, dh, &doubled);
         if search.empty() {
-            search.rqrr(dw, dh, &adaptive_threshold(dw, dh, &doubled, 12));
+            let binary = adaptive_threshold(dw, dh, &doubled, 12);
+            search.locate(dw, dh, &binary);
+            if search.empty() {
+                search.rqrr(dw, dh, &binary);
+            }
         }
     }
     search.finish()
