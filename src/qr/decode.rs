@@ -1,9 +1,10 @@
 //! Decoding camera frames and image files.
 //!
-//! A frame is tried as it comes with rqrr; then our own locator (see `locate`) reads it after
-//! an adaptive and then a global threshold; then rqrr again at half size (large frames),
-//! thresholded, and at double size (small modules). Every code found is returned, once each,
-//! in the order found.
+//! Our own locator (see `locate`) reads the frame first, after an adaptive threshold: it is
+//! quick and reads the small, turned and blurred codes rqrr's detector misses. Then rqrr's
+//! detector; then the locator after a global threshold; then rqrr again at half size (large
+//! frames), thresholded, and at double size (small frames, the locator too). Every code found
+//! is returned, once each, in the order found.
 
 use super::QrError;
 use super::binarize::{adaptive_threshold, global_threshold};
