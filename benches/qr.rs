@@ -1,6 +1,7 @@
 //! QR render and decode time per code: the reference voucher as a clean code, inside a dim
-//! 1280×720 camera frame, and a hard 1280×720 frame (2-px modules turned 27° in perspective)
-//! that only the finder-pattern locator reads.
+//! 1280×720 camera frame, a hard 1280×720 frame (2-px modules turned 27° in perspective) that
+//! only the finder-pattern locator reads, and a 1280×720 frame without a code (every retry
+//! runs: an idle kiosk's cost per frame).
 //!
 //! `cargo bench --bench qr`
 
