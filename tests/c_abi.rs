@@ -84,6 +84,18 @@ fn build(source: &str, name: &str, sanitize: bool) -> PathBuf {
     out
 }
 
+/// A command running `program` under `wrapper` (such as valgrind and its flags), or directly.
+fn wrapped(wrapper: &[&str], program: &Path) -> Command {
+    match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut command = Command::new(first);
+            command.args(rest).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
 fn programs() -> &'static (PathBuf, PathBuf, PathBuf, PathBuf) {
     static PROGRAMS: OnceLock<(PathBuf, PathBuf, PathBuf, PathBuf)> = OnceLock::new();
     PROGRAMS.get_or_init(|| {
@@ -132,15 +144,11 @@ fn kiosk_decodes_a_raw_camera_frame_plain_sanitized_and_under_valgrind() {
     let with_code = frame_file(dir.path(), Some(&text));
     let args = ["640", "480", "672"];
     let run = |wrapper: &[&str], program: &Path, frame: &Path| {
-        let mut command = match wrapper.split_first() {
-            Some((first, rest)) => {
-                let mut c = Command::new(first);
-                c.args(rest).arg(program);
-                c
-            }
-            None => Command::new(program),
-        };
-        command.args(args).arg(frame).output().unwrap()
+        wrapped(wrapper, program)
+            .args(args)
+            .arg(frame)
+            .output()
+            .unwrap()
     };
     for (wrapper, program) in [
         (&[][..], &kiosks().0),
@@ -226,18 +234,7 @@ impl Till {
         voucher: &str,
         extra: &[&str],
     ) -> Output {
-        let (head, tail) = match wrapper.split_first() {
-            Some((first, rest)) => (
-                PathBuf::from(first),
-                rest.iter()
-                    .map(PathBuf::from)
-                    .chain([program.to_path_buf()])
-                    .collect(),
-            ),
-            None => (program.to_path_buf(), Vec::new()),
-        };
-        Command::new(head)
-            .args(tail)
+        wrapped(wrapper, program)
             .args(self.args(sale, extra))
             .arg(voucher)
             .output()
@@ -506,16 +503,8 @@ fn enroll(
     extra: &[&str],
 ) -> (i32, String) {
     let welcome = serde_json::to_string(&amount_off(0, 1_000)).unwrap();
-    let mut command = match wrapper.split_first() {
-        Some((first, rest)) => {
-            let mut c = Command::new(first);
-            c.args(rest).arg(program);
-            c
-        }
-        None => Command::new(program),
-    };
     let identity_hex: String = IDENTITY_KEY.iter().map(|b| format!("{b:02x}")).collect();
-    let out = command
+    let out = wrapped(wrapper, program)
         .args(["--ledger", ledger.to_str().unwrap(), "--merchant", "88"])
         .args(["--key-id", "1", "--key", &"01".repeat(32)])
         .args(["--identity-key", &identity_hex])

@@ -1,5 +1,6 @@
 //! Enrollment and check-in: the same tests against both ledgers.
 
+#[macro_use]
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
@@ -7,24 +8,7 @@ use common::*;
 use o2okit::analytics::{Granularity, referrals};
 use o2okit::*;
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            use super::*;
-            $(#[test] fn $name() { super::$name(&MemoryLedger::new(MERCHANT)); })*
-        }
-        mod sqlite {
-            use super::*;
-            $(#[test] fn $name() {
-                let dir = tempfile::tempdir().unwrap();
-                let ledger = SqliteLedger::open(dir.path().join("ledger.db"), MERCHANT).unwrap();
-                super::$name(&ledger);
-            })*
-        }
-    };
-}
-
-contract!(
+both_ledgers!(
     a_first_scan_enrolls_and_later_scans_only_visit,
     a_replayed_code_is_refused_and_records_nothing,
     a_code_replayed_across_the_hour_is_still_a_replay,
@@ -70,6 +54,54 @@ fn welcome_offer() -> WelcomeOffer {
     }
 }
 
+/// What the Shenzhen store's check-in desk is made of, owned so tests can borrow desks from it.
+struct Door {
+    ring: Keyring,
+    key: IdentityKey,
+    store: Store,
+    offer: WelcomeOffer,
+}
+
+impl Door {
+    fn shenzhen() -> Self {
+        Door {
+            ring: keyring(),
+            key: identity_key(),
+            store: shenzhen(),
+            offer: welcome_offer(),
+        }
+    }
+
+    /// The desk, with the welcome offer or without.
+    fn desk(&self, welcome: bool) -> CheckInDesk<'_> {
+        CheckInDesk {
+            keyring: &self.ring,
+            identity_key: &self.key,
+            policy: POLICY,
+            store: &self.store,
+            welcome: welcome.then_some(&self.offer),
+        }
+    }
+}
+
+/// A scan of `code` at `when` as `identity`: no share code, no position, the welcome voucher
+/// numbered by the second of the scan.
+fn member_scan<'a>(
+    code: &'a str,
+    identity: &'a AccountIdentity,
+    when: DateTime<Utc>,
+) -> MemberScan<'a> {
+    MemberScan {
+        code,
+        identity,
+        share_code: None,
+        position: None,
+        fence_radius_m: 150,
+        welcome_id: VoucherId(when.timestamp() as u64),
+        at: when,
+    }
+}
+
 /// Scans `code` at `when` as `identity` in Shenzhen, with the welcome offer.
 fn scan(
     ledger: &dyn Ledger,
@@ -78,27 +110,11 @@ fn scan(
     share: Option<&str>,
     when: DateTime<Utc>,
 ) -> ScanOutcome {
-    let ring = keyring();
-    let key = identity_key();
-    let store = shenzhen();
-    let offer = welcome_offer();
-    let desk = CheckInDesk {
-        keyring: &ring,
-        identity_key: &key,
-        policy: POLICY,
-        store: &store,
-        welcome: Some(&offer),
-    };
     let scan = MemberScan {
-        code,
-        identity,
         share_code: share,
-        position: None,
-        fence_radius_m: 150,
-        welcome_id: VoucherId(when.timestamp() as u64),
-        at: when,
+        ..member_scan(code, identity, when)
     };
-    check_in_member(ledger, &desk, &scan).unwrap()
+    check_in_member(ledger, &Door::shenzhen().desk(true), &scan).unwrap()
 }
 
 fn checked_in(outcome: ScanOutcome) -> MemberCheckIn {
@@ -269,30 +285,18 @@ fn a_forged_share_code_enrolls_nobody(ledger: &dyn Ledger) {
 }
 
 fn printed_codes_count_once_an_hour(ledger: &dyn Ledger) {
-    let ring = keyring();
-    let key = identity_key();
-    let store = shenzhen();
-    let printed = printed_code(&ring, store.id).unwrap().to_scanner_text();
-    let desk = CheckInDesk {
-        keyring: &ring,
-        identity_key: &key,
-        policy: POLICY,
-        store: &store,
-        welcome: None,
-    };
+    let door = Door::shenzhen();
+    let printed = printed_code(&door.ring, door.store.id)
+        .unwrap()
+        .to_scanner_text();
     let inside = GeoPoint::from_degrees(22.5335, 113.9305).unwrap(); // ~67 m from the store
+    let identity = phone(1);
     let scan_at = |when: &str, position: Option<GeoPoint>| {
-        let identity = phone(1);
         let scan = MemberScan {
-            code: &printed,
-            identity: &identity,
-            share_code: None,
             position,
-            fence_radius_m: 150,
-            welcome_id: VoucherId(1),
-            at: at(when),
+            ..member_scan(&printed, &identity, at(when))
         };
-        check_in_member(ledger, &desk, &scan).unwrap()
+        check_in_member(ledger, &door.desk(false), &scan).unwrap()
     };
     let first = checked_in(scan_at("2026-06-15T04:10:00Z", None));
     assert_eq!(first.presence, Presence::Unproven);
@@ -512,31 +516,16 @@ fn a_new_member_offer_survives_the_enrolling_check_in(ledger: &dyn Ledger) {
 }
 
 fn a_reused_welcome_id_is_refused_and_records_nothing(ledger: &dyn Ledger) {
-    let ring = keyring();
-    let key = identity_key();
-    let store = shenzhen();
-    let offer = welcome_offer();
-    let desk = CheckInDesk {
-        keyring: &ring,
-        identity_key: &key,
-        policy: POLICY,
-        store: &store,
-        welcome: Some(&offer),
-    };
+    let door = Door::shenzhen();
     let t0 = at("2026-06-15T04:00:05Z");
     let code = code_at(t0);
     let scan_as = |n: u32| {
         let identity = phone(n);
         let scan = MemberScan {
-            code: &code,
-            identity: &identity,
-            share_code: None,
-            position: None,
-            fence_radius_m: 150,
             welcome_id: VoucherId(77),
-            at: t0,
+            ..member_scan(&code, &identity, t0)
         };
-        check_in_member(ledger, &desk, &scan)
+        check_in_member(ledger, &door.desk(true), &scan)
     };
     checked_in(scan_as(1).unwrap());
     assert_eq!(
@@ -558,15 +547,7 @@ fn a_desk_of_mixed_merchants_is_refused(ledger: &dyn Ledger) {
     let t0 = at("2026-06-15T04:00:05Z");
     let code = code_at(t0);
     let identity = phone(1);
-    let scan = MemberScan {
-        code: &code,
-        identity: &identity,
-        share_code: None,
-        position: None,
-        fence_radius_m: 150,
-        welcome_id: VoucherId(1),
-        at: t0,
-    };
+    let scan = member_scan(&code, &identity, t0);
     let ring = keyring();
     for (keyring, store) in [(&other_ring, &store), (&ring, &other_store)] {
         let desk = CheckInDesk {
@@ -602,18 +583,7 @@ fn a_lost_answer_is_recovered_from_the_ledger(ledger: &dyn Ledger) {
         member.welcome_voucher,
         Some(VoucherId(t0.timestamp() as u64))
     );
-    let ring = keyring();
-    let key = identity_key();
-    let store = shenzhen();
-    let offer = welcome_offer();
-    let desk = CheckInDesk {
-        keyring: &ring,
-        identity_key: &key,
-        policy: POLICY,
-        store: &store,
-        welcome: Some(&offer),
-    };
-    let (card, welcome) = desk.tokens_for(&member).unwrap();
+    let (card, welcome) = Door::shenzhen().desk(true).tokens_for(&member).unwrap();
     assert_eq!(card, first.card);
     assert_eq!(welcome, first.welcome);
 }

@@ -1,29 +1,13 @@
 //! The ledger contract: the same tests, unchanged, against every `Ledger` implementation.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use o2okit::ledger::{MovementKind, MovementRequest, TierSchedule};
 use o2okit::*;
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            use super::*;
-            $(#[test] fn $name() { super::$name(&MemoryLedger::new(MERCHANT)); })*
-        }
-        mod sqlite {
-            use super::*;
-            $(#[test] fn $name() {
-                let dir = tempfile::tempdir().unwrap();
-                let ledger = SqliteLedger::open(dir.path().join("ledger.db"), MERCHANT).unwrap();
-                super::$name(&ledger);
-            })*
-        }
-    };
-}
-
-contract!(
+both_ledgers!(
     single_use_is_spent_once,
     retry_with_the_same_key_returns_the_same_receipt,
     a_key_reused_for_another_voucher_is_a_conflict,

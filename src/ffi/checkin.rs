@@ -3,10 +3,9 @@
 use super::keyring::o2o_keyring;
 use super::status::{Failure, guard, o2o_status};
 use super::voucher::o2o_rejection;
-use super::{borrow, check_out, put, text};
+use super::{borrow, check_out, instant, put, text};
 use crate::checkin::{CheckInPolicy, Presence, verify_check_in};
 use crate::ids::StoreId;
-use chrono::DateTime;
 use std::ffi::c_char;
 
 /// How well a check-in proves presence.
@@ -57,12 +56,7 @@ pub extern "C" fn o2o_check_in_verify(
         // SAFETY: NULL or a live keyring and a NUL-terminated string, per the header.
         let (ring, code_text) =
             unsafe { (borrow(keyring, "keyring")?, text(code_text, "code_text")?) };
-        let at = DateTime::from_timestamp(at_unix_seconds, 0).ok_or_else(|| {
-            Failure::new(
-                o2o_status::InvalidArgument,
-                format!("time {at_unix_seconds} out of range"),
-            )
-        })?;
+        let at = instant(at_unix_seconds)?;
         if period_secs == 0 {
             return Err(Failure::new(
                 o2o_status::InvalidArgument,

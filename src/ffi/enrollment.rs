@@ -7,7 +7,7 @@ use super::ledger::o2o_ledger;
 use super::member::card_field;
 use super::status::{Failure, guard, o2o_status, write_text};
 use super::voucher::{o2o_rejection, o2o_store};
-use super::{borrow, check_out, hand_out, put, release, text};
+use super::{borrow, bytes, check_out, hand_out, instant, put, release, text};
 use crate::checkin::CheckInPolicy;
 use crate::enrollment::{
     AccountIdentity, CheckInDesk, IdentityKey, MemberScan, ScanOutcome, WelcomeOffer,
@@ -17,7 +17,6 @@ use crate::ids::VoucherId;
 use crate::ledger::Ledger;
 use crate::member::CardNumber;
 use crate::voucher::Voucher;
-use chrono::DateTime;
 use std::ffi::c_char;
 
 /// The merchant's secret for member pseudonyms (kept apart from the signing keys).
@@ -107,12 +106,8 @@ pub extern "C" fn o2o_identity_key_new(
 ) -> o2o_status {
     guard(|| {
         check_out(out, "out")?;
-        if secret.is_null() {
-            return Err(Failure::new(o2o_status::NullArgument, "secret is NULL"));
-        }
-        // SAFETY: the caller passes `secret_len` readable bytes at `secret`.
-        let bytes = unsafe { std::slice::from_raw_parts(secret, secret_len) };
-        let key = IdentityKey::from_bytes(bytes)?;
+        // SAFETY: NULL or `secret_len` readable bytes, per the header.
+        let key = IdentityKey::from_bytes(unsafe { bytes(secret, secret_len, "secret") }?)?;
         // SAFETY: `out` was checked.
         unsafe { hand_out(out, o2o_identity_key(key)) };
         Ok(())
@@ -213,12 +208,7 @@ pub extern "C" fn o2o_ledger_check_in_member(
                 })
             }
         };
-        let at = DateTime::from_timestamp(scan.at_unix_seconds, 0).ok_or_else(|| {
-            Failure::new(
-                o2o_status::InvalidArgument,
-                format!("time {} out of range", scan.at_unix_seconds),
-            )
-        })?;
+        let at = instant(scan.at_unix_seconds)?;
         let desk = CheckInDesk {
             keyring: &ring.0,
             identity_key: &key.0,

@@ -1,7 +1,7 @@
 //! `o2o_keyring`: a merchant's signing keys.
 
-use super::status::{Failure, guard, o2o_status};
-use super::{borrow_mut, check_out, hand_out, release};
+use super::status::{guard, o2o_status};
+use super::{borrow_mut, bytes, check_out, hand_out, release};
 use crate::ids::{KeyId, MerchantId};
 use crate::keys::{Keyring, SigningKey};
 
@@ -11,14 +11,6 @@ use crate::keys::{Keyring, SigningKey};
 /// `o2o_keyring_add_key`, `_activate`, `_retire` and `_free` must not run concurrently with any
 /// other call on the same keyring.
 pub struct o2o_keyring(pub(crate) Keyring);
-
-fn secret<'a>(bytes: *const u8, len: usize) -> Result<&'a [u8], Failure> {
-    if bytes.is_null() {
-        return Err(Failure::new(o2o_status::NullArgument, "secret is NULL"));
-    }
-    // SAFETY: the caller passes `len` readable bytes at `bytes`.
-    Ok(unsafe { std::slice::from_raw_parts(bytes, len) })
-}
 
 /// Makes a keyring for `merchant_id` holding one active key `key_id` with the `secret_len`
 /// bytes at `secret` (at least 32, from a cryptographic random source; copied).
@@ -35,7 +27,10 @@ pub extern "C" fn o2o_keyring_new(
 ) -> o2o_status {
     guard(|| {
         check_out(out, "out")?;
-        let key = SigningKey::from_bytes(secret(secret_bytes, secret_len)?)?;
+        let key = SigningKey::from_bytes(
+            // SAFETY: NULL or `secret_len` readable bytes, per the header.
+            unsafe { bytes(secret_bytes, secret_len, "secret") }?,
+        )?;
         let ring = Keyring::with_active_key(MerchantId(merchant_id), KeyId(key_id), key);
         // SAFETY: `out` was checked.
         unsafe { hand_out(out, o2o_keyring(ring)) };
@@ -56,7 +51,10 @@ pub extern "C" fn o2o_keyring_add_key(
     guard(|| {
         // SAFETY: NULL or a live keyring, per the header.
         let ring = unsafe { borrow_mut(keyring, "keyring") }?;
-        let key = SigningKey::from_bytes(secret(secret_bytes, secret_len)?)?;
+        let key = SigningKey::from_bytes(
+            // SAFETY: NULL or `secret_len` readable bytes, per the header.
+            unsafe { bytes(secret_bytes, secret_len, "secret") }?,
+        )?;
         ring.0.add(KeyId(key_id), key)?;
         Ok(())
     })

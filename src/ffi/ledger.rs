@@ -2,13 +2,12 @@
 
 use super::status::{Failure, guard, o2o_status};
 use super::voucher::{o2o_decision, o2o_rejection};
-use super::{borrow, check_out, hand_out, put, release, text, zone};
+use super::{borrow, check_out, hand_out, instant, put, release, text, zone};
 use crate::ids::{MerchantId, VoucherId};
 use crate::ledger::{
     IdempotencyKey, Ledger, ReceiptId, RedeemOutcome, RedeemRequest, SqliteLedger, VoucherStatus,
 };
 use crate::voucher::Decision;
-use chrono::{DateTime, Utc};
 use std::ffi::c_char;
 
 /// A ledger file opened by this process. Every call is atomic and durable when it returns.
@@ -63,15 +62,6 @@ pub struct o2o_voucher_state {
     pub uses_left: u32,
     /// Stored value left, minor units; -1 when it is not a stored-value voucher.
     pub value_left_minor: i64,
-}
-
-fn instant(seconds: i64) -> Result<DateTime<Utc>, Failure> {
-    DateTime::from_timestamp(seconds, 0).ok_or_else(|| {
-        Failure::new(
-            o2o_status::InvalidArgument,
-            format!("time {seconds} out of range"),
-        )
-    })
 }
 
 /// Opens (or creates) the ledger file of `merchant_id` at `path`.

@@ -89,6 +89,35 @@ pub(crate) unsafe fn zone(ptr: *const c_char, name: &str) -> Result<chrono_tz::T
     })
 }
 
+/// `len` bytes at `ptr` (a buffer argument; `name` for the error).
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` readable bytes that outlive `'a`.
+pub(crate) unsafe fn bytes<'a>(
+    ptr: *const u8,
+    len: usize,
+    name: &str,
+) -> Result<&'a [u8], Failure> {
+    if ptr.is_null() {
+        return Err(Failure::new(
+            o2o_status::NullArgument,
+            format!("{name} is NULL"),
+        ));
+    }
+    // SAFETY: non-NULL with `len` readable bytes, per the caller.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A time argument in Unix seconds.
+pub(crate) fn instant(seconds: i64) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
+    chrono::DateTime::from_timestamp(seconds, 0).ok_or_else(|| {
+        Failure::new(
+            o2o_status::InvalidArgument,
+            format!("time {seconds} out of range"),
+        )
+    })
+}
+
 /// A borrowed handle argument.
 ///
 /// # Safety

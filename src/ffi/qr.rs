@@ -1,7 +1,7 @@
 //! QR codes for C: render, decode camera frames.
 
 use super::status::{Failure, guard, o2o_status, write_text};
-use super::{check_out, put, text};
+use super::{bytes, check_out, put, text};
 use crate::qr::{EcLevel, QrError, decode_luma, encode};
 use std::ffi::c_char;
 
@@ -124,11 +124,8 @@ pub extern "C" fn o2o_qr_decode_luma(
 ) -> o2o_status {
     guard(|| {
         check_out(count, "count")?;
-        if pixels.is_null() {
-            return Err(Failure::new(o2o_status::NullArgument, "pixels is NULL"));
-        }
-        // SAFETY: the caller passes `pixels_len` readable bytes at `pixels`.
-        let frame = unsafe { std::slice::from_raw_parts(pixels, pixels_len) };
+        // SAFETY: NULL or `pixels_len` readable bytes, per the header.
+        let frame = unsafe { bytes(pixels, pixels_len, "pixels") }?;
         let texts = decode_luma(width, height, stride, frame).map_err(qr_failure)?;
         // SAFETY: checked above.
         unsafe { put(count, texts.len()) };

@@ -2,7 +2,7 @@
 
 use super::keyring::o2o_keyring;
 use super::status::{Failure, guard, o2o_status, write_text};
-use super::{borrow, borrow_mut, check_out, hand_out, put, release, text, zone};
+use super::{borrow, borrow_mut, check_out, hand_out, instant, put, release, text, zone};
 use crate::ids::{CategoryId, MemberId, MerchantId, StoreId};
 use crate::member::Tier;
 use crate::merchant::Store;
@@ -12,7 +12,6 @@ use crate::rejection::Rejection;
 use crate::voucher::{
     Basket, BasketLine, Decision, MemberContext, RedemptionContext, Voucher, verify,
 };
-use chrono::DateTime;
 use std::ffi::c_char;
 
 /// A store: where vouchers are verified. Its IANA time zone is the clock of every time limit.
@@ -351,12 +350,7 @@ pub extern "C" fn o2o_voucher_verify(
             tier: Tier(m.tier),
             is_new: m.is_new,
         });
-        let at = DateTime::from_timestamp(at_unix_seconds, 0).ok_or_else(|| {
-            Failure::new(
-                o2o_status::InvalidArgument,
-                format!("time {at_unix_seconds} out of range"),
-            )
-        })?;
+        let at = instant(at_unix_seconds)?;
         let ctx = RedemptionContext {
             store: &store.0,
             at,

@@ -201,3 +201,23 @@ pub fn redeem(
         RedeemOutcome::Refused { reason } => Err(reason),
     }
 }
+
+/// Runs each named `fn(&dyn Ledger)` as a test against both ledgers: in memory, and on a fresh
+/// SQLite file. (Declare `#[macro_use] mod common;` to use it.)
+#[allow(unused_macros)]
+macro_rules! both_ledgers {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            use super::*;
+            $(#[test] fn $name() { super::$name(&MemoryLedger::new(MERCHANT)); })*
+        }
+        mod sqlite {
+            use super::*;
+            $(#[test] fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let ledger = SqliteLedger::open(dir.path().join("ledger.db"), MERCHANT).unwrap();
+                super::$name(&ledger);
+            })*
+        }
+    };
+}
