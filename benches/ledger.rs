@@ -64,7 +64,7 @@ fn main() {
     let mut group = c.benchmark_group("ledger redeem");
     group.throughput(Throughput::Elements(1));
 
-    let sqlite = SqliteLedger::open(&path, MERCHANT).unwrap();
+    let sqlite = SqliteLedger::create(&path, MERCHANT).unwrap();
     group.bench_function("SQLite, durable (WAL, synchronous=FULL), 1 thread", |b| {
         b.iter_custom(|n| {
             let batch = acceptances(&next_id, n);

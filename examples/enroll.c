@@ -3,8 +3,8 @@
  * their phone number; o2okit enrolls them (once), records the visit and hands out the
  * membership card and the welcome voucher, through the C ABI.
  *
- *   enroll --ledger FILE --merchant N --key-id N --key HEX --identity-key HEX --store N
- *          --tz ZONE --region CODE --at UNIX_SECONDS --phone NUMBER [--share SHARE_CODE]
+ *   enroll --ledger FILE [--create-ledger] --merchant N --key-id N --key HEX
+ *          --identity-key HEX --store N --tz ZONE --region CODE --at UNIX_SECONDS --phone NUMBER [--share SHARE_CODE]
  *          [--welcome-json JSON --welcome-days N --welcome-id N] CHECK_IN_CODE
  *
  * Prints and exits with:
@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
     unsigned long merchant = 0, key_id = 1, store_id = 0;
     uint8_t secret[128];
     long secret_len;
-    int i, exit_code = 1;
+    int i, exit_code = 1, create_ledger = 0;
     o2o_status status;
     o2o_keyring *keyring = NULL;
     o2o_identity_key *identity_key = NULL;
@@ -132,6 +132,7 @@ int main(int argc, char **argv) {
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(arg, "--create-ledger")) { create_ledger = 1; continue; }
         if (strncmp(arg, "--", 2) != 0) { code = arg; continue; }
         if (value == NULL) { fprintf(stderr, "%s needs a value\n", arg); return 1; }
         i++;
@@ -185,8 +186,12 @@ int main(int argc, char **argv) {
         exit_code = fail("describing the store", status);
         goto done;
     }
-    if ((status = o2o_ledger_open(ledger_path, (uint32_t)merchant, &ledger)) != O2O_STATUS_OK) {
-        exit_code = fail("opening the ledger", status);
+    /* A ledger is created once, at install; every later start opens it, and a missing
+     * ledger is an error (O2O_STATUS_LEDGER_NOT_FOUND), never silently a new empty one. */
+    status = create_ledger ? o2o_ledger_create(ledger_path, (uint32_t)merchant, &ledger)
+                           : o2o_ledger_open(ledger_path, (uint32_t)merchant, &ledger);
+    if (status != O2O_STATUS_OK) {
+        exit_code = fail(create_ledger ? "creating the ledger" : "opening the ledger", status);
         goto done;
     }
     status = o2o_ledger_check_in_member(ledger, keyring, identity_key, store, &rules, &scan,

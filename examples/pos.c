@@ -1,8 +1,8 @@
 /*
  * pos.c — a till that verifies and redeems a scanned voucher through o2okit's C ABI.
  *
- *   pos --ledger FILE --merchant N --key-id N --key HEX --store N --tz ZONE --region CODE
- *       --at UNIX_SECONDS --spend MINOR --currency CODE --sale IDEMPOTENCY_KEY
+ *   pos --ledger FILE [--create-ledger] --merchant N --key-id N --key HEX --store N
+ *       --tz ZONE --region CODE --at UNIX_SECONDS --spend MINOR --currency CODE --sale IDEMPOTENCY_KEY
  *       [--member ID --tier N] [--other-vouchers N] [VOUCHER_TEXT]
  *
  * Without VOUCHER_TEXT it reads one line from standard input, as a keyboard-wedge barcode
@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
     uint8_t secret[128];
     long secret_len;
     char scanned[1024];
-    int i, exit_code;
+    int i, exit_code, create_ledger = 0;
     o2o_status status;
     o2o_keyring *keyring = NULL;
     o2o_store *store = NULL;
@@ -76,6 +76,7 @@ int main(int argc, char **argv) {
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(arg, "--create-ledger")) { create_ledger = 1; continue; }
         if (strncmp(arg, "--", 2) != 0) { voucher_text = arg; continue; }
         if (value == NULL) { fprintf(stderr, "%s needs a value\n", arg); return 1; }
         i++;
@@ -120,8 +121,12 @@ int main(int argc, char **argv) {
         exit_code = fail("describing the store", status);
         goto done;
     }
-    if ((status = o2o_ledger_open(ledger_path, (uint32_t)merchant, &ledger)) != O2O_STATUS_OK) {
-        exit_code = fail("opening the ledger", status);
+    /* A ledger is created once, at install; every later start opens it, and a missing
+     * ledger is an error (O2O_STATUS_LEDGER_NOT_FOUND), never silently a new empty one. */
+    status = create_ledger ? o2o_ledger_create(ledger_path, (uint32_t)merchant, &ledger)
+                           : o2o_ledger_open(ledger_path, (uint32_t)merchant, &ledger);
+    if (status != O2O_STATUS_OK) {
+        exit_code = fail(create_ledger ? "creating the ledger" : "opening the ledger", status);
         goto done;
     }
     line.category = 0;

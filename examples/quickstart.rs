@@ -410,7 +410,7 @@ fn redeem_exactly_once(
     let dir = std::env::temp_dir().join(format!("o2okit-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("store-1001.ledger");
-    let till_1 = SqliteLedger::open(&path, keyring.merchant())?;
+    let till_1 = SqliteLedger::create(&path, keyring.merchant())?; // made once, at install
     let till_2 = SqliteLedger::open(&path, keyring.merchant())?; // another till, same file
     println!(
         "\nRedemption, two tills on one ledger file ({}):",

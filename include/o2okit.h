@@ -80,6 +80,13 @@
 #define O2O_QR_EC_H 3
 
 /*
+ The longest message `o2o_last_error` gives, in bytes without the NUL: every message is cut
+ here (at a character boundary), whatever input it repeats. A buffer of
+ `O2O_MAX_ERROR_MESSAGE + 1` bytes always holds it.
+ */
+#define O2O_MAX_ERROR_MESSAGE 1024
+
+/*
  The result of every fallible o2okit call. `Ok` is 0; the others come in blocks of 100
  per area and never change meaning. [`o2o_last_error`] has the message of the last failure
  on the calling thread.
@@ -234,6 +241,22 @@ enum o2o_status
    A request that contradicts itself.
    */
   O2O_STATUS_LEDGER_INVALID_REQUEST = 515,
+  /*
+   A void dated before the redemption it voids.
+   */
+  O2O_STATUS_LEDGER_VOID_BEFORE_REDEMPTION = 516,
+  /*
+   No ledger file at the path (`o2o_ledger_open` never creates one).
+   */
+  O2O_STATUS_LEDGER_NOT_FOUND = 517,
+  /*
+   A file already exists where a ledger or backup was to be created.
+   */
+  O2O_STATUS_LEDGER_ALREADY_EXISTS = 518,
+  /*
+   The ledger file was removed or replaced while open; nothing was written.
+   */
+  O2O_STATUS_LEDGER_FILE_REPLACED = 519,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -361,6 +384,10 @@ enum o2o_rejection
    */
   O2O_REJECTION_NO_ELIGIBLE_ITEMS = 43,
   /*
+   The benefit comes to nothing on this basket (a percentage rounding down to zero).
+   */
+  O2O_REJECTION_NO_DISCOUNT = 44,
+  /*
    Every use has been spent.
    */
   O2O_REJECTION_ALREADY_USED = 50,
@@ -376,6 +403,11 @@ enum o2o_rejection
    Revoked by the merchant.
    */
   O2O_REJECTION_REVOKED = 53,
+  /*
+   No decision to read: the decision pointer was NULL. Never accept on it. (C only: a
+   Rust `Decision` always exists.)
+   */
+  O2O_REJECTION_NO_DECISION = 1000,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -916,17 +948,54 @@ o2o_status o2o_keyring_retire(struct o2o_keyring *keyring,
 void o2o_keyring_free(struct o2o_keyring *keyring);
 
 /*
- Opens (or creates) the ledger file of `merchant_id` at `path`.
+ Creates a new, empty ledger file of `merchant_id` at `path` (once, when a till or store is
+ installed) and opens it. Creation is atomic: a crash or a full disk meanwhile leaves no file
+ at `path`.
+
+ On success `*out` receives a ledger, to be released with `o2o_ledger_close`. Errors:
+ `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_LEDGER_ALREADY_EXISTS`
+ (any file at `path`; it is not touched), `O2O_STATUS_LEDGER_STORAGE`.
+ */
+o2o_status o2o_ledger_create(const char *path,
+                             uint32_t merchant_id,
+                             struct o2o_ledger **out);
+
+/*
+ Opens the existing ledger file of `merchant_id` at `path`, after checking the whole file.
+ Never creates one: a till whose ledger is missing gets `O2O_STATUS_LEDGER_NOT_FOUND`
+ instead of an empty ledger in which spent vouchers are unused again.
 
  On success `*out` receives a ledger, to be released with `o2o_ledger_close`. A file that is
  not an o2okit ledger is refused and left untouched. Errors: `O2O_STATUS_NULL_ARGUMENT`,
- `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_LEDGER_NOT_A_DATABASE`, `O2O_STATUS_LEDGER_FOREIGN`,
+ `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_LEDGER_NOT_FOUND`, `O2O_STATUS_LEDGER_NOT_A_DATABASE`,
+ `O2O_STATUS_LEDGER_FOREIGN`, `O2O_STATUS_LEDGER_CORRUPT` (a damaged ledger),
  `O2O_STATUS_LEDGER_SCHEMA_TOO_NEW`, `O2O_STATUS_LEDGER_WRONG_MERCHANT`,
  `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
  */
 o2o_status o2o_ledger_open(const char *path,
                            uint32_t merchant_id,
                            struct o2o_ledger **out);
+
+/*
+ Sets how long later calls on `ledger` wait for another process's lock before failing with
+ `O2O_STATUS_LEDGER_BUSY` (10,000 ms unless set).
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`.
+ */
+o2o_status o2o_ledger_set_busy_timeout(const struct o2o_ledger *ledger,
+                                       uint32_t timeout_ms);
+
+/*
+ Writes a consistent copy of the ledger to a new file at `path` while tills keep working
+ (never copy the ledger file alone: its `-wal` file holds the latest sales). The copy is a
+ complete ledger; restore it by opening it.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
+ `O2O_STATUS_LEDGER_ALREADY_EXISTS`, `O2O_STATUS_LEDGER_FILE_REPLACED`,
+ `O2O_STATUS_LEDGER_STORAGE`.
+ */
+o2o_status o2o_ledger_backup(const struct o2o_ledger *ledger,
+                             const char *path);
 
 /*
  Closes a ledger. NULL is fine; never close the same ledger twice.
@@ -937,11 +1006,14 @@ void o2o_ledger_close(struct o2o_ledger *ledger);
  Redeems the voucher of an accepted `decision` exactly once. `idempotency_key` (1 to 128
  printable ASCII characters) identifies the sale: retrying with the same key after a
  timeout returns the first receipt and spends nothing. `amount_minor` is, for a
- stored-value voucher, how much to spend now; pass -1 to spend as much as allowed.
+ stored-value voucher, how much to spend now (at least 1); pass -1 to spend as much as
+ allowed. Every other benefit ignores it and applies its verified discount, but it must
+ still be -1 or positive.
 
  A refusal by the voucher's state (already used, …) is not an error: it returns
  `O2O_STATUS_OK` with `out->rejection` set. Errors: `O2O_STATUS_NULL_ARGUMENT`,
- `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (a refused decision, a bad key),
+ `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (a refused decision, a bad key,
+ an amount of 0 or below -1),
  `O2O_STATUS_LEDGER_IDEMPOTENCY_CONFLICT`, `O2O_STATUS_LEDGER_BUSY`,
  `O2O_STATUS_LEDGER_STORAGE`.
  */
@@ -1154,8 +1226,9 @@ o2o_status o2o_voucher_verify(const struct o2o_keyring *keyring,
                               struct o2o_decision **out);
 
 /*
- The reason a decision refused its voucher, or `O2O_REJECTION_NONE` when accepted (and for
- a NULL decision, which is never accepted: see `o2o_decision_accepted`).
+ The reason a decision refused its voucher, or `O2O_REJECTION_NONE` when accepted. A NULL
+ decision gives `O2O_REJECTION_NO_DECISION`, so testing for `O2O_REJECTION_NONE` never
+ accepts a decision that does not exist.
  */
 o2o_rejection o2o_decision_rejection(const struct o2o_decision *decision);
 

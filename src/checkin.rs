@@ -11,9 +11,11 @@
 //!
 //! Replays of a still-fresh code (one person scanning twice) are a ledger matter: the ledger
 //! records at most one check-in visit per member, store and clock hour ([`visit_hour`]),
-//! refusing the same code scanned again as [`Rejection::ReplayedCode`] and another code within
-//! the hour as [`Rejection::AlreadyCheckedIn`] (see [`crate::Ledger::check_in`]), so standing
-//! in front of the screen does not pile up visits.
+//! refusing the same code scanned again as [`Rejection::ReplayedCode`] for as long as the code
+//! stays valid (and after), and another code within the hour, or in an hour before the
+//! member's latest check-in at that store, as [`Rejection::AlreadyCheckedIn`] (see
+//! [`crate::Ledger::check_in`]), so standing in front of the screen does not pile up visits
+//! and a till clock stepped back does not open a new hour.
 
 use crate::ids::StoreId;
 use crate::keys::Keyring;

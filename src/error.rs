@@ -42,3 +42,16 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 }
+
+/// The longest piece of caller input an error message repeats, in characters.
+pub(crate) const EXCERPT_CHARS: usize = 200;
+
+/// `text` as an error message may repeat it: at most [`EXCERPT_CHARS`] characters, with an
+/// ellipsis and the full length when cut, so a hostile 64 KiB argument never becomes a 64 KiB
+/// message.
+pub(crate) fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+    }
+}

@@ -180,7 +180,7 @@ impl std::str::FromStr for LocalDateTime {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
             .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S"))
-            .map_err(|e| LocalTimeError::Invalid(format!("{s:?}: {e}")))?;
+            .map_err(|e| LocalTimeError::Invalid(format!("{:?}: {e}", crate::error::excerpt(s))))?;
         if naive.second() != 0 || naive.nanosecond() != 0 {
             return Err(LocalTimeError::Invalid(format!(
                 "{s:?}: limits are whole minutes"

@@ -20,8 +20,9 @@ pub enum CardError {
     SerialTooLarge(u64),
 }
 
-/// A membership card number: 15 digits of serial and one Luhn check digit, so a cashier who
-/// mistypes a digit (or swaps two neighbours) is told at once.
+/// A membership card number: 15 digits of serial and one Luhn check digit (as on payment
+/// cards), so a cashier who mistypes one digit is told at once, and one who swaps two
+/// neighbouring digits too — except `09` and `90`, the one swap Luhn cannot see.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CardNumber([u8; 16]);
 
@@ -52,12 +53,12 @@ impl CardNumber {
         let digits: Vec<u8> = text.bytes().filter(|b| *b != b' ' && *b != b'-').collect();
         let digits: [u8; 16] = digits
             .try_into()
-            .map_err(|_| CardError::InvalidFormat(text.to_owned()))?;
+            .map_err(|_| CardError::InvalidFormat(crate::error::excerpt(text)))?;
         if !digits.iter().all(u8::is_ascii_digit) {
-            return Err(CardError::InvalidFormat(text.to_owned()));
+            return Err(CardError::InvalidFormat(crate::error::excerpt(text)));
         }
         if digits[15] - b'0' != luhn_check_digit(&digits[..15]) {
-            return Err(CardError::BadCheckDigit(text.to_owned()));
+            return Err(CardError::BadCheckDigit(crate::error::excerpt(text)));
         }
         Ok(CardNumber(digits))
     }
@@ -128,6 +129,7 @@ impl Tier {
 
 /// A customer holding a merchant's electronic membership card.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Member {
     /// Pseudonymous id (never a phone number).
     pub id: MemberId,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A business running the loyalty loop: it owns stores, members, keys and vouchers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Merchant {
     /// The merchant's id.
     pub id: MerchantId,
@@ -22,6 +23,7 @@ pub struct Merchant {
 
 /// One physical store: where vouchers are redeemed and check-in codes are shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Store {
     /// The store's id.
     pub id: StoreId,

@@ -50,7 +50,7 @@ impl Currency {
     pub fn new(code: &str) -> Result<Self, MoneyError> {
         let bytes = code.as_bytes();
         if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_alphabetic) {
-            return Err(MoneyError::InvalidCurrency(code.to_owned()));
+            return Err(MoneyError::InvalidCurrency(crate::error::excerpt(code)));
         }
         let mut upper = [0u8; 3];
         for (out, b) in upper.iter_mut().zip(bytes) {
@@ -137,6 +137,7 @@ impl<'de> Deserialize<'de> for Currency {
 ///
 /// `minor` ranges over all of `i64`; negative amounts are refunds or corrections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Money {
     /// The amount in minor units of `currency`.
     pub minor: i64,

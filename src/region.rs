@@ -45,7 +45,7 @@ impl RegionCode {
             && code.len() <= Self::MAX_LEN
             && code.bytes().all(|b| b.is_ascii_alphanumeric());
         if !valid {
-            return Err(RegionError::InvalidCode(code.to_owned()));
+            return Err(RegionError::InvalidCode(crate::error::excerpt(code)));
         }
         Ok(RegionCode(code.to_ascii_uppercase()))
     }
@@ -91,6 +91,7 @@ pub struct GeoPoint {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct GeoPointFields {
     lat_e6: i32,
     lon_e6: i32,
@@ -160,6 +161,7 @@ impl GeoPoint {
 
 /// A circle on the map: a voucher limited by it is valid only in stores inside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Geofence {
     /// Centre of the circle.
     pub center: GeoPoint,

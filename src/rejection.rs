@@ -10,6 +10,7 @@ use std::fmt;
 
 /// The one reason a voucher (or another token) was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 #[repr(u32)]
 pub enum Rejection {
@@ -66,6 +67,9 @@ pub enum Rejection {
     BelowMinimumSpend = 42,
     /// Nothing in the basket counts toward the discount.
     NoEligibleItems = 43,
+    /// The benefit comes to nothing on this basket (a percentage that rounds down to zero
+    /// minor units): refused rather than spending a use for nothing.
+    NoDiscount = 44,
     /// Every use has been spent.
     AlreadyUsed = 50,
     /// This member has used it as often as allowed.
@@ -78,7 +82,7 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every reason, in code order.
-    pub const ALL: [Rejection; 30] = [
+    pub const ALL: [Rejection; 31] = [
         Rejection::Malformed,
         Rejection::UnsupportedVersion,
         Rejection::WrongKind,
@@ -105,6 +109,7 @@ impl Rejection {
         Rejection::CurrencyMismatch,
         Rejection::BelowMinimumSpend,
         Rejection::NoEligibleItems,
+        Rejection::NoDiscount,
         Rejection::AlreadyUsed,
         Rejection::MemberLimitReached,
         Rejection::NoValueLeft,
@@ -150,6 +155,7 @@ impl Rejection {
             Rejection::CurrencyMismatch => "currency_mismatch",
             Rejection::BelowMinimumSpend => "below_minimum_spend",
             Rejection::NoEligibleItems => "no_eligible_items",
+            Rejection::NoDiscount => "no_discount",
             Rejection::AlreadyUsed => "already_used",
             Rejection::MemberLimitReached => "member_limit_reached",
             Rejection::NoValueLeft => "no_value_left",

@@ -187,12 +187,12 @@ struct Till {
 }
 
 impl Till {
+    /// A till whose ledger was created at install (from Rust, as a back office would).
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        Till {
-            ledger: dir.path().join("store.ledger"),
-            _dir: dir,
-        }
+        let ledger = dir.path().join("store.ledger");
+        drop(SqliteLedger::create(&ledger, MERCHANT).unwrap());
+        Till { ledger, _dir: dir }
     }
 
     fn args(&self, sale: &str, extra: &[&str]) -> Vec<String> {
@@ -558,7 +558,15 @@ fn sign_up_kiosk_enrolls_refuses_replays_and_records_referrals() {
     let code = code_at(t0);
 
     // A new customer, under ASan + UBSan.
-    let (exit, out) = enroll(&[], asan, &ledger, "+86 138 0013 8000", &code, t0, &[]);
+    let (exit, out) = enroll(
+        &[],
+        asan,
+        &ledger,
+        "+86 138 0013 8000",
+        &code,
+        t0,
+        &["--create-ledger"],
+    );
     assert_eq!(exit, 0, "{out}");
     let seed = member_of("+8613800138000");
     let lines: Vec<&str> = out.lines().collect();

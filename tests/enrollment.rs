@@ -601,7 +601,7 @@ fn members_are_listed_in_order_of_enrollment(ledger: &dyn Ledger) {
 fn the_ledger_file_never_holds_the_phone_number() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    let ledger = SqliteLedger::open(&path, MERCHANT).unwrap();
+    let ledger = SqliteLedger::create(&path, MERCHANT).unwrap();
     let t0 = at("2026-06-15T04:00:05Z");
     let identity = AccountIdentity::phone("+86 138 0013 8000").unwrap();
     checked_in(scan(&ledger, &code_at(t0), &identity, None, t0));

@@ -114,7 +114,7 @@ fn stored_value_is_spent_in_parts(ledger: &dyn Ledger) {
         ledger
             .redeem(&RedeemRequest {
                 acceptance: &big,
-                amount_minor: Some(amount),
+                amount_minor: std::num::NonZeroU64::new(amount),
                 idempotency_key: &idem(key),
             })
             .unwrap()

@@ -84,7 +84,7 @@ impl Rng {
 fn race() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    drop(SqliteLedger::open(&path, MERCHANT).unwrap());
+    drop(SqliteLedger::create(&path, MERCHANT).unwrap());
     let go = dir.path().join("go");
     let children: Vec<_> = (0..PROCESSES)
         .map(|p| {
@@ -172,7 +172,7 @@ fn race_child() {
 fn crash() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    drop(SqliteLedger::open(&path, MERCHANT).unwrap());
+    drop(SqliteLedger::create(&path, MERCHANT).unwrap());
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -12,13 +12,17 @@ fn open(path: &Path) -> Result<SqliteLedger, LedgerError> {
     SqliteLedger::open(path, MERCHANT)
 }
 
+fn create(path: &Path) -> Result<SqliteLedger, LedgerError> {
+    SqliteLedger::create(path, MERCHANT)
+}
+
 #[test]
 fn redemptions_survive_closing_and_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
     let a = accept(&amount_off(1, 500), None, 10_000);
     let receipt = {
-        let ledger = open(&path).unwrap();
+        let ledger = create(&path).unwrap();
         redeem(&ledger, &a, "k1").unwrap().0
     };
     let ledger = open(&path).unwrap();
@@ -83,7 +87,7 @@ fn a_newer_schema_is_refused() {
     assert_refused_untouched(&newer, |e| {
         *e == LedgerError::SchemaTooNew {
             found: 99,
-            supported: 2,
+            supported: 3,
         }
     });
 }
@@ -92,7 +96,7 @@ fn a_newer_schema_is_refused() {
 fn another_merchants_ledger_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
-    drop(open(&path).unwrap());
+    drop(create(&path).unwrap());
     assert_eq!(
         SqliteLedger::open(&path, MerchantId(5)).err(),
         Some(LedgerError::WrongMerchant {
@@ -131,16 +135,25 @@ fn a_foreign_database_in_wal_mode_is_not_checkpointed_into() {
 }
 
 #[test]
-fn a_new_path_becomes_a_ledger() {
+fn create_makes_a_ledger_and_open_never_does() {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = open(&dir.path().join("new.ledger")).unwrap();
+    let path = dir.path().join("new.ledger");
+    assert!(matches!(open(&path), Err(LedgerError::NotFound { .. })));
+    assert!(!path.exists(), "open created a file");
+    let ledger = create(&path).unwrap();
     assert!(ledger.visits().unwrap().is_empty());
+    assert!(matches!(
+        create(&path),
+        Err(LedgerError::AlreadyExists { .. })
+    ));
+    assert!(open(&path).is_ok());
 }
 
 #[test]
 fn a_lock_held_past_the_busy_timeout_is_a_busy_error_that_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");
+    drop(create(&path).unwrap());
     let ledger = SqliteLedger::open_with_busy_timeout(
         &path,
         MERCHANT,
@@ -168,23 +181,30 @@ fn a_version_1_ledger_is_migrated_keeping_its_redemptions() {
     let path = dir.path().join("ledger.db");
     let a = accept(&amount_off(1, 500), None, 10_000);
     let receipt = {
-        let ledger = open(&path).unwrap();
+        let ledger = create(&path).unwrap();
         redeem(&ledger, &a, "k1").unwrap().0
     };
-    // Turn the file back into what version 1 wrote: the same tables without members and
-    // check-ins.
+    // Turn the file back into what version 1 wrote: the same tables without members,
+    // check-ins and row checks.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("DROP TABLE members; DROP TABLE check_ins; PRAGMA user_version = 1;")
-            .unwrap();
+        conn.execute_batch(
+            "DROP TABLE members; DROP TABLE check_ins;
+             ALTER TABLE vouchers DROP COLUMN row_check;
+             ALTER TABLE receipts DROP COLUMN row_check;
+             ALTER TABLE accounts DROP COLUMN row_check;
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
     }
     let ledger = open(&path).unwrap();
     let version: u32 = rusqlite::Connection::open(&path)
         .unwrap()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     assert_eq!(ledger.receipt(receipt.id).unwrap(), Some(receipt));
+    ledger.check_integrity().unwrap();
     assert_eq!(redeem(&ledger, &a, "k2"), Err(Rejection::AlreadyUsed));
     // The new tables work.
     let pseudonym = IdentityKey::from_bytes(&[3; 32])
@@ -230,7 +250,7 @@ fn members_survive_closing_and_reopening() {
         at: at("2026-06-15T04:00:00.000001Z"),
         welcome: None,
     };
-    let member = match open(&path).unwrap().check_in(&request).unwrap() {
+    let member = match create(&path).unwrap().check_in(&request).unwrap() {
         CheckInOutcome::Visited { member, .. } => member,
         CheckInOutcome::Refused { reason } => panic!("{reason}"),
     };

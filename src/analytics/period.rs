@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The length of a reporting period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum Granularity {
     /// Calendar days, labelled `2025-01-31`.

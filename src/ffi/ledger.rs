@@ -9,6 +9,7 @@ use crate::ledger::{
 };
 use crate::voucher::Decision;
 use std::ffi::c_char;
+use std::num::NonZeroU64;
 
 /// A ledger file opened by this process. Every call is atomic and durable when it returns.
 ///
@@ -64,11 +65,38 @@ pub struct o2o_voucher_state {
     pub value_left_minor: i64,
 }
 
-/// Opens (or creates) the ledger file of `merchant_id` at `path`.
+/// Creates a new, empty ledger file of `merchant_id` at `path` (once, when a till or store is
+/// installed) and opens it. Creation is atomic: a crash or a full disk meanwhile leaves no file
+/// at `path`.
+///
+/// On success `*out` receives a ledger, to be released with `o2o_ledger_close`. Errors:
+/// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_LEDGER_ALREADY_EXISTS`
+/// (any file at `path`; it is not touched), `O2O_STATUS_LEDGER_STORAGE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_ledger_create(
+    path: *const c_char,
+    merchant_id: u32,
+    out: *mut *mut o2o_ledger,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: NULL or a NUL-terminated string, per the header.
+        let path = unsafe { text(path, "path") }?;
+        let ledger = SqliteLedger::create(path, MerchantId(merchant_id))?;
+        // SAFETY: `out` was checked.
+        unsafe { hand_out(out, o2o_ledger(ledger)) };
+        Ok(())
+    })
+}
+
+/// Opens the existing ledger file of `merchant_id` at `path`, after checking the whole file.
+/// Never creates one: a till whose ledger is missing gets `O2O_STATUS_LEDGER_NOT_FOUND`
+/// instead of an empty ledger in which spent vouchers are unused again.
 ///
 /// On success `*out` receives a ledger, to be released with `o2o_ledger_close`. A file that is
 /// not an o2okit ledger is refused and left untouched. Errors: `O2O_STATUS_NULL_ARGUMENT`,
-/// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_LEDGER_NOT_A_DATABASE`, `O2O_STATUS_LEDGER_FOREIGN`,
+/// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_LEDGER_NOT_FOUND`, `O2O_STATUS_LEDGER_NOT_A_DATABASE`,
+/// `O2O_STATUS_LEDGER_FOREIGN`, `O2O_STATUS_LEDGER_CORRUPT` (a damaged ledger),
 /// `O2O_STATUS_LEDGER_SCHEMA_TOO_NEW`, `O2O_STATUS_LEDGER_WRONG_MERCHANT`,
 /// `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
 #[unsafe(no_mangle)]
@@ -88,6 +116,42 @@ pub extern "C" fn o2o_ledger_open(
     })
 }
 
+/// Sets how long later calls on `ledger` wait for another process's lock before failing with
+/// `O2O_STATUS_LEDGER_BUSY` (10,000 ms unless set).
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_ledger_set_busy_timeout(
+    ledger: *const o2o_ledger,
+    timeout_ms: u32,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live ledger, per the header.
+        let ledger = unsafe { borrow(ledger, "ledger") }?;
+        ledger
+            .0
+            .set_busy_timeout(std::time::Duration::from_millis(u64::from(timeout_ms)));
+        Ok(())
+    })
+}
+
+/// Writes a consistent copy of the ledger to a new file at `path` while tills keep working
+/// (never copy the ledger file alone: its `-wal` file holds the latest sales). The copy is a
+/// complete ledger; restore it by opening it.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
+/// `O2O_STATUS_LEDGER_ALREADY_EXISTS`, `O2O_STATUS_LEDGER_FILE_REPLACED`,
+/// `O2O_STATUS_LEDGER_STORAGE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_ledger_backup(ledger: *const o2o_ledger, path: *const c_char) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live ledger and a NUL-terminated string, per the header.
+        let (ledger, path) = unsafe { (borrow(ledger, "ledger")?, text(path, "path")?) };
+        ledger.0.backup_to(path)?;
+        Ok(())
+    })
+}
+
 /// Closes a ledger. NULL is fine; never close the same ledger twice.
 #[unsafe(no_mangle)]
 pub extern "C" fn o2o_ledger_close(ledger: *mut o2o_ledger) {
@@ -101,11 +165,14 @@ pub extern "C" fn o2o_ledger_close(ledger: *mut o2o_ledger) {
 /// Redeems the voucher of an accepted `decision` exactly once. `idempotency_key` (1 to 128
 /// printable ASCII characters) identifies the sale: retrying with the same key after a
 /// timeout returns the first receipt and spends nothing. `amount_minor` is, for a
-/// stored-value voucher, how much to spend now; pass -1 to spend as much as allowed.
+/// stored-value voucher, how much to spend now (at least 1); pass -1 to spend as much as
+/// allowed. Every other benefit ignores it and applies its verified discount, but it must
+/// still be -1 or positive.
 ///
 /// A refusal by the voucher's state (already used, …) is not an error: it returns
 /// `O2O_STATUS_OK` with `out->rejection` set. Errors: `O2O_STATUS_NULL_ARGUMENT`,
-/// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (a refused decision, a bad key),
+/// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (a refused decision, a bad key,
+/// an amount of 0 or below -1),
 /// `O2O_STATUS_LEDGER_IDEMPOTENCY_CONFLICT`, `O2O_STATUS_LEDGER_BUSY`,
 /// `O2O_STATUS_LEDGER_STORAGE`.
 #[unsafe(no_mangle)]
@@ -133,9 +200,23 @@ pub extern "C" fn o2o_ledger_redeem(
             ));
         };
         let key = IdempotencyKey::new(key)?;
+        let amount_minor = match amount_minor {
+            -1 => None,
+            amount => Some(
+                u64::try_from(amount)
+                    .ok()
+                    .and_then(NonZeroU64::new)
+                    .ok_or_else(|| {
+                        Failure::new(
+                            o2o_status::InvalidArgument,
+                            format!("amount_minor must be -1 or at least 1, got {amount}"),
+                        )
+                    })?,
+            ),
+        };
         let outcome = ledger.0.redeem(&RedeemRequest {
             acceptance,
-            amount_minor: u64::try_from(amount_minor).ok(),
+            amount_minor,
             idempotency_key: &key,
         })?;
         let result = match outcome {

@@ -84,7 +84,10 @@ pub(crate) unsafe fn zone(ptr: *const c_char, name: &str) -> Result<chrono_tz::T
     text.parse().map_err(|_| {
         Failure::new(
             o2o_status::InvalidPlace,
-            format!("{name}: unknown time zone {text:?}"),
+            format!(
+                "{name}: unknown time zone {:?}",
+                crate::error::excerpt(text)
+            ),
         )
     })
 }

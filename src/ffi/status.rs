@@ -86,6 +86,14 @@ pub enum o2o_status {
     LedgerIdentityCollision = 514,
     /// A request that contradicts itself.
     LedgerInvalidRequest = 515,
+    /// A void dated before the redemption it voids.
+    LedgerVoidBeforeRedemption = 516,
+    /// No ledger file at the path (`o2o_ledger_open` never creates one).
+    LedgerNotFound = 517,
+    /// A file already exists where a ledger or backup was to be created.
+    LedgerAlreadyExists = 518,
+    /// The ledger file was removed or replaced while open; nothing was written.
+    LedgerFileReplaced = 519,
 }
 
 impl o2o_status {
@@ -125,6 +133,10 @@ impl o2o_status {
                 LedgerError::ZeroMovement => LedgerZeroMovement,
                 LedgerError::IdentityCollision(_) => LedgerIdentityCollision,
                 LedgerError::InvalidRequest(_) => LedgerInvalidRequest,
+                LedgerError::VoidBeforeRedemption { .. } => LedgerVoidBeforeRedemption,
+                LedgerError::NotFound { .. } => LedgerNotFound,
+                LedgerError::AlreadyExists { .. } => LedgerAlreadyExists,
+                LedgerError::FileReplaced { .. } => LedgerFileReplaced,
             },
             Error::InvalidInput(_) => InvalidArgument,
         }
@@ -157,11 +169,20 @@ thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
+/// The longest message `o2o_last_error` gives, in bytes without the NUL: every message is cut
+/// here (at a character boundary), whatever input it repeats. A buffer of
+/// `O2O_MAX_ERROR_MESSAGE + 1` bytes always holds it.
+pub const O2O_MAX_ERROR_MESSAGE: usize = 1024;
+
 fn set_last_error(message: &str) {
+    let mut end = message.len().min(O2O_MAX_ERROR_MESSAGE);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
     LAST_ERROR.with(|last| {
         let mut last = last.borrow_mut();
         last.clear();
-        last.push_str(message);
+        last.push_str(&message[..end]);
     });
 }
 
@@ -348,6 +369,35 @@ mod tests {
                 LedgerInsufficientFunds,
             ),
             (LedgerError::ZeroMovement.into(), LedgerZeroMovement),
+            (
+                LedgerError::IdentityCollision(crate::ids::MemberId(1)).into(),
+                LedgerIdentityCollision,
+            ),
+            (
+                LedgerError::InvalidRequest("x".into()).into(),
+                LedgerInvalidRequest,
+            ),
+            (
+                LedgerError::VoidBeforeRedemption {
+                    receipt: ReceiptId(1),
+                    redeemed_at: chrono::DateTime::UNIX_EPOCH,
+                    void_at: chrono::DateTime::UNIX_EPOCH,
+                }
+                .into(),
+                LedgerVoidBeforeRedemption,
+            ),
+            (
+                LedgerError::NotFound { path: "p".into() }.into(),
+                LedgerNotFound,
+            ),
+            (
+                LedgerError::AlreadyExists { path: "p".into() }.into(),
+                LedgerAlreadyExists,
+            ),
+            (
+                LedgerError::FileReplaced { path: "p".into() }.into(),
+                LedgerFileReplaced,
+            ),
             (Error::InvalidInput("x".into()), InvalidArgument),
         ]
     }

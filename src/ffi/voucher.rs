@@ -83,6 +83,8 @@ pub enum o2o_rejection {
     BelowMinimumSpend = 42,
     /// Nothing in the basket counts toward the discount.
     NoEligibleItems = 43,
+    /// The benefit comes to nothing on this basket (a percentage rounding down to zero).
+    NoDiscount = 44,
     /// Every use has been spent.
     AlreadyUsed = 50,
     /// This member has used it as often as allowed.
@@ -91,6 +93,9 @@ pub enum o2o_rejection {
     NoValueLeft = 52,
     /// Revoked by the merchant.
     Revoked = 53,
+    /// No decision to read: the decision pointer was NULL. Never accept on it. (C only: a
+    /// Rust `Decision` always exists.)
+    NoDecision = 1000,
 }
 
 impl From<Rejection> for o2o_rejection {
@@ -123,6 +128,7 @@ impl From<Rejection> for o2o_rejection {
             Rejection::CurrencyMismatch => C::CurrencyMismatch,
             Rejection::BelowMinimumSpend => C::BelowMinimumSpend,
             Rejection::NoEligibleItems => C::NoEligibleItems,
+            Rejection::NoDiscount => C::NoDiscount,
             Rejection::AlreadyUsed => C::AlreadyUsed,
             Rejection::MemberLimitReached => C::MemberLimitReached,
             Rejection::NoValueLeft => C::NoValueLeft,
@@ -138,6 +144,7 @@ impl From<Rejection> for o2o_rejection {
 pub extern "C" fn o2o_rejection_name(rejection: u32) -> *const c_char {
     let name: &'static std::ffi::CStr = match rejection {
         0 => c"none",
+        1000 => c"no_decision",
         code => match Rejection::from_code(code) {
             Some(r) => rejection_c_name(r),
             None => c"unknown",
@@ -174,6 +181,7 @@ fn rejection_c_name(r: Rejection) -> &'static std::ffi::CStr {
         Rejection::CurrencyMismatch => c"currency_mismatch",
         Rejection::BelowMinimumSpend => c"below_minimum_spend",
         Rejection::NoEligibleItems => c"no_eligible_items",
+        Rejection::NoDiscount => c"no_discount",
         Rejection::AlreadyUsed => c"already_used",
         Rejection::MemberLimitReached => c"member_limit_reached",
         Rejection::NoValueLeft => c"no_value_left",
@@ -365,14 +373,16 @@ pub extern "C" fn o2o_voucher_verify(
     })
 }
 
-/// The reason a decision refused its voucher, or `O2O_REJECTION_NONE` when accepted (and for
-/// a NULL decision, which is never accepted: see `o2o_decision_accepted`).
+/// The reason a decision refused its voucher, or `O2O_REJECTION_NONE` when accepted. A NULL
+/// decision gives `O2O_REJECTION_NO_DECISION`, so testing for `O2O_REJECTION_NONE` never
+/// accepts a decision that does not exist.
 #[unsafe(no_mangle)]
 pub extern "C" fn o2o_decision_rejection(decision: *const o2o_decision) -> o2o_rejection {
     // SAFETY: NULL or a live decision, per the header.
     match unsafe { decision.as_ref() }.map(|d| d.0.rejection()) {
         Some(Some(reason)) => reason.into(),
-        _ => o2o_rejection::None,
+        Some(None) => o2o_rejection::None,
+        None => o2o_rejection::NoDecision,
     }
 }
 

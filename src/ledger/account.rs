@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A change to a member's points or balance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "amount")]
 pub enum MovementKind {
     /// Points earned (by spending, a campaign, a referral).
@@ -66,6 +67,7 @@ impl MovementKind {
 
 /// A request to move points or balance, safe to retry with the same key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MovementRequest {
     /// Whose card.
     pub member: MemberId,
@@ -79,6 +81,7 @@ pub struct MovementRequest {
 
 /// A movement the ledger recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Movement {
     /// Sequence number in the ledger, from 1.
     pub id: u64,
@@ -98,6 +101,7 @@ pub struct Movement {
 
 /// A member's points and balance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Account {
     /// Points held.
     pub points: u64,
@@ -132,6 +136,7 @@ impl Account {
 
 /// How spend earns points: `points_per_unit` points for every whole `unit_minor` spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PointsRule {
     /// Spend per step, minor units (at least 1): 100 = per yuan.
     pub unit_minor: u64,
@@ -148,6 +153,7 @@ impl PointsRule {
 
 /// How points earned recently lift a member's tier: "gold after 5,000 points in 12 months".
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TierSchedule {
     /// Points count when earned within this many days before the moment of evaluation.
     pub window_days: u32,

@@ -105,21 +105,25 @@ pub(crate) fn hour_of(request: &CheckInRequest<'_>) -> u64 {
     visit_hour(request.at)
 }
 
-/// Why a check-in must be refused, given the member's check-ins at the same store in this
-/// hour and the one before, as (hour, code step; `None` for a printed code).
-pub(crate) fn refusal(
-    request: &CheckInRequest<'_>,
-    earlier: &[(u64, Option<u64>)],
-) -> Option<Rejection> {
-    let hour = hour_of(request);
-    if let Some(step) = request.check_in.step
-        && earlier.iter().any(|&(_, s)| s == Some(step))
-    {
+/// What the ledger holds about a member's earlier check-ins at the request's store.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct EarlierCheckIns {
+    /// Whether the request's code step was recorded before (at any time).
+    pub(crate) step_seen: bool,
+    /// The latest clock hour of a check-in recorded before.
+    pub(crate) latest_hour: Option<u64>,
+}
+
+/// Why a check-in must be refused: the same rotating code seen before, whenever that was (a
+/// code can stay valid for hours: `period × (2 × skew + 1)`), or a check-in already recorded in
+/// this clock hour or a later one (a till clock stepped back must not open a new hour).
+pub(crate) fn refusal(request: &CheckInRequest<'_>, earlier: EarlierCheckIns) -> Option<Rejection> {
+    if request.check_in.step.is_some() && earlier.step_seen {
         return Some(Rejection::ReplayedCode);
     }
     earlier
-        .iter()
-        .any(|&(h, _)| h == hour)
+        .latest_hour
+        .is_some_and(|latest| latest >= hour_of(request))
         .then_some(Rejection::AlreadyCheckedIn)
 }
 

@@ -2,14 +2,14 @@
 //! dropped.
 
 use super::members::{
-    CheckInOutcome, CheckInRequest, check_request, free_card_serial, hour_of, new_member, refusal,
-    visit_of_check_in,
+    CheckInOutcome, CheckInRequest, EarlierCheckIns, check_request, free_card_serial, hour_of,
+    new_member, refusal, visit_of_check_in,
 };
 use super::record::VoucherRecord;
 use super::{
     Account, Ledger, LedgerError, LedgerEvent, Movement, MovementRequest, Receipt, ReceiptId,
-    RedeemOutcome, RedeemRequest, VisitEvent, check_merchant, ledger_instant, replay, sort_history,
-    visit_of,
+    RedeemOutcome, RedeemRequest, VisitEvent, check_merchant, check_void, ledger_instant, replay,
+    sort_history, visit_of,
 };
 use crate::enrollment::Pseudonym;
 use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
@@ -35,8 +35,9 @@ struct State {
     members: Vec<(Pseudonym, Member)>,
     member_index: HashMap<MemberId, usize>,
     card_serials: HashMap<u64, usize>,
-    /// The code step (`None` for a printed code) of every check-in, by member, store and hour.
-    check_ins: HashMap<(MemberId, StoreId, u64), Option<u64>>,
+    /// Every check-in by member and store: its clock hour and code step (`None` for a
+    /// printed code).
+    check_ins: HashMap<(MemberId, StoreId), Vec<(u64, Option<u64>)>>,
 }
 
 /// A ledger held in memory. Thread-safe; one mutex serialises every operation.
@@ -136,9 +137,7 @@ impl Ledger for MemoryLedger {
             .filter(|i| *i < state.receipts.len())
             .ok_or(LedgerError::UnknownReceipt(receipt))?;
         let (found, voided) = &state.receipts[index];
-        if voided.is_some() {
-            return Err(LedgerError::AlreadyVoided(receipt));
-        }
+        check_void(receipt, found.at, voided.is_some(), at)?;
         let (voucher, amount, member) = (found.voucher, found.amount_minor, found.member);
         let mut record = state.vouchers.get(&voucher).cloned().ok_or_else(|| {
             LedgerError::Corrupt(format!("receipt {receipt} names unknown voucher {voucher}"))
@@ -149,7 +148,7 @@ impl Ledger for MemoryLedger {
         {
             *uses = uses.saturating_sub(1);
         }
-        state.receipts[index].1 = Some(at);
+        state.receipts[index].1 = Some(ledger_instant(at));
         state.vouchers.insert(voucher, record.clone());
         Ok(record)
     }
@@ -294,11 +293,12 @@ impl Ledger for MemoryLedger {
             }
         };
         let (store, hour) = (request.check_in.store, hour_of(request));
-        let earlier: Vec<(u64, Option<u64>)> = [hour.saturating_sub(1), hour]
-            .into_iter()
-            .filter_map(|h| state.check_ins.get(&(id, store, h)).map(|&s| (h, s)))
-            .collect();
-        if let Some(reason) = refusal(request, &earlier) {
+        let mut earlier = EarlierCheckIns::default();
+        for &(h, step) in state.check_ins.get(&(id, store)).into_iter().flatten() {
+            earlier.step_seen |= step.is_some() && step == request.check_in.step;
+            earlier.latest_hour = earlier.latest_hour.max(Some(h));
+        }
+        if let Some(reason) = refusal(request, earlier) {
             return Ok(CheckInOutcome::Refused { reason });
         }
         let welcome = match (enrolled, request.welcome) {
@@ -322,7 +322,9 @@ impl Ledger for MemoryLedger {
         }
         state
             .check_ins
-            .insert((id, store, hour), request.check_in.step);
+            .entry((id, store))
+            .or_default()
+            .push((hour, request.check_in.step));
         let visit = visit_of_check_in(request);
         state.visits.push(visit.clone());
         Ok(CheckInOutcome::Visited {

@@ -28,10 +28,11 @@ pub use sqlite::SqliteLedger;
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::member::{CardNumber, Member, Tier};
 use crate::rejection::Rejection;
-use crate::voucher::{Acceptance, MemberContext, Voucher};
+use crate::voucher::{Acceptance, Benefit, MemberContext, Voucher};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
+use std::num::NonZeroU64;
 
 /// Why a ledger operation failed. A refused redemption is not an error: see
 /// [`RedeemOutcome::Refused`].
@@ -111,6 +112,38 @@ pub enum LedgerError {
     /// A request that contradicts itself (such as a welcome voucher for another member).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// No ledger file at the path: [`SqliteLedger::open`] never creates one (a till must not
+    /// start an empty ledger where its ledger was); use [`SqliteLedger::create`].
+    #[error("{path}: no ledger file here (create one explicitly)")]
+    NotFound {
+        /// The path.
+        path: String,
+    },
+    /// A file already exists where a ledger (or a backup) was to be created. It was not
+    /// touched.
+    #[error("{path}: a file already exists here")]
+    AlreadyExists {
+        /// The path.
+        path: String,
+    },
+    /// The ledger's file was removed or replaced by another file while the ledger was open:
+    /// nothing more is written to it. Reopen it (or restore it) explicitly.
+    #[error("{path}: the ledger file was removed or replaced while open")]
+    FileReplaced {
+        /// The path.
+        path: String,
+    },
+    /// A void dated before the redemption it voids: a till clock set wrong, or a mistyped
+    /// receipt. Nothing was written.
+    #[error("receipt {receipt} was redeemed at {redeemed_at}; it cannot be voided at {void_at}")]
+    VoidBeforeRedemption {
+        /// The receipt.
+        receipt: ReceiptId,
+        /// When it was redeemed.
+        redeemed_at: DateTime<Utc>,
+        /// The void's instant.
+        void_at: DateTime<Utc>,
+    },
 }
 
 /// A caller-chosen key that makes a request safe to retry: 1 to 128 printable ASCII
@@ -134,7 +167,8 @@ impl IdempotencyKey {
             || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
         {
             return Err(crate::Error::InvalidInput(format!(
-                "idempotency key must be 1 to 128 printable ASCII characters, got {key:?}"
+                "idempotency key must be 1 to 128 printable ASCII characters, got {:?}",
+                crate::error::excerpt(&key)
             )));
         }
         Ok(IdempotencyKey(key))
@@ -172,6 +206,7 @@ impl fmt::Display for ReceiptId {
 
 /// Proof that a voucher was redeemed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Receipt {
     /// The receipt's number.
     pub id: ReceiptId,
@@ -196,9 +231,10 @@ pub struct Receipt {
 pub struct RedeemRequest<'a> {
     /// The verified voucher and the context it was verified in.
     pub acceptance: &'a Acceptance,
-    /// For stored value: how much to spend now (at most the verified discount); `None`
-    /// spends as much as the basket and the balance allow. Ignored for other benefits.
-    pub amount_minor: Option<u64>,
+    /// For stored value: how much to spend now, at least 1 (capped at the verified discount
+    /// and at what is left); `None` spends as much as the basket and the balance allow.
+    /// Ignored for every other benefit, which always applies its verified discount.
+    pub amount_minor: Option<NonZeroU64>,
     /// Makes a retry return the first receipt.
     pub idempotency_key: &'a IdempotencyKey,
 }
@@ -207,7 +243,10 @@ impl RedeemRequest<'_> {
     /// The amount to apply before the voucher's remaining value caps it.
     pub(crate) fn requested_minor(&self) -> u64 {
         let verified = self.acceptance.discount_minor();
-        self.amount_minor.map_or(verified, |a| a.min(verified))
+        match (self.acceptance.voucher().benefit, self.amount_minor) {
+            (Benefit::StoredValue { .. }, Some(amount)) => amount.get().min(verified),
+            _ => verified,
+        }
     }
 }
 
@@ -243,6 +282,7 @@ impl RedeemOutcome {
 
 /// One customer visit: what analytics counts. Every redemption records one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VisitEvent {
     /// The member, or `None` for an anonymous walk-in.
     pub member: Option<MemberId>,
@@ -324,6 +364,18 @@ pub trait Ledger: Send + Sync {
     /// [`LedgerError::WrongMerchant`]; [`LedgerError::VoucherConflict`] when the id was
     /// recorded with other terms; storage errors.
     fn record_issue(&self, voucher: &Voucher, at: DateTime<Utc>) -> Result<(), LedgerError>;
+
+    /// Records many issued vouchers (a campaign's bulk issue). Each voucher is recorded as by
+    /// [`Ledger::record_issue`]; a durable ledger writes them in short transactions of a few
+    /// hundred, so tills redeeming at the same time wait at most one such transaction. On an
+    /// error, the vouchers before the failing one's transaction are recorded; recording the
+    /// whole list again is safe.
+    ///
+    /// # Errors
+    /// As [`Ledger::record_issue`].
+    fn record_issues(&self, vouchers: &[Voucher], at: DateTime<Utc>) -> Result<(), LedgerError> {
+        vouchers.iter().try_for_each(|v| self.record_issue(v, at))
+    }
 
     /// Redeems a verified voucher once: checks its state limits and records the use, the
     /// receipt and the visit in one transaction.
@@ -413,8 +465,10 @@ pub trait Ledger: Send + Sync {
     /// Records a verified check-in: enrolls the member if the ledger has not seen their
     /// pseudonym (with a card number, who referred them and the welcome voucher), and records
     /// at most one check-in visit per member, store and clock hour. The same code scanned
-    /// again is refused as [`Rejection::ReplayedCode`], another code within the hour as
-    /// [`Rejection::AlreadyCheckedIn`]; a refusal records nothing.
+    /// again is refused as [`Rejection::ReplayedCode`] however long ago it was first scanned;
+    /// another code within the hour (or in an hour before the member's latest check-in here,
+    /// as after a till clock stepped back) as [`Rejection::AlreadyCheckedIn`]; a refusal
+    /// records nothing.
     ///
     /// # Errors
     /// [`LedgerError::IdentityCollision`]; [`LedgerError::InvalidRequest`] and
@@ -504,6 +558,26 @@ pub(crate) fn replay(
         receipt,
         replayed: true,
     })
+}
+
+/// Refuses to void a receipt that is voided already, or at an instant before its redemption.
+pub(crate) fn check_void(
+    receipt: ReceiptId,
+    redeemed_at: DateTime<Utc>,
+    voided: bool,
+    void_at: DateTime<Utc>,
+) -> Result<(), LedgerError> {
+    if voided {
+        return Err(LedgerError::AlreadyVoided(receipt));
+    }
+    if ledger_instant(void_at) < redeemed_at {
+        return Err(LedgerError::VoidBeforeRedemption {
+            receipt,
+            redeemed_at,
+            void_at,
+        });
+    }
+    Ok(())
 }
 
 /// The visit a redemption records.

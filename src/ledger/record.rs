@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 /// The state limits a voucher's token carries, copied into the ledger the first time the
 /// voucher is seen (at issue, or at its first redemption if it was signed offline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Terms {
     /// Total uses allowed.
     pub max_uses: u32,
@@ -47,6 +48,7 @@ impl Terms {
 
 /// Where a voucher is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 pub enum VoucherStatus {
     /// Never used (or every use voided).
@@ -63,6 +65,7 @@ pub enum VoucherStatus {
 
 /// One voucher's state in the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VoucherRecord {
     /// The voucher.
     pub voucher: VoucherId,

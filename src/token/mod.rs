@@ -103,6 +103,7 @@ pub enum TokenError {
 
 /// What a token is for. The kind is signed with the rest, so one kind cannot pose as another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub enum TokenKind {
     /// An electronic voucher.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The benefit of a voucher. Amounts are minor units of the voucher's currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Benefit {
     /// A fixed amount off the eligible spend (never more than the eligible spend).

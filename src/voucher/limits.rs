@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// When a voucher may be used, always on the store's wall clock.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TimeLimits {
     /// First valid minute (inclusive), store-local.
     pub valid_from: Option<LocalDateTime>,
@@ -91,6 +92,7 @@ pub struct DailyWindow {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DailyWindowFields {
     start_minute: u16,
     end_minute: u16,
@@ -163,6 +165,7 @@ impl DailyWindow {
 
 /// Where a voucher may be used. Every limit that is set must hold.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegionLimits {
     /// Stores it is valid in; empty means any store.
     pub stores: Vec<StoreId>,
@@ -174,7 +177,10 @@ pub struct RegionLimits {
 }
 
 /// Which basket lines count toward the minimum spend and the discount.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+///
+/// In JSON: `"all"`, `{"only": [1, 2]}` or `{"except": [3]}`; a rule naming no category is
+/// refused when the voucher is signed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CategoryRule {
     /// Every line counts.
@@ -184,6 +190,46 @@ pub enum CategoryRule {
     Only(Vec<CategoryId>),
     /// Every line except those in these categories counts.
     Except(Vec<CategoryId>),
+}
+
+const CATEGORY_RULE_FORMS: &str =
+    r#""all", {"only": [category ids]} or {"except": [category ids]}"#;
+
+impl<'de> Deserialize<'de> for CategoryRule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Forms;
+        impl<'de> serde::de::Visitor<'de> for Forms {
+            type Value = CategoryRule;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(CATEGORY_RULE_FORMS)
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<CategoryRule, E> {
+                match text {
+                    "all" => Ok(CategoryRule::All),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(text), &self)),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<CategoryRule, A::Error> {
+                use serde::de::Error;
+                let key: String = map
+                    .next_key()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let rule = match key.as_str() {
+                    "only" => CategoryRule::Only(map.next_value()?),
+                    "except" => CategoryRule::Except(map.next_value()?),
+                    other => return Err(A::Error::unknown_field(other, &["only", "except"])),
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(A::Error::unknown_field(&extra, &[]));
+                }
+                Ok(rule)
+            }
+        }
+        deserializer.deserialize_any(Forms)
+    }
 }
 
 impl CategoryRule {
@@ -199,6 +245,7 @@ impl CategoryRule {
 
 /// Conditions on the member and the basket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Conditions {
     /// Minimum spend that counts (see `categories`), minor units; 0 means none.
     pub min_spend_minor: u64,
@@ -214,6 +261,7 @@ pub struct Conditions {
 
 /// How often a voucher may be used. The token carries these; the ledger enforces them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StateLimits {
     /// Total uses, at least 1 (1 = single use; `u32::MAX` = no practical limit).
     pub max_uses: u32,

@@ -85,6 +85,7 @@ pub const MAX_LIST_LEN: usize = 64;
 ///
 /// Build one with [`Voucher::new`] and the chaining methods, then [`Voucher::sign`] it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Voucher {
     /// The voucher's id, unique within the merchant; the ledger keys its state by it.
     pub id: VoucherId,

@@ -15,7 +15,12 @@
 //! 5. **Member**: [`Rejection::MemberRequired`], [`Rejection::WrongMember`],
 //!    [`Rejection::NotNewMember`], [`Rejection::TierTooLow`].
 //! 6. **Basket**: [`Rejection::NotCombinable`], [`Rejection::CurrencyMismatch`],
-//!    [`Rejection::BelowMinimumSpend`], [`Rejection::NoEligibleItems`].
+//!    [`Rejection::BelowMinimumSpend`], [`Rejection::NoEligibleItems`] (no line counts
+//!    toward the voucher: a gift limited to categories needs a line in them),
+//!    [`Rejection::NoDiscount`] (a percentage that rounds down to nothing).
+//!
+//! A voucher is never accepted for nothing: an acceptance always gives a discount of at least
+//! one minor unit, or a gift item against a basket line that counts.
 //!
 //! The state limits (uses left, value left, revoked) are the ledger's to enforce, atomically.
 
@@ -33,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 /// One line of the basket being paid for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BasketLine {
     /// The product category, as the POS numbers it.
     pub category: CategoryId,
@@ -98,6 +104,7 @@ impl Basket {
 
 /// The member presenting the voucher, as the till knows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MemberContext {
     /// The member's id (from their membership card).
     pub id: MemberId,
@@ -344,8 +351,18 @@ fn check_basket(v: &Voucher, ctx: &RedemptionContext<'_>) -> Result<u64, Rejecti
     if eligible < c.min_spend_minor {
         return Err(Rejection::BelowMinimumSpend);
     }
-    if eligible == 0 && v.benefit.needs_eligible_spend() {
+    let restricted = !matches!(c.categories, super::CategoryRule::All);
+    let no_line_counts = restricted
+        && !ctx
+            .basket
+            .lines()
+            .iter()
+            .any(|l| c.categories.counts(l.category));
+    if no_line_counts || (eligible == 0 && v.benefit.needs_eligible_spend()) {
         return Err(Rejection::NoEligibleItems);
+    }
+    if v.benefit.needs_eligible_spend() && v.benefit.discount_on(eligible) == 0 {
+        return Err(Rejection::NoDiscount);
     }
     Ok(eligible)
 }

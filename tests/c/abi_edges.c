@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
            O2O_STATUS_NULL_ARGUMENT);
     EXPECT(o2o_ledger_open(NULL, 1, &ledger) == O2O_STATUS_NULL_ARGUMENT);
     EXPECT(o2o_ledger_redeem(NULL, NULL, NULL, -1, NULL) == O2O_STATUS_NULL_ARGUMENT);
-    EXPECT(o2o_decision_rejection(NULL) == O2O_REJECTION_NONE);
+    EXPECT(o2o_decision_rejection(NULL) == O2O_REJECTION_NO_DECISION);
     EXPECT(!o2o_decision_accepted(NULL));
     EXPECT(o2o_decision_voucher_id(NULL, &id) == O2O_STATUS_NULL_ARGUMENT);
     /* Freeing NULL is fine. */
@@ -160,7 +160,9 @@ int main(int argc, char **argv) {
 
     /* A good ledger: redeem once, retry, void, bad receipt, bad idempotency key. */
     snprintf(path, sizeof path, "%s/good.ledger", argv[1]);
-    EXPECT(o2o_ledger_open(path, 2, &ledger) == O2O_STATUS_OK);
+    EXPECT(o2o_ledger_open(path, 2, &ledger) == O2O_STATUS_LEDGER_NOT_FOUND);
+    EXPECT(ledger == NULL);
+    EXPECT(o2o_ledger_create(path, 2, &ledger) == O2O_STATUS_OK);
     {
         o2o_redemption r;
         o2o_voucher_state state;
@@ -168,9 +170,10 @@ int main(int argc, char **argv) {
                O2O_STATUS_LEDGER_WRONG_MERCHANT);
         o2o_ledger_close(ledger);
         EXPECT(o2o_ledger_open(path, 1, &ledger) == O2O_STATUS_LEDGER_WRONG_MERCHANT);
+        EXPECT(o2o_ledger_create(path, 2, &ledger) == O2O_STATUS_LEDGER_ALREADY_EXISTS);
         snprintf(path, sizeof path, "%s/good-1.ledger", argv[1]);
         ledger = NULL;
-        EXPECT(o2o_ledger_open(path, 1, &ledger) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_create(path, 1, &ledger) == O2O_STATUS_OK);
         EXPECT(o2o_ledger_redeem(ledger, decision, "", -1, &r) == O2O_STATUS_INVALID_ARGUMENT);
         EXPECT(o2o_ledger_redeem(ledger, decision, "sale-1", -1, &r) == O2O_STATUS_OK);
         EXPECT(r.rejection == O2O_REJECTION_NONE && r.amount_minor == 500 && !r.replayed);

@@ -215,7 +215,7 @@ macro_rules! both_ledgers {
             use super::*;
             $(#[test] fn $name() {
                 let dir = tempfile::tempdir().unwrap();
-                let ledger = SqliteLedger::open(dir.path().join("ledger.db"), MERCHANT).unwrap();
+                let ledger = SqliteLedger::create(dir.path().join("ledger.db"), MERCHANT).unwrap();
                 super::$name(&ledger);
             })*
         }

@@ -5,8 +5,8 @@ use crate::enrollment::Pseudonym;
 use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
 use crate::ledger::LedgerError;
 use crate::ledger::members::{
-    CheckInOutcome, CheckInRequest, free_card_serial, hour_of, new_member, refusal,
-    visit_of_check_in,
+    CheckInOutcome, CheckInRequest, EarlierCheckIns, free_card_serial, hour_of, new_member,
+    refusal, visit_of_check_in,
 };
 use crate::ledger::record::VoucherRecord;
 use crate::member::{CardNumber, Member};
@@ -79,20 +79,25 @@ pub(super) fn check_in(
         }
     };
     let (store, hour) = (request.check_in.store, hour_of(request));
-    let earlier: Vec<(u64, Option<u64>)> = tx
+    let earlier = tx
         .prepare_cached(
-            "SELECT hour, step FROM check_ins
-             WHERE member = ?1 AND store = ?2 AND hour BETWEEN ?3 AND ?4",
+            "SELECT EXISTS (SELECT 1 FROM check_ins
+                            WHERE member = ?1 AND store = ?2 AND step IS ?3),
+                    (SELECT max(hour) FROM check_ins WHERE member = ?1 AND store = ?2)",
         )
         .and_then(|mut s| {
-            s.query_map(
-                params![int(id.0), store.0, int(hour.saturating_sub(1)), int(hour)],
-                |r| Ok((uint(r.get(0)?), r.get::<_, Option<i64>>(1)?.map(uint))),
-            )?
-            .collect()
+            s.query_row(
+                params![int(id.0), store.0, request.check_in.step.map(int)],
+                |r| {
+                    Ok(EarlierCheckIns {
+                        step_seen: r.get(0)?,
+                        latest_hour: r.get::<_, Option<i64>>(1)?.map(uint),
+                    })
+                },
+            )
         })
         .map_err(sqlite_error)?;
-    if let Some(reason) = refusal(request, &earlier) {
+    if let Some(reason) = refusal(request, earlier) {
         return Ok(CheckInOutcome::Refused { reason });
     }
     if enrolled {

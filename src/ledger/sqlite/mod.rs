@@ -14,7 +14,10 @@
 //! Storage: u64 ids and amounts are stored as the i64 with the same bits; instants as Unix
 //! microseconds.
 
+mod file;
+mod integrity;
 mod members;
+mod row_check;
 mod schema;
 
 use super::account::{Account, Movement, MovementKind, MovementRequest};
@@ -22,19 +25,24 @@ use super::members::{CheckInOutcome, CheckInRequest, check_request};
 use super::record::{Terms, VoucherRecord};
 use super::{
     IdempotencyKey, Ledger, LedgerError, LedgerEvent, Receipt, ReceiptId, RedeemOutcome,
-    RedeemRequest, VisitEvent, check_merchant, ledger_instant, replay, sort_history, visit_of,
+    RedeemRequest, VisitEvent, check_merchant, check_void, ledger_instant, replay, sort_history,
+    visit_of,
 };
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::local_time::LocalDateTime;
 use crate::member::{CardNumber, Member};
 use crate::voucher::Voucher;
 use chrono::{DateTime, Utc};
+use file::FileIdentity;
+use row_check::{RowCheck, RowCheckMismatch};
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
 };
+use std::cell::Cell;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Maps SQLite failures to ledger errors.
 pub(crate) fn sqlite_error(e: rusqlite::Error) -> LedgerError {
@@ -48,6 +56,11 @@ pub(crate) fn sqlite_error(e: rusqlite::Error) -> LedgerError {
             }
             _ => LedgerError::Storage(e.to_string()),
         },
+        rusqlite::Error::FromSqlConversionFailure(_, _, inner)
+            if inner.is::<RowCheckMismatch>() =>
+        {
+            LedgerError::Corrupt(inner.to_string())
+        }
         _ => LedgerError::Storage(e.to_string()),
     }
 }
@@ -79,19 +92,63 @@ fn key_of(text: String) -> rusqlite::Result<IdempotencyKey> {
     IdempotencyKey::new(text).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
-const RECEIPT_COLUMNS: &str = "id, voucher, store, member, at, spend, amount, idempotency_key";
+pub(super) const RECEIPT_COLUMNS: &str =
+    "id, voucher, store, member, at, spend, amount, idempotency_key, voided_at, row_check";
 
-fn receipt_of(row: &Row<'_>) -> rusqlite::Result<Receipt> {
-    Ok(Receipt {
-        id: ReceiptId(uint(row.get(0)?)),
-        voucher: VoucherId(uint(row.get(1)?)),
-        store: StoreId(row.get(2)?),
-        member: row.get::<_, Option<i64>>(3)?.map(|m| MemberId(uint(m))),
-        at: instant(row.get(4)?)?,
-        spend_minor: uint(row.get(5)?),
-        amount_minor: uint(row.get(6)?),
-        idempotency_key: key_of(row.get(7)?)?,
-    })
+/// A receipt row as stored, without its id (assigned on insert, so not part of the check).
+struct ReceiptRow {
+    key: String,
+    voucher: i64,
+    store: u32,
+    member: Option<i64>,
+    at: i64,
+    spend: i64,
+    amount: i64,
+    voided_at: Option<i64>,
+}
+
+impl ReceiptRow {
+    fn check(&self) -> i64 {
+        RowCheck::new("receipts")
+            .text(&self.key)
+            .ints(&[
+                Some(self.voucher),
+                Some(i64::from(self.store)),
+                self.member,
+                Some(self.at),
+                Some(self.spend),
+                Some(self.amount),
+                self.voided_at,
+            ])
+            .finish()
+    }
+}
+
+/// A receipt row (read with [`RECEIPT_COLUMNS`]), checked, with when it was voided.
+pub(super) fn receipt_of(row: &Row<'_>) -> rusqlite::Result<(Receipt, Option<DateTime<Utc>>)> {
+    let id: i64 = row.get(0)?;
+    let stored = ReceiptRow {
+        voucher: row.get(1)?,
+        store: row.get(2)?,
+        member: row.get(3)?,
+        at: row.get(4)?,
+        spend: row.get(5)?,
+        amount: row.get(6)?,
+        key: row.get(7)?,
+        voided_at: row.get(8)?,
+    };
+    row_check::verify("receipts", id, row.get(9)?, stored.check())?;
+    let receipt = Receipt {
+        id: ReceiptId(uint(id)),
+        voucher: VoucherId(uint(stored.voucher)),
+        store: StoreId(stored.store),
+        member: stored.member.map(|m| MemberId(uint(m))),
+        at: instant(stored.at)?,
+        spend_minor: uint(stored.spend),
+        amount_minor: uint(stored.amount),
+        idempotency_key: key_of(stored.key)?,
+    };
+    Ok((receipt, opt_instant(stored.voided_at)?))
 }
 
 const MOVEMENT_COLUMNS: &str =
@@ -112,69 +169,108 @@ fn movement_of(row: &Row<'_>) -> rusqlite::Result<Movement> {
     })
 }
 
-fn load_record(tx: &Connection, voucher: VoucherId) -> rusqlite::Result<Option<VoucherRecord>> {
-    tx.prepare_cached(
-        "SELECT has_terms, max_uses, max_uses_per_member, face_value, valid_until, campaign,
-                uses, value_spent, issued_at, revoked_at
-         FROM vouchers WHERE voucher = ?1",
-    )?
-    .query_row([int(voucher.0)], |row| {
-        let terms = if row.get::<_, bool>(0)? {
-            Some(Terms {
-                max_uses: row.get(1)?,
-                max_uses_per_member: row.get(2)?,
-                face_value_minor: row.get::<_, Option<i64>>(3)?.map(uint),
-                valid_until: row
-                    .get::<_, Option<u32>>(4)?
-                    .map(|m| {
-                        LocalDateTime::from_minutes_since_epoch(m)
-                            .ok_or(rusqlite::Error::IntegralValueOutOfRange(4, i64::from(m)))
-                    })
-                    .transpose()?,
-                campaign: row.get::<_, Option<u32>>(5)?.map(CampaignId),
-            })
-        } else {
-            None
-        };
-        Ok(VoucherRecord {
-            voucher,
-            terms,
-            uses: row.get(6)?,
-            value_spent_minor: uint(row.get(7)?),
-            issued_at: opt_instant(row.get(8)?)?,
-            revoked_at: opt_instant(row.get(9)?)?,
+pub(super) const VOUCHER_COLUMNS: &str = "voucher, has_terms, max_uses, max_uses_per_member, \
+     face_value, valid_until, campaign, uses, value_spent, issued_at, revoked_at, row_check";
+
+/// A voucher record's columns, in [`VOUCHER_COLUMNS`] order (without the check).
+fn voucher_columns(r: &VoucherRecord) -> [Option<i64>; 11] {
+    let t = r.terms;
+    [
+        Some(int(r.voucher.0)),
+        Some(i64::from(t.is_some())),
+        t.map(|t| i64::from(t.max_uses)),
+        t.and_then(|t| t.max_uses_per_member).map(i64::from),
+        t.and_then(|t| t.face_value_minor).map(int),
+        t.and_then(|t| t.valid_until)
+            .map(|u| i64::from(u.minutes_since_epoch())),
+        t.and_then(|t| t.campaign).map(|c| i64::from(c.0)),
+        Some(i64::from(r.uses)),
+        Some(int(r.value_spent_minor)),
+        r.issued_at.map(micros),
+        r.revoked_at.map(micros),
+    ]
+}
+
+fn voucher_check(columns: &[Option<i64>; 11]) -> i64 {
+    RowCheck::new("vouchers").ints(columns).finish()
+}
+
+/// A voucher row (read with [`VOUCHER_COLUMNS`]), checked.
+pub(super) fn voucher_of(row: &Row<'_>) -> rusqlite::Result<VoucherRecord> {
+    let mut c = [None; 11];
+    for (i, column) in c.iter_mut().enumerate() {
+        *column = row.get(i)?;
+    }
+    let id = c[0].unwrap_or_default();
+    row_check::verify("vouchers", uint(id), row.get(11)?, voucher_check(&c))?;
+    let small = |i: usize| -> rusqlite::Result<Option<u32>> {
+        c[i].map(|v| u32::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(i, v)))
+            .transpose()
+    };
+    let terms = if c[1] == Some(1) {
+        Some(Terms {
+            max_uses: small(2)?.ok_or(rusqlite::Error::InvalidColumnType(
+                2,
+                "max_uses".into(),
+                rusqlite::types::Type::Null,
+            ))?,
+            max_uses_per_member: small(3)?,
+            face_value_minor: c[4].map(uint),
+            valid_until: small(5)?
+                .map(|m| {
+                    LocalDateTime::from_minutes_since_epoch(m)
+                        .ok_or(rusqlite::Error::IntegralValueOutOfRange(5, i64::from(m)))
+                })
+                .transpose()?,
+            campaign: small(6)?.map(CampaignId),
         })
+    } else {
+        None
+    };
+    Ok(VoucherRecord {
+        voucher: VoucherId(uint(id)),
+        terms,
+        uses: small(7)?.unwrap_or_default(),
+        value_spent_minor: uint(c[8].unwrap_or_default()),
+        issued_at: opt_instant(c[9])?,
+        revoked_at: opt_instant(c[10])?,
     })
+}
+
+fn load_record(tx: &Connection, voucher: VoucherId) -> rusqlite::Result<Option<VoucherRecord>> {
+    tx.prepare_cached(&format!(
+        "SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE voucher = ?1"
+    ))?
+    .query_row([int(voucher.0)], voucher_of)
     .optional()
 }
 
 fn store_record(tx: &Connection, r: &VoucherRecord) -> rusqlite::Result<()> {
-    let t = r.terms;
-    tx.prepare_cached(
-        "INSERT INTO vouchers (voucher, has_terms, max_uses, max_uses_per_member, face_value,
-                               valid_until, campaign, uses, value_spent, issued_at, revoked_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+    let c = voucher_columns(r);
+    tx.prepare_cached(&format!(
+        "INSERT INTO vouchers ({VOUCHER_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (voucher) DO UPDATE SET
              has_terms = excluded.has_terms, max_uses = excluded.max_uses,
              max_uses_per_member = excluded.max_uses_per_member,
              face_value = excluded.face_value, valid_until = excluded.valid_until,
              campaign = excluded.campaign, uses = excluded.uses,
              value_spent = excluded.value_spent, issued_at = excluded.issued_at,
-             revoked_at = excluded.revoked_at",
-    )?
+             revoked_at = excluded.revoked_at, row_check = excluded.row_check"
+    ))?
     .execute(params![
-        int(r.voucher.0),
-        t.is_some(),
-        t.map(|t| t.max_uses),
-        t.and_then(|t| t.max_uses_per_member),
-        t.and_then(|t| t.face_value_minor).map(int),
-        t.and_then(|t| t.valid_until)
-            .map(|u| u.minutes_since_epoch()),
-        t.and_then(|t| t.campaign).map(|c| c.0),
-        r.uses,
-        int(r.value_spent_minor),
-        r.issued_at.map(micros),
-        r.revoked_at.map(micros),
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+        c[4],
+        c[5],
+        c[6],
+        c[7],
+        c[8],
+        c[9],
+        c[10],
+        voucher_check(&c)
     ])?;
     Ok(())
 }
@@ -198,22 +294,104 @@ fn insert_visit(tx: &Connection, v: &VisitEvent) -> rusqlite::Result<()> {
 
 /// A ledger in a SQLite file. Each value holds one connection; give each thread (or till) its
 /// own `SqliteLedger` on the same file for parallel work, or share one (calls then take turns).
+///
+/// A ledger file is made once with [`SqliteLedger::create`] and opened afterwards with
+/// [`SqliteLedger::open`], which never creates one: a till whose ledger went missing stops
+/// with [`LedgerError::NotFound`] instead of starting an empty ledger and re-arming every
+/// voucher it spent. The file is checked when opened (see the `integrity` module) and watched
+/// while open: removed or replaced, it is written no more ([`LedgerError::FileReplaced`]).
 pub struct SqliteLedger {
     merchant: MerchantId,
-    conn: Mutex<Connection>,
+    file: FileIdentity,
+    busy_timeout_ms: AtomicU64,
+    conn: Mutex<Session>,
+}
+
+/// The connection and when this ledger last committed a write.
+struct Session {
+    conn: Connection,
+    last_commit: Option<Instant>,
+}
+
+/// How long a connection that has just committed waits before it takes the write lock again,
+/// so tills waiting for the lock get their turn between a bulk writer's transactions.
+const WRITE_GAP: Duration = Duration::from_millis(2);
+
+/// How many vouchers [`Ledger::record_issues`] records per transaction: a few milliseconds of
+/// holding the write lock.
+const ISSUES_PER_TRANSACTION: usize = 256;
+
+/// How long a blocked call sleeps between attempts at the lock.
+const LOCK_POLL: Duration = Duration::from_millis(1);
+
+thread_local! {
+    /// When the call running on this thread stops waiting for a lock.
+    static LOCK_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// SQLite's busy handler: poll the lock every millisecond until the calling thread's
+/// deadline. (SQLite's own handler sleeps up to 100 ms between attempts, so a till loses the
+/// lock to any writer that commits more often than that.)
+fn wait_for_lock(_attempts: i32) -> bool {
+    let deadline = LOCK_DEADLINE.with(Cell::get);
+    if deadline.is_none_or(|d| Instant::now() >= d) {
+        return false;
+    }
+    std::thread::sleep(LOCK_POLL);
+    true
+}
+
+/// Sets the deadline of the calling thread's next lock waits.
+fn arm_deadline(timeout: Duration) {
+    LOCK_DEADLINE.with(|d| d.set(Instant::now().checked_add(timeout)));
 }
 
 impl SqliteLedger {
     /// How long a call waits for another process's write lock before failing with
-    /// [`LedgerError::Busy`].
+    /// [`LedgerError::Busy`], unless set otherwise.
     pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-    /// Opens (or creates) the ledger file of `merchant` at `path`.
+    /// Creates a new, empty ledger file of `merchant` at `path`, atomically: the file is
+    /// prepared under a temporary name beside `path` and linked into place only when complete,
+    /// so a crash or a full disk during creation leaves no file at `path` (at worst a stale
+    /// `.<name>.o2okit-new-*` file beside it).
     ///
     /// # Errors
+    /// [`LedgerError::AlreadyExists`] when any file is at `path` (it is not touched);
+    /// [`LedgerError::Storage`].
+    pub fn create(path: impl AsRef<Path>, merchant: MerchantId) -> Result<Self, LedgerError> {
+        let path = path.as_ref();
+        let shown = file::shown(path);
+        if path.symlink_metadata().is_ok() {
+            return Err(LedgerError::AlreadyExists { path: shown });
+        }
+        let staging = file::staging_path(path);
+        let made = (|| {
+            let mut conn = Connection::open_with_flags(
+                &staging,
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| LedgerError::Storage(format!("{shown}: {e}")))?;
+            schema::create(&mut conn, &shown, merchant)?;
+            conn.close().map_err(|(_, e)| sqlite_error(e))?;
+            file::sync_file(&staging, &shown)?;
+            file::place_new_file(&staging, path, &shown)
+        })();
+        file::remove_staging(&staging);
+        made?;
+        Self::open(path, merchant)
+    }
+
+    /// Opens the existing ledger file of `merchant` at `path`, checking it first.
+    ///
+    /// # Errors
+    /// [`LedgerError::NotFound`] when there is no file (none is created);
     /// [`LedgerError::NotADatabase`] or [`LedgerError::ForeignDatabase`] for a file that is
-    /// not an o2okit ledger (it is left untouched), [`LedgerError::SchemaTooNew`],
-    /// [`LedgerError::WrongMerchant`], [`LedgerError::Busy`], [`LedgerError::Storage`].
+    /// not an o2okit ledger (it is left untouched); [`LedgerError::Corrupt`] for a damaged
+    /// ledger; [`LedgerError::SchemaTooNew`], [`LedgerError::WrongMerchant`],
+    /// [`LedgerError::Busy`], [`LedgerError::Storage`].
     pub fn open(path: impl AsRef<Path>, merchant: MerchantId) -> Result<Self, LedgerError> {
         Self::open_with_busy_timeout(path, merchant, Self::BUSY_TIMEOUT)
     }
@@ -228,29 +406,90 @@ impl SqliteLedger {
         busy_timeout: Duration,
     ) -> Result<Self, LedgerError> {
         let path = path.as_ref();
-        let shown = path.display().to_string();
-        // A ledger is created only where no file exists: an existing file — even an empty one,
-        // say a ledger truncated by a failed restore — must prove it is a ledger first, through
-        // a connection that cannot write to it.
-        if path.exists() {
-            schema::identify_existing(path, &shown)?;
+        let shown = file::shown(path);
+        if path.symlink_metadata().is_err() {
+            return Err(LedgerError::NotFound { path: shown });
         }
+        // Prove the file is a ledger through a connection that cannot write to it.
+        schema::identify_existing(path, &shown)?;
+        let file = FileIdentity::of(path)?;
+        // No CREATE flag: a file removed since the look above is not silently re-created.
         let mut conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| LedgerError::Storage(format!("{shown}: {e}")))?;
-        conn.busy_timeout(busy_timeout).map_err(sqlite_error)?;
-        schema::prepare(&mut conn, &shown, merchant)?;
+        conn.busy_handler(Some(wait_for_lock))
+            .map_err(sqlite_error)?;
+        arm_deadline(busy_timeout);
+        schema::open(&mut conn, &shown, merchant)?;
+        integrity::check(&conn, &shown)?;
+        file.check()?;
         Ok(SqliteLedger {
             merchant,
-            conn: Mutex::new(conn),
+            file,
+            busy_timeout_ms: AtomicU64::new(millis(busy_timeout)),
+            conn: Mutex::new(Session {
+                conn,
+                last_commit: None,
+            }),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    /// How long later calls wait for another process's lock before failing with
+    /// [`LedgerError::Busy`].
+    pub fn set_busy_timeout(&self, timeout: Duration) {
+        self.busy_timeout_ms
+            .store(millis(timeout), Ordering::Relaxed);
+    }
+
+    /// The current busy timeout.
+    pub fn busy_timeout(&self) -> Duration {
+        Duration::from_millis(self.busy_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Writes a consistent copy of the ledger, as of one moment, to a new file at `path`,
+    /// while tills keep redeeming (SQLite's `VACUUM INTO` reads one snapshot; writers are not
+    /// blocked). The copy is a complete ledger on its own (no `-wal` file), prepared under a
+    /// temporary name and linked into place when complete; open it with
+    /// [`SqliteLedger::open`] to restore.
+    ///
+    /// # Errors
+    /// [`LedgerError::AlreadyExists`] when a file is at `path`; [`LedgerError::FileReplaced`];
+    /// [`LedgerError::Storage`] (including a path that is not UTF-8).
+    pub fn backup_to(&self, path: impl AsRef<Path>) -> Result<(), LedgerError> {
+        let path = path.as_ref();
+        let shown = file::shown(path);
+        if path.symlink_metadata().is_ok() {
+            return Err(LedgerError::AlreadyExists { path: shown });
+        }
+        let staging = file::staging_path(path);
+        let target = staging
+            .to_str()
+            .ok_or_else(|| LedgerError::Storage(format!("{shown}: path is not UTF-8")))?
+            .to_owned();
+        let made = (|| {
+            self.read(|c| c.execute("VACUUM INTO ?1", [&target]).map(drop))?;
+            file::sync_file(&staging, &shown)?;
+            file::place_new_file(&staging, path, &shown)
+        })();
+        file::remove_staging(&staging);
+        made
+    }
+
+    /// Checks the whole file again, as [`SqliteLedger::open`] does: page structure, every
+    /// row's check, and use counts against receipts.
+    ///
+    /// # Errors
+    /// [`LedgerError::Corrupt`] for a damaged ledger; storage errors.
+    pub fn check_integrity(&self) -> Result<(), LedgerError> {
+        let session = self.lock();
+        arm_deadline(self.busy_timeout());
+        self.file.check()?;
+        integrity::check(&session.conn, &file::shown(self.file.path()))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Session> {
         // SQLite rolls back an unfinished transaction when it is dropped, so a poisoned lock
         // guards nothing half-written.
         self.conn
@@ -258,17 +497,28 @@ impl SqliteLedger {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `f` in an immediate (write-locked) transaction and commits it if `f` succeeds.
+    /// Runs `f` in an immediate (write-locked) transaction and commits it if `f` succeeds and
+    /// the file is still the one opened.
     fn write<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
-        let mut conn = self.lock();
-        let tx = conn
+        let mut session = self.lock();
+        if let Some(gap) = session
+            .last_commit
+            .and_then(|t| WRITE_GAP.checked_sub(t.elapsed()))
+        {
+            std::thread::sleep(gap);
+        }
+        arm_deadline(self.busy_timeout());
+        let tx = session
+            .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite_error)?;
         let value = f(&tx)?;
+        self.file.check()?;
         tx.commit().map_err(sqlite_error)?;
+        session.last_commit = Some(Instant::now());
         Ok(value)
     }
 
@@ -276,8 +526,15 @@ impl SqliteLedger {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, LedgerError> {
-        f(&self.lock()).map_err(sqlite_error)
+        let session = self.lock();
+        arm_deadline(self.busy_timeout());
+        self.file.check()?;
+        f(&session.conn).map_err(sqlite_error)
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Ledger for SqliteLedger {
@@ -286,12 +543,23 @@ impl Ledger for SqliteLedger {
     }
 
     fn record_issue(&self, voucher: &Voucher, at: DateTime<Utc>) -> Result<(), LedgerError> {
-        check_merchant(self.merchant, voucher.merchant)?;
-        self.write(|tx| {
-            let existing = load_record(tx, voucher.id).map_err(sqlite_error)?;
-            let record = VoucherRecord::issued(existing, voucher, at)?;
-            store_record(tx, &record).map_err(sqlite_error)
-        })
+        self.record_issues(std::slice::from_ref(voucher), at)
+    }
+
+    fn record_issues(&self, vouchers: &[Voucher], at: DateTime<Utc>) -> Result<(), LedgerError> {
+        if let Some(other) = vouchers.iter().find(|v| v.merchant != self.merchant) {
+            check_merchant(self.merchant, other.merchant)?;
+        }
+        for chunk in vouchers.chunks(ISSUES_PER_TRANSACTION) {
+            self.write(|tx| {
+                chunk.iter().try_for_each(|voucher| {
+                    let existing = load_record(tx, voucher.id).map_err(sqlite_error)?;
+                    let record = VoucherRecord::issued(existing, voucher, at)?;
+                    store_record(tx, &record).map_err(sqlite_error)
+                })
+            })?;
+        }
+        Ok(())
     }
 
     fn redeem(&self, request: &RedeemRequest<'_>) -> Result<RedeemOutcome, LedgerError> {
@@ -302,16 +570,12 @@ impl Ledger for SqliteLedger {
         self.write(|tx| {
             let earlier = tx
                 .prepare_cached(&format!(
-                    "SELECT {RECEIPT_COLUMNS}, voided_at IS NOT NULL FROM receipts
-                     WHERE idempotency_key = ?1"
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE idempotency_key = ?1"
                 ))
-                .and_then(|mut s| {
-                    s.query_row([key], |row| Ok((receipt_of(row)?, row.get::<_, bool>(8)?)))
-                        .optional()
-                })
+                .and_then(|mut s| s.query_row([key], receipt_of).optional())
                 .map_err(sqlite_error)?;
             if let Some((receipt, voided)) = earlier {
-                return replay(receipt, voided, request);
+                return replay(receipt, voided.is_some(), request);
             }
             let member = acceptance.member();
             let member_uses: u32 = match member {
@@ -332,19 +596,31 @@ impl Ledger for SqliteLedger {
             };
             record.apply_redemption(admitted);
             store_record(tx, &record).map_err(sqlite_error)?;
+            let row = ReceiptRow {
+                key: key.to_owned(),
+                voucher: int(voucher.id.0),
+                store: acceptance.store().0,
+                member: member.map(|m| int(m.0)),
+                at: micros(acceptance.at()),
+                spend: int(acceptance.spend_minor()),
+                amount: int(admitted.amount_minor),
+                voided_at: None,
+            };
             tx.prepare_cached(
-                "INSERT INTO receipts (idempotency_key, voucher, store, member, at, spend, amount)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO receipts (idempotency_key, voucher, store, member, at, spend, amount,
+                                       row_check)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .and_then(|mut s| {
                 s.execute(params![
-                    key,
-                    int(voucher.id.0),
-                    acceptance.store().0,
-                    member.map(|m| int(m.0)),
-                    micros(acceptance.at()),
-                    int(acceptance.spend_minor()),
-                    int(admitted.amount_minor),
+                    row.key,
+                    row.voucher,
+                    row.store,
+                    row.member,
+                    row.at,
+                    row.spend,
+                    row.amount,
+                    row.check(),
                 ])
             })
             .map_err(sqlite_error)?;
@@ -368,18 +644,15 @@ impl Ledger for SqliteLedger {
 
     fn void(&self, receipt: ReceiptId, at: DateTime<Utc>) -> Result<VoucherRecord, LedgerError> {
         self.write(|tx| {
-            let row: Option<(i64, i64, Option<i64>)> = tx
-                .prepare_cached("SELECT voucher, amount, voided_at FROM receipts WHERE id = ?1")
-                .and_then(|mut s| {
-                    s.query_row([int(receipt.0)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                        .optional()
-                })
-                .map_err(sqlite_error)?;
-            let (voucher, amount, voided) = row.ok_or(LedgerError::UnknownReceipt(receipt))?;
-            if voided.is_some() {
-                return Err(LedgerError::AlreadyVoided(receipt));
-            }
-            let voucher = VoucherId(uint(voucher));
+            let (found, voided) = tx
+                .prepare_cached(&format!(
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE id = ?1"
+                ))
+                .and_then(|mut s| s.query_row([int(receipt.0)], receipt_of).optional())
+                .map_err(sqlite_error)?
+                .ok_or(LedgerError::UnknownReceipt(receipt))?;
+            check_void(receipt, found.at, voided.is_some(), at)?;
+            let (voucher, amount) = (found.voucher, found.amount_minor);
             let mut record = load_record(tx, voucher)
                 .map_err(sqlite_error)?
                 .ok_or_else(|| {
@@ -387,12 +660,21 @@ impl Ledger for SqliteLedger {
                         "receipt {receipt} names unknown voucher {voucher}"
                     ))
                 })?;
-            record
-                .apply_void(uint(amount))
-                .map_err(LedgerError::Corrupt)?;
+            record.apply_void(amount).map_err(LedgerError::Corrupt)?;
             store_record(tx, &record).map_err(sqlite_error)?;
-            tx.prepare_cached("UPDATE receipts SET voided_at = ?1 WHERE id = ?2")
-                .and_then(|mut s| s.execute([micros(at), int(receipt.0)]))
+            let voided_at = micros(at);
+            let row = ReceiptRow {
+                key: found.idempotency_key.as_str().to_owned(),
+                voucher: int(voucher.0),
+                store: found.store.0,
+                member: found.member.map(|m| int(m.0)),
+                at: micros(found.at),
+                spend: int(found.spend_minor),
+                amount: int(amount),
+                voided_at: Some(voided_at),
+            };
+            tx.prepare_cached("UPDATE receipts SET voided_at = ?1, row_check = ?2 WHERE id = ?3")
+                .and_then(|mut s| s.execute([voided_at, row.check(), int(receipt.0)]))
                 .map_err(sqlite_error)?;
             Ok(record)
         })
@@ -422,25 +704,23 @@ impl Ledger for SqliteLedger {
             ))?
             .query_row([int(id.0)], receipt_of)
             .optional()
+            .map(|found| found.map(|(receipt, _)| receipt))
         })
     }
 
     fn history(&self, voucher: VoucherId) -> Result<Vec<LedgerEvent>, LedgerError> {
         // One read transaction: the record and its receipts as of the same moment.
         let (record, receipts) = {
-            let mut conn = self.lock();
-            let tx = conn.transaction().map_err(sqlite_error)?;
+            let mut session = self.lock();
+            arm_deadline(self.busy_timeout());
+            self.file.check()?;
+            let tx = session.conn.transaction().map_err(sqlite_error)?;
             let record = load_record(&tx, voucher).map_err(sqlite_error)?;
             let receipts: Vec<(Receipt, Option<DateTime<Utc>>)> = tx
                 .prepare_cached(&format!(
-                    "SELECT {RECEIPT_COLUMNS}, voided_at FROM receipts WHERE voucher = ?1 ORDER BY id"
+                    "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE voucher = ?1 ORDER BY id"
                 ))
-                .and_then(|mut s| {
-                    s.query_map([int(voucher.0)], |row| {
-                        Ok((receipt_of(row)?, opt_instant(row.get(8)?)?))
-                    })?
-                    .collect()
-                })
+                .and_then(|mut s| s.query_map([int(voucher.0)], receipt_of)?.collect())
                 .map_err(sqlite_error)?;
             tx.commit().map_err(sqlite_error)?;
             (record, receipts)
@@ -480,15 +760,16 @@ impl Ledger for SqliteLedger {
             let account = load_account(tx, request.member).map_err(sqlite_error)?;
             let after = account.checked_after(request.kind)?;
             tx.prepare_cached(
-                "INSERT INTO accounts (member, points, balance) VALUES (?1, ?2, ?3)
+                "INSERT INTO accounts (member, points, balance, row_check) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (member) DO UPDATE SET points = excluded.points,
-                                                    balance = excluded.balance",
+                     balance = excluded.balance, row_check = excluded.row_check",
             )
             .and_then(|mut s| {
                 s.execute([
                     int(request.member.0),
                     int(after.points),
                     int(after.balance_minor),
+                    account_check(request.member, after),
                 ])
             })
             .map_err(sqlite_error)?;
@@ -607,16 +888,101 @@ impl Ledger for SqliteLedger {
     }
 }
 
+fn account_check(member: MemberId, account: Account) -> i64 {
+    RowCheck::new("accounts")
+        .ints(&[
+            Some(int(member.0)),
+            Some(int(account.points)),
+            Some(int(account.balance_minor)),
+        ])
+        .finish()
+}
+
+/// An account row (`member, points, balance, row_check`), checked.
+pub(super) fn account_of(row: &Row<'_>) -> rusqlite::Result<(MemberId, Account)> {
+    let member = MemberId(uint(row.get(0)?));
+    let account = Account {
+        points: uint(row.get(1)?),
+        balance_minor: uint(row.get(2)?),
+    };
+    row_check::verify(
+        "accounts",
+        member,
+        row.get(3)?,
+        account_check(member, account),
+    )?;
+    Ok((member, account))
+}
+
 fn load_account(c: &Connection, member: MemberId) -> rusqlite::Result<Account> {
-    Ok(
-        c.prepare_cached("SELECT points, balance FROM accounts WHERE member = ?1")?
-            .query_row([int(member.0)], |r| {
-                Ok(Account {
-                    points: uint(r.get(0)?),
-                    balance_minor: uint(r.get(1)?),
-                })
-            })
-            .optional()?
-            .unwrap_or_default(),
-    )
+    Ok(c.prepare_cached(
+        "SELECT member, points, balance, row_check FROM accounts WHERE member = ?1",
+    )?
+    .query_row([int(member.0)], account_of)
+    .optional()?
+    .map(|(_, account)| account)
+    .unwrap_or_default())
+}
+
+/// Computes the check of every row written before schema version 3 added them.
+pub(super) fn fill_row_checks(tx: &Connection) -> rusqlite::Result<()> {
+    let vouchers: Vec<[Option<i64>; 11]> = tx
+        .prepare(&format!("SELECT {VOUCHER_COLUMNS} FROM vouchers"))?
+        .query_map([], |row| {
+            let mut c = [None; 11];
+            for (i, column) in c.iter_mut().enumerate() {
+                *column = row.get(i)?;
+            }
+            Ok(c)
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for c in &vouchers {
+        tx.execute(
+            "UPDATE vouchers SET row_check = ?1 WHERE voucher = ?2",
+            [voucher_check(c), c[0].unwrap_or_default()],
+        )?;
+    }
+    let receipts: Vec<(i64, ReceiptRow)> = tx
+        .prepare(&format!("SELECT {RECEIPT_COLUMNS} FROM receipts"))?
+        .query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                ReceiptRow {
+                    voucher: row.get(1)?,
+                    store: row.get(2)?,
+                    member: row.get(3)?,
+                    at: row.get(4)?,
+                    spend: row.get(5)?,
+                    amount: row.get(6)?,
+                    key: row.get(7)?,
+                    voided_at: row.get(8)?,
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, row) in &receipts {
+        tx.execute(
+            "UPDATE receipts SET row_check = ?1 WHERE id = ?2",
+            [row.check(), *id],
+        )?;
+    }
+    let accounts: Vec<(MemberId, Account)> = tx
+        .prepare("SELECT member, points, balance FROM accounts")?
+        .query_map([], |row| {
+            Ok((
+                MemberId(uint(row.get(0)?)),
+                Account {
+                    points: uint(row.get(1)?),
+                    balance_minor: uint(row.get(2)?),
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (member, account) in accounts {
+        tx.execute(
+            "UPDATE accounts SET row_check = ?1 WHERE member = ?2",
+            [account_check(member, account), int(member.0)],
+        )?;
+    }
+    Ok(())
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 pub(super) const APPLICATION_ID: i64 = 0x4F32_4F4B;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: u32 = 2;
+pub(super) const SCHEMA_VERSION: u32 = 3;
 
 /// `MIGRATIONS[n]` takes a file from version `n` to `n + 1`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -109,7 +109,17 @@ CREATE TABLE check_ins (
     PRIMARY KEY (member, store, hour)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Version 3: a check of its own content in every row holding voucher state, a receipt or a
+-- balance (see row_check.rs); filled for existing rows by the migration.
+ALTER TABLE vouchers ADD COLUMN row_check INTEGER;
+ALTER TABLE receipts ADD COLUMN row_check INTEGER;
+ALTER TABLE accounts ADD COLUMN row_check INTEGER;
+"#,
 ];
+
+/// The version whose migration adds the row checks (and fills them in Rust).
+const ROW_CHECKS: usize = 3;
 
 /// What the file's header says it is: application id, schema version, schema objects.
 fn identify(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
@@ -145,14 +155,7 @@ pub(super) fn identify_existing(path: &Path, shown: &str) -> Result<(), LedgerEr
             detail: "empty file (a ledger is created only where no file exists)".into(),
         });
     }
-    let mut uri = String::from("file:");
-    for &byte in path.as_os_str().as_encoded_bytes() {
-        match byte {
-            b'%' | b'?' | b'#' => uri.push_str(&format!("%{byte:02X}")),
-            _ => uri.push(char::from(byte)),
-        }
-    }
-    uri.push_str("?immutable=1");
+    let uri = format!("{}?immutable=1", file_uri(path));
     let conn = Connection::open_with_flags(
         &uri,
         OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -169,57 +172,57 @@ pub(super) fn identify_existing(path: &Path, shown: &str) -> Result<(), LedgerEr
     check_identity(app, version, objects, shown)
 }
 
-/// Makes `conn` an o2okit ledger of `merchant`: creates the schema in an empty file, migrates
-/// an older one, refuses anything else without writing to it.
-pub(super) fn prepare(
+/// A `file:` URI for `path`: every byte outside the unreserved ASCII set percent-encoded, so
+/// a path such as `门店/收银台.ledger` names the same file (SQLite decodes the bytes back).
+pub(super) fn file_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for &byte in path.as_os_str().as_encoded_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
+}
+
+/// Makes the empty database behind `conn` an o2okit ledger of `merchant`.
+pub(super) fn create(
     conn: &mut Connection,
     path: &str,
     merchant: MerchantId,
 ) -> Result<(), LedgerError> {
-    // An existing file was identified read-only before this connection opened it; this look
-    // catches a file that appeared since, and decides whether to create or migrate.
+    let (app, version, objects) = identify(conn).map_err(not_a_database(path))?;
+    if (app, version, objects) != (0, 0, 0) {
+        return Err(LedgerError::AlreadyExists {
+            path: path.to_owned(),
+        });
+    }
+    migrate(conn, path, merchant)?;
+    settings(conn, path)
+}
+
+/// Prepares the existing ledger behind `conn` for use: migrates an older schema, refuses
+/// anything that is not a ledger of `merchant` without writing to it.
+pub(super) fn open(
+    conn: &mut Connection,
+    path: &str,
+    merchant: MerchantId,
+) -> Result<(), LedgerError> {
+    // The file was identified read-only before this connection opened it; look again in case
+    // it changed meanwhile.
     let (app, version, objects) = identify(conn).map_err(not_a_database(path))?;
     check_identity(app, version, objects, path)?;
-    if app != APPLICATION_ID || version < i64::from(SCHEMA_VERSION) {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite_error)?;
-        // Another process may have created or migrated the file while we waited for the lock.
-        let (app, version, objects) = identify(&tx).map_err(not_a_database(path))?;
-        check_identity(app, version, objects, path)?;
-        let start = if app == APPLICATION_ID {
-            version as usize
-        } else {
-            0
-        };
-        for (n, migration) in MIGRATIONS.iter().enumerate().skip(start) {
-            tx.execute_batch(migration).map_err(sqlite_error)?;
-            tx.pragma_update(None, "user_version", n as u32 + 1)
-                .map_err(sqlite_error)?;
-        }
-        tx.pragma_update(None, "application_id", APPLICATION_ID)
-            .map_err(sqlite_error)?;
-        tx.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('merchant', ?1)",
-            [i64::from(merchant.0)],
-        )
-        .map_err(sqlite_error)?;
-        tx.commit().map_err(sqlite_error)?;
+    if app != APPLICATION_ID {
+        return Err(LedgerError::NotADatabase {
+            path: path.to_owned(),
+            detail: "an empty database, not a ledger (a ledger is made by create)".into(),
+        });
     }
-    // WAL lets readers run beside the one writer; FULL syncs the WAL on every commit, so an
-    // acknowledged redemption survives a power cut, not only a crash.
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-        .map_err(sqlite_error)?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(LedgerError::Storage(format!(
-            "{path}: could not switch to WAL journal (got {mode})"
-        )));
+    if version < i64::from(SCHEMA_VERSION) {
+        migrate(conn, path, merchant)?;
     }
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(sqlite_error)?;
-    conn.pragma_update(None, "foreign_keys", true)
-        .map_err(sqlite_error)?;
+    settings(conn, path)?;
     let owner: Option<i64> = conn
         .query_row("SELECT value FROM meta WHERE key = 'merchant'", [], |r| {
             r.get(0)
@@ -236,6 +239,58 @@ pub(super) fn prepare(
             "{path}: ledger has no merchant"
         ))),
     }
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`] in one transaction.
+fn migrate(conn: &mut Connection, path: &str, merchant: MerchantId) -> Result<(), LedgerError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sqlite_error)?;
+    // Another process may have migrated the file while we waited for the lock.
+    let (app, version, objects) = identify(&tx).map_err(not_a_database(path))?;
+    check_identity(app, version, objects, path)?;
+    let start = if app == APPLICATION_ID {
+        version as usize
+    } else {
+        0
+    };
+    for (n, migration) in MIGRATIONS.iter().enumerate().skip(start) {
+        tx.execute_batch(migration).map_err(sqlite_error)?;
+        if n + 1 == ROW_CHECKS {
+            super::fill_row_checks(&tx).map_err(sqlite_error)?;
+        }
+        tx.pragma_update(None, "user_version", n as u32 + 1)
+            .map_err(sqlite_error)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(sqlite_error)?;
+    tx.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('merchant', ?1)",
+        [i64::from(merchant.0)],
+    )
+    .map_err(sqlite_error)?;
+    tx.commit().map_err(sqlite_error)
+}
+
+/// The connection settings every ledger runs with.
+fn settings(conn: &Connection, path: &str) -> Result<(), LedgerError> {
+    // WAL lets readers run beside the one writer; FULL syncs the WAL on every commit, so an
+    // acknowledged redemption survives a power cut, not only a crash.
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(sqlite_error)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(LedgerError::Storage(format!(
+            "{path}: could not switch to WAL journal (got {mode})"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(sqlite_error)?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(sqlite_error)?;
+    // SQLite checks each cell's size as it reads a page: damage found in use, not only at open.
+    conn.pragma_update(None, "cell_size_check", true)
+        .map_err(sqlite_error)
 }
 
 fn check_identity(app: i64, version: i64, objects: i64, path: &str) -> Result<(), LedgerError> {
