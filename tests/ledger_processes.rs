@@ -7,6 +7,8 @@
 //!   1,000 succeed and every other attempt is refused as already used.
 //! - crash: a till redeeming in a loop is SIGKILLed at random moments, 25 times; after each
 //!   kill every redemption it acknowledged is in the file, none twice.
+//! - create: a process creating ledgers one after another is SIGKILLed at random moments, 40
+//!   times; every ledger path then holds either nothing or a whole ledger that opens.
 
 mod common;
 
@@ -27,14 +29,19 @@ fn main() {
     match std::env::var("O2OKIT_CHILD").as_deref() {
         Ok("race") => return race_child(),
         Ok("crash") => return crash_child(),
+        Ok("create") => return create_child(),
         _ => {}
     }
-    let tests: [(&str, fn()); 2] = [
+    let tests: [(&str, fn()); 3] = [
         (
             "eight_threads_in_four_processes_spend_each_voucher_once",
             race,
         ),
         ("acknowledged_redemptions_survive_sigkill", crash),
+        (
+            "a_ledger_killed_while_being_created_is_absent_or_whole",
+            create,
+        ),
     ];
     let mut failed = 0;
     for (name, test) in tests {
@@ -247,5 +254,64 @@ fn crash_child() {
         let (receipt, _replayed) = redeem(&ledger, &acceptance, &format!("crash-{v}")).unwrap();
         writeln!(out, "ack {v} {}", receipt.id).unwrap();
         out.flush().unwrap();
+    }
+}
+
+const CREATE_KILLS: usize = 40;
+
+fn create() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("create schedule seed {seed}");
+    let mut rng = Rng(seed);
+    let (mut whole, mut staging_left) = (0, 0);
+    for round in 0..CREATE_KILLS {
+        let round_dir = dir.path().join(format!("round-{round}"));
+        std::fs::create_dir(&round_dir).unwrap();
+        let mut process = child("create", &round_dir.join("ledger")).spawn().unwrap();
+        let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        std::thread::sleep(Duration::from_micros(rng.next() % 40_000));
+        process.kill().unwrap();
+        process.wait().unwrap();
+        for entry in std::fs::read_dir(&round_dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with(".ledger-") && name.contains(".o2okit-new-") {
+                staging_left += 1;
+                continue;
+            }
+            if name.ends_with("-wal") || name.ends_with("-shm") {
+                continue;
+            }
+            match SqliteLedger::open(&path, MERCHANT) {
+                Ok(ledger) => {
+                    assert!(ledger.visits().unwrap().is_empty());
+                    whole += 1;
+                }
+                Err(e) => panic!("round {round}: {name} left unusable: {e}"),
+            }
+        }
+    }
+    // The path being created when a kill came holds nothing: only its staging files remain.
+    eprintln!(
+        "{CREATE_KILLS} kills: {whole} ledgers whole, none half-made; \
+         {staging_left} staging files (with their -wal/-shm) left beside them"
+    );
+}
+
+fn create_child() {
+    let base = ledger_path();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
+    for n in 0.. {
+        let path = base.with_file_name(format!("ledger-{n}"));
+        drop(SqliteLedger::create(&path, MERCHANT).unwrap());
     }
 }
