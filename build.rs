@@ -22,7 +22,8 @@ fn main() {
         "#define O2OKIT_VERSION \"{version}\"\n\
          #define O2OKIT_VERSION_MAJOR {major}\n\
          #define O2OKIT_VERSION_MINOR {minor}\n\
-         #define O2OKIT_VERSION_PATCH {patch}\n"
+         #define O2OKIT_VERSION_PATCH {patch}\n\
+         #define O2OKIT_VERSION_NUMBER ({major} * 10000 + {minor} * 100 + {patch})\n"
     );
     // Parse the C ABI module (and the modules it declares) only, so nothing of the Rust API
     // leaks into the header.

@@ -110,7 +110,7 @@ fn duckdb(log: &VisitLog, ours: &VisitReport) {
     let start = std::time::Instant::now();
     let runs = 10;
     for _ in 0..runs {
-        black_box(analyze(log, Granularity::Month));
+        black_box(analyze(log, Granularity::Month).unwrap());
     }
     let ours_s = start.elapsed().as_secs_f64() / f64::from(runs);
     println!(
@@ -138,7 +138,7 @@ fn main() {
         log.member_count(),
         raw_bytes as f64 / 1048576.0
     );
-    let (report, peak) = peak_during(|| analyze(&log, Granularity::Month));
+    let (report, peak) = peak_during(|| analyze(&log, Granularity::Month).unwrap());
     match peak {
         Some(peak) => println!(
             "peak resident memory during the analysis: {:.0} MiB = {:.2}x the raw visit bytes \
@@ -153,7 +153,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args().sample_size(20);
     c.bench_function(
         "analytics/monthly metrics + cohort matrix, 10M visits",
-        |b| b.iter(|| analyze(black_box(&log), Granularity::Month)),
+        |b| b.iter(|| analyze(black_box(&log), Granularity::Month).unwrap()),
     );
     c.final_summary();
 }

@@ -71,7 +71,8 @@ fn run() -> Result<(), String> {
     if !import.skipped.is_empty() {
         eprintln!("{} malformed rows skipped", import.skipped.len());
     }
-    let report = analytics::analyze(&import.log, args.granularity);
+    let report = analytics::analyze(&import.log, args.granularity)
+        .map_err(|e| format!("{}: {e}", args.file))?;
     let (plural, singular) = match args.granularity {
         Granularity::Month => ("months", "month"),
         Granularity::Week => ("weeks", "week"),

@@ -11,8 +11,12 @@
  *   o2o_<type>_free or _close. Passing NULL to a release function is fine; releasing the same
  *   handle twice is not.
  * - Text out goes into a caller buffer (char *buffer, size_t capacity, size_t *needed): the size
- *   needed, NUL included, is always written to *needed; when capacity is too small the call
- *   returns O2O_STATUS_INSUFFICIENT_BUFFER and writes nothing else (pass 0 to ask the size).
+ *   needed, NUL included, is written to *needed (which may be NULL) whenever the arguments are
+ *   valid; when capacity is too small the call returns O2O_STATUS_INSUFFICIENT_BUFFER and
+ *   writes nothing else (pass a NULL buffer and capacity 0 to ask the size). A NULL buffer
+ *   with a capacity above 0 is O2O_STATUS_NULL_ARGUMENT.
+ * - o2o_status_name() names every status; o2o_version_number() against
+ *   O2OKIT_VERSION_NUMBER checks at start-up that the library matches this header.
  * - No panic crosses the boundary: an internal error returns O2O_STATUS_PANIC.
  * - A refused voucher is not an error: it is an o2o_decision whose o2o_rejection says why.
  * - Times are Unix seconds (UTC); money is integer minor units.
@@ -31,6 +35,7 @@
 #define O2OKIT_VERSION_MAJOR 0
 #define O2OKIT_VERSION_MINOR 1
 #define O2OKIT_VERSION_PATCH 0
+#define O2OKIT_VERSION_NUMBER (0 * 10000 + 1 * 100 + 0)
 
 
 /*
@@ -257,6 +262,26 @@ enum o2o_status
    The ledger file was removed or replaced while open; nothing was written.
    */
   O2O_STATUS_LEDGER_FILE_REPLACED = 519,
+  /*
+   An instant outside the years the ledger records (2000 to 2199): a till clock set wrong.
+   */
+  O2O_STATUS_LEDGER_IMPLAUSIBLE_INSTANT = 520,
+  /*
+   A camera frame or image larger than the decoder's pixel limit; nothing was allocated.
+   */
+  O2O_STATUS_QR_FRAME_TOO_LARGE = 600,
+  /*
+   Visits dated outside the years analytics accepts (see the analytics module).
+   */
+  O2O_STATUS_ANALYTICS_IMPLAUSIBLE_INSTANT = 700,
+  /*
+   A report whose cohort matrix is above its limit: use a coarser granularity.
+   */
+  O2O_STATUS_ANALYTICS_TOO_LARGE = 701,
+  /*
+   A period's total spend does not fit in 64 bits of minor units.
+   */
+  O2O_STATUS_ANALYTICS_SPEND_OVERFLOW = 702,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -488,6 +513,39 @@ enum o2o_voucher_status
 typedef enum o2o_voucher_status o2o_voucher_status;
 #else
 typedef uint32_t o2o_voucher_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
+ What kind of benefit a voucher gives.
+ */
+enum o2o_benefit_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /*
+   A fixed amount off.
+   */
+  O2O_BENEFIT_KIND_AMOUNT_OFF = 1,
+  /*
+   A percentage off, perhaps capped.
+   */
+  O2O_BENEFIT_KIND_PERCENT_OFF = 2,
+  /*
+   A free item.
+   */
+  O2O_BENEFIT_KIND_GIFT_ITEM = 3,
+  /*
+   Prepaid value spent over several visits.
+   */
+  O2O_BENEFIT_KIND_STORED_VALUE = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum o2o_benefit_kind o2o_benefit_kind;
+#else
+typedef uint32_t o2o_benefit_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -771,6 +829,37 @@ typedef struct o2o_member {
   bool is_new;
 } o2o_member;
 
+/*
+ The benefit of an accepted voucher, as a receipt prints it.
+ */
+typedef struct o2o_benefit {
+  /*
+   Which benefit; the fields that do not apply to it are 0.
+   */
+  o2o_benefit_kind kind;
+  /*
+   `O2O_BENEFIT_KIND_AMOUNT_OFF`: the amount off; `O2O_BENEFIT_KIND_STORED_VALUE`: the face
+   value. Minor units.
+   */
+  uint64_t amount_minor;
+  /*
+   `O2O_BENEFIT_KIND_PERCENT_OFF`: hundredths of a percent (1,500 is 15%).
+   */
+  uint32_t basis_points;
+  /*
+   `O2O_BENEFIT_KIND_PERCENT_OFF`: the most it takes off, minor units; 0 when uncapped.
+   */
+  uint64_t cap_minor;
+  /*
+   `O2O_BENEFIT_KIND_GIFT_ITEM`: the item handed out.
+   */
+  uint32_t item_id;
+  /*
+   `O2O_BENEFIT_KIND_GIFT_ITEM`: how many.
+   */
+  uint32_t quantity;
+} o2o_benefit;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -785,7 +874,10 @@ extern "C" {
  `granularity` is one of the `O2O_GRANULARITY_*` values. See the buffer convention in the
  header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
  `O2O_STATUS_INVALID_PLACE`, `O2O_STATUS_INVALID_ARGUMENT`, `O2O_STATUS_LEDGER_STORAGE`,
- `O2O_STATUS_INSUFFICIENT_BUFFER`.
+ `O2O_STATUS_ANALYTICS_IMPLAUSIBLE_INSTANT` (a visit dated outside 2000 to 2199),
+ `O2O_STATUS_ANALYTICS_TOO_LARGE` (a cohort matrix above 16 Mi cells: use a coarser
+ granularity), `O2O_STATUS_ANALYTICS_SPEND_OVERFLOW`,
+ `O2O_STATUS_INSUFFICIENT_BUFFER`. Memory follows the visits, never the span of periods.
  */
 o2o_status o2o_ledger_report_json(const struct o2o_ledger *ledger,
                                   const char *time_zone,
@@ -1098,7 +1190,8 @@ o2o_status o2o_qr_render_svg(const char *qr_text,
 /*
  Writes the module matrix of `text` for devices that draw their own code: `size × size`
  bytes, row by row, 1 for dark and 0 for light, without the quiet zone (draw 4 light
- modules around it). `*size` receives the side; `*needed` the bytes needed (`size × size`).
+ modules around it). `*size` receives the side; `*needed` (when `needed` is not NULL) the
+ bytes needed (`size × size`).
 
  When `capacity` is too small, returns `O2O_STATUS_INSUFFICIENT_BUFFER` having written only
  `*size` and `*needed`. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
@@ -1119,7 +1212,8 @@ o2o_status o2o_qr_modules(const char *qr_text,
 
  See the buffer convention in the header's introduction (`*count` is written even when the
  buffer is too small). Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` (a
- frame whose stride and length disagree), `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call
+ frame whose stride and length disagree), `O2O_STATUS_QR_FRAME_TOO_LARGE` (above 50
+ megapixels), `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call
  from any thread.
  */
 o2o_status o2o_qr_decode_luma(const uint8_t *pixels,
@@ -1131,6 +1225,13 @@ o2o_status o2o_qr_decode_luma(const uint8_t *pixels,
                               size_t capacity,
                               size_t *needed,
                               size_t *count);
+
+/*
+ The stable snake_case name of status `status` (`"ok"`, `"ledger_busy"`, …; `"unknown"` for
+ a number this build does not know), for logs. The string is static: never NULL, never to
+ be freed. Safe to call from any thread.
+ */
+const char *o2o_status_name(uint32_t status);
 
 /*
  Writes the message of the last failed call on this thread (empty after a success) into
@@ -1152,6 +1253,13 @@ o2o_status o2o_last_error(char *buffer,
  The string is static: never NULL, never to be freed. Safe to call from any thread.
  */
 const char *o2o_version(void);
+
+/*
+ The library's version as one number, `major × 10000 + minor × 100 + patch` (0.1.0 is 100),
+ for an ABI check at start-up: compare it with `O2OKIT_VERSION_NUMBER` from the header the
+ program was compiled against. Safe to call from any thread.
+ */
+uint32_t o2o_version_number(void);
 
 /*
  The stable snake_case name of a rejection (`"expired"`, `"already_used"`; `"none"` for
@@ -1250,6 +1358,27 @@ uint64_t o2o_decision_discount_minor(const struct o2o_decision *decision);
  */
 o2o_status o2o_decision_voucher_id(const struct o2o_decision *decision,
                                    uint64_t *voucher_id);
+
+/*
+ Writes the accepted voucher's benefit into `*out`.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher.
+ */
+o2o_status o2o_decision_benefit(const struct o2o_decision *decision,
+                                struct o2o_benefit *out);
+
+/*
+ Writes the end of the accepted voucher's validity on the store's wall clock, as the receipt
+ prints it (`"2026-07-01T00:00"`: valid strictly before that minute), into `buffer`; an
+ empty string when it never expires.
+
+ See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+ `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher, `O2O_STATUS_INSUFFICIENT_BUFFER`.
+ */
+o2o_status o2o_decision_valid_until(const struct o2o_decision *decision,
+                                    char *buffer,
+                                    size_t capacity,
+                                    size_t *needed);
 
 /*
  Releases a decision. NULL is fine; never free the same decision twice.

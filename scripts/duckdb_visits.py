@@ -74,9 +74,15 @@ def monthly(con, tz):
          "spend_minor": int(spend), "avg_ticket_minor": int(spend) // paid if paid else None}
         for _, mi, _, active, new, retained, returning, churned, visits, spend, paid in months
     ]
+    def row(mi):
+        # o2okit ends a cohort's row at its last active month.
+        active = [cells.get((mi, k), 0) for k in range(hi - mi + 1)]
+        while active and active[-1] == 0:
+            active.pop()
+        return active
+
     cohorts = [
-        {"cohort": label(mi), "size": cells.get((mi, 0), 0),
-         "active": [cells.get((mi, k), 0) for k in range(hi - mi + 1)]}
+        {"cohort": label(mi), "size": cells.get((mi, 0), 0), "active": row(mi)}
         for _, mi, *_ in months
     ]
     return {"months": table, "cohorts": cohorts}

@@ -38,6 +38,9 @@ pub enum Error {
     /// A ledger operation.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A visit report.
+    #[error(transparent)]
+    Analytics(#[from] crate::analytics::AnalyticsError),
     /// An argument outside its documented range.
     #[error("invalid input: {0}")]
     InvalidInput(String),

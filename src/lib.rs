@@ -95,7 +95,7 @@ pub use ledger::{
     CheckInOutcome, CheckInRequest, IdempotencyKey, Ledger, LedgerError, MemoryLedger, Receipt,
     ReceiptId, RedeemOutcome, RedeemRequest, VisitEvent, VoucherStatus,
 };
-pub use local_time::{LocalDateTime, LocalTimeError};
+pub use local_time::{LocalDateTime, LocalTimeError, is_plausible};
 pub use member::{CardError, CardNumber, Member, Tier};
 pub use member_tokens::{membership_card, share_code, verify_membership_card, verify_share_code};
 pub use merchant::{Merchant, Store};

@@ -44,6 +44,19 @@ fn epoch() -> NaiveDateTime {
         .expect("2000-01-01 is a valid date")
 }
 
+/// The first instant o2okit records or analyses: 2000-01-01T00:00:00Z, Unix seconds.
+pub const PLAUSIBLE_FROM_UNIX: i64 = 946_684_800;
+/// The end (exclusive) of the instants o2okit records or analyses: 2200-01-01T00:00:00Z.
+pub const PLAUSIBLE_UNTIL_UNIX: i64 = 7_258_118_400;
+
+/// Whether an instant (Unix seconds) lies in the years o2okit accepts, 2000 to 2199. A till
+/// whose clock reset to 1970 or jumped to 9999 produces instants outside them: the ledger
+/// refuses to record such an instant and analytics refuses to count one, with a clear error,
+/// rather than stretching every report over centuries.
+pub fn is_plausible(at_unix: i64) -> bool {
+    (PLAUSIBLE_FROM_UNIX..PLAUSIBLE_UNTIL_UNIX).contains(&at_unix)
+}
+
 /// A wall-clock date and time to the minute, with no time zone: "2026-12-31 23:59 wherever
 /// the store is".
 ///

@@ -15,9 +15,11 @@ mod svg;
 pub mod synthetic;
 
 pub use campaigns::{CampaignRow, campaigns};
-pub use csv::{CsvError, CsvImport, CsvMode, HEADER, read_csv, write_csv};
+pub use csv::{
+    CsvError, CsvImport, CsvMode, HEADER, MAX_LINE_BYTES, MAX_MEMBER_ID_BYTES, read_csv, write_csv,
+};
 pub use log::{ANONYMOUS, VisitLog, VisitLogBuilder};
-pub use metrics::{CohortRow, PeriodRow, VisitReport, analyze};
+pub use metrics::{AnalyticsError, CohortRow, PeriodRow, VisitReport, analyze};
 pub use period::{Granularity, Periods};
 pub use referrals::{ReferralReport, referrals};
 pub use segments::{

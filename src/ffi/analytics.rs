@@ -23,7 +23,10 @@ pub const O2O_GRANULARITY_DAY: u32 = 2;
 /// `granularity` is one of the `O2O_GRANULARITY_*` values. See the buffer convention in the
 /// header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
 /// `O2O_STATUS_INVALID_PLACE`, `O2O_STATUS_INVALID_ARGUMENT`, `O2O_STATUS_LEDGER_STORAGE`,
-/// `O2O_STATUS_INSUFFICIENT_BUFFER`.
+/// `O2O_STATUS_ANALYTICS_IMPLAUSIBLE_INSTANT` (a visit dated outside 2000 to 2199),
+/// `O2O_STATUS_ANALYTICS_TOO_LARGE` (a cohort matrix above 16 Mi cells: use a coarser
+/// granularity), `O2O_STATUS_ANALYTICS_SPEND_OVERFLOW`,
+/// `O2O_STATUS_INSUFFICIENT_BUFFER`. Memory follows the visits, never the span of periods.
 #[unsafe(no_mangle)]
 pub extern "C" fn o2o_ledger_report_json(
     ledger: *const o2o_ledger,
@@ -48,7 +51,7 @@ pub extern "C" fn o2o_ledger_report_json(
             }
         };
         let log = VisitLog::from_events(zone, &ledger.0.visits()?);
-        let json = serde_json::to_string(&analyze(&log, granularity))
+        let json = serde_json::to_string(&analyze(&log, granularity)?)
             .map_err(|e| Failure::new(o2o_status::Panic, e.to_string()))?;
         write_text(&json, buffer, capacity, needed)
     })

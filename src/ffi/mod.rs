@@ -12,9 +12,11 @@
 //!   `o2o_<type>_free` / `_close`. Passing NULL to a free function is fine; passing the same
 //!   handle twice is not.
 //! - Text out goes into a caller buffer `(char *buffer, size_t capacity, size_t *needed)`: the
-//!   size needed, NUL included, is always written to `*needed`; when `capacity` is too small
-//!   the call returns `O2O_STATUS_INSUFFICIENT_BUFFER` and writes nothing else (call with 0 to
-//!   ask for the size).
+//!   size needed, NUL included, is written to `*needed` (which may be NULL) whenever the
+//!   arguments are valid; when `capacity` is too small the call returns
+//!   `O2O_STATUS_INSUFFICIENT_BUFFER` and writes nothing else (call with a NULL buffer and
+//!   capacity 0 to ask for the size). A NULL buffer with a capacity above 0 is
+//!   `O2O_STATUS_NULL_ARGUMENT`.
 //! - No panic crosses the boundary: an internal error returns `O2O_STATUS_PANIC`.
 //! - Times are Unix seconds (UTC); money is integer minor units.
 #![allow(unsafe_code)]
@@ -49,8 +51,8 @@ pub use ledger::*;
 pub use member::*;
 #[cfg(feature = "qr")]
 pub use qr::*;
-pub use status::{o2o_last_error, o2o_status};
-pub use version::o2o_version;
+pub use status::{O2O_MAX_ERROR_MESSAGE, o2o_last_error, o2o_status, o2o_status_name};
+pub use version::{o2o_version, o2o_version_number};
 pub use voucher::*;
 
 use status::Failure;

@@ -1,6 +1,6 @@
 //! QR codes for C: render, decode camera frames.
 
-use super::status::{Failure, guard, o2o_status, write_text};
+use super::status::{Failure, check_buffer, guard, o2o_status, write_text};
 use super::{bytes, check_out, put, text};
 use crate::qr::{EcLevel, QrError, decode_luma, encode};
 use std::ffi::c_char;
@@ -30,7 +30,11 @@ fn level(code: u32) -> Result<EcLevel, Failure> {
 }
 
 fn qr_failure(error: QrError) -> Failure {
-    Failure::new(o2o_status::InvalidArgument, error.to_string())
+    let status = match error {
+        QrError::FrameTooLarge { .. } => o2o_status::QrFrameTooLarge,
+        _ => o2o_status::InvalidArgument,
+    };
+    Failure::new(status, error.to_string())
 }
 
 /// Renders `text` as an SVG document (4-module quiet zone, `module_px` pixels a module) at
@@ -58,7 +62,8 @@ pub extern "C" fn o2o_qr_render_svg(
 
 /// Writes the module matrix of `text` for devices that draw their own code: `size × size`
 /// bytes, row by row, 1 for dark and 0 for light, without the quiet zone (draw 4 light
-/// modules around it). `*size` receives the side; `*needed` the bytes needed (`size × size`).
+/// modules around it). `*size` receives the side; `*needed` (when `needed` is not NULL) the
+/// bytes needed (`size × size`).
 ///
 /// When `capacity` is too small, returns `O2O_STATUS_INSUFFICIENT_BUFFER` having written only
 /// `*size` and `*needed`. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
@@ -73,16 +78,18 @@ pub extern "C" fn o2o_qr_modules(
     size: *mut usize,
 ) -> o2o_status {
     guard(|| {
-        check_out(needed, "needed")?;
         check_out(size, "size")?;
+        check_buffer(modules, capacity)?;
         // SAFETY: NULL or a NUL-terminated string, per the header.
         let qr_text = unsafe { text(qr_text, "qr_text") }?;
         let matrix = encode(qr_text, level(ec_level)?).map_err(qr_failure)?;
         let side = matrix.size();
-        // SAFETY: both outputs were checked.
+        // SAFETY: `size` was checked; `needed` is NULL or valid, per the header.
         unsafe {
             put(size, side);
-            put(needed, side * side);
+            if !needed.is_null() {
+                put(needed, side * side);
+            }
         }
         if modules.is_null() || capacity < side * side {
             return Err(Failure::new(
@@ -108,7 +115,8 @@ pub extern "C" fn o2o_qr_modules(
 ///
 /// See the buffer convention in the header's introduction (`*count` is written even when the
 /// buffer is too small). Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` (a
-/// frame whose stride and length disagree), `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call
+/// frame whose stride and length disagree), `O2O_STATUS_QR_FRAME_TOO_LARGE` (above 50
+/// megapixels), `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call
 /// from any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn o2o_qr_decode_luma(

@@ -1,10 +1,11 @@
 //! Status codes, the per-thread last error message, and the panic boundary.
 
 use crate::Error;
+use crate::analytics::AnalyticsError;
 use crate::keys::KeyError;
 use crate::ledger::LedgerError;
 use std::cell::RefCell;
-use std::ffi::c_char;
+use std::ffi::{CStr, c_char};
 
 /// The result of every fallible o2okit call. `Ok` is 0; the others come in blocks of 100
 /// per area and never change meaning. [`o2o_last_error`] has the message of the last failure
@@ -94,9 +95,128 @@ pub enum o2o_status {
     LedgerAlreadyExists = 518,
     /// The ledger file was removed or replaced while open; nothing was written.
     LedgerFileReplaced = 519,
+    /// An instant outside the years the ledger records (2000 to 2199): a till clock set wrong.
+    LedgerImplausibleInstant = 520,
+    /// A camera frame or image larger than the decoder's pixel limit; nothing was allocated.
+    QrFrameTooLarge = 600,
+    /// Visits dated outside the years analytics accepts (see the analytics module).
+    AnalyticsImplausibleInstant = 700,
+    /// A report whose cohort matrix is above its limit: use a coarser granularity.
+    AnalyticsTooLarge = 701,
+    /// A period's total spend does not fit in 64 bits of minor units.
+    AnalyticsSpendOverflow = 702,
 }
 
 impl o2o_status {
+    /// Every status, in code order.
+    pub const ALL: [o2o_status; 45] = {
+        use o2o_status::*;
+        [
+            Ok,
+            NullArgument,
+            InvalidUtf8,
+            InsufficientBuffer,
+            Panic,
+            InvalidArgument,
+            InvalidMoney,
+            InvalidTime,
+            InvalidPlace,
+            InvalidCard,
+            KeyTooShort,
+            KeyDuplicate,
+            KeyUnknown,
+            KeyRetired,
+            KeyRetiringActive,
+            KeyNoActive,
+            KeyWrongMerchant,
+            TokenMalformed,
+            VoucherJson,
+            VoucherInvalid,
+            LedgerNotADatabase,
+            LedgerForeign,
+            LedgerSchemaTooNew,
+            LedgerWrongMerchant,
+            LedgerBusy,
+            LedgerCorrupt,
+            LedgerStorage,
+            LedgerIdempotencyConflict,
+            LedgerUnknownReceipt,
+            LedgerAlreadyVoided,
+            LedgerAlreadyRevoked,
+            LedgerVoucherConflict,
+            LedgerInsufficientFunds,
+            LedgerZeroMovement,
+            LedgerIdentityCollision,
+            LedgerInvalidRequest,
+            LedgerVoidBeforeRedemption,
+            LedgerNotFound,
+            LedgerAlreadyExists,
+            LedgerFileReplaced,
+            LedgerImplausibleInstant,
+            QrFrameTooLarge,
+            AnalyticsImplausibleInstant,
+            AnalyticsTooLarge,
+            AnalyticsSpendOverflow,
+        ]
+    };
+
+    /// The stable snake_case name of the status, such as `"ledger_busy"`.
+    pub fn name(self) -> &'static CStr {
+        use o2o_status::*;
+        match self {
+            Ok => c"ok",
+            NullArgument => c"null_argument",
+            InvalidUtf8 => c"invalid_utf8",
+            InsufficientBuffer => c"insufficient_buffer",
+            Panic => c"panic",
+            InvalidArgument => c"invalid_argument",
+            InvalidMoney => c"invalid_money",
+            InvalidTime => c"invalid_time",
+            InvalidPlace => c"invalid_place",
+            InvalidCard => c"invalid_card",
+            KeyTooShort => c"key_too_short",
+            KeyDuplicate => c"key_duplicate",
+            KeyUnknown => c"key_unknown",
+            KeyRetired => c"key_retired",
+            KeyRetiringActive => c"key_retiring_active",
+            KeyNoActive => c"key_no_active",
+            KeyWrongMerchant => c"key_wrong_merchant",
+            TokenMalformed => c"token_malformed",
+            VoucherJson => c"voucher_json",
+            VoucherInvalid => c"voucher_invalid",
+            LedgerNotADatabase => c"ledger_not_a_database",
+            LedgerForeign => c"ledger_foreign",
+            LedgerSchemaTooNew => c"ledger_schema_too_new",
+            LedgerWrongMerchant => c"ledger_wrong_merchant",
+            LedgerBusy => c"ledger_busy",
+            LedgerCorrupt => c"ledger_corrupt",
+            LedgerStorage => c"ledger_storage",
+            LedgerIdempotencyConflict => c"ledger_idempotency_conflict",
+            LedgerUnknownReceipt => c"ledger_unknown_receipt",
+            LedgerAlreadyVoided => c"ledger_already_voided",
+            LedgerAlreadyRevoked => c"ledger_already_revoked",
+            LedgerVoucherConflict => c"ledger_voucher_conflict",
+            LedgerInsufficientFunds => c"ledger_insufficient_funds",
+            LedgerZeroMovement => c"ledger_zero_movement",
+            LedgerIdentityCollision => c"ledger_identity_collision",
+            LedgerInvalidRequest => c"ledger_invalid_request",
+            LedgerVoidBeforeRedemption => c"ledger_void_before_redemption",
+            LedgerNotFound => c"ledger_not_found",
+            LedgerAlreadyExists => c"ledger_already_exists",
+            LedgerFileReplaced => c"ledger_file_replaced",
+            LedgerImplausibleInstant => c"ledger_implausible_instant",
+            QrFrameTooLarge => c"qr_frame_too_large",
+            AnalyticsImplausibleInstant => c"analytics_implausible_instant",
+            AnalyticsTooLarge => c"analytics_too_large",
+            AnalyticsSpendOverflow => c"analytics_spend_overflow",
+        }
+    }
+
+    /// The status with number `code`, if there is one.
+    pub fn from_code(code: u32) -> Option<o2o_status> {
+        Self::ALL.into_iter().find(|s| *s as u32 == code)
+    }
+
     /// The status of a library error.
     pub(crate) fn of(error: &Error) -> o2o_status {
         use o2o_status::*;
@@ -137,6 +257,12 @@ impl o2o_status {
                 LedgerError::NotFound { .. } => LedgerNotFound,
                 LedgerError::AlreadyExists { .. } => LedgerAlreadyExists,
                 LedgerError::FileReplaced { .. } => LedgerFileReplaced,
+                LedgerError::ImplausibleInstant(_) => LedgerImplausibleInstant,
+            },
+            Error::Analytics(e) => match e {
+                AnalyticsError::ImplausibleInstant { .. } => AnalyticsImplausibleInstant,
+                AnalyticsError::TooManyCohortCells { .. } => AnalyticsTooLarge,
+                AnalyticsError::SpendOverflow { .. } => AnalyticsSpendOverflow,
             },
             Error::InvalidInput(_) => InvalidArgument,
         }
@@ -216,14 +342,27 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<(), Failure>) -> o2o_status {
     }
 }
 
+/// Refuses a NULL output buffer that claims a capacity.
+pub(crate) fn check_buffer<T>(buffer: *const T, capacity: usize) -> Result<(), Failure> {
+    if buffer.is_null() && capacity > 0 {
+        return Err(Failure::new(
+            o2o_status::NullArgument,
+            format!("buffer is NULL with a capacity of {capacity}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Copies `text` and a NUL into a caller buffer of `capacity` bytes and writes the length
-/// needed (including the NUL) to `needed`. `buffer` may be NULL when `capacity` is 0.
+/// needed (including the NUL) to `needed` (when not NULL). `buffer` may be NULL only when
+/// `capacity` is 0.
 pub(crate) fn write_text(
     text: &str,
     buffer: *mut c_char,
     capacity: usize,
     needed: *mut usize,
 ) -> Result<(), Failure> {
+    check_buffer(buffer, capacity)?;
     let size = text.len() + 1;
     if !needed.is_null() {
         // SAFETY: the caller passes either NULL or a valid pointer to a size_t.
@@ -242,6 +381,16 @@ pub(crate) fn write_text(
         buffer.add(text.len()).write(0);
     }
     Ok(())
+}
+
+/// The stable snake_case name of status `status` (`"ok"`, `"ledger_busy"`, …; `"unknown"` for
+/// a number this build does not know), for logs. The string is static: never NULL, never to
+/// be freed. Safe to call from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_status_name(status: u32) -> *const c_char {
+    o2o_status::from_code(status)
+        .map_or(c"unknown", o2o_status::name)
+        .as_ptr()
 }
 
 /// Writes the message of the last failed call on this thread (empty after a success) into
@@ -397,6 +546,22 @@ mod tests {
             (
                 LedgerError::FileReplaced { path: "p".into() }.into(),
                 LedgerFileReplaced,
+            ),
+            (
+                LedgerError::ImplausibleInstant(chrono::DateTime::UNIX_EPOCH).into(),
+                LedgerImplausibleInstant,
+            ),
+            (
+                AnalyticsError::ImplausibleInstant { at: 0, count: 1 }.into(),
+                AnalyticsImplausibleInstant,
+            ),
+            (
+                AnalyticsError::TooManyCohortCells { cells: 2, max: 1 }.into(),
+                AnalyticsTooLarge,
+            ),
+            (
+                AnalyticsError::SpendOverflow { period: "p".into() }.into(),
+                AnalyticsSpendOverflow,
             ),
             (Error::InvalidInput("x".into()), InvalidArgument),
         ]

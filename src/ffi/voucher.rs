@@ -10,7 +10,8 @@ use crate::money::Currency;
 use crate::region::{GeoPoint, RegionCode};
 use crate::rejection::Rejection;
 use crate::voucher::{
-    Basket, BasketLine, Decision, MemberContext, RedemptionContext, Voucher, verify,
+    Acceptance, Basket, BasketLine, Benefit, Decision, MemberContext, RedemptionContext, Voucher,
+    verify,
 };
 use std::ffi::c_char;
 
@@ -403,6 +404,21 @@ pub extern "C" fn o2o_decision_discount_minor(decision: *const o2o_decision) -> 
     }
 }
 
+/// The acceptance of a decision argument, or the error a refused one gives.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+unsafe fn accepted<'a>(decision: *const o2o_decision) -> Result<&'a Acceptance, Failure> {
+    // SAFETY: per the caller.
+    match unsafe { borrow(decision, "decision") }?.0 {
+        Decision::Accepted(ref a) => Ok(a),
+        Decision::Rejected { .. } => Err(Failure::new(
+            o2o_status::InvalidArgument,
+            "the voucher was refused; its content is not authenticated",
+        )),
+    }
+}
+
 /// Writes the accepted voucher's id into `*voucher_id`.
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher
@@ -414,18 +430,120 @@ pub extern "C" fn o2o_decision_voucher_id(
 ) -> o2o_status {
     guard(|| {
         check_out(voucher_id, "voucher_id")?;
+        // SAFETY: NULL or a live decision, per the header; `voucher_id` was checked.
+        unsafe { put(voucher_id, accepted(decision)?.voucher().id.0) };
+        Ok(())
+    })
+}
+
+/// What kind of benefit a voucher gives.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum o2o_benefit_kind {
+    /// A fixed amount off.
+    AmountOff = 1,
+    /// A percentage off, perhaps capped.
+    PercentOff = 2,
+    /// A free item.
+    GiftItem = 3,
+    /// Prepaid value spent over several visits.
+    StoredValue = 4,
+}
+
+/// The benefit of an accepted voucher, as a receipt prints it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct o2o_benefit {
+    /// Which benefit; the fields that do not apply to it are 0.
+    pub kind: o2o_benefit_kind,
+    /// `O2O_BENEFIT_KIND_AMOUNT_OFF`: the amount off; `O2O_BENEFIT_KIND_STORED_VALUE`: the face
+    /// value. Minor units.
+    pub amount_minor: u64,
+    /// `O2O_BENEFIT_KIND_PERCENT_OFF`: hundredths of a percent (1,500 is 15%).
+    pub basis_points: u32,
+    /// `O2O_BENEFIT_KIND_PERCENT_OFF`: the most it takes off, minor units; 0 when uncapped.
+    pub cap_minor: u64,
+    /// `O2O_BENEFIT_KIND_GIFT_ITEM`: the item handed out.
+    pub item_id: u32,
+    /// `O2O_BENEFIT_KIND_GIFT_ITEM`: how many.
+    pub quantity: u32,
+}
+
+/// Writes the accepted voucher's benefit into `*out`.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_decision_benefit(
+    decision: *const o2o_decision,
+    out: *mut o2o_benefit,
+) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
         // SAFETY: NULL or a live decision, per the header.
-        match unsafe { borrow(decision, "decision") }?.0 {
-            Decision::Accepted(ref a) => {
-                // SAFETY: checked above.
-                unsafe { put(voucher_id, a.voucher().id.0) };
-                Ok(())
-            }
-            Decision::Rejected { .. } => Err(Failure::new(
-                o2o_status::InvalidArgument,
-                "the voucher was refused; its id is not authenticated",
-            )),
-        }
+        let acceptance = unsafe { accepted(decision) }?;
+        let none = o2o_benefit {
+            kind: o2o_benefit_kind::AmountOff,
+            amount_minor: 0,
+            basis_points: 0,
+            cap_minor: 0,
+            item_id: 0,
+            quantity: 0,
+        };
+        let benefit = match acceptance.voucher().benefit {
+            Benefit::AmountOff { minor } => o2o_benefit {
+                amount_minor: minor,
+                ..none
+            },
+            Benefit::PercentOff {
+                basis_points,
+                cap_minor,
+            } => o2o_benefit {
+                kind: o2o_benefit_kind::PercentOff,
+                basis_points: u32::from(basis_points),
+                cap_minor: cap_minor.unwrap_or(0),
+                ..none
+            },
+            Benefit::GiftItem { item, quantity } => o2o_benefit {
+                kind: o2o_benefit_kind::GiftItem,
+                item_id: item.0,
+                quantity: u32::from(quantity),
+                ..none
+            },
+            Benefit::StoredValue { minor } => o2o_benefit {
+                kind: o2o_benefit_kind::StoredValue,
+                amount_minor: minor,
+                ..none
+            },
+        };
+        // SAFETY: `out` was checked.
+        unsafe { put(out, benefit) };
+        Ok(())
+    })
+}
+
+/// Writes the end of the accepted voucher's validity on the store's wall clock, as the receipt
+/// prints it (`"2026-07-01T00:00"`: valid strictly before that minute), into `buffer`; an
+/// empty string when it never expires.
+///
+/// See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+/// `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher, `O2O_STATUS_INSUFFICIENT_BUFFER`.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_decision_valid_until(
+    decision: *const o2o_decision,
+    buffer: *mut c_char,
+    capacity: usize,
+    needed: *mut usize,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live decision, per the header.
+        let acceptance = unsafe { accepted(decision) }?;
+        let until = acceptance.voucher().time.valid_until;
+        write_text(
+            &until.map(|u| u.to_string()).unwrap_or_default(),
+            buffer,
+            capacity,
+            needed,
+        )
     })
 }
 

@@ -8,8 +8,8 @@ use super::members::{
 use super::record::VoucherRecord;
 use super::{
     Account, Ledger, LedgerError, LedgerEvent, Movement, MovementRequest, Receipt, ReceiptId,
-    RedeemOutcome, RedeemRequest, VisitEvent, check_merchant, check_void, ledger_instant, replay,
-    sort_history, visit_of,
+    RedeemOutcome, RedeemRequest, VisitEvent, check_instant, check_merchant, check_void,
+    ledger_instant, replay, sort_history, visit_of,
 };
 use crate::enrollment::Pseudonym;
 use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
@@ -70,6 +70,7 @@ impl Ledger for MemoryLedger {
     }
 
     fn record_issue(&self, voucher: &Voucher, at: DateTime<Utc>) -> Result<(), LedgerError> {
+        check_instant(at)?;
         check_merchant(self.merchant, voucher.merchant)?;
         let mut state = self.lock();
         let record = VoucherRecord::issued(state.vouchers.get(&voucher.id).cloned(), voucher, at)?;
@@ -78,6 +79,7 @@ impl Ledger for MemoryLedger {
     }
 
     fn redeem(&self, request: &RedeemRequest<'_>) -> Result<RedeemOutcome, LedgerError> {
+        check_instant(request.acceptance.at())?;
         let voucher = request.acceptance.voucher();
         check_merchant(self.merchant, voucher.merchant)?;
         let mut state = self.lock();
@@ -130,6 +132,7 @@ impl Ledger for MemoryLedger {
     }
 
     fn void(&self, receipt: ReceiptId, at: DateTime<Utc>) -> Result<VoucherRecord, LedgerError> {
+        check_instant(at)?;
         let mut state = self.lock();
         let index = usize::try_from(receipt.0)
             .ok()
@@ -154,6 +157,7 @@ impl Ledger for MemoryLedger {
     }
 
     fn revoke(&self, voucher: VoucherId, at: DateTime<Utc>) -> Result<(), LedgerError> {
+        check_instant(at)?;
         let mut state = self.lock();
         let record = state
             .vouchers
@@ -200,6 +204,7 @@ impl Ledger for MemoryLedger {
     }
 
     fn apply(&self, request: &MovementRequest) -> Result<Movement, LedgerError> {
+        check_instant(request.at)?;
         if request.kind.amount() == 0 {
             return Err(LedgerError::ZeroMovement);
         }
@@ -254,6 +259,7 @@ impl Ledger for MemoryLedger {
     }
 
     fn record_visit(&self, visit: &VisitEvent) -> Result<(), LedgerError> {
+        check_instant(visit.at)?;
         self.lock().visits.push(visit.clone());
         Ok(())
     }
@@ -277,6 +283,7 @@ impl Ledger for MemoryLedger {
     }
 
     fn check_in(&self, request: &CheckInRequest<'_>) -> Result<CheckInOutcome, LedgerError> {
+        check_instant(request.at)?;
         check_request(self.merchant, request)?;
         let mut state = self.lock();
         let id = request.pseudonym.member_id();

@@ -133,6 +133,10 @@ pub enum LedgerError {
         /// The path.
         path: String,
     },
+    /// An instant outside the years the ledger records (2000 to 2199, see
+    /// [`crate::is_plausible`]): a till clock reset or set far ahead. Nothing was written.
+    #[error("{0} is outside the years 2000 to 2199: is the till's clock set right?")]
+    ImplausibleInstant(DateTime<Utc>),
     /// A void dated before the redemption it voids: a till clock set wrong, or a mistyped
     /// receipt. Nothing was written.
     #[error("receipt {receipt} was redeemed at {redeemed_at}; it cannot be voided at {void_at}")]
@@ -558,6 +562,15 @@ pub(crate) fn replay(
         receipt,
         replayed: true,
     })
+}
+
+/// Refuses an instant outside the years the ledger records.
+pub(crate) fn check_instant(at: DateTime<Utc>) -> Result<(), LedgerError> {
+    if crate::is_plausible(at.timestamp()) {
+        Ok(())
+    } else {
+        Err(LedgerError::ImplausibleInstant(at))
+    }
 }
 
 /// Refuses to void a receipt that is voided already, or at an instant before its redemption.

@@ -5,6 +5,19 @@
 //! detector; then the locator after a global threshold; then rqrr again at half size (large
 //! frames), thresholded, and at double size (small frames, the locator too). Every code found
 //! is returned, once each, in the order found.
+//!
+//! # Bounds
+//! A hostile or oversized frame must not take a kiosk down, so every decode is bounded by
+//! [`DecodeLimits`]:
+//! - a frame (or an image file, judged by its header before any pixel is decoded) above
+//!   [`DecodeLimits::max_pixels`] is refused with [`QrError::FrameTooLarge`], allocating
+//!   nothing;
+//! - a frame above [`DecodeLimits::work_pixels`] is box-downscaled by the smallest integer
+//!   factor that brings it within, before any pass: memory is then a small multiple of
+//!   `work_pixels`, and the time of every pass is bounded by the work frame's size;
+//! - rqrr's detector, whose time grows fastest on textured frames without a code (flood
+//!   fills of every region), runs on at most [`RQRR_PIXELS`] pixels: larger work frames give
+//!   it a half-size copy. Our locator's finder list is capped (`locate`).
 
 use super::QrError;
 use super::binarize::{adaptive_threshold, global_threshold};
@@ -18,13 +31,73 @@ const MIN_SIDE: usize = 21;
 /// Frames wider or taller than this are also tried at half size.
 const LARGE: usize = 1000;
 
+/// The most pixels rqrr's detector is given in one pass (a 1280×720 frame has 921,600).
+pub const RQRR_PIXELS: usize = 1_000_000;
+
+/// Bounds on the work one decode may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Frames with more pixels than this are refused before anything is allocated.
+    pub max_pixels: usize,
+    /// Frames with more pixels than this are downscaled by an integer factor to fit first.
+    pub work_pixels: usize,
+}
+
+impl Default for DecodeLimits {
+    /// At most 50 megapixels accepted (a 8192×6144 photo); work done on at most a 1920×1080
+    /// frame's 2,073,600 pixels.
+    fn default() -> Self {
+        DecodeLimits {
+            max_pixels: 50_000_000,
+            work_pixels: 1920 * 1080,
+        }
+    }
+}
+
+impl DecodeLimits {
+    fn check(&self, width: usize, height: usize) -> Result<(), QrError> {
+        match width.checked_mul(height) {
+            Some(pixels) if pixels <= self.max_pixels => Ok(()),
+            _ => Err(QrError::FrameTooLarge {
+                width,
+                height,
+                max_pixels: self.max_pixels,
+            }),
+        }
+    }
+
+    /// The integer factor that brings `width × height` within `work_pixels`.
+    fn shrink_factor(&self, width: usize, height: usize) -> usize {
+        let pixels = width.saturating_mul(height);
+        let mut factor = 1;
+        while pixels / (factor * factor) > self.work_pixels.max(MIN_SIDE * MIN_SIDE) {
+            factor += 1;
+        }
+        factor
+    }
+}
+
 /// Decodes every QR code in an 8-bit luma frame of `width × height` pixels whose rows start
-/// `stride` bytes apart (as camera frames arrive).
+/// `stride` bytes apart (as camera frames arrive), within the default [`DecodeLimits`].
 ///
 /// # Errors
 /// [`QrError::InvalidFrame`] when the buffer is shorter than `stride × (height − 1) + width`
-/// or `stride < width`.
+/// or `stride < width`; [`QrError::FrameTooLarge`] above the pixel limit.
 pub fn decode_luma(
+    width: usize,
+    height: usize,
+    stride: usize,
+    pixels: &[u8],
+) -> Result<Vec<String>, QrError> {
+    decode_luma_with(&DecodeLimits::default(), width, height, stride, pixels)
+}
+
+/// As [`decode_luma`], within `limits`.
+///
+/// # Errors
+/// As [`decode_luma`].
+pub fn decode_luma_with(
+    limits: &DecodeLimits,
     width: usize,
     height: usize,
     stride: usize,
@@ -33,6 +106,7 @@ pub fn decode_luma(
     if width == 0 || height == 0 {
         return Ok(Vec::new());
     }
+    limits.check(width, height)?;
     let needed = stride
         .checked_mul(height - 1)
         .and_then(|n| n.checked_add(width))
@@ -49,16 +123,14 @@ pub fn decode_luma(
     if width < MIN_SIDE || height < MIN_SIDE {
         return Ok(Vec::new());
     }
-    let mut frame: Vec<u8> = Vec::with_capacity(width * height);
-    for row in 0..height {
-        frame.extend_from_slice(&pixels[row * stride..row * stride + width]);
-    }
+    let factor = limits.shrink_factor(width, height);
+    let (width, height, frame) = shrink(width, height, stride, pixels, factor);
     let mut search = Search::default();
     let (mut w, mut h, mut data) = (width, height, frame);
     // Our own locator first: it is quick, and reads the small, blurred and rotated codes
     // rqrr's detector misses.
     search.locate(w, h, &adaptive_threshold(w, h, &data, 16));
-    if search.empty() {
+    if search.empty() && w * h <= RQRR_PIXELS {
         search.rqrr(w, h, &data);
     }
     if search.empty() {
@@ -66,7 +138,9 @@ pub fn decode_luma(
     }
     while search.empty() && (w > LARGE || h > LARGE) {
         (w, h, data) = half(w, h, &data);
-        search.rqrr(w, h, &data);
+        if w * h <= RQRR_PIXELS {
+            search.rqrr(w, h, &data);
+        }
     }
     if search.empty() {
         search.rqrr(w, h, &adaptive_threshold(w, h, &data, 16));
@@ -74,7 +148,7 @@ pub fn decode_luma(
     if search.empty() {
         search.rqrr(w, h, &global_threshold(&data));
     }
-    if search.empty() && w == width && w <= LARGE && h <= LARGE {
+    if search.empty() && factor == 1 && w == width && w <= LARGE && h <= LARGE {
         // Small modules (2–3 px) blur into each other: give the detector more pixels. (Not for
         // a frame halved above: doubling it back only blurs what the first pass saw.)
         let (dw, dh, doubled) = double(w, h, &data);
@@ -90,15 +164,40 @@ pub fn decode_luma(
     search.finish()
 }
 
-/// Decodes every QR code in a PNG or JPEG file.
+/// Decodes every QR code in a PNG or JPEG file, within the default [`DecodeLimits`].
 ///
 /// # Errors
-/// [`QrError::Image`] when the file cannot be read or decoded.
+/// [`QrError::Image`] when the file cannot be read or decoded; [`QrError::FrameTooLarge`]
+/// when its header claims more pixels than the limit (nothing is decoded).
 pub fn decode_image_file(path: impl AsRef<Path>) -> Result<Vec<String>, QrError> {
-    let image = image::open(path.as_ref()).map_err(|e| QrError::Image(e.to_string()))?;
-    let luma = image.to_luma8();
+    decode_image_file_with(&DecodeLimits::default(), path)
+}
+
+/// As [`decode_image_file`], within `limits`.
+///
+/// # Errors
+/// As [`decode_image_file`].
+pub fn decode_image_file_with(
+    limits: &DecodeLimits,
+    path: impl AsRef<Path>,
+) -> Result<Vec<String>, QrError> {
+    let image_error = |e: image::ImageError| QrError::Image(crate::error::excerpt(&e.to_string()));
+    let open = || {
+        image::ImageReader::open(path.as_ref())
+            .map_err(|e| QrError::Image(crate::error::excerpt(&e.to_string())))?
+            .with_guessed_format()
+            .map_err(|e| QrError::Image(crate::error::excerpt(&e.to_string())))
+    };
+    let (w, h) = open()?.into_dimensions().map_err(image_error)?;
+    limits.check(w as usize, h as usize)?;
+    let mut reader = open()?;
+    let mut bounds = image::Limits::default();
+    // Room for the decoded image in its own colour format (up to 16-bit RGBA) and no more.
+    bounds.max_alloc = Some((limits.max_pixels as u64).saturating_mul(8));
+    reader.limits(bounds);
+    let luma = reader.decode().map_err(image_error)?.into_luma8();
     let (w, h) = (luma.width() as usize, luma.height() as usize);
-    decode_luma(w, h, w, luma.as_raw())
+    decode_luma_with(limits, w, h, w, luma.as_raw())
 }
 
 /// The codes found so far, and whether a pass panicked.
@@ -163,6 +262,40 @@ fn scan(width: usize, height: usize, data: &[u8]) -> Result<Vec<String>, QrError
             .collect()
     }))
     .map_err(|_| QrError::DecoderPanic)
+}
+
+/// The frame's rows copied out, box-averaged `factor × factor` (1: a plain copy).
+fn shrink(
+    width: usize,
+    height: usize,
+    stride: usize,
+    pixels: &[u8],
+    factor: usize,
+) -> (usize, usize, Vec<u8>) {
+    let (w, h) = (width / factor, height / factor);
+    let mut out = Vec::with_capacity(w * h);
+    if factor == 1 {
+        for row in 0..height {
+            out.extend_from_slice(&pixels[row * stride..row * stride + width]);
+        }
+        return (w, h, out);
+    }
+    let area = (factor * factor) as u32;
+    let mut sums = vec![0u32; w];
+    for y in 0..h {
+        sums.iter_mut().for_each(|s| *s = 0);
+        for dy in 0..factor {
+            let row = &pixels[(y * factor + dy) * stride..];
+            for (x, sum) in sums.iter_mut().enumerate() {
+                *sum += row[x * factor..(x + 1) * factor]
+                    .iter()
+                    .map(|&p| u32::from(p))
+                    .sum::<u32>();
+            }
+        }
+        out.extend(sums.iter().map(|s| (s / area) as u8));
+    }
+    (w, h, out)
 }
 
 /// The frame at half size (2×2 box average).

@@ -14,7 +14,10 @@ mod locate;
 mod render;
 mod sample;
 
-pub use decode::{decode_image_file, decode_luma};
+pub use decode::{
+    DecodeLimits, RQRR_PIXELS, decode_image_file, decode_image_file_with, decode_luma,
+    decode_luma_with,
+};
 pub use render::{EcLevel, QrMatrix, encode};
 
 /// Why a QR operation failed.
@@ -30,6 +33,17 @@ pub enum QrError {
     /// An image file that cannot be read or decoded.
     #[error("cannot read image: {0}")]
     Image(String),
+    /// A frame or image with more pixels than [`DecodeLimits::max_pixels`]: refused before
+    /// anything was allocated.
+    #[error("a {width}×{height} frame is above the decoder's limit of {max_pixels} pixels")]
+    FrameTooLarge {
+        /// Its width.
+        width: usize,
+        /// Its height.
+        height: usize,
+        /// The limit.
+        max_pixels: usize,
+    },
     /// The QR decoder panicked on this image (contained).
     #[error("the QR decoder failed on this image")]
     DecoderPanic,
