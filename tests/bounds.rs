@@ -270,14 +270,15 @@ mod frames {
     fn a_frame_above_the_pixel_limit_is_refused_before_any_allocation() {
         let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
         let limits = DecodeLimits::default();
-        // A frame that claims 16000 × 16000 on a buffer that is far too short: the size is
-        // refused first, without copying anything.
-        let (result, peak) = peak_bytes(|| decode_luma(16_000, 16_000, 16_000, &[0u8; 64]));
+        // A 56-megapixel frame: refused without copying or scanning any of it.
+        let (w, h) = (8_000, 7_000);
+        let frame = vec![0u8; w * h];
+        let (result, peak) = peak_bytes(|| decode_luma(w, h, w, &frame));
         assert_eq!(
             result,
             Err(QrError::FrameTooLarge {
-                width: 16_000,
-                height: 16_000,
+                width: w,
+                height: h,
                 max_pixels: limits.max_pixels
             })
         );

@@ -106,7 +106,6 @@ pub fn decode_luma_with(
     if width == 0 || height == 0 {
         return Ok(Vec::new());
     }
-    limits.check(width, height)?;
     let needed = stride
         .checked_mul(height - 1)
         .and_then(|n| n.checked_add(width))
@@ -118,6 +117,7 @@ pub fn decode_luma_with(
             pixels.len()
         )));
     }
+    limits.check(width, height)?;
     // The smallest QR code is 21 modules a side; rqrr indexes out of bounds on frames
     // narrower than that (found by the qr_decode fuzz target).
     if width < MIN_SIDE || height < MIN_SIDE {
