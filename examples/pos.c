@@ -9,7 +9,7 @@
  * scanner types it (the trailing Enter is fine).
  *
  * Prints one line and exits with:
- *   0  REDEEMED receipt=… discount=… replayed=yes|no
+ *   0  REDEEMED receipt=… discount=… replayed=yes|no voucher=… benefit=… valid_until=…|-
  *   2  REFUSED reason=… (verification: expired, wrong_store, bad_signature, …)
  *   3  REFUSED reason=… (ledger: already_used, revoked, …)
  *   1  ERROR status=… message=…
@@ -25,13 +25,24 @@
 #include <string.h>
 
 static int fail(const char *what, o2o_status status) {
-    char message[512];
-    size_t needed = 0;
-    if (o2o_last_error(message, sizeof message, &needed) != O2O_STATUS_OK) {
-        strcpy(message, "(message too long)");
+    /* Every message fits in O2O_MAX_ERROR_MESSAGE bytes and its NUL. */
+    char message[O2O_MAX_ERROR_MESSAGE + 1];
+    if (o2o_last_error(message, sizeof message, NULL) != O2O_STATUS_OK) {
+        strcpy(message, "(no message)");
     }
-    printf("ERROR status=%u during %s: %s\n", (unsigned)status, what, message);
+    printf("ERROR status=%u (%s) during %s: %s\n", (unsigned)status,
+           o2o_status_name((uint32_t)status), what, message);
     return 1;
+}
+
+static const char *benefit_name(o2o_benefit_kind kind) {
+    switch (kind) {
+    case O2O_BENEFIT_KIND_AMOUNT_OFF: return "amount_off";
+    case O2O_BENEFIT_KIND_PERCENT_OFF: return "percent_off";
+    case O2O_BENEFIT_KIND_GIFT_ITEM: return "gift_item";
+    case O2O_BENEFIT_KIND_STORED_VALUE: return "stored_value";
+    }
+    return "unknown";
 }
 
 static int hex_value(char c) {
@@ -57,7 +68,7 @@ static long decode_hex(const char *hex, uint8_t *out, size_t capacity) {
 int main(int argc, char **argv) {
     const char *ledger_path = NULL, *key_hex = NULL, *zone = NULL, *region = NULL;
     const char *currency = "CNY", *sale = NULL, *voucher_text = NULL;
-    unsigned long merchant = 0, key_id = 1, store_id = 0, other_vouchers = 0;
+    unsigned long merchant = 0, key_id = 1, store_id = 0, other_vouchers = 0, busy_ms = 2000;
     long long at = 0, spend = 0;
     int has_member = 0;
     o2o_member member = {0, 0, false};
@@ -72,7 +83,16 @@ int main(int argc, char **argv) {
     o2o_decision *decision = NULL;
     o2o_basket_line line;
     o2o_redemption redemption;
+    o2o_benefit benefit;
+    uint64_t voucher_id = 0;
+    char valid_until[32];
 
+    /* The library this program runs with must be the one its header describes. */
+    if (o2o_version_number() != O2OKIT_VERSION_NUMBER) {
+        fprintf(stderr, "libo2okit %s does not match o2okit.h %s\n", o2o_version(),
+                O2OKIT_VERSION);
+        return 1;
+    }
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -94,6 +114,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--member")) { member.id = strtoull(value, NULL, 10); has_member = 1; }
         else if (!strcmp(arg, "--tier")) member.tier = (uint8_t)strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--other-vouchers")) other_vouchers = strtoul(value, NULL, 10);
+        else if (!strcmp(arg, "--busy-ms")) busy_ms = strtoul(value, NULL, 10);
         else { fprintf(stderr, "unknown flag %s\n", arg); return 1; }
     }
     if (!ledger_path || !key_hex || !zone || !region || !sale || spend < 0) {
@@ -129,6 +150,11 @@ int main(int argc, char **argv) {
         exit_code = fail(create_ledger ? "creating the ledger" : "opening the ledger", status);
         goto done;
     }
+    /* A till waits at most this long for a back office holding the ledger's lock. */
+    if ((status = o2o_ledger_set_busy_timeout(ledger, (uint32_t)busy_ms)) != O2O_STATUS_OK) {
+        exit_code = fail("setting the busy timeout", status);
+        goto done;
+    }
     line.category = 0;
     line.amount_minor = (uint64_t)spend;
     status = o2o_voucher_verify(keyring, store, voucher_text, (int64_t)at, currency, &line, 1,
@@ -152,9 +178,19 @@ int main(int argc, char **argv) {
         exit_code = 3;
         goto done;
     }
-    printf("REDEEMED receipt=%llu discount=%llu replayed=%s\n",
+    /* What the receipt prints: which voucher, what it gives, until when. */
+    if ((status = o2o_decision_voucher_id(decision, &voucher_id)) != O2O_STATUS_OK ||
+        (status = o2o_decision_benefit(decision, &benefit)) != O2O_STATUS_OK ||
+        (status = o2o_decision_valid_until(decision, valid_until, sizeof valid_until, NULL)) !=
+            O2O_STATUS_OK) {
+        exit_code = fail("reading the voucher", status);
+        goto done;
+    }
+    printf("REDEEMED receipt=%llu discount=%llu replayed=%s voucher=%llu benefit=%s "
+           "valid_until=%s\n",
            (unsigned long long)redemption.receipt_id, (unsigned long long)redemption.amount_minor,
-           redemption.replayed ? "yes" : "no");
+           redemption.replayed ? "yes" : "no", (unsigned long long)voucher_id,
+           benefit_name(benefit.kind), valid_until[0] ? valid_until : "-");
     exit_code = 0;
 
 done:

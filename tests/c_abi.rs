@@ -260,11 +260,21 @@ fn pos_accepts_then_replays_then_refuses_a_double_spend() {
     let voucher = text(&amount_off(1, 500));
     assert_eq!(
         till.scan("sale-1", &voucher, &[]),
-        (0, "REDEEMED receipt=1 discount=500 replayed=no\n".into())
+        (
+            0,
+            "REDEEMED receipt=1 discount=500 replayed=no voucher=1 benefit=amount_off \
+             valid_until=-\n"
+                .into()
+        )
     );
     assert_eq!(
         till.scan("sale-1", &voucher, &[]),
-        (0, "REDEEMED receipt=1 discount=500 replayed=yes\n".into())
+        (
+            0,
+            "REDEEMED receipt=1 discount=500 replayed=yes voucher=1 benefit=amount_off \
+             valid_until=-\n"
+                .into()
+        )
     );
     assert_eq!(
         till.scan("sale-2", &voucher, &[]),
@@ -390,7 +400,46 @@ fn pos_reads_a_keyboard_wedge_scan_from_stdin() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "REDEEMED receipt=1 discount=700 replayed=no\n"
+        "REDEEMED receipt=1 discount=700 replayed=no voucher=40 benefit=amount_off \
+         valid_until=-\n"
+    );
+}
+
+#[test]
+fn pos_prints_what_a_receipt_needs_and_names_its_errors() {
+    let till = Till::new();
+    let dated = Voucher::new(
+        VoucherId(41),
+        MERCHANT,
+        Currency::CNY,
+        Benefit::PercentOff {
+            basis_points: 1_500,
+            cap_minor: None,
+        },
+    )
+    .valid_between(local("2026-06-01T00:00"), local("2026-07-01T00:00"));
+    assert_eq!(
+        till.scan("sale-41", &text(&dated), &["--busy-ms", "500"]),
+        (
+            0,
+            "REDEEMED receipt=1 discount=1500 replayed=no voucher=41 benefit=percent_off \
+             valid_until=2026-07-01T00:00\n"
+                .into()
+        )
+    );
+    let gone = Till {
+        ledger: till.ledger.with_file_name("missing.ledger"),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let (code, out) = gone.scan("sale-42", &text(&amount_off(42, 100)), &[]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with("ERROR status=517 (ledger_not_found) during opening the ledger"),
+        "{out}"
+    );
+    assert!(
+        !gone.ledger.exists(),
+        "a missing ledger is never created by open"
     );
 }
 

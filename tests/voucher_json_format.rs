@@ -27,12 +27,13 @@ fn every_documented_example_is_read_signed_and_round_trips() {
     assert!(files.len() >= 4);
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        let voucher: Voucher = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let voucher: Voucher =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         voucher
             .sign(&keyring())
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let again: Voucher = serde_json::from_value(serde_json::to_value(&voucher).unwrap()).unwrap();
+        let again: Voucher =
+            serde_json::from_value(serde_json::to_value(&voucher).unwrap()).unwrap();
         assert_eq!(again, voucher, "{}", file.display());
     }
 }

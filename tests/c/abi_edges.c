@@ -4,6 +4,7 @@
 #include "o2okit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int passed, failed;
@@ -35,6 +36,14 @@ int main(int argc, char **argv) {
 
     /* Version: header and library agree. */
     EXPECT(strcmp(o2o_version(), O2OKIT_VERSION) == 0);
+    EXPECT(o2o_version_number() == O2OKIT_VERSION_NUMBER);
+    EXPECT(O2OKIT_VERSION_NUMBER ==
+           O2OKIT_VERSION_MAJOR * 10000 + O2OKIT_VERSION_MINOR * 100 + O2OKIT_VERSION_PATCH);
+    /* Every status has a name, for logs. */
+    EXPECT(strcmp(o2o_status_name(O2O_STATUS_OK), "ok") == 0);
+    EXPECT(strcmp(o2o_status_name(O2O_STATUS_LEDGER_BUSY), "ledger_busy") == 0);
+    EXPECT(strcmp(o2o_status_name(O2O_STATUS_QR_FRAME_TOO_LARGE), "qr_frame_too_large") == 0);
+    EXPECT(strcmp(o2o_status_name(99999), "unknown") == 0);
 
     /* NULL pointers. */
     EXPECT(o2o_keyring_new(1, 1, NULL, 32, &keyring) == O2O_STATUS_NULL_ARGUMENT);
@@ -45,7 +54,10 @@ int main(int argc, char **argv) {
            O2O_STATUS_NULL_ARGUMENT);
     EXPECT(o2o_ledger_open(NULL, 1, &ledger) == O2O_STATUS_NULL_ARGUMENT);
     EXPECT(o2o_ledger_redeem(NULL, NULL, NULL, -1, NULL) == O2O_STATUS_NULL_ARGUMENT);
+    /* A NULL decision is never "not refused". */
     EXPECT(o2o_decision_rejection(NULL) == O2O_REJECTION_NO_DECISION);
+    EXPECT(o2o_decision_rejection(NULL) != O2O_REJECTION_NONE);
+    EXPECT(strcmp(o2o_rejection_name(O2O_REJECTION_NO_DECISION), "no_decision") == 0);
     EXPECT(!o2o_decision_accepted(NULL));
     EXPECT(o2o_decision_voucher_id(NULL, &id) == O2O_STATUS_NULL_ARGUMENT);
     /* Freeing NULL is fine. */
@@ -61,6 +73,13 @@ int main(int argc, char **argv) {
     EXPECT(o2o_last_error(small, sizeof small, &needed) == O2O_STATUS_INSUFFICIENT_BUFFER);
     EXPECT(o2o_last_error(message, sizeof message, &needed) == O2O_STATUS_OK);
     EXPECT(strcmp(message, "path is NULL") == 0);
+    /* A NULL buffer with a capacity is a NULL argument, not an invented size; needed may be
+     * NULL in every buffer call. */
+    needed = 12345;
+    EXPECT(o2o_last_error(NULL, 16, &needed) == O2O_STATUS_NULL_ARGUMENT);
+    EXPECT(needed == 12345);
+    EXPECT(o2o_last_error(message, sizeof message, NULL) == O2O_STATUS_OK);
+    EXPECT(strcmp(message, "path is NULL") == 0);
 
     /* Short keys, unknown zones, bad region codes, invalid UTF-8. */
     EXPECT(o2o_keyring_new(1, 1, secret, 31, &keyring) == O2O_STATUS_KEY_TOO_SHORT);
@@ -73,6 +92,15 @@ int main(int argc, char **argv) {
     EXPECT(o2o_store_new(1, 1, "Asia/Shanghai", "44-03", &store) == O2O_STATUS_INVALID_PLACE);
     EXPECT(o2o_store_new(1, 1, "Asia/\xff\xfe", "44", &store) == O2O_STATUS_INVALID_UTF8);
     EXPECT(store == NULL);
+    /* A 64 KiB zone name: refused, with a message of bounded size. */
+    {
+        static char zone[65536];
+        memset(zone, 'A', sizeof zone - 1);
+        zone[sizeof zone - 1] = 0;
+        EXPECT(o2o_store_new(1, 1, zone, "44", &store) == O2O_STATUS_INVALID_PLACE);
+        EXPECT(o2o_last_error(NULL, 0, &needed) == O2O_STATUS_INSUFFICIENT_BUFFER);
+        EXPECT(needed < 400 && needed <= O2O_MAX_ERROR_MESSAGE + 1);
+    }
     EXPECT(o2o_store_new(1, 1, "Asia/Shanghai", "440305", &store) == O2O_STATUS_OK);
     EXPECT(o2o_store_set_location(store, 91000000, 0) == O2O_STATUS_INVALID_PLACE);
 
@@ -85,6 +113,12 @@ int main(int argc, char **argv) {
     EXPECT(o2o_decision_rejection(decision) == O2O_REJECTION_MALFORMED);
     EXPECT(strcmp(o2o_rejection_name(o2o_decision_rejection(decision)), "malformed") == 0);
     EXPECT(o2o_decision_voucher_id(decision, &id) == O2O_STATUS_INVALID_ARGUMENT);
+    {
+        o2o_benefit benefit;
+        EXPECT(o2o_decision_benefit(decision, &benefit) == O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_decision_valid_until(decision, message, sizeof message, NULL) ==
+               O2O_STATUS_INVALID_ARGUMENT);
+    }
     EXPECT(o2o_voucher_verify(keyring, store, "0000", 0, "C$Y", &line, 1, NULL, 0, &decision) ==
            O2O_STATUS_INVALID_MONEY);
     EXPECT(o2o_voucher_verify(keyring, store, "0000", 0, "CNY", NULL, 3, NULL, 0, &decision) ==
@@ -102,6 +136,22 @@ int main(int argc, char **argv) {
             "\"conditions\":{\"min_spend_minor\":0,\"categories\":\"all\",\"min_tier\":null,"
             "\"new_members_only\":false,\"not_combinable\":false},"
             "\"state\":{\"max_uses\":1,\"max_uses_per_member\":null}}";
+        const char *dated_json =
+            "{\"id\":8,\"merchant\":1,\"currency\":\"CNY\","
+            "\"benefit\":{\"type\":\"percent_off\",\"basis_points\":1500,\"cap_minor\":3000},"
+            "\"time\":{\"valid_until\":\"2026-01-01T00:00\",\"hours\":[]},"
+            "\"region\":{\"stores\":[],\"regions\":[]},"
+            "\"conditions\":{\"min_spend_minor\":0,\"categories\":\"all\","
+            "\"new_members_only\":false,\"not_combinable\":false},"
+            "\"state\":{\"max_uses\":1}}";
+        const char *misspelt_json =
+            "{\"id\":9,\"merchant\":1,\"currency\":\"CNY\","
+            "\"benefit\":{\"type\":\"amount_off\",\"minor\":500},"
+            "\"time\":{\"valid_till\":\"2026-01-01T00:00\",\"hours\":[]},"
+            "\"region\":{\"stores\":[],\"regions\":[]},"
+            "\"conditions\":{\"min_spend_minor\":0,\"categories\":\"all\","
+            "\"new_members_only\":false,\"not_combinable\":false},"
+            "\"state\":{\"max_uses\":1}}";
         char text[256];
         EXPECT(o2o_voucher_issue_json(keyring, json, small, sizeof small, &needed) ==
                O2O_STATUS_INSUFFICIENT_BUFFER);
@@ -115,6 +165,40 @@ int main(int argc, char **argv) {
         EXPECT(o2o_decision_accepted(decision));
         EXPECT(o2o_decision_discount_minor(decision) == 500);
         EXPECT(o2o_decision_voucher_id(decision, &id) == O2O_STATUS_OK && id == 7);
+        /* What a receipt prints. */
+        {
+            o2o_benefit benefit;
+            o2o_decision *dated = NULL;
+            char until[32];
+            EXPECT(o2o_decision_benefit(decision, &benefit) == O2O_STATUS_OK);
+            EXPECT(benefit.kind == O2O_BENEFIT_KIND_AMOUNT_OFF && benefit.amount_minor == 500 &&
+                   benefit.basis_points == 0 && benefit.quantity == 0);
+            EXPECT(o2o_decision_benefit(NULL, &benefit) == O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_decision_benefit(decision, NULL) == O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_decision_valid_until(decision, until, sizeof until, NULL) == O2O_STATUS_OK);
+            EXPECT(until[0] == 0); /* never expires */
+            EXPECT(o2o_voucher_issue_json(keyring, dated_json, text, sizeof text, NULL) ==
+                   O2O_STATUS_OK);
+            EXPECT(o2o_voucher_verify(keyring, store, text, 1750000000, "CNY", &line, 1, NULL, 0,
+                                      &dated) == O2O_STATUS_OK);
+            EXPECT(o2o_decision_benefit(dated, &benefit) == O2O_STATUS_OK);
+            EXPECT(benefit.kind == O2O_BENEFIT_KIND_PERCENT_OFF && benefit.basis_points == 1500 &&
+                   benefit.cap_minor == 3000 && benefit.amount_minor == 0);
+            EXPECT(o2o_decision_valid_until(dated, until, 4, &needed) ==
+                   O2O_STATUS_INSUFFICIENT_BUFFER);
+            EXPECT(needed == strlen("2026-01-01T00:00") + 1);
+            EXPECT(o2o_decision_valid_until(dated, until, sizeof until, &needed) ==
+                   O2O_STATUS_OK);
+            EXPECT(strcmp(until, "2026-01-01T00:00") == 0);
+            o2o_decision_free(dated);
+        }
+        /* A misspelt field is refused, by name; a NULL buffer with a capacity too. */
+        EXPECT(o2o_voucher_issue_json(keyring, misspelt_json, text, sizeof text, &needed) ==
+               O2O_STATUS_VOUCHER_JSON);
+        EXPECT(o2o_last_error(message, sizeof message, NULL) == O2O_STATUS_OK);
+        EXPECT(strstr(message, "valid_till") != NULL);
+        EXPECT(o2o_voucher_issue_json(keyring, json, NULL, 64, &needed) ==
+               O2O_STATUS_NULL_ARGUMENT);
     }
 
     /* QR and check-in codes. */
@@ -140,6 +224,22 @@ int main(int argc, char **argv) {
         EXPECT(o2o_qr_decode_luma(blank, sizeof blank, 64, 64, 64, message, sizeof message,
                                   &needed, &count) == O2O_STATUS_OK);
         EXPECT(count == 0 && message[0] == 0);
+        EXPECT(o2o_qr_decode_luma(blank, sizeof blank, 64, 64, 64, NULL, 8, &needed, &count) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_qr_modules("HELLO", O2O_QR_EC_M, NULL, 8, NULL, &side) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_qr_modules("HELLO", O2O_QR_EC_M, modules, sizeof modules, NULL, &side) ==
+               O2O_STATUS_OK);
+        {
+            /* 56 megapixels: refused before any of it is copied or scanned. */
+            size_t w = 8000, h = 7000;
+            uint8_t *huge = (uint8_t *)calloc(w * h, 1);
+            if (huge != NULL) {
+                EXPECT(o2o_qr_decode_luma(huge, w * h, w, h, w, NULL, 0, &needed, &count) ==
+                       O2O_STATUS_QR_FRAME_TOO_LARGE);
+                free(huge);
+            }
+        }
         EXPECT(o2o_check_in_verify(keyring, "GARBAGE", 1750000000, 30, 1, 0, &check_in) ==
                O2O_STATUS_OK);
         EXPECT(check_in.rejection == O2O_REJECTION_MALFORMED &&
@@ -174,7 +274,14 @@ int main(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/good-1.ledger", argv[1]);
         ledger = NULL;
         EXPECT(o2o_ledger_create(path, 1, &ledger) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_set_busy_timeout(ledger, 250) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_set_busy_timeout(NULL, 250) == O2O_STATUS_NULL_ARGUMENT);
         EXPECT(o2o_ledger_redeem(ledger, decision, "", -1, &r) == O2O_STATUS_INVALID_ARGUMENT);
+        /* An amount is -1 (as much as allowed) or at least 1: 0 and -2 spend nothing. */
+        EXPECT(o2o_ledger_redeem(ledger, decision, "sale-0", 0, &r) ==
+               O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_ledger_redeem(ledger, decision, "sale-0", -2, &r) ==
+               O2O_STATUS_INVALID_ARGUMENT);
         EXPECT(o2o_ledger_redeem(ledger, decision, "sale-1", -1, &r) == O2O_STATUS_OK);
         EXPECT(r.rejection == O2O_REJECTION_NONE && r.amount_minor == 500 && !r.replayed);
         EXPECT(o2o_ledger_redeem(ledger, decision, "sale-1", -1, &r) == O2O_STATUS_OK);
@@ -184,6 +291,9 @@ int main(int argc, char **argv) {
         EXPECT(o2o_ledger_state(ledger, 7, "Asia/Shanghai", 1750000000, &state) == O2O_STATUS_OK);
         EXPECT(state.status == O2O_VOUCHER_STATUS_EXHAUSTED && state.uses == 1);
         EXPECT(o2o_ledger_void(ledger, 999, 1750000100) == O2O_STATUS_LEDGER_UNKNOWN_RECEIPT);
+        EXPECT(o2o_ledger_void(ledger, 1, 1749999999) ==
+               O2O_STATUS_LEDGER_VOID_BEFORE_REDEMPTION);
+        EXPECT(o2o_ledger_void(ledger, 1, 0) == O2O_STATUS_LEDGER_IMPLAUSIBLE_INSTANT);
         EXPECT(o2o_ledger_void(ledger, 1, 1750000100) == O2O_STATUS_OK);
         EXPECT(o2o_ledger_void(ledger, 1, 1750000200) == O2O_STATUS_LEDGER_ALREADY_VOIDED);
         EXPECT(o2o_ledger_state(ledger, 7, "Asia/Shanghai", 1750000000, &state) == O2O_STATUS_OK);
@@ -194,6 +304,19 @@ int main(int argc, char **argv) {
         EXPECT(r.rejection == O2O_REJECTION_REVOKED);
         EXPECT(o2o_ledger_state(ledger, 8, "Asia/Shanghai", 1750000000, &state) == O2O_STATUS_OK);
         EXPECT(state.status == O2O_VOUCHER_STATUS_UNKNOWN);
+        /* A backup while the ledger is open; never over an existing file. */
+        snprintf(path, sizeof path, "%s/backup.ledger", argv[1]);
+        EXPECT(o2o_ledger_backup(ledger, path) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_backup(ledger, path) == O2O_STATUS_LEDGER_ALREADY_EXISTS);
+        EXPECT(o2o_ledger_backup(NULL, path) == O2O_STATUS_NULL_ARGUMENT);
+        {
+            o2o_ledger *restored = NULL;
+            EXPECT(o2o_ledger_open(path, 1, &restored) == O2O_STATUS_OK);
+            EXPECT(o2o_ledger_state(restored, 7, "Asia/Shanghai", 1750000000, &state) ==
+                   O2O_STATUS_OK);
+            EXPECT(state.status == O2O_VOUCHER_STATUS_REVOKED);
+            o2o_ledger_close(restored);
+        }
         EXPECT(o2o_ledger_report_json(ledger, "Asia/Shanghai", 7, NULL, 0, &needed) ==
                O2O_STATUS_INVALID_ARGUMENT);
         EXPECT(o2o_ledger_report_json(ledger, "Asia/Shanghai", O2O_GRANULARITY_MONTH, NULL, 0,
