@@ -996,7 +996,7 @@ void o2o_member_check_in_free(struct o2o_member_check_in *check_in);
 
 /*
  Makes a keyring for `merchant_id` holding one active key `key_id` with the `secret_len`
- bytes at `secret` (at least 32, from a cryptographic random source; copied).
+ bytes at `secret_bytes` (at least 32, from a cryptographic random source; copied).
 
  On success `*out` receives a new keyring, which the caller must release with
  `o2o_keyring_free`. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`.
@@ -1008,7 +1008,7 @@ o2o_status o2o_keyring_new(uint32_t merchant_id,
                            struct o2o_keyring **out);
 
 /*
- Adds key `key_id` (verify-only until activated) with the `secret_len` bytes at `secret`.
+ Adds key `key_id` (verify-only until activated) with the `secret_len` bytes at `secret_bytes`.
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`, `O2O_STATUS_KEY_DUPLICATE`.
  */
@@ -1163,7 +1163,7 @@ o2o_status o2o_share_code_text(const struct o2o_keyring *keyring,
                                size_t *needed);
 
 /*
- Reads a scanned membership card (`text` as the scanner typed it) into `*out`.
+ Reads a scanned membership card (`card_text` as the scanner typed it) into `*out`.
 
  A card that is not genuine is not an error: `O2O_STATUS_OK` with `out->rejection` set.
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`.
@@ -1173,7 +1173,7 @@ o2o_status o2o_membership_card_verify(const struct o2o_keyring *keyring,
                                       struct o2o_card *out);
 
 /*
- Renders `text` as an SVG document (4-module quiet zone, `module_px` pixels a module) at
+ Renders `qr_text` as an SVG document (4-module quiet zone, `module_px` pixels a module) at
  the smallest QR version for error-correction level `ec_level` (an `O2O_QR_EC_*` value).
 
  See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
@@ -1188,7 +1188,7 @@ o2o_status o2o_qr_render_svg(const char *qr_text,
                              size_t *needed);
 
 /*
- Writes the module matrix of `text` for devices that draw their own code: `size × size`
+ Writes the module matrix of `qr_text` for devices that draw their own code: `size × size`
  bytes, row by row, 1 for dark and 0 for light, without the quiet zone (draw 4 light
  modules around it). `*size` receives the side; `*needed` (when `needed` is not NULL) the
  bytes needed (`size × size`).
@@ -1312,7 +1312,7 @@ o2o_status o2o_voucher_issue_json(const struct o2o_keyring *keyring,
                                   size_t *needed);
 
 /*
- Verifies scanned voucher `text` (scanner form or base64url, as a keyboard-wedge scanner
+ Verifies scanned voucher `voucher_text` (scanner form or base64url, as a keyboard-wedge scanner
  typed it; a trailing newline is fine) at `store` at `at_unix_seconds`, for a basket of
  `line_count` lines priced in `currency` (such as `"CNY"`), presented by `member` (NULL for
  no member card) with `other_vouchers` other vouchers in the basket.

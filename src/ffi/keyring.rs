@@ -13,7 +13,7 @@ use crate::keys::{Keyring, SigningKey};
 pub struct o2o_keyring(pub(crate) Keyring);
 
 /// Makes a keyring for `merchant_id` holding one active key `key_id` with the `secret_len`
-/// bytes at `secret` (at least 32, from a cryptographic random source; copied).
+/// bytes at `secret_bytes` (at least 32, from a cryptographic random source; copied).
 ///
 /// On success `*out` receives a new keyring, which the caller must release with
 /// `o2o_keyring_free`. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`.
@@ -38,7 +38,7 @@ pub extern "C" fn o2o_keyring_new(
     })
 }
 
-/// Adds key `key_id` (verify-only until activated) with the `secret_len` bytes at `secret`.
+/// Adds key `key_id` (verify-only until activated) with the `secret_len` bytes at `secret_bytes`.
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`, `O2O_STATUS_KEY_DUPLICATE`.
 #[unsafe(no_mangle)]

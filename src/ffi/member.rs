@@ -52,7 +52,7 @@ pub extern "C" fn o2o_share_code_text(
     })
 }
 
-/// Reads a scanned membership card (`text` as the scanner typed it) into `*out`.
+/// Reads a scanned membership card (`card_text` as the scanner typed it) into `*out`.
 ///
 /// A card that is not genuine is not an error: `O2O_STATUS_OK` with `out->rejection` set.
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`.

@@ -37,7 +37,7 @@ fn qr_failure(error: QrError) -> Failure {
     Failure::new(status, error.to_string())
 }
 
-/// Renders `text` as an SVG document (4-module quiet zone, `module_px` pixels a module) at
+/// Renders `qr_text` as an SVG document (4-module quiet zone, `module_px` pixels a module) at
 /// the smallest QR version for error-correction level `ec_level` (an `O2O_QR_EC_*` value).
 ///
 /// See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
@@ -60,7 +60,7 @@ pub extern "C" fn o2o_qr_render_svg(
     })
 }
 
-/// Writes the module matrix of `text` for devices that draw their own code: `size × size`
+/// Writes the module matrix of `qr_text` for devices that draw their own code: `size × size`
 /// bytes, row by row, 1 for dark and 0 for light, without the quiet zone (draw 4 light
 /// modules around it). `*size` receives the side; `*needed` (when `needed` is not NULL) the
 /// bytes needed (`size × size`).

@@ -302,7 +302,7 @@ pub extern "C" fn o2o_voucher_issue_json(
     })
 }
 
-/// Verifies scanned voucher `text` (scanner form or base64url, as a keyboard-wedge scanner
+/// Verifies scanned voucher `voucher_text` (scanner form or base64url, as a keyboard-wedge scanner
 /// typed it; a trailing newline is fine) at `store` at `at_unix_seconds`, for a basket of
 /// `line_count` lines priced in `currency` (such as `"CNY"`), presented by `member` (NULL for
 /// no member card) with `other_vouchers` other vouchers in the basket.
