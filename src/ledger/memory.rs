@@ -35,10 +35,12 @@ struct State {
     members: Vec<(Pseudonym, Member)>,
     member_index: HashMap<MemberId, usize>,
     card_serials: HashMap<u64, usize>,
-    /// Every check-in by member and store: its clock hour and code step (`None` for a
-    /// printed code).
-    check_ins: HashMap<(MemberId, StoreId), Vec<(u64, Option<u64>)>>,
+    /// Every check-in by member and store.
+    check_ins: HashMap<(MemberId, StoreId), Vec<RecordedCheckIn>>,
 }
+
+/// A check-in as recorded: its clock hour and its code's step (`None` for a printed code).
+type RecordedCheckIn = (u64, Option<u64>);
 
 /// A ledger held in memory. Thread-safe; one mutex serialises every operation.
 pub struct MemoryLedger {
