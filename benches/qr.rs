@@ -1,7 +1,8 @@
 //! QR render and decode time per code: the reference voucher as a clean code, inside a dim
 //! 1280×720 camera frame, a hard 1280×720 frame (2-px modules turned 27° in perspective) that
 //! only the finder-pattern locator reads, and a 1280×720 frame without a code (every retry
-//! runs: an idle kiosk's cost per frame).
+//! runs: an idle kiosk's cost per frame); and the bounds on hostile frames: sensor noise at
+//! 1920×1080 and at 4000×3000 (downscaled to fit 1920×1080 first).
 //!
 //! `cargo bench --bench qr`
 
@@ -75,6 +76,25 @@ fn main() {
         "decode a 1280x720 frame without a code (every retry runs)",
         |b| b.iter(|| decode_luma(w, h, w, black_box(&empty)).unwrap()),
     );
+    let noise = |width: usize, height: usize| -> Vec<u8> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        (0..width * height)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect()
+    };
+    group.sample_size(10);
+    for (nw, nh) in [(1920, 1080), (4000, 3000)] {
+        let frame = noise(nw, nh);
+        assert!(decode_luma(nw, nh, nw, &frame).unwrap().is_empty());
+        group.bench_function(format!("decode {nw}x{nh} sensor noise (bounded)"), |b| {
+            b.iter(|| decode_luma(nw, nh, nw, black_box(&frame)).unwrap())
+        });
+    }
     group.finish();
     c.final_summary();
 }

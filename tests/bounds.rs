@@ -152,11 +152,75 @@ fn the_ledger_refuses_instants_outside_2000_to_2199() {
         ));
     }
     ledger.record_visit(&visit("2199-12-31T23:59:59Z")).unwrap();
+    // A voucher verified on a till whose clock says 9999 is refused by the ledger, so no report
+    // ever has to span eight thousand years.
+    let ring = keyring();
+    let store = shenzhen();
+    let basket = cny(10_000);
+    let ctx = RedemptionContext {
+        store: &store,
+        at: unix("9999-06-15T04:00:00Z"),
+        basket: &basket,
+        member: None,
+        other_vouchers: 0,
+    };
+    let text = amount_off(9, 500).sign(&ring).unwrap().to_scanner_text();
+    let Decision::Accepted(acceptance) = verify(&text, &ring, &ctx) else {
+        panic!("an unlimited voucher is valid in 9999");
+    };
+    let key = idem("far-future");
+    assert!(matches!(
+        ledger.redeem(&RedeemRequest {
+            acceptance: &acceptance,
+            amount_minor: None,
+            idempotency_key: &key,
+        }),
+        Err(LedgerError::ImplausibleInstant(_))
+    ));
     assert!(matches!(
         ledger.revoke(VoucherId(1), unix("1999-12-31T23:59:59Z")),
         Err(LedgerError::ImplausibleInstant(_))
     ));
     assert_eq!(ledger.visits().unwrap().len(), 1);
+}
+
+/// A ledger written by an older o2okit may hold a visit from a till whose clock had reset:
+/// the C report on it is a status, not an abort of the host.
+#[cfg(feature = "sqlite")]
+#[test]
+fn the_c_report_on_a_ledger_with_a_1970_visit_is_a_status() {
+    use o2okit::ffi::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.ledger");
+    {
+        let ledger = SqliteLedger::create(&path, MERCHANT).unwrap();
+        redeem(&ledger, &accept(&amount_off(1, 100), None, 1_000), "s1").unwrap();
+    }
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute(
+        "INSERT INTO visits (member, store, at, spend, voucher, campaign, discount)
+         VALUES (NULL, 1, 0, 500, NULL, NULL, 0)",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let mut ledger = std::ptr::null_mut();
+    assert_eq!(
+        o2o_ledger_open(c_path.as_ptr(), MERCHANT.0, &mut ledger),
+        o2o_status::Ok
+    );
+    let mut needed = 0usize;
+    let status = o2o_ledger_report_json(
+        ledger,
+        c"Asia/Shanghai".as_ptr(),
+        O2O_GRANULARITY_DAY,
+        std::ptr::null_mut(),
+        0,
+        &mut needed,
+    );
+    assert_eq!(status, o2o_status::AnalyticsImplausibleInstant);
+    o2o_ledger_close(ledger);
 }
 
 /// A reader of `commas` commas and a line break, without holding them.

@@ -78,15 +78,8 @@ pub extern "C" fn o2o_ledger_create(
     merchant_id: u32,
     out: *mut *mut o2o_ledger,
 ) -> o2o_status {
-    guard(|| {
-        check_out(out, "out")?;
-        // SAFETY: NULL or a NUL-terminated string, per the header.
-        let path = unsafe { text(path, "path") }?;
-        let ledger = SqliteLedger::create(path, MerchantId(merchant_id))?;
-        // SAFETY: `out` was checked.
-        unsafe { hand_out(out, o2o_ledger(ledger)) };
-        Ok(())
-    })
+    // SAFETY: per the header, as for o2o_ledger_open.
+    unsafe { hand_out_ledger(path, merchant_id, out, |p, m| SqliteLedger::create(p, m)) }
 }
 
 /// Opens the existing ledger file of `merchant_id` at `path`, after checking the whole file.
@@ -105,11 +98,26 @@ pub extern "C" fn o2o_ledger_open(
     merchant_id: u32,
     out: *mut *mut o2o_ledger,
 ) -> o2o_status {
+    // SAFETY: per the header: `path` NULL or NUL-terminated, `out` NULL or writable.
+    unsafe { hand_out_ledger(path, merchant_id, out, |p, m| SqliteLedger::open(p, m)) }
+}
+
+/// Makes a ledger with `make` and hands it out through `out`.
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string; `out` is NULL or points to writable memory for
+/// a pointer.
+unsafe fn hand_out_ledger(
+    path: *const c_char,
+    merchant_id: u32,
+    out: *mut *mut o2o_ledger,
+    make: impl FnOnce(&str, MerchantId) -> Result<SqliteLedger, crate::ledger::LedgerError>,
+) -> o2o_status {
     guard(|| {
         check_out(out, "out")?;
-        // SAFETY: NULL or a NUL-terminated string, per the header.
+        // SAFETY: per the caller.
         let path = unsafe { text(path, "path") }?;
-        let ledger = SqliteLedger::open(path, MerchantId(merchant_id))?;
+        let ledger = make(path, MerchantId(merchant_id))?;
         // SAFETY: `out` was checked.
         unsafe { hand_out(out, o2o_ledger(ledger)) };
         Ok(())

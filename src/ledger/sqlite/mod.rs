@@ -124,19 +124,28 @@ impl ReceiptRow {
     }
 }
 
+impl ReceiptRow {
+    /// The id and content of a row read with [`RECEIPT_COLUMNS`], unchecked.
+    fn read(row: &Row<'_>) -> rusqlite::Result<(i64, ReceiptRow)> {
+        Ok((
+            row.get(0)?,
+            ReceiptRow {
+                voucher: row.get(1)?,
+                store: row.get(2)?,
+                member: row.get(3)?,
+                at: row.get(4)?,
+                spend: row.get(5)?,
+                amount: row.get(6)?,
+                key: row.get(7)?,
+                voided_at: row.get(8)?,
+            },
+        ))
+    }
+}
+
 /// A receipt row (read with [`RECEIPT_COLUMNS`]), checked, with when it was voided.
 pub(super) fn receipt_of(row: &Row<'_>) -> rusqlite::Result<(Receipt, Option<DateTime<Utc>>)> {
-    let id: i64 = row.get(0)?;
-    let stored = ReceiptRow {
-        voucher: row.get(1)?,
-        store: row.get(2)?,
-        member: row.get(3)?,
-        at: row.get(4)?,
-        spend: row.get(5)?,
-        amount: row.get(6)?,
-        key: row.get(7)?,
-        voided_at: row.get(8)?,
-    };
+    let (id, stored) = ReceiptRow::read(row)?;
     row_check::verify("receipts", id, row.get(9)?, stored.check())?;
     let receipt = Receipt {
         id: ReceiptId(uint(id)),
@@ -195,12 +204,18 @@ fn voucher_check(columns: &[Option<i64>; 11]) -> i64 {
     RowCheck::new("vouchers").ints(columns).finish()
 }
 
-/// A voucher row (read with [`VOUCHER_COLUMNS`]), checked.
-pub(super) fn voucher_of(row: &Row<'_>) -> rusqlite::Result<VoucherRecord> {
+/// The columns of a row read with [`VOUCHER_COLUMNS`], unchecked.
+fn voucher_columns_of(row: &Row<'_>) -> rusqlite::Result<[Option<i64>; 11]> {
     let mut c = [None; 11];
     for (i, column) in c.iter_mut().enumerate() {
         *column = row.get(i)?;
     }
+    Ok(c)
+}
+
+/// A voucher row (read with [`VOUCHER_COLUMNS`]), checked.
+pub(super) fn voucher_of(row: &Row<'_>) -> rusqlite::Result<VoucherRecord> {
+    let c = voucher_columns_of(row)?;
     let id = c[0].unwrap_or_default();
     row_check::verify("vouchers", uint(id), row.get(11)?, voucher_check(&c))?;
     let small = |i: usize| -> rusqlite::Result<Option<u32>> {
@@ -946,13 +961,7 @@ fn load_account(c: &Connection, member: MemberId) -> rusqlite::Result<Account> {
 pub(super) fn fill_row_checks(tx: &Connection) -> rusqlite::Result<()> {
     let vouchers: Vec<[Option<i64>; 11]> = tx
         .prepare(&format!("SELECT {VOUCHER_COLUMNS} FROM vouchers"))?
-        .query_map([], |row| {
-            let mut c = [None; 11];
-            for (i, column) in c.iter_mut().enumerate() {
-                *column = row.get(i)?;
-            }
-            Ok(c)
-        })?
+        .query_map([], voucher_columns_of)?
         .collect::<rusqlite::Result<_>>()?;
     for c in &vouchers {
         tx.execute(
@@ -962,21 +971,7 @@ pub(super) fn fill_row_checks(tx: &Connection) -> rusqlite::Result<()> {
     }
     let receipts: Vec<(i64, ReceiptRow)> = tx
         .prepare(&format!("SELECT {RECEIPT_COLUMNS} FROM receipts"))?
-        .query_map([], |row| {
-            Ok((
-                row.get(0)?,
-                ReceiptRow {
-                    voucher: row.get(1)?,
-                    store: row.get(2)?,
-                    member: row.get(3)?,
-                    at: row.get(4)?,
-                    spend: row.get(5)?,
-                    amount: row.get(6)?,
-                    key: row.get(7)?,
-                    voided_at: row.get(8)?,
-                },
-            ))
-        })?
+        .query_map([], ReceiptRow::read)?
         .collect::<rusqlite::Result<_>>()?;
     for (id, row) in &receipts {
         tx.execute(
