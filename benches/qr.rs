@@ -11,7 +11,7 @@ mod common;
 
 use common::*;
 use criterion::Criterion;
-use o2okit::qr::{EcLevel, decode_luma, encode};
+use o2okit::qr::{DecodeLimits, EcLevel, decode_luma, encode, read_image_file};
 use std::hint::black_box;
 
 fn main() {
@@ -40,14 +40,14 @@ fn main() {
         std::slice::from_ref(&text)
     );
 
-    let hard = image::open(
+    let hard = read_image_file(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/data/qr/720p-2px-rot27-perspective.png"),
+        &DecodeLimits::default(),
     )
-    .unwrap()
-    .to_luma8();
-    let (hw, hh) = (hard.width() as usize, hard.height() as usize);
-    assert_eq!(decode_luma(hw, hh, hw, hard.as_raw()).unwrap().len(), 1);
+    .unwrap();
+    let (hw, hh) = (hard.width, hard.height);
+    assert_eq!(decode_luma(hw, hh, hw, &hard.pixels).unwrap().len(), 1);
 
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("qr");
@@ -63,7 +63,7 @@ fn main() {
     });
     group.bench_function(
         "decode a hard 1280x720 frame (2 px modules, 27°, perspective)",
-        |b| b.iter(|| decode_luma(hw, hh, hw, black_box(hard.as_raw())).unwrap()),
+        |b| b.iter(|| decode_luma(hw, hh, hw, black_box(&hard.pixels)).unwrap()),
     );
     let mut empty = frame.clone();
     for y in 0..big_side {

@@ -103,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         texts.push(text);
     }
-    #[cfg(feature = "qr")]
+    #[cfg(feature = "qr-render")]
     {
         let code = o2okit::qr::encode(&texts[0], o2okit::qr::EcLevel::M)?;
         println!(

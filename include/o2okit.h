@@ -878,6 +878,14 @@ extern "C" {
  `O2O_STATUS_ANALYTICS_TOO_LARGE` (a cohort matrix above 16 Mi cells: use a coarser
  granularity), `O2O_STATUS_ANALYTICS_SPEND_OVERFLOW`,
  `O2O_STATUS_INSUFFICIENT_BUFFER`. Memory follows the visits, never the span of periods.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+ - `time_zone` is NULL or a NUL-terminated string.
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_ledger_report_json(const struct o2o_ledger *ledger,
                                   const char *time_zone,
@@ -894,6 +902,13 @@ o2o_status o2o_ledger_report_json(const struct o2o_ledger *ledger,
 
  A refused code is not an error: `O2O_STATUS_OK` with `out->rejection` set. Errors:
  `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library.
+ - `code_text` is NULL or a NUL-terminated string.
+ - `out` is NULL or points to a writable `o2o_check_in`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_check_in_verify(const struct o2o_keyring *keyring,
                                const char *code_text,
@@ -909,6 +924,12 @@ o2o_status o2o_check_in_verify(const struct o2o_keyring *keyring,
 
  On success `*out` receives a key, to be released with `o2o_identity_key_free`. Errors:
  `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`.
+
+ # Safety
+ - `secret` is NULL or points to `secret_len` readable bytes.
+ - `out` is NULL or points to writable memory for an `o2o_identity_key *`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_identity_key_new(const uint8_t *secret,
                                 size_t secret_len,
@@ -916,6 +937,12 @@ o2o_status o2o_identity_key_new(const uint8_t *secret,
 
 /*
  Releases an identity key. NULL is fine; never free the same key twice.
+
+ # Safety
+ - `key` is NULL or an `o2o_identity_key` made by this library and not released before; it is not
+   used again.
+
+ Every pointer stays valid for the whole call.
  */
 void o2o_identity_key_free(struct o2o_identity_key *key);
 
@@ -936,6 +963,18 @@ void o2o_identity_key_free(struct o2o_identity_key *key);
  merchants), `O2O_STATUS_LEDGER_IDENTITY_COLLISION`, `O2O_STATUS_LEDGER_VOUCHER_CONFLICT`
  (a welcome voucher id the ledger already knows), `O2O_STATUS_LEDGER_BUSY`,
  `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+ - `keyring` is NULL or a live `o2o_keyring` made by this library.
+ - `identity_key` is NULL or a live `o2o_identity_key` made by this library.
+ - `store` is NULL or a live `o2o_store` made by this library.
+ - `rules` is NULL or points to a readable `o2o_check_in_rules` whose pointers follow the same
+   rules.
+ - `scan` is NULL or points to a readable `o2o_member_scan` whose pointers follow the same rules.
+ - `out` is NULL or points to writable memory for an `o2o_member_check_in *`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_ledger_check_in_member(const struct o2o_ledger *ledger,
                                       const struct o2o_keyring *keyring,
@@ -952,6 +991,14 @@ o2o_status o2o_ledger_check_in_member(const struct o2o_ledger *ledger,
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_CARD`
  (a bad format or check digit: a mistyped number), `O2O_STATUS_LEDGER_BUSY`,
  `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+ - `card_number` is NULL or a NUL-terminated string.
+ - `out` is NULL or points to a writable `o2o_member_record`.
+ - `found` is NULL or points to a writable `bool`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_ledger_member_by_card(const struct o2o_ledger *ledger,
                                      const char *card_number,
@@ -962,6 +1009,12 @@ o2o_status o2o_ledger_member_by_card(const struct o2o_ledger *ledger,
  Writes what `check_in` holds into `*out`.
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`.
+
+ # Safety
+ - `check_in` is NULL or a live `o2o_member_check_in` made by this library.
+ - `out` is NULL or points to a writable `o2o_member_check_in_details`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_member_check_in_read(const struct o2o_member_check_in *check_in,
                                     struct o2o_member_check_in_details *out);
@@ -972,6 +1025,13 @@ o2o_status o2o_member_check_in_read(const struct o2o_member_check_in *check_in,
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused scan,
  `O2O_STATUS_INSUFFICIENT_BUFFER`.
+
+ # Safety
+ - `check_in` is NULL or a live `o2o_member_check_in` made by this library.
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_member_check_in_card_text(const struct o2o_member_check_in *check_in,
                                          char *buffer,
@@ -983,6 +1043,13 @@ o2o_status o2o_member_check_in_card_text(const struct o2o_member_check_in *check
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` when there is none (see
  `has_welcome`), `O2O_STATUS_INSUFFICIENT_BUFFER`.
+
+ # Safety
+ - `check_in` is NULL or a live `o2o_member_check_in` made by this library.
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_member_check_in_welcome_text(const struct o2o_member_check_in *check_in,
                                             char *buffer,
@@ -991,6 +1058,12 @@ o2o_status o2o_member_check_in_welcome_text(const struct o2o_member_check_in *ch
 
 /*
  Releases a member check-in. NULL is fine; never free the same one twice.
+
+ # Safety
+ - `check_in` is NULL or an `o2o_member_check_in` made by this library and not released before;
+   it is not used again.
+
+ Every pointer stays valid for the whole call.
  */
 void o2o_member_check_in_free(struct o2o_member_check_in *check_in);
 
@@ -1000,6 +1073,12 @@ void o2o_member_check_in_free(struct o2o_member_check_in *check_in);
 
  On success `*out` receives a new keyring, which the caller must release with
  `o2o_keyring_free`. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`.
+
+ # Safety
+ - `secret_bytes` is NULL or points to `secret_len` readable bytes.
+ - `out` is NULL or points to writable memory for an `o2o_keyring *`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_keyring_new(uint32_t merchant_id,
                            uint32_t key_id,
@@ -1011,6 +1090,13 @@ o2o_status o2o_keyring_new(uint32_t merchant_id,
  Adds key `key_id` (verify-only until activated) with the `secret_len` bytes at `secret_bytes`.
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`, `O2O_STATUS_KEY_DUPLICATE`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
+   during the call.
+ - `secret_bytes` is NULL or points to `secret_len` readable bytes.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_keyring_add_key(struct o2o_keyring *keyring,
                                uint32_t key_id,
@@ -1021,6 +1107,12 @@ o2o_status o2o_keyring_add_key(struct o2o_keyring *keyring,
  Makes `key_id` the signing key; the previous one becomes verify-only.
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_UNKNOWN`, `O2O_STATUS_KEY_RETIRED`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
+   during the call.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_keyring_activate(struct o2o_keyring *keyring,
                                 uint32_t key_id);
@@ -1030,12 +1122,24 @@ o2o_status o2o_keyring_activate(struct o2o_keyring *keyring,
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_UNKNOWN`,
  `O2O_STATUS_KEY_RETIRING_ACTIVE`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
+   during the call.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_keyring_retire(struct o2o_keyring *keyring,
                               uint32_t key_id);
 
 /*
  Releases a keyring and wipes its secrets. NULL is fine; never free the same keyring twice.
+
+ # Safety
+ - `keyring` is NULL or an `o2o_keyring` made by this library and not released before; it is not
+   used again.
+
+ Every pointer stays valid for the whole call.
  */
 void o2o_keyring_free(struct o2o_keyring *keyring);
 
@@ -1047,6 +1151,12 @@ void o2o_keyring_free(struct o2o_keyring *keyring);
  On success `*out` receives a ledger, to be released with `o2o_ledger_close`. Errors:
  `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_LEDGER_ALREADY_EXISTS`
  (any file at `path`; it is not touched), `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `path` is NULL or a NUL-terminated string.
+ - `out` is NULL or points to writable memory for an `o2o_ledger *`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_ledger_create(const char *path,
                              uint32_t merchant_id,
@@ -1063,6 +1173,12 @@ o2o_status o2o_ledger_create(const char *path,
  `O2O_STATUS_LEDGER_FOREIGN`, `O2O_STATUS_LEDGER_CORRUPT` (a damaged ledger),
  `O2O_STATUS_LEDGER_SCHEMA_TOO_NEW`, `O2O_STATUS_LEDGER_WRONG_MERCHANT`,
  `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `path` is NULL or a NUL-terminated string.
+ - `out` is NULL or points to writable memory for an `o2o_ledger *`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_ledger_open(const char *path,
                            uint32_t merchant_id,
@@ -1073,6 +1189,11 @@ o2o_status o2o_ledger_open(const char *path,
  `O2O_STATUS_LEDGER_BUSY` (10,000 ms unless set).
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_ledger_set_busy_timeout(const struct o2o_ledger *ledger,
                                        uint32_t timeout_ms);
@@ -1085,12 +1206,24 @@ o2o_status o2o_ledger_set_busy_timeout(const struct o2o_ledger *ledger,
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
  `O2O_STATUS_LEDGER_ALREADY_EXISTS`, `O2O_STATUS_LEDGER_FILE_REPLACED`,
  `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+ - `path` is NULL or a NUL-terminated string.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_ledger_backup(const struct o2o_ledger *ledger,
                              const char *path);
 
 /*
  Closes a ledger. NULL is fine; never close the same ledger twice.
+
+ # Safety
+ - `ledger` is NULL or an `o2o_ledger` made by this library and not released before; it is not
+   used again.
+
+ Every pointer stays valid for the whole call.
  */
 void o2o_ledger_close(struct o2o_ledger *ledger);
 
@@ -1108,6 +1241,14 @@ void o2o_ledger_close(struct o2o_ledger *ledger);
  an amount of 0 or below -1),
  `O2O_STATUS_LEDGER_IDEMPOTENCY_CONFLICT`, `O2O_STATUS_LEDGER_BUSY`,
  `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+ - `decision` is NULL or a live `o2o_decision` made by this library.
+ - `idempotency_key` is NULL or a NUL-terminated string.
+ - `out` is NULL or points to a writable `o2o_redemption`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_ledger_redeem(const struct o2o_ledger *ledger,
                              const struct o2o_decision *decision,
@@ -1120,6 +1261,11 @@ o2o_status o2o_ledger_redeem(const struct o2o_ledger *ledger,
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_LEDGER_UNKNOWN_RECEIPT`,
  `O2O_STATUS_LEDGER_ALREADY_VOIDED`, `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_ledger_void(const struct o2o_ledger *ledger,
                            uint64_t receipt_id,
@@ -1131,6 +1277,11 @@ o2o_status o2o_ledger_void(const struct o2o_ledger *ledger,
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_LEDGER_ALREADY_REVOKED`,
  `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_ledger_revoke(const struct o2o_ledger *ledger,
                              uint64_t voucher_id,
@@ -1142,6 +1293,13 @@ o2o_status o2o_ledger_revoke(const struct o2o_ledger *ledger,
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_PLACE`,
  `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+ - `time_zone` is NULL or a NUL-terminated string.
+ - `out` is NULL or points to a writable `o2o_voucher_state`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_ledger_state(const struct o2o_ledger *ledger,
                             uint64_t voucher_id,
@@ -1155,6 +1313,13 @@ o2o_status o2o_ledger_state(const struct o2o_ledger *ledger,
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_NO_ACTIVE`,
  `O2O_STATUS_INSUFFICIENT_BUFFER`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library.
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_share_code_text(const struct o2o_keyring *keyring,
                                uint64_t member_id,
@@ -1167,6 +1332,13 @@ o2o_status o2o_share_code_text(const struct o2o_keyring *keyring,
 
  A card that is not genuine is not an error: `O2O_STATUS_OK` with `out->rejection` set.
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library.
+ - `card_text` is NULL or a NUL-terminated string.
+ - `out` is NULL or points to a writable `o2o_card`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_membership_card_verify(const struct o2o_keyring *keyring,
                                       const char *card_text,
@@ -1179,6 +1351,13 @@ o2o_status o2o_membership_card_verify(const struct o2o_keyring *keyring,
  See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
  `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (unknown level, text too long),
  `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call from any thread.
+
+ # Safety
+ - `qr_text` is NULL or a NUL-terminated string.
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_qr_render_svg(const char *qr_text,
                              uint32_t ec_level,
@@ -1196,6 +1375,14 @@ o2o_status o2o_qr_render_svg(const char *qr_text,
  When `capacity` is too small, returns `O2O_STATUS_INSUFFICIENT_BUFFER` having written only
  `*size` and `*needed`. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
  `O2O_STATUS_INVALID_ARGUMENT`. Safe to call from any thread.
+
+ # Safety
+ - `qr_text` is NULL or a NUL-terminated string.
+ - `modules` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+ - `size` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_qr_modules(const char *qr_text,
                           uint32_t ec_level,
@@ -1215,6 +1402,14 @@ o2o_status o2o_qr_modules(const char *qr_text,
  frame whose stride and length disagree), `O2O_STATUS_QR_FRAME_TOO_LARGE` (above 50
  megapixels), `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call
  from any thread.
+
+ # Safety
+ - `pixels` is NULL or points to `pixels_len` readable bytes.
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+ - `count` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_qr_decode_luma(const uint8_t *pixels,
                               size_t pixels_len,
@@ -1241,6 +1436,12 @@ const char *o2o_status_name(uint32_t status);
  Returns `O2O_STATUS_INSUFFICIENT_BUFFER` (writing nothing) when `capacity` is too small, for
  example 0 to ask for the size. The message is kept per thread: call it from the thread
  whose call failed. Calling this function does not change the message.
+
+ # Safety
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_last_error(char *buffer,
                           size_t capacity,
@@ -1275,6 +1476,13 @@ const char *o2o_rejection_name(uint32_t rejection);
  On success `*out` receives a new store, to be released with `o2o_store_free`. Errors:
  `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_PLACE` (unknown
  zone or bad region code).
+
+ # Safety
+ - `time_zone` is NULL or a NUL-terminated string.
+ - `region` is NULL or a NUL-terminated string.
+ - `out` is NULL or points to writable memory for an `o2o_store *`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_store_new(uint32_t store_id,
                          uint32_t merchant_id,
@@ -1286,6 +1494,12 @@ o2o_status o2o_store_new(uint32_t store_id,
  Sets the store's location in millionths of a degree (needed by geofenced vouchers).
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_PLACE`.
+
+ # Safety
+ - `store` is NULL or a live `o2o_store` made by this library, not used by another thread during
+   the call.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_store_set_location(struct o2o_store *store,
                                   int32_t lat_e6,
@@ -1293,6 +1507,12 @@ o2o_status o2o_store_set_location(struct o2o_store *store,
 
 /*
  Releases a store. NULL is fine; never free the same store twice.
+
+ # Safety
+ - `store` is NULL or an `o2o_store` made by this library and not released before; it is not used
+   again.
+
+ Every pointer stays valid for the whole call.
  */
 void o2o_store_free(struct o2o_store *store);
 
@@ -1304,6 +1524,14 @@ void o2o_store_free(struct o2o_store *store);
  `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_VOUCHER_JSON`, `O2O_STATUS_VOUCHER_INVALID`,
  `O2O_STATUS_KEY_NO_ACTIVE`, `O2O_STATUS_KEY_WRONG_MERCHANT`,
  `O2O_STATUS_INSUFFICIENT_BUFFER`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library.
+ - `voucher_json` is NULL or a NUL-terminated string.
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_voucher_issue_json(const struct o2o_keyring *keyring,
                                   const char *voucher_json,
@@ -1321,6 +1549,17 @@ o2o_status o2o_voucher_issue_json(const struct o2o_keyring *keyring,
  be released with `o2o_decision_free`. `lines` may be NULL when `line_count` is 0. Errors:
  `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_MONEY` (bad
  currency, basket total above INT64_MAX), `O2O_STATUS_INVALID_ARGUMENT` (bad time).
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library.
+ - `store` is NULL or a live `o2o_store` made by this library.
+ - `voucher_text` is NULL or a NUL-terminated string.
+ - `currency` is NULL or a NUL-terminated string.
+ - `lines` is NULL or points to `line_count` readable `o2o_basket_line`s.
+ - `member` is NULL or points to a readable `o2o_member` whose pointers follow the same rules.
+ - `out` is NULL or points to writable memory for an `o2o_decision *`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_voucher_verify(const struct o2o_keyring *keyring,
                               const struct o2o_store *store,
@@ -1337,16 +1576,31 @@ o2o_status o2o_voucher_verify(const struct o2o_keyring *keyring,
  The reason a decision refused its voucher, or `O2O_REJECTION_NONE` when accepted. A NULL
  decision gives `O2O_REJECTION_NO_DECISION`, so testing for `O2O_REJECTION_NONE` never
  accepts a decision that does not exist.
+
+ # Safety
+ - `decision` is NULL or a live `o2o_decision` made by this library.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_rejection o2o_decision_rejection(const struct o2o_decision *decision);
 
 /*
  True when the decision accepted its voucher (false for NULL).
+
+ # Safety
+ - `decision` is NULL or a live `o2o_decision` made by this library.
+
+ Every pointer stays valid for the whole call.
  */
 bool o2o_decision_accepted(const struct o2o_decision *decision);
 
 /*
  The discount to apply, minor units (0 when refused, for a gift item, or for NULL).
+
+ # Safety
+ - `decision` is NULL or a live `o2o_decision` made by this library.
+
+ Every pointer stays valid for the whole call.
  */
 uint64_t o2o_decision_discount_minor(const struct o2o_decision *decision);
 
@@ -1355,6 +1609,12 @@ uint64_t o2o_decision_discount_minor(const struct o2o_decision *decision);
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher
  (whose id was never authenticated).
+
+ # Safety
+ - `decision` is NULL or a live `o2o_decision` made by this library.
+ - `voucher_id` is NULL or points to a writable `uint64_t`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_decision_voucher_id(const struct o2o_decision *decision,
                                    uint64_t *voucher_id);
@@ -1363,6 +1623,12 @@ o2o_status o2o_decision_voucher_id(const struct o2o_decision *decision,
  Writes the accepted voucher's benefit into `*out`.
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher.
+
+ # Safety
+ - `decision` is NULL or a live `o2o_decision` made by this library.
+ - `out` is NULL or points to a writable `o2o_benefit`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_decision_benefit(const struct o2o_decision *decision,
                                 struct o2o_benefit *out);
@@ -1374,6 +1640,13 @@ o2o_status o2o_decision_benefit(const struct o2o_decision *decision,
 
  See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
  `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher, `O2O_STATUS_INSUFFICIENT_BUFFER`.
+
+ # Safety
+ - `decision` is NULL or a live `o2o_decision` made by this library.
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
  */
 o2o_status o2o_decision_valid_until(const struct o2o_decision *decision,
                                     char *buffer,
@@ -1382,6 +1655,12 @@ o2o_status o2o_decision_valid_until(const struct o2o_decision *decision,
 
 /*
  Releases a decision. NULL is fine; never free the same decision twice.
+
+ # Safety
+ - `decision` is NULL or an `o2o_decision` made by this library and not released before; it is
+   not used again.
+
+ Every pointer stays valid for the whole call.
  */
 void o2o_decision_free(struct o2o_decision *decision);
 

@@ -308,6 +308,7 @@ pub struct MemberCheckIn {
 
 /// What became of a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a scan may be refused"]
 pub enum ScanOutcome {
     /// The visit counted (and the customer was enrolled if new).
     CheckedIn(Box<MemberCheckIn>),

@@ -20,7 +20,8 @@
 //!   their [`AccountIdentity`] goes through [`check_in_member`], which enrolls them under a
 //!   keyed [`Pseudonym`], records the visit and hands out the membership card.
 //! - **Ledger**: [`Ledger`] ([`MemoryLedger`], [`SqliteLedger`]) redeems exactly once.
-//! - **C ABI**: `include/o2okit.h`, symbols prefixed `o2o_`.
+//! - **C ABI**: the `capi` feature (`scripts/build-c` builds the library), `include/o2okit.h`,
+//!   symbols prefixed `o2o_`.
 //!
 //! ## Example
 //! ```
@@ -63,6 +64,7 @@ pub mod analytics;
 pub mod checkin;
 pub mod enrollment;
 mod error;
+#[cfg(feature = "capi")]
 pub mod ffi;
 pub mod ids;
 pub mod keys;
@@ -72,7 +74,7 @@ pub mod member;
 pub mod member_tokens;
 pub mod merchant;
 pub mod money;
-#[cfg(feature = "qr")]
+#[cfg(any(feature = "qr-render", feature = "qr-decode"))]
 pub mod qr;
 pub mod region;
 pub mod rejection;
@@ -93,7 +95,7 @@ pub use keys::{KeyError, KeyStatus, Keyring, SigningKey};
 pub use ledger::SqliteLedger;
 pub use ledger::{
     CheckInOutcome, CheckInRequest, IdempotencyKey, Ledger, LedgerError, MemoryLedger, Receipt,
-    ReceiptId, RedeemOutcome, RedeemRequest, VisitEvent, VoucherStatus,
+    ReceiptId, RedeemOutcome, RedeemRequest, StorageError, VisitEvent, VoucherStatus,
 };
 pub use local_time::{LocalDateTime, LocalTimeError, is_plausible};
 pub use member::{CardError, CardNumber, Member, Tier};
@@ -129,6 +131,12 @@ pub mod fuzzing {
         crate::Voucher::open(&token, keyring)
     }
 }
+
+/// The `chrono` this crate's instants and wall-clock times are made of, so users need not
+/// guess a matching version.
+pub use chrono;
+/// The `chrono-tz` whose zones a [`Store`] names.
+pub use chrono_tz;
 
 /// The crate version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -38,3 +38,39 @@ pub struct Store {
     /// Where the store is, if known; needed for geofenced vouchers.
     pub location: Option<GeoPoint>,
 }
+
+impl Store {
+    /// A store `id` of `merchant` on the wall clock of `time_zone`, in `region`, with no name
+    /// and no known location (add them with [`Store::named`] and [`Store::located_at`]).
+    ///
+    /// ```
+    /// use o2okit::*;
+    /// let store = Store::new(StoreId(12), MerchantId(7), chrono_tz::Asia::Shanghai,
+    ///                        RegionCode::new("440305")?)
+    ///     .named("Nanshan");
+    /// assert_eq!(store.name, "Nanshan");
+    /// # Ok::<(), RegionError>(())
+    /// ```
+    pub fn new(id: StoreId, merchant: MerchantId, time_zone: Tz, region: RegionCode) -> Self {
+        Store {
+            id,
+            merchant,
+            name: String::new(),
+            time_zone,
+            region,
+            location: None,
+        }
+    }
+
+    /// The store with a display name.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The store with a known location (needed by geofenced vouchers).
+    pub fn located_at(mut self, location: GeoPoint) -> Self {
+        self.location = Some(location);
+        self
+    }
+}

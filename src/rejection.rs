@@ -13,6 +13,7 @@ use std::fmt;
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum Rejection {
     /// Not a token: bad characters, wrong length, a field that does not parse.
     Malformed = 1,

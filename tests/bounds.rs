@@ -186,7 +186,7 @@ fn the_ledger_refuses_instants_outside_2000_to_2199() {
 
 /// A ledger written by an older o2okit may hold a visit from a till whose clock had reset:
 /// the C report on it is a status, not an abort of the host.
-#[cfg(feature = "sqlite")]
+#[cfg(all(feature = "sqlite", feature = "capi"))]
 #[test]
 fn the_c_report_on_a_ledger_with_a_1970_visit_is_a_status() {
     use o2okit::ffi::*;
@@ -206,21 +206,24 @@ fn the_c_report_on_a_ledger_with_a_1970_visit_is_a_status() {
     drop(raw);
     let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
     let mut ledger = std::ptr::null_mut();
-    assert_eq!(
-        o2o_ledger_open(c_path.as_ptr(), MERCHANT.0, &mut ledger),
-        o2o_status::Ok
-    );
+    // SAFETY: a NUL-terminated path and a writable handle pointer.
+    let opened = unsafe { o2o_ledger_open(c_path.as_ptr(), MERCHANT.0, &mut ledger) };
+    assert_eq!(opened, o2o_status::Ok);
     let mut needed = 0usize;
-    let status = o2o_ledger_report_json(
-        ledger,
-        c"Asia/Shanghai".as_ptr(),
-        O2O_GRANULARITY_DAY,
-        std::ptr::null_mut(),
-        0,
-        &mut needed,
-    );
+    // SAFETY: a live ledger, a NUL-terminated zone, no buffer (capacity 0), a writable size.
+    let status = unsafe {
+        o2o_ledger_report_json(
+            ledger,
+            c"Asia/Shanghai".as_ptr(),
+            O2O_GRANULARITY_DAY,
+            std::ptr::null_mut(),
+            0,
+            &mut needed,
+        )
+    };
     assert_eq!(status, o2o_status::AnalyticsImplausibleInstant);
-    o2o_ledger_close(ledger);
+    // SAFETY: the ledger opened above, released once.
+    unsafe { o2o_ledger_close(ledger) };
 }
 
 /// A reader of `commas` commas and a line break, without holding them.
@@ -311,7 +314,7 @@ fn skip_bad_skips_a_row_that_is_not_utf8() {
     assert_eq!(import.skipped[0].line, 3);
 }
 
-#[cfg(feature = "qr")]
+#[cfg(feature = "qr-decode")]
 mod frames {
     use super::*;
     use o2okit::qr::{DecodeLimits, QrError, decode_image_file, decode_luma};

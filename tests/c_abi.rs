@@ -29,24 +29,27 @@ fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The static library, rebuilt so the C programs link against the code under test. It builds
-/// in its own target directory: a plain `cargo build` resolves features without the
-/// dev-dependencies, and its artifacts beside the test's would confuse the doctests.
+/// The static library, built by the README's one C command (`scripts/build-c`, debug) so the
+/// C programs link against the code under test, with the `capi` feature a Rust build leaves
+/// off. It builds in its own target directory (`target/capi`).
 fn static_lib() -> &'static PathBuf {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
         // target/<profile>/deps/this-test → target/
         let exe = std::env::current_exe().unwrap();
         let target = exe.parent().unwrap().parent().unwrap().parent().unwrap();
-        let build_dir = target.join("c-abi");
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--lib", "--quiet", "--target-dir"])
-            .arg(&build_dir)
+        let out = target.join("o2okit-c-test");
+        let status = Command::new(manifest_dir().join("scripts/build-c"))
+            .arg("--debug")
+            .arg("--out")
+            .arg(&out)
+            .env("CARGO", env!("CARGO"))
+            .env("CARGO_TARGET_DIR", target)
             .current_dir(manifest_dir())
             .status()
-            .expect("cargo runs");
-        assert!(status.success(), "cargo build --lib failed");
-        let lib = build_dir.join("debug").join("libo2okit.a");
+            .expect("scripts/build-c runs");
+        assert!(status.success(), "scripts/build-c failed");
+        let lib = out.join("lib").join("libo2okit.a");
         assert!(lib.exists(), "{} missing", lib.display());
         lib
     })

@@ -4,8 +4,12 @@
 mod common;
 
 use common::*;
-use o2okit::qr::{EcLevel, QrError, decode_luma, encode};
+use o2okit::qr::{DecodeLimits, EcLevel, GreyImage, QrError, decode_luma, encode};
 use o2okit::*;
+
+fn read_frame(path: &std::path::Path) -> GreyImage {
+    o2okit::qr::read_image_file(path, &DecodeLimits::default()).unwrap()
+}
 
 fn texts() -> Vec<(&'static str, String)> {
     let ring = keyring();
@@ -102,11 +106,11 @@ const HARD_FRAMES: [(&str, &str); 5] = [
 fn frames_rqrrs_detector_misses_are_read_by_the_locator() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/qr");
     for (file, text) in HARD_FRAMES {
-        let image = image::open(dir.join(file)).unwrap().to_luma8();
-        let (w, h) = (image.width() as usize, image.height() as usize);
+        let image = read_frame(&dir.join(file));
+        let (w, h) = (image.width, image.height);
         // Bare rqrr finds no readable code in these frames...
         let mut prepared =
-            rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| image.as_raw()[y * w + x]);
+            rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| image.pixels[y * w + x]);
         let bare: Vec<String> = prepared
             .detect_grids()
             .iter()
@@ -148,16 +152,16 @@ fn every_code_in_a_frame_is_returned() {
 
     // Two hard frames side by side: only the locator reads them, and it reads both.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/qr");
-    let left = image::open(dir.join(HARD_FRAMES[0].0)).unwrap().to_luma8();
-    let right = image::open(dir.join(HARD_FRAMES[2].0)).unwrap().to_luma8();
+    let left = read_frame(&dir.join(HARD_FRAMES[0].0));
+    let right = read_frame(&dir.join(HARD_FRAMES[2].0));
     assert_eq!(
-        (left.dimensions(), right.dimensions()),
+        ((left.width, left.height), (right.width, right.height)),
         ((640, 480), (640, 480))
     );
     let mut pair = Vec::with_capacity(1280 * 480);
     for y in 0..480 {
-        pair.extend_from_slice(&left.as_raw()[y * 640..(y + 1) * 640]);
-        pair.extend_from_slice(&right.as_raw()[y * 640..(y + 1) * 640]);
+        pair.extend_from_slice(&left.pixels[y * 640..(y + 1) * 640]);
+        pair.extend_from_slice(&right.pixels[y * 640..(y + 1) * 640]);
     }
     let mut found = decode_luma(1280, 480, 1280, &pair).unwrap();
     found.sort();

@@ -19,8 +19,8 @@ fn every_test_named_in_security_md_exists() {
         let source = std::fs::read_to_string(root.join(&file))
             .unwrap_or_else(|e| panic!("SECURITY.md names {file}: {e}"));
         assert!(
-            source.contains(&format!("fn {name}(")),
-            "SECURITY.md names {file}::{name}, which does not exist"
+            is_test(&source, name),
+            "SECURITY.md names {file}::{name}, which is not a test there"
         );
         checked += 1;
     }
@@ -39,4 +39,37 @@ fn every_test_named_in_security_md_exists() {
         );
     }
     assert!(checked >= 30, "only {checked} test references found");
+}
+
+/// Whether `source` has a test called `name`: a `#[test]` function, or a function run as a
+/// test against both ledgers by a `both_ledgers!(…)` list in the same file.
+fn is_test(source: &str, name: &str) -> bool {
+    let signature = format!("fn {name}(");
+    let Some(at) = source.find(&signature) else {
+        return false;
+    };
+    let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let own_line = &source[line_start..at];
+    // The attributes and comments right above the function's line.
+    let above: Vec<&str> = source[..line_start]
+        .lines()
+        .rev()
+        .take_while(|l| l.trim_start().starts_with("#[") || l.trim_start().starts_with("//"))
+        .collect();
+    if above.iter().any(|l| l.trim() == "#[test]") || own_line.contains("#[test]") {
+        return true;
+    }
+    source.split("both_ledgers!(").skip(1).any(|list| {
+        let list = &list[..list.find(')').unwrap_or(list.len())];
+        list.split(',').any(|n| n.trim() == name)
+    })
+}
+
+#[test]
+fn a_helper_named_as_a_test_is_caught() {
+    let source = "fn helper() {}\n\n#[test]\nfn real() {}\nfn shared(l: &dyn L) {}\nboth_ledgers!(shared);\n";
+    assert!(!is_test(source, "helper"));
+    assert!(is_test(source, "real"));
+    assert!(is_test(source, "shared"));
+    assert!(!is_test(source, "missing"));
 }

@@ -9,6 +9,9 @@ use std::ptr;
 
 fuzz_target!(|data: &[u8]| {
     let text = CString::new(data.iter().copied().filter(|b| *b != 0).collect::<Vec<u8>>()).unwrap();
+    // SAFETY: every pointer passed is NULL, a live handle made above, a NUL-terminated string
+    // or a buffer of the length given, as each function's # Safety section asks.
+    unsafe {
     let mut keyring = ptr::null_mut();
     assert_eq!(o2o_keyring_new(88, 1, [1u8; 32].as_ptr(), 32, &mut keyring), o2o_status::Ok);
     let mut store = ptr::null_mut();
@@ -50,4 +53,5 @@ fuzz_target!(|data: &[u8]| {
     }
     o2o_store_free(store);
     o2o_keyring_free(keyring);
+    }
 });

@@ -33,7 +33,8 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 /// One period's figures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PeriodRow {
     /// The period's label (`2025-01`, `2025-W05`, `2025-01-31`).
     pub period: String,
@@ -58,7 +59,8 @@ pub struct PeriodRow {
 }
 
 /// One cohort: the members whose first visit fell in `cohort`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CohortRow {
     /// The period of first visit.
     pub cohort: String,
@@ -71,7 +73,8 @@ pub struct CohortRow {
 }
 
 /// Period metrics and cohorts of one log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VisitReport {
     /// The granularity of every row.
     pub granularity: Granularity,

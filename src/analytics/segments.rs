@@ -48,8 +48,9 @@ pub fn member_summaries(log: &VisitLog) -> Vec<MemberSummary> {
 }
 
 /// A named RFM segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Segment {
     /// Came recently and often: R ≥ 4 and F ≥ 4.
     Champions,

@@ -27,8 +27,16 @@ pub const O2O_GRANULARITY_DAY: u32 = 2;
 /// `O2O_STATUS_ANALYTICS_TOO_LARGE` (a cohort matrix above 16 Mi cells: use a coarser
 /// granularity), `O2O_STATUS_ANALYTICS_SPEND_OVERFLOW`,
 /// `O2O_STATUS_INSUFFICIENT_BUFFER`. Memory follows the visits, never the span of periods.
+///
+/// # Safety
+/// - `ledger` is NULL or a live `o2o_ledger` made by this library.
+/// - `time_zone` is NULL or a NUL-terminated string.
+/// - `buffer` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_report_json(
+pub unsafe extern "C" fn o2o_ledger_report_json(
     ledger: *const o2o_ledger,
     time_zone: *const c_char,
     granularity: u32,

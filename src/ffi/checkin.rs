@@ -41,8 +41,15 @@ pub struct o2o_check_in {
 ///
 /// A refused code is not an error: `O2O_STATUS_OK` with `out->rejection` set. Errors:
 /// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// - `keyring` is NULL or a live `o2o_keyring` made by this library.
+/// - `code_text` is NULL or a NUL-terminated string.
+/// - `out` is NULL or points to a writable `o2o_check_in`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_check_in_verify(
+pub unsafe extern "C" fn o2o_check_in_verify(
     keyring: *const o2o_keyring,
     code_text: *const c_char,
     at_unix_seconds: i64,

@@ -98,8 +98,14 @@ pub struct o2o_member_check_in_details {
 ///
 /// On success `*out` receives a key, to be released with `o2o_identity_key_free`. Errors:
 /// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`.
+///
+/// # Safety
+/// - `secret` is NULL or points to `secret_len` readable bytes.
+/// - `out` is NULL or points to writable memory for an `o2o_identity_key *`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_identity_key_new(
+pub unsafe extern "C" fn o2o_identity_key_new(
     secret: *const u8,
     secret_len: usize,
     out: *mut *mut o2o_identity_key,
@@ -115,8 +121,14 @@ pub extern "C" fn o2o_identity_key_new(
 }
 
 /// Releases an identity key. NULL is fine; never free the same key twice.
+///
+/// # Safety
+/// - `key` is NULL or an `o2o_identity_key` made by this library and not released before; it is not
+///   used again.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_identity_key_free(key: *mut o2o_identity_key) {
+pub unsafe extern "C" fn o2o_identity_key_free(key: *mut o2o_identity_key) {
     let _ = guard(|| {
         // SAFETY: NULL or a key from o2o_identity_key_new, per the header.
         unsafe { release(key) };
@@ -140,8 +152,20 @@ pub extern "C" fn o2o_identity_key_free(key: *mut o2o_identity_key) {
 /// merchants), `O2O_STATUS_LEDGER_IDENTITY_COLLISION`, `O2O_STATUS_LEDGER_VOUCHER_CONFLICT`
 /// (a welcome voucher id the ledger already knows), `O2O_STATUS_LEDGER_BUSY`,
 /// `O2O_STATUS_LEDGER_STORAGE`.
+///
+/// # Safety
+/// - `ledger` is NULL or a live `o2o_ledger` made by this library.
+/// - `keyring` is NULL or a live `o2o_keyring` made by this library.
+/// - `identity_key` is NULL or a live `o2o_identity_key` made by this library.
+/// - `store` is NULL or a live `o2o_store` made by this library.
+/// - `rules` is NULL or points to a readable `o2o_check_in_rules` whose pointers follow the same
+///   rules.
+/// - `scan` is NULL or points to a readable `o2o_member_scan` whose pointers follow the same rules.
+/// - `out` is NULL or points to writable memory for an `o2o_member_check_in *`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_check_in_member(
+pub unsafe extern "C" fn o2o_ledger_check_in_member(
     ledger: *const o2o_ledger,
     keyring: *const o2o_keyring,
     identity_key: *const o2o_identity_key,
@@ -257,8 +281,16 @@ pub struct o2o_member_record {
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_CARD`
 /// (a bad format or check digit: a mistyped number), `O2O_STATUS_LEDGER_BUSY`,
 /// `O2O_STATUS_LEDGER_STORAGE`.
+///
+/// # Safety
+/// - `ledger` is NULL or a live `o2o_ledger` made by this library.
+/// - `card_number` is NULL or a NUL-terminated string.
+/// - `out` is NULL or points to a writable `o2o_member_record`.
+/// - `found` is NULL or points to a writable `bool`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_member_by_card(
+pub unsafe extern "C" fn o2o_ledger_member_by_card(
     ledger: *const o2o_ledger,
     card_number: *const c_char,
     out: *mut o2o_member_record,
@@ -292,8 +324,14 @@ pub extern "C" fn o2o_ledger_member_by_card(
 /// Writes what `check_in` holds into `*out`.
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`.
+///
+/// # Safety
+/// - `check_in` is NULL or a live `o2o_member_check_in` made by this library.
+/// - `out` is NULL or points to a writable `o2o_member_check_in_details`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_member_check_in_read(
+pub unsafe extern "C" fn o2o_member_check_in_read(
     check_in: *const o2o_member_check_in,
     out: *mut o2o_member_check_in_details,
 ) -> o2o_status {
@@ -334,8 +372,15 @@ pub extern "C" fn o2o_member_check_in_read(
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused scan,
 /// `O2O_STATUS_INSUFFICIENT_BUFFER`.
+///
+/// # Safety
+/// - `check_in` is NULL or a live `o2o_member_check_in` made by this library.
+/// - `buffer` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_member_check_in_card_text(
+pub unsafe extern "C" fn o2o_member_check_in_card_text(
     check_in: *const o2o_member_check_in,
     buffer: *mut c_char,
     capacity: usize,
@@ -359,8 +404,15 @@ pub extern "C" fn o2o_member_check_in_card_text(
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` when there is none (see
 /// `has_welcome`), `O2O_STATUS_INSUFFICIENT_BUFFER`.
+///
+/// # Safety
+/// - `check_in` is NULL or a live `o2o_member_check_in` made by this library.
+/// - `buffer` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_member_check_in_welcome_text(
+pub unsafe extern "C" fn o2o_member_check_in_welcome_text(
     check_in: *const o2o_member_check_in,
     buffer: *mut c_char,
     capacity: usize,
@@ -382,8 +434,14 @@ pub extern "C" fn o2o_member_check_in_welcome_text(
 }
 
 /// Releases a member check-in. NULL is fine; never free the same one twice.
+///
+/// # Safety
+/// - `check_in` is NULL or an `o2o_member_check_in` made by this library and not released before;
+///   it is not used again.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_member_check_in_free(check_in: *mut o2o_member_check_in) {
+pub unsafe extern "C" fn o2o_member_check_in_free(check_in: *mut o2o_member_check_in) {
     let _ = guard(|| {
         // SAFETY: NULL or a check-in from o2o_ledger_check_in_member, per the header.
         unsafe { release(check_in) };

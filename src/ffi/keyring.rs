@@ -17,8 +17,14 @@ pub struct o2o_keyring(pub(crate) Keyring);
 ///
 /// On success `*out` receives a new keyring, which the caller must release with
 /// `o2o_keyring_free`. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`.
+///
+/// # Safety
+/// - `secret_bytes` is NULL or points to `secret_len` readable bytes.
+/// - `out` is NULL or points to writable memory for an `o2o_keyring *`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_keyring_new(
+pub unsafe extern "C" fn o2o_keyring_new(
     merchant_id: u32,
     key_id: u32,
     secret_bytes: *const u8,
@@ -41,8 +47,15 @@ pub extern "C" fn o2o_keyring_new(
 /// Adds key `key_id` (verify-only until activated) with the `secret_len` bytes at `secret_bytes`.
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`, `O2O_STATUS_KEY_DUPLICATE`.
+///
+/// # Safety
+/// - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
+///   during the call.
+/// - `secret_bytes` is NULL or points to `secret_len` readable bytes.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_keyring_add_key(
+pub unsafe extern "C" fn o2o_keyring_add_key(
     keyring: *mut o2o_keyring,
     key_id: u32,
     secret_bytes: *const u8,
@@ -63,8 +76,17 @@ pub extern "C" fn o2o_keyring_add_key(
 /// Makes `key_id` the signing key; the previous one becomes verify-only.
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_UNKNOWN`, `O2O_STATUS_KEY_RETIRED`.
+///
+/// # Safety
+/// - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
+///   during the call.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_keyring_activate(keyring: *mut o2o_keyring, key_id: u32) -> o2o_status {
+pub unsafe extern "C" fn o2o_keyring_activate(
+    keyring: *mut o2o_keyring,
+    key_id: u32,
+) -> o2o_status {
     guard(|| {
         // SAFETY: NULL or a live keyring, per the header.
         let ring = unsafe { borrow_mut(keyring, "keyring") }?;
@@ -77,8 +99,14 @@ pub extern "C" fn o2o_keyring_activate(keyring: *mut o2o_keyring, key_id: u32) -
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_UNKNOWN`,
 /// `O2O_STATUS_KEY_RETIRING_ACTIVE`.
+///
+/// # Safety
+/// - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
+///   during the call.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_keyring_retire(keyring: *mut o2o_keyring, key_id: u32) -> o2o_status {
+pub unsafe extern "C" fn o2o_keyring_retire(keyring: *mut o2o_keyring, key_id: u32) -> o2o_status {
     guard(|| {
         // SAFETY: NULL or a live keyring, per the header.
         let ring = unsafe { borrow_mut(keyring, "keyring") }?;
@@ -88,8 +116,14 @@ pub extern "C" fn o2o_keyring_retire(keyring: *mut o2o_keyring, key_id: u32) -> 
 }
 
 /// Releases a keyring and wipes its secrets. NULL is fine; never free the same keyring twice.
+///
+/// # Safety
+/// - `keyring` is NULL or an `o2o_keyring` made by this library and not released before; it is not
+///   used again.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_keyring_free(keyring: *mut o2o_keyring) {
+pub unsafe extern "C" fn o2o_keyring_free(keyring: *mut o2o_keyring) {
     let _ = guard(|| {
         // SAFETY: NULL or a keyring from o2o_keyring_new, per the header.
         unsafe { release(keyring) };

@@ -72,8 +72,14 @@ pub struct o2o_voucher_state {
 /// On success `*out` receives a ledger, to be released with `o2o_ledger_close`. Errors:
 /// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_LEDGER_ALREADY_EXISTS`
 /// (any file at `path`; it is not touched), `O2O_STATUS_LEDGER_STORAGE`.
+///
+/// # Safety
+/// - `path` is NULL or a NUL-terminated string.
+/// - `out` is NULL or points to writable memory for an `o2o_ledger *`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_create(
+pub unsafe extern "C" fn o2o_ledger_create(
     path: *const c_char,
     merchant_id: u32,
     out: *mut *mut o2o_ledger,
@@ -92,8 +98,14 @@ pub extern "C" fn o2o_ledger_create(
 /// `O2O_STATUS_LEDGER_FOREIGN`, `O2O_STATUS_LEDGER_CORRUPT` (a damaged ledger),
 /// `O2O_STATUS_LEDGER_SCHEMA_TOO_NEW`, `O2O_STATUS_LEDGER_WRONG_MERCHANT`,
 /// `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+///
+/// # Safety
+/// - `path` is NULL or a NUL-terminated string.
+/// - `out` is NULL or points to writable memory for an `o2o_ledger *`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_open(
+pub unsafe extern "C" fn o2o_ledger_open(
     path: *const c_char,
     merchant_id: u32,
     out: *mut *mut o2o_ledger,
@@ -128,8 +140,13 @@ unsafe fn hand_out_ledger(
 /// `O2O_STATUS_LEDGER_BUSY` (10,000 ms unless set).
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`.
+///
+/// # Safety
+/// - `ledger` is NULL or a live `o2o_ledger` made by this library.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_set_busy_timeout(
+pub unsafe extern "C" fn o2o_ledger_set_busy_timeout(
     ledger: *const o2o_ledger,
     timeout_ms: u32,
 ) -> o2o_status {
@@ -150,8 +167,17 @@ pub extern "C" fn o2o_ledger_set_busy_timeout(
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
 /// `O2O_STATUS_LEDGER_ALREADY_EXISTS`, `O2O_STATUS_LEDGER_FILE_REPLACED`,
 /// `O2O_STATUS_LEDGER_STORAGE`.
+///
+/// # Safety
+/// - `ledger` is NULL or a live `o2o_ledger` made by this library.
+/// - `path` is NULL or a NUL-terminated string.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_backup(ledger: *const o2o_ledger, path: *const c_char) -> o2o_status {
+pub unsafe extern "C" fn o2o_ledger_backup(
+    ledger: *const o2o_ledger,
+    path: *const c_char,
+) -> o2o_status {
     guard(|| {
         // SAFETY: NULL or a live ledger and a NUL-terminated string, per the header.
         let (ledger, path) = unsafe { (borrow(ledger, "ledger")?, text(path, "path")?) };
@@ -161,8 +187,14 @@ pub extern "C" fn o2o_ledger_backup(ledger: *const o2o_ledger, path: *const c_ch
 }
 
 /// Closes a ledger. NULL is fine; never close the same ledger twice.
+///
+/// # Safety
+/// - `ledger` is NULL or an `o2o_ledger` made by this library and not released before; it is not
+///   used again.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_close(ledger: *mut o2o_ledger) {
+pub unsafe extern "C" fn o2o_ledger_close(ledger: *mut o2o_ledger) {
     let _ = guard(|| {
         // SAFETY: NULL or a ledger from o2o_ledger_open, per the header.
         unsafe { release(ledger) };
@@ -183,8 +215,16 @@ pub extern "C" fn o2o_ledger_close(ledger: *mut o2o_ledger) {
 /// an amount of 0 or below -1),
 /// `O2O_STATUS_LEDGER_IDEMPOTENCY_CONFLICT`, `O2O_STATUS_LEDGER_BUSY`,
 /// `O2O_STATUS_LEDGER_STORAGE`.
+///
+/// # Safety
+/// - `ledger` is NULL or a live `o2o_ledger` made by this library.
+/// - `decision` is NULL or a live `o2o_decision` made by this library.
+/// - `idempotency_key` is NULL or a NUL-terminated string.
+/// - `out` is NULL or points to a writable `o2o_redemption`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_redeem(
+pub unsafe extern "C" fn o2o_ledger_redeem(
     ledger: *const o2o_ledger,
     decision: *const o2o_decision,
     idempotency_key: *const c_char,
@@ -251,8 +291,13 @@ pub extern "C" fn o2o_ledger_redeem(
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_LEDGER_UNKNOWN_RECEIPT`,
 /// `O2O_STATUS_LEDGER_ALREADY_VOIDED`, `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+///
+/// # Safety
+/// - `ledger` is NULL or a live `o2o_ledger` made by this library.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_void(
+pub unsafe extern "C" fn o2o_ledger_void(
     ledger: *const o2o_ledger,
     receipt_id: u64,
     at_unix_seconds: i64,
@@ -272,8 +317,13 @@ pub extern "C" fn o2o_ledger_void(
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_LEDGER_ALREADY_REVOKED`,
 /// `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+///
+/// # Safety
+/// - `ledger` is NULL or a live `o2o_ledger` made by this library.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_revoke(
+pub unsafe extern "C" fn o2o_ledger_revoke(
     ledger: *const o2o_ledger,
     voucher_id: u64,
     at_unix_seconds: i64,
@@ -293,8 +343,15 @@ pub extern "C" fn o2o_ledger_revoke(
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_PLACE`,
 /// `O2O_STATUS_LEDGER_STORAGE`.
+///
+/// # Safety
+/// - `ledger` is NULL or a live `o2o_ledger` made by this library.
+/// - `time_zone` is NULL or a NUL-terminated string.
+/// - `out` is NULL or points to a writable `o2o_voucher_state`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_ledger_state(
+pub unsafe extern "C" fn o2o_ledger_state(
     ledger: *const o2o_ledger,
     voucher_id: u64,
     time_zone: *const c_char,

@@ -36,8 +36,15 @@ pub(crate) fn card_field(digits: &str) -> [c_char; 17] {
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_NO_ACTIVE`,
 /// `O2O_STATUS_INSUFFICIENT_BUFFER`.
+///
+/// # Safety
+/// - `keyring` is NULL or a live `o2o_keyring` made by this library.
+/// - `buffer` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_share_code_text(
+pub unsafe extern "C" fn o2o_share_code_text(
     keyring: *const o2o_keyring,
     member_id: u64,
     buffer: *mut c_char,
@@ -56,8 +63,15 @@ pub extern "C" fn o2o_share_code_text(
 ///
 /// A card that is not genuine is not an error: `O2O_STATUS_OK` with `out->rejection` set.
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`.
+///
+/// # Safety
+/// - `keyring` is NULL or a live `o2o_keyring` made by this library.
+/// - `card_text` is NULL or a NUL-terminated string.
+/// - `out` is NULL or points to a writable `o2o_card`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_membership_card_verify(
+pub unsafe extern "C" fn o2o_membership_card_verify(
     keyring: *const o2o_keyring,
     card_text: *const c_char,
     out: *mut o2o_card,

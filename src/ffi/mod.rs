@@ -1,4 +1,8 @@
-//! The C ABI (`include/o2okit.h`). Every symbol is prefixed `o2o_`.
+//! The C ABI (`include/o2okit.h`), with the `capi` feature. Every symbol is prefixed `o2o_`.
+//!
+//! Every function that takes a pointer is `unsafe`: its `# Safety` section says what each
+//! pointer must be (NULL is always allowed and reported). C callers read the same words in the
+//! header. `scripts/build-c` builds the library.
 //!
 //! This layer holds no logic of its own: it checks pointers, converts types and calls the
 //! safe Rust API. The header is generated from these signatures by cbindgen (see `build.rs`).
@@ -21,9 +25,6 @@
 //! - Times are Unix seconds (UTC); money is integer minor units.
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
-// Entry points are called from C, where `unsafe fn` means nothing; each one checks its
-// pointers for NULL and documents what a non-NULL pointer must be (as rustls-ffi does).
-#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 #[cfg(feature = "sqlite")]
 mod analytics;
@@ -34,7 +35,7 @@ mod keyring;
 #[cfg(feature = "sqlite")]
 mod ledger;
 mod member;
-#[cfg(feature = "qr")]
+#[cfg(any(feature = "qr-render", feature = "qr-decode"))]
 mod qr;
 mod status;
 mod version;
@@ -49,7 +50,7 @@ pub use keyring::*;
 #[cfg(feature = "sqlite")]
 pub use ledger::*;
 pub use member::*;
-#[cfg(feature = "qr")]
+#[cfg(any(feature = "qr-render", feature = "qr-decode"))]
 pub use qr::*;
 pub use status::{O2O_MAX_ERROR_MESSAGE, o2o_last_error, o2o_status, o2o_status_name};
 pub use version::{o2o_version, o2o_version_number};

@@ -1,8 +1,16 @@
 //! QR codes for C: render, decode camera frames.
 
-use super::status::{Failure, check_buffer, guard, o2o_status, write_text};
-use super::{bytes, check_out, put, text};
-use crate::qr::{EcLevel, QrError, decode_luma, encode};
+#[cfg(feature = "qr-decode")]
+use super::bytes;
+use super::status::{Failure, guard, o2o_status, write_text};
+use super::{check_out, put};
+#[cfg(feature = "qr-render")]
+use super::{status::check_buffer, text};
+use crate::qr::QrError;
+#[cfg(feature = "qr-decode")]
+use crate::qr::decode_luma;
+#[cfg(feature = "qr-render")]
+use crate::qr::{EcLevel, encode};
 use std::ffi::c_char;
 
 /// Error-correction level L (about 7% recoverable), for `o2o_qr_*`.
@@ -14,6 +22,7 @@ pub const O2O_QR_EC_Q: u32 = 2;
 /// Level H (about 30%).
 pub const O2O_QR_EC_H: u32 = 3;
 
+#[cfg(feature = "qr-render")]
 fn level(code: u32) -> Result<EcLevel, Failure> {
     Ok(match code {
         O2O_QR_EC_L => EcLevel::L,
@@ -37,14 +46,22 @@ fn qr_failure(error: QrError) -> Failure {
     Failure::new(status, error.to_string())
 }
 
+#[cfg(feature = "qr-render")]
 /// Renders `qr_text` as an SVG document (4-module quiet zone, `module_px` pixels a module) at
 /// the smallest QR version for error-correction level `ec_level` (an `O2O_QR_EC_*` value).
 ///
 /// See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
 /// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_ARGUMENT` (unknown level, text too long),
 /// `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call from any thread.
+///
+/// # Safety
+/// - `qr_text` is NULL or a NUL-terminated string.
+/// - `buffer` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_qr_render_svg(
+pub unsafe extern "C" fn o2o_qr_render_svg(
     qr_text: *const c_char,
     ec_level: u32,
     module_px: u32,
@@ -60,6 +77,7 @@ pub extern "C" fn o2o_qr_render_svg(
     })
 }
 
+#[cfg(feature = "qr-render")]
 /// Writes the module matrix of `qr_text` for devices that draw their own code: `size × size`
 /// bytes, row by row, 1 for dark and 0 for light, without the quiet zone (draw 4 light
 /// modules around it). `*size` receives the side; `*needed` (when `needed` is not NULL) the
@@ -68,8 +86,16 @@ pub extern "C" fn o2o_qr_render_svg(
 /// When `capacity` is too small, returns `O2O_STATUS_INSUFFICIENT_BUFFER` having written only
 /// `*size` and `*needed`. Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
 /// `O2O_STATUS_INVALID_ARGUMENT`. Safe to call from any thread.
+///
+/// # Safety
+/// - `qr_text` is NULL or a NUL-terminated string.
+/// - `modules` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+/// - `size` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_qr_modules(
+pub unsafe extern "C" fn o2o_qr_modules(
     qr_text: *const c_char,
     ec_level: u32,
     modules: *mut u8,
@@ -108,6 +134,7 @@ pub extern "C" fn o2o_qr_modules(
     })
 }
 
+#[cfg(feature = "qr-decode")]
 /// Decodes every QR code in an 8-bit grey camera frame of `width × height` pixels whose rows
 /// start `stride` bytes apart, and writes their texts into `buffer`, one per line (each
 /// followed by `\n`), NUL-terminated; `*count` receives how many codes were found (0 is not an
@@ -118,8 +145,16 @@ pub extern "C" fn o2o_qr_modules(
 /// frame whose stride and length disagree), `O2O_STATUS_QR_FRAME_TOO_LARGE` (above 50
 /// megapixels), `O2O_STATUS_INSUFFICIENT_BUFFER`. Safe to call
 /// from any thread.
+///
+/// # Safety
+/// - `pixels` is NULL or points to `pixels_len` readable bytes.
+/// - `buffer` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+/// - `count` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_qr_decode_luma(
+pub unsafe extern "C" fn o2o_qr_decode_luma(
     pixels: *const u8,
     pixels_len: usize,
     width: usize,

@@ -400,8 +400,14 @@ pub extern "C" fn o2o_status_name(status: u32) -> *const c_char {
 /// Returns `O2O_STATUS_INSUFFICIENT_BUFFER` (writing nothing) when `capacity` is too small, for
 /// example 0 to ask for the size. The message is kept per thread: call it from the thread
 /// whose call failed. Calling this function does not change the message.
+///
+/// # Safety
+/// - `buffer` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_last_error(
+pub unsafe extern "C" fn o2o_last_error(
     buffer: *mut c_char,
     capacity: usize,
     needed: *mut usize,
@@ -488,7 +494,10 @@ mod tests {
             ),
             (LedgerError::Busy.into(), LedgerBusy),
             (LedgerError::Corrupt("c".into()).into(), LedgerCorrupt),
-            (LedgerError::Storage("s".into()).into(), LedgerStorage),
+            (
+                LedgerError::Storage(crate::ledger::StorageError::new("s")).into(),
+                LedgerStorage,
+            ),
             (
                 LedgerError::IdempotencyConflict("k".into()).into(),
                 LedgerIdempotencyConflict,
@@ -598,10 +607,9 @@ mod tests {
         assert_eq!(status, o2o_status::Panic);
         let mut buffer = [0 as c_char; 64];
         let mut needed = 0;
-        assert_eq!(
-            o2o_last_error(buffer.as_mut_ptr(), buffer.len(), &mut needed),
-            o2o_status::Ok
-        );
+        // SAFETY: a buffer of its own length and a writable size.
+        let status = unsafe { o2o_last_error(buffer.as_mut_ptr(), buffer.len(), &mut needed) };
+        assert_eq!(status, o2o_status::Ok);
         // SAFETY: o2o_last_error wrote a NUL-terminated string.
         let text = unsafe { std::ffi::CStr::from_ptr(buffer.as_ptr()) };
         assert!(text.to_str().unwrap().contains("boom"));

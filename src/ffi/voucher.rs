@@ -218,8 +218,15 @@ pub struct o2o_member {
 /// On success `*out` receives a new store, to be released with `o2o_store_free`. Errors:
 /// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_PLACE` (unknown
 /// zone or bad region code).
+///
+/// # Safety
+/// - `time_zone` is NULL or a NUL-terminated string.
+/// - `region` is NULL or a NUL-terminated string.
+/// - `out` is NULL or points to writable memory for an `o2o_store *`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_store_new(
+pub unsafe extern "C" fn o2o_store_new(
     store_id: u32,
     merchant_id: u32,
     time_zone: *const c_char,
@@ -248,8 +255,14 @@ pub extern "C" fn o2o_store_new(
 /// Sets the store's location in millionths of a degree (needed by geofenced vouchers).
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_PLACE`.
+///
+/// # Safety
+/// - `store` is NULL or a live `o2o_store` made by this library, not used by another thread during
+///   the call.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_store_set_location(
+pub unsafe extern "C" fn o2o_store_set_location(
     store: *mut o2o_store,
     lat_e6: i32,
     lon_e6: i32,
@@ -263,8 +276,14 @@ pub extern "C" fn o2o_store_set_location(
 }
 
 /// Releases a store. NULL is fine; never free the same store twice.
+///
+/// # Safety
+/// - `store` is NULL or an `o2o_store` made by this library and not released before; it is not used
+///   again.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_store_free(store: *mut o2o_store) {
+pub unsafe extern "C" fn o2o_store_free(store: *mut o2o_store) {
     let _ = guard(|| {
         // SAFETY: NULL or a store from o2o_store_new, per the header.
         unsafe { release(store) };
@@ -279,8 +298,16 @@ pub extern "C" fn o2o_store_free(store: *mut o2o_store) {
 /// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_VOUCHER_JSON`, `O2O_STATUS_VOUCHER_INVALID`,
 /// `O2O_STATUS_KEY_NO_ACTIVE`, `O2O_STATUS_KEY_WRONG_MERCHANT`,
 /// `O2O_STATUS_INSUFFICIENT_BUFFER`.
+///
+/// # Safety
+/// - `keyring` is NULL or a live `o2o_keyring` made by this library.
+/// - `voucher_json` is NULL or a NUL-terminated string.
+/// - `buffer` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_voucher_issue_json(
+pub unsafe extern "C" fn o2o_voucher_issue_json(
     keyring: *const o2o_keyring,
     voucher_json: *const c_char,
     buffer: *mut c_char,
@@ -311,8 +338,19 @@ pub extern "C" fn o2o_voucher_issue_json(
 /// be released with `o2o_decision_free`. `lines` may be NULL when `line_count` is 0. Errors:
 /// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_INVALID_MONEY` (bad
 /// currency, basket total above INT64_MAX), `O2O_STATUS_INVALID_ARGUMENT` (bad time).
+///
+/// # Safety
+/// - `keyring` is NULL or a live `o2o_keyring` made by this library.
+/// - `store` is NULL or a live `o2o_store` made by this library.
+/// - `voucher_text` is NULL or a NUL-terminated string.
+/// - `currency` is NULL or a NUL-terminated string.
+/// - `lines` is NULL or points to `line_count` readable `o2o_basket_line`s.
+/// - `member` is NULL or points to a readable `o2o_member` whose pointers follow the same rules.
+/// - `out` is NULL or points to writable memory for an `o2o_decision *`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_voucher_verify(
+pub unsafe extern "C" fn o2o_voucher_verify(
     keyring: *const o2o_keyring,
     store: *const o2o_store,
     voucher_text: *const c_char,
@@ -377,8 +415,13 @@ pub extern "C" fn o2o_voucher_verify(
 /// The reason a decision refused its voucher, or `O2O_REJECTION_NONE` when accepted. A NULL
 /// decision gives `O2O_REJECTION_NO_DECISION`, so testing for `O2O_REJECTION_NONE` never
 /// accepts a decision that does not exist.
+///
+/// # Safety
+/// - `decision` is NULL or a live `o2o_decision` made by this library.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_decision_rejection(decision: *const o2o_decision) -> o2o_rejection {
+pub unsafe extern "C" fn o2o_decision_rejection(decision: *const o2o_decision) -> o2o_rejection {
     // SAFETY: NULL or a live decision, per the header.
     match unsafe { decision.as_ref() }.map(|d| d.0.rejection()) {
         Some(Some(reason)) => reason.into(),
@@ -388,15 +431,25 @@ pub extern "C" fn o2o_decision_rejection(decision: *const o2o_decision) -> o2o_r
 }
 
 /// True when the decision accepted its voucher (false for NULL).
+///
+/// # Safety
+/// - `decision` is NULL or a live `o2o_decision` made by this library.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_decision_accepted(decision: *const o2o_decision) -> bool {
+pub unsafe extern "C" fn o2o_decision_accepted(decision: *const o2o_decision) -> bool {
     // SAFETY: NULL or a live decision, per the header.
     unsafe { decision.as_ref() }.is_some_and(|d| d.0.is_accepted())
 }
 
 /// The discount to apply, minor units (0 when refused, for a gift item, or for NULL).
+///
+/// # Safety
+/// - `decision` is NULL or a live `o2o_decision` made by this library.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_decision_discount_minor(decision: *const o2o_decision) -> u64 {
+pub unsafe extern "C" fn o2o_decision_discount_minor(decision: *const o2o_decision) -> u64 {
     // SAFETY: NULL or a live decision, per the header.
     match unsafe { decision.as_ref() }.map(|d| &d.0) {
         Some(Decision::Accepted(a)) => a.discount_minor(),
@@ -423,8 +476,14 @@ unsafe fn accepted<'a>(decision: *const o2o_decision) -> Result<&'a Acceptance, 
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher
 /// (whose id was never authenticated).
+///
+/// # Safety
+/// - `decision` is NULL or a live `o2o_decision` made by this library.
+/// - `voucher_id` is NULL or points to a writable `uint64_t`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_decision_voucher_id(
+pub unsafe extern "C" fn o2o_decision_voucher_id(
     decision: *const o2o_decision,
     voucher_id: *mut u64,
 ) -> o2o_status {
@@ -472,8 +531,14 @@ pub struct o2o_benefit {
 /// Writes the accepted voucher's benefit into `*out`.
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher.
+///
+/// # Safety
+/// - `decision` is NULL or a live `o2o_decision` made by this library.
+/// - `out` is NULL or points to a writable `o2o_benefit`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_decision_benefit(
+pub unsafe extern "C" fn o2o_decision_benefit(
     decision: *const o2o_decision,
     out: *mut o2o_benefit,
 ) -> o2o_status {
@@ -527,8 +592,15 @@ pub extern "C" fn o2o_decision_benefit(
 ///
 /// See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
 /// `O2O_STATUS_INVALID_ARGUMENT` for a refused voucher, `O2O_STATUS_INSUFFICIENT_BUFFER`.
+///
+/// # Safety
+/// - `decision` is NULL or a live `o2o_decision` made by this library.
+/// - `buffer` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_decision_valid_until(
+pub unsafe extern "C" fn o2o_decision_valid_until(
     decision: *const o2o_decision,
     buffer: *mut c_char,
     capacity: usize,
@@ -548,8 +620,14 @@ pub extern "C" fn o2o_decision_valid_until(
 }
 
 /// Releases a decision. NULL is fine; never free the same decision twice.
+///
+/// # Safety
+/// - `decision` is NULL or an `o2o_decision` made by this library and not released before; it is
+///   not used again.
+///
+/// Every pointer stays valid for the whole call.
 #[unsafe(no_mangle)]
-pub extern "C" fn o2o_decision_free(decision: *mut o2o_decision) {
+pub unsafe extern "C" fn o2o_decision_free(decision: *mut o2o_decision) {
     let _ = guard(|| {
         // SAFETY: NULL or a decision from o2o_voucher_verify, per the header.
         unsafe { release(decision) };

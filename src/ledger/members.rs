@@ -31,7 +31,9 @@ pub struct CheckInRequest<'a> {
 }
 
 /// What a check-in did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome", deny_unknown_fields)]
+#[must_use = "a check-in may be refused"]
 pub enum CheckInOutcome {
     /// The visit was recorded.
     Visited {

@@ -76,9 +76,10 @@ pub enum LedgerError {
     /// The ledger's content breaks an invariant (for example a use count below zero).
     #[error("ledger inconsistent: {0}")]
     Corrupt(String),
-    /// Any other storage failure (disk full, I/O error), with SQLite's message.
+    /// Any other storage failure (disk full, I/O error), with the error that caused it as its
+    /// [`std::error::Error::source`].
     #[error("ledger storage failure: {0}")]
-    Storage(String),
+    Storage(#[source] StorageError),
     /// The idempotency key was used before for a different request.
     #[error("idempotency key {0:?} was already used for a different request")]
     IdempotencyConflict(String),
@@ -149,6 +150,61 @@ pub enum LedgerError {
         void_at: DateTime<Utc>,
     },
 }
+
+/// A storage failure: what was being done, and the underlying error when there is one (SQLite's
+/// or the file system's), kept as the error's source rather than flattened into text.
+#[derive(Debug, Clone)]
+pub struct StorageError {
+    context: String,
+    cause: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StorageError {
+    /// A failure described by `context` alone.
+    pub fn new(context: impl Into<String>) -> Self {
+        StorageError {
+            context: context.into(),
+            cause: None,
+        }
+    }
+
+    /// A failure while doing `context`, caused by `cause`.
+    pub fn caused_by(
+        context: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StorageError {
+            context: context.into(),
+            cause: Some(std::sync::Arc::new(cause)),
+        }
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            Some(cause) => write!(f, "{}: {cause}", self.context),
+            None => f.write_str(&self.context),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Two storage errors are equal when they say the same.
+impl PartialEq for StorageError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for StorageError {}
 
 /// A caller-chosen key that makes a request safe to retry: 1 to 128 printable ASCII
 /// characters, unique per request (a till might use `till-7/2026-06-15/000123`).
@@ -255,8 +311,9 @@ impl RedeemRequest<'_> {
 }
 
 /// The outcome of a redemption attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "outcome")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome", deny_unknown_fields)]
+#[must_use = "a redemption may be refused"]
 pub enum RedeemOutcome {
     /// Used. `replayed` is true when this is the receipt of an earlier request with the same
     /// key (nothing was spent this time).
@@ -305,8 +362,9 @@ pub struct VisitEvent {
 }
 
 /// Something that happened to a voucher, for its history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "event")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum LedgerEvent {
     /// Recorded as issued.
     Issued {

@@ -50,6 +50,7 @@ impl Terms {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum VoucherStatus {
     /// Never used (or every use voided).
     Issued,

@@ -55,7 +55,7 @@ impl Default for DecodeLimits {
 }
 
 impl DecodeLimits {
-    fn check(&self, width: usize, height: usize) -> Result<(), QrError> {
+    pub(super) fn check(&self, width: usize, height: usize) -> Result<(), QrError> {
         match width.checked_mul(height) {
             Some(pixels) if pixels <= self.max_pixels => Ok(()),
             _ => Err(QrError::FrameTooLarge {
@@ -181,23 +181,14 @@ pub fn decode_image_file_with(
     limits: &DecodeLimits,
     path: impl AsRef<Path>,
 ) -> Result<Vec<String>, QrError> {
-    let image_error = |e: image::ImageError| QrError::Image(crate::error::excerpt(&e.to_string()));
-    let open = || {
-        image::ImageReader::open(path.as_ref())
-            .map_err(|e| QrError::Image(crate::error::excerpt(&e.to_string())))?
-            .with_guessed_format()
-            .map_err(|e| QrError::Image(crate::error::excerpt(&e.to_string())))
-    };
-    let (w, h) = open()?.into_dimensions().map_err(image_error)?;
-    limits.check(w as usize, h as usize)?;
-    let mut reader = open()?;
-    let mut bounds = image::Limits::default();
-    // Room for the decoded image in its own colour format (up to 16-bit RGBA) and no more.
-    bounds.max_alloc = Some((limits.max_pixels as u64).saturating_mul(8));
-    reader.limits(bounds);
-    let luma = reader.decode().map_err(image_error)?.into_luma8();
-    let (w, h) = (luma.width() as usize, luma.height() as usize);
-    decode_luma_with(limits, w, h, w, luma.as_raw())
+    let image = super::image_file::read_image_file(path, limits)?;
+    decode_luma_with(
+        limits,
+        image.width,
+        image.height,
+        image.width,
+        &image.pixels,
+    )
 }
 
 /// The codes found so far, and whether a pass panicked.

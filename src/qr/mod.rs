@@ -8,16 +8,27 @@
 //! module grid. rqrr has panicked on real images: every call is contained, and a panic becomes
 //! [`QrError::DecoderPanic`], never a crash.
 
+#[cfg(feature = "qr-decode")]
 mod binarize;
+#[cfg(feature = "qr-decode")]
 mod decode;
+#[cfg(feature = "qr-decode")]
+mod image_file;
+#[cfg(feature = "qr-decode")]
 mod locate;
+#[cfg(feature = "qr-render")]
 mod render;
+#[cfg(feature = "qr-decode")]
 mod sample;
 
+#[cfg(feature = "qr-decode")]
 pub use decode::{
     DecodeLimits, RQRR_PIXELS, decode_image_file, decode_image_file_with, decode_luma,
     decode_luma_with,
 };
+#[cfg(feature = "qr-decode")]
+pub use image_file::{GreyImage, read_image_file};
+#[cfg(feature = "qr-render")]
 pub use render::{EcLevel, QrMatrix, encode};
 
 /// Why a QR operation failed.

@@ -118,15 +118,13 @@ impl QrMatrix {
     pub fn to_png(&self, scale: usize) -> Vec<u8> {
         let (side, pixels) = self.to_luma(scale);
         let mut png = Vec::new();
-        let encoder = image::codecs::png::PngEncoder::new(&mut png);
+        let mut encoder = png::Encoder::new(&mut png, side as u32, side as u32);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
         // Writing a well-formed grey buffer to memory cannot fail.
-        let _ = image::ImageEncoder::write_image(
-            encoder,
-            &pixels,
-            side as u32,
-            side as u32,
-            image::ExtendedColorType::L8,
-        );
+        if let Ok(mut writer) = encoder.write_header() {
+            let _ = writer.write_image_data(&pixels);
+        }
         png
     }
 

@@ -289,6 +289,21 @@ impl Token {
     }
 }
 
+/// The scanner text: what a QR code or a keyboard-wedge scanner carries.
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_scanner_text())
+    }
+}
+
+/// Parses scanner text or base64url, as [`Token::parse`].
+impl std::str::FromStr for Token {
+    type Err = TokenError;
+    fn from_str(text: &str) -> Result<Self, TokenError> {
+        Token::parse(text)
+    }
+}
+
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Token({})", self.to_scanner_text())

@@ -47,11 +47,39 @@ pub struct BasketLine {
 }
 
 /// The basket at the till: lines in one currency whose total fits in an `i64`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+///
+/// In JSON: `{"currency": "CNY", "lines": [{"category": 1, "amount_minor": 1200}]}`; the
+/// total is computed, and a basket whose total overflows is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "BasketFields")]
 pub struct Basket {
     currency: Currency,
     lines: Vec<BasketLine>,
     total_minor: u64,
+}
+
+/// What a basket's JSON holds: its currency and lines (the total is derived).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BasketFields {
+    currency: Currency,
+    lines: Vec<BasketLine>,
+    #[serde(default)]
+    total_minor: Option<u64>,
+}
+
+impl TryFrom<BasketFields> for Basket {
+    type Error = String;
+    fn try_from(fields: BasketFields) -> Result<Self, String> {
+        let basket = Basket::new(fields.currency, fields.lines).map_err(|e| e.to_string())?;
+        match fields.total_minor {
+            Some(total) if total != basket.total_minor => Err(format!(
+                "total_minor {total} is not the sum of the lines, {}",
+                basket.total_minor
+            )),
+            _ => Ok(basket),
+        }
+    }
 }
 
 impl Basket {
@@ -131,6 +159,33 @@ pub struct RedemptionContext<'a> {
     pub other_vouchers: u32,
 }
 
+impl<'a> RedemptionContext<'a> {
+    /// The context of a redemption at `store` at `at` for `basket`, without a member and
+    /// without other vouchers (add them with [`RedemptionContext::with_member`] and
+    /// [`RedemptionContext::with_other_vouchers`]).
+    pub fn new(store: &'a Store, at: DateTime<Utc>, basket: &'a Basket) -> Self {
+        RedemptionContext {
+            store,
+            at,
+            basket,
+            member: None,
+            other_vouchers: 0,
+        }
+    }
+
+    /// The context with the member presenting the voucher.
+    pub fn with_member(mut self, member: MemberContext) -> Self {
+        self.member = Some(member);
+        self
+    }
+
+    /// The context with `count` other vouchers in the same basket.
+    pub fn with_other_vouchers(mut self, count: u32) -> Self {
+        self.other_vouchers = count;
+        self
+    }
+}
+
 /// A voucher that passed every check, with the context it passed in. Only [`verify`] makes
 /// one, so a ledger handed an `Acceptance` knows the signature and every limit were checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -193,6 +248,7 @@ impl Acceptance {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "decision")]
+#[must_use = "a decision says whether to apply the discount"]
 pub enum Decision {
     /// Usable here and now.
     Accepted(Acceptance),

@@ -211,6 +211,7 @@ macro_rules! both_ledgers {
             use super::*;
             $(#[test] fn $name() { super::$name(&MemoryLedger::new(MERCHANT)); })*
         }
+        #[cfg(feature = "sqlite")]
         mod sqlite {
             use super::*;
             $(#[test] fn $name() {

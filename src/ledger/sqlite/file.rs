@@ -6,7 +6,7 @@
 //! checkpointed into the main file. Copying the main file alone, or deleting the WAL after a
 //! crash, loses acknowledged sales; [`super::SqliteLedger::backup_to`] makes a safe copy.
 
-use crate::ledger::LedgerError;
+use crate::ledger::{LedgerError, StorageError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,7 +16,10 @@ pub(super) fn shown(path: &Path) -> String {
 }
 
 pub(super) fn io_error(path: &str, e: &std::io::Error) -> LedgerError {
-    LedgerError::Storage(format!("{path}: {e}"))
+    LedgerError::Storage(StorageError::caused_by(
+        path,
+        std::io::Error::new(e.kind(), e.to_string()),
+    ))
 }
 
 /// A fresh name beside `path` for a file being prepared: `.<name>.o2okit-new-<pid>-<n>`.

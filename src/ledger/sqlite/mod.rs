@@ -25,8 +25,8 @@ use super::members::{CheckInOutcome, CheckInRequest, check_request};
 use super::record::{Terms, VoucherRecord};
 use super::{
     IdempotencyKey, Ledger, LedgerError, LedgerEvent, Receipt, ReceiptId, RedeemOutcome,
-    RedeemRequest, VisitEvent, check_instant, check_merchant, check_void, ledger_instant, replay,
-    sort_history, visit_of,
+    RedeemRequest, StorageError, VisitEvent, check_instant, check_merchant, check_void,
+    ledger_instant, replay, sort_history, visit_of,
 };
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::local_time::LocalDateTime;
@@ -54,14 +54,14 @@ pub(crate) fn sqlite_error(e: rusqlite::Error) -> LedgerError {
             rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt => {
                 LedgerError::Corrupt(e.to_string())
             }
-            _ => LedgerError::Storage(e.to_string()),
+            _ => LedgerError::Storage(StorageError::caused_by("SQLite", e)),
         },
         rusqlite::Error::FromSqlConversionFailure(_, _, inner)
             if inner.is::<RowCheckMismatch>() =>
         {
             LedgerError::Corrupt(inner.to_string())
         }
-        _ => LedgerError::Storage(e.to_string()),
+        _ => LedgerError::Storage(StorageError::caused_by("SQLite", e)),
     }
 }
 
@@ -395,7 +395,7 @@ impl SqliteLedger {
                     | OpenFlags::SQLITE_OPEN_CREATE
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .map_err(|e| LedgerError::Storage(format!("{shown}: {e}")))?;
+            .map_err(|e| LedgerError::Storage(StorageError::caused_by(shown.clone(), e)))?;
             schema::create(&mut conn, &shown, merchant)?;
             conn.close().map_err(|(_, e)| sqlite_error(e))?;
             file::sync_file(&staging, &shown)?;
@@ -440,7 +440,7 @@ impl SqliteLedger {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| LedgerError::Storage(format!("{shown}: {e}")))?;
+        .map_err(|e| LedgerError::Storage(StorageError::caused_by(shown.clone(), e)))?;
         conn.busy_handler(Some(wait_for_lock))
             .map_err(sqlite_error)?;
         arm_deadline(busy_timeout);
@@ -489,7 +489,9 @@ impl SqliteLedger {
         let staging = file::staging_path(path);
         let target = staging
             .to_str()
-            .ok_or_else(|| LedgerError::Storage(format!("{shown}: path is not UTF-8")))?
+            .ok_or_else(|| {
+                LedgerError::Storage(StorageError::new(format!("{shown}: path is not UTF-8")))
+            })?
             .to_owned();
         let made = (|| {
             self.read(|c| c.execute("VACUUM INTO ?1", [&target]).map(drop))?;

@@ -7,7 +7,7 @@
 
 use super::sqlite_error;
 use crate::ids::MerchantId;
-use crate::ledger::LedgerError;
+use crate::ledger::{LedgerError, StorageError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 
@@ -162,7 +162,7 @@ pub(super) fn identify_existing(path: &Path, shown: &str) -> Result<(), LedgerEr
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| LedgerError::Storage(format!("{shown}: {e}")))?;
+    .map_err(|e| LedgerError::Storage(StorageError::caused_by(shown, e)))?;
     let (app, version, objects) = identify(&conn).map_err(not_a_database(shown))?;
     if app != APPLICATION_ID {
         return Err(LedgerError::ForeignDatabase {
@@ -280,9 +280,9 @@ fn settings(conn: &Connection, path: &str) -> Result<(), LedgerError> {
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
         .map_err(sqlite_error)?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(LedgerError::Storage(format!(
+        return Err(LedgerError::Storage(StorageError::new(format!(
             "{path}: could not switch to WAL journal (got {mode})"
-        )));
+        ))));
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(sqlite_error)?;
