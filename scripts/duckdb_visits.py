@@ -6,7 +6,7 @@ computed in SQL, for checking o2okit's figures and for timing against them.
   duckdb_visits.py bench DIR [--tz ZONE] [--runs N]  time the query on raw columns in DIR
                                                      (at.i64, member.u32, spend.i64)
 
-Definitions (../shared/DESIGN.md): active(P) has a visit in P; new(P) first visit in P;
+Definitions (docs/metrics.md): active(P) has a visit in P; new(P) first visit in P;
 retained(P) active in P and P-1; returning(P) active in P, not in P-1, first visit before P-1;
 churned(P) active in P-1, not in P; avg ticket = spend / visits with spend > 0, rounded down.
 """

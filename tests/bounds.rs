@@ -259,7 +259,12 @@ fn a_100_mb_line_of_commas_is_a_malformed_row_read_in_bounded_memory() {
     });
     let err = strict.unwrap_err();
     assert_eq!(err.line, 2);
-    assert!(err.reason.contains("longer than"), "{}", err.reason);
+    // A bound on the record: its bytes or, for a line of commas, its fields.
+    assert!(
+        err.reason.contains("longer than") || err.reason.contains("more than 64 fields"),
+        "{}",
+        err.reason
+    );
     assert!(peak < MIB, "{peak} bytes for a 100 MB line");
     let input = header.chain(Commas(100 * MIB)).chain(row);
     let skipped = read_csv(

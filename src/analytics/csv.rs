@@ -1,36 +1,50 @@
-//! Visit logs from CSV: `member_id,store_id,visited_at,spend_minor`.
+//! Visit logs in CSV, read and written through `csv-core` (the csv crate's parser, which works
+//! in caller buffers, so a record's size is bounded).
 //!
-//! `member_id` is any text, empty for an anonymous walk-in; `store_id` a `u32`; `visited_at`
-//! RFC 3339 with an offset (`2025-01-31T23:59:00+08:00`); `spend_minor` an integer in minor
-//! units, zero or more (a refund is not a visit). A field may be wrapped in double quotes. A
-//! malformed row is an error naming its line, or, in [`CsvMode::SkipMalformed`], skipped and
-//! reported — never silently dropped.
+//! Columns, by header name in any order (other columns are ignored): `member_id` (any text,
+//! empty for an anonymous walk-in), `store_id` (a `u32`), `visited_at` (RFC 3339 with an
+//! offset, `2025-01-31T23:59:00+08:00`), `spend_minor` (an integer in minor units, zero or more:
+//! a refund is not a visit). Fields may be quoted, with commas, quotes (doubled) and line
+//! breaks inside; a byte-order mark and CRLF line ends are fine. A malformed row is an error
+//! naming its line, or, in [`CsvMode::SkipMalformed`], skipped and reported — never silently
+//! dropped.
+//!
+//! Spreadsheet formula injection: [`write_csv`] writes a member id that starts with `=`, `+`,
+//! `-`, `@`, a tab, a carriage return or `'` with one `'` in front, so a spreadsheet shows it as
+//! text; [`read_csv`] removes one leading `'`, so `read_csv(write_csv(log))` is the same log.
 //!
 //! # Bounds
-//! A line longer than [`MAX_LINE_BYTES`] is a malformed row, read past without being held in
-//! memory; a member id longer than [`MAX_MEMBER_ID_BYTES`] too. A line that is not UTF-8 is a
-//! malformed row like any other. Memory is the log's (about 24 bytes a visit) plus one line.
+//! A record longer than [`MAX_LINE_BYTES`] (fields, without quotes and separators) or with more
+//! than [`MAX_FIELDS`] fields is a malformed row, read past without being held in memory; a
+//! member id longer than [`MAX_MEMBER_ID_BYTES`] too. A field that is not UTF-8 is a malformed
+//! row like any other. Memory is the log's (about 24 bytes a visit) plus one record.
 
-use super::log::{VisitLog, VisitLogBuilder};
+use super::log::{ANONYMOUS, VisitLog, VisitLogBuilder};
 use crate::ids::StoreId;
 use chrono::DateTime;
 use chrono_tz::Tz;
-use std::io::BufRead;
+use csv_core::{ReadRecordResult, WriteResult};
+use std::io::{BufRead, Write};
 
-/// The header a visit CSV must start with.
+/// The header [`write_csv`] writes; [`read_csv`] takes these columns in any order.
 pub const HEADER: &str = "member_id,store_id,visited_at,spend_minor";
 
-/// The longest line read, in bytes (without its line break).
+/// The most bytes of field content one record may hold.
 pub const MAX_LINE_BYTES: usize = 4096;
+
+/// The most fields one record may hold.
+pub const MAX_FIELDS: usize = 64;
 
 /// The longest member id, in bytes.
 pub const MAX_MEMBER_ID_BYTES: usize = 256;
+
+const COLUMNS: [&str; 4] = ["member_id", "store_id", "visited_at", "spend_minor"];
 
 /// A CSV problem, with its 1-based line number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {reason}")]
 pub struct CsvError {
-    /// The line (1 = the header).
+    /// The line the record starts on (1 = the header).
     pub line: usize,
     /// What is wrong.
     pub reason: String,
@@ -54,24 +68,147 @@ pub struct CsvImport {
     pub skipped: Vec<CsvError>,
 }
 
-fn unquote(field: &str) -> &str {
-    let field = field.trim();
-    field
-        .strip_prefix('"')
-        .and_then(|f| f.strip_suffix('"'))
-        .unwrap_or(field)
+/// One record as read: its fields' bytes and where each ends, or why it was not kept.
+struct Record {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    line: usize,
+    problem: Option<String>,
 }
 
-fn parse_row(builder: &mut VisitLogBuilder, text: &str) -> Result<(), String> {
-    let fields: Vec<&str> = text.splitn(5, ',').map(unquote).collect();
-    let [member, store, at, spend] = fields[..] else {
-        return Err(if fields.len() == 5 {
-            "more than 4 fields".to_owned()
-        } else {
-            format!("expected 4 fields, found {}", fields.len())
-        });
-    };
-    let shown = |field: &str| crate::error::excerpt(field);
+impl Record {
+    fn field(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.bytes[start..end])
+    }
+}
+
+/// Reads records one at a time into fixed buffers.
+struct Records<R> {
+    input: R,
+    parser: csv_core::Reader,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl<R: BufRead> Records<R> {
+    fn new(input: R) -> Self {
+        Records {
+            input,
+            parser: csv_core::Reader::new(),
+            bytes: vec![0; MAX_LINE_BYTES],
+            ends: vec![0; MAX_FIELDS],
+        }
+    }
+
+    /// The line the parser is on.
+    fn line(&self) -> usize {
+        usize::try_from(self.parser.line()).unwrap_or(usize::MAX)
+    }
+
+    /// The next record, or `None` at the end of the input.
+    fn next(&mut self) -> std::io::Result<Option<Record>> {
+        let line = self.line();
+        let (mut out, mut nends) = (0, 0);
+        let mut problem = None;
+        loop {
+            let input = self.input.fill_buf()?;
+            let (result, nin, nout, nend) =
+                self.parser
+                    .read_record(input, &mut self.bytes[out..], &mut self.ends[nends..]);
+            self.input.consume(nin);
+            for end in &mut self.ends[nends..nends + nend] {
+                *end += out;
+            }
+            out += nout;
+            nends += nend;
+            match result {
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull => {
+                    problem.get_or_insert_with(|| {
+                        format!("record longer than {MAX_LINE_BYTES} bytes")
+                    });
+                    (out, nends) = (0, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    problem.get_or_insert_with(|| format!("more than {MAX_FIELDS} fields"));
+                    (out, nends) = (0, 0);
+                }
+                ReadRecordResult::Record => {
+                    return Ok(Some(Record {
+                        bytes: self.bytes[..out].to_vec(),
+                        ends: self.ends[..nends].to_vec(),
+                        line,
+                        problem,
+                    }));
+                }
+                ReadRecordResult::End => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Where each needed column is in a record, and how many fields the header has.
+struct Layout([usize; 4], usize);
+
+impl Layout {
+    fn of(header: &Record) -> Result<Layout, String> {
+        let names: Vec<String> = (0..header.ends.len())
+            .map(|i| {
+                let name = String::from_utf8_lossy(header.field(i).unwrap_or_default());
+                name.trim_start_matches('\u{feff}').trim().to_owned()
+            })
+            .collect();
+        let mut at = [0; 4];
+        for (slot, column) in at.iter_mut().zip(COLUMNS) {
+            *slot = names.iter().position(|n| n == column).ok_or_else(|| {
+                format!(
+                    "the header has no {column} column (it needs {HEADER:?}, in any order), \
+                     found {:?}",
+                    crate::error::excerpt(&names.join(","))
+                )
+            })?;
+        }
+        Ok(Layout(at, names.len()))
+    }
+}
+
+fn text<'a>(record: &'a Record, index: usize, name: &str) -> Result<&'a str, String> {
+    let bytes = record
+        .field(index)
+        .ok_or_else(|| format!("no {name} field"))?;
+    std::str::from_utf8(bytes).map_err(|e| format!("{name} is not UTF-8: {e}"))
+}
+
+/// A member id as written: one leading `'` is the formula guard [`write_csv`] adds.
+fn member_of(field: &str) -> &str {
+    field.strip_prefix('\'').unwrap_or(field)
+}
+
+fn parse_row(
+    builder: &mut VisitLogBuilder,
+    record: &Record,
+    layout: &Layout,
+) -> Result<(), String> {
+    if let Some(problem) = &record.problem {
+        return Err(problem.clone());
+    }
+    if record.ends.len() < layout.1 {
+        return Err(format!(
+            "expected {} fields, found {}",
+            layout.1,
+            record.ends.len()
+        ));
+    }
+    let [m, s, a, p] = layout.0;
+    let member = member_of(text(record, m, "member_id")?);
+    let (store, at, spend) = (
+        text(record, s, "store_id")?.trim(),
+        text(record, a, "visited_at")?.trim(),
+        text(record, p, "spend_minor")?.trim(),
+    );
+    let shown = crate::error::excerpt;
     if member.len() > MAX_MEMBER_ID_BYTES {
         return Err(format!(
             "member_id of {} bytes is longer than {MAX_MEMBER_ID_BYTES}",
@@ -108,106 +245,44 @@ fn parse_row(builder: &mut VisitLogBuilder, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One line of input, without its line break.
-enum Line {
-    /// A line within the bound, in the buffer.
-    Text,
-    /// A line longer than [`MAX_LINE_BYTES`], read past.
-    TooLong(usize),
-}
-
-/// Reads the next line into `buffer`, holding at most [`MAX_LINE_BYTES`] of it.
-fn next_line(input: &mut impl BufRead, buffer: &mut Vec<u8>) -> std::io::Result<Option<Line>> {
-    buffer.clear();
-    let mut length = 0usize;
-    let mut any = false;
-    loop {
-        let chunk = input.fill_buf()?;
-        if chunk.is_empty() {
-            break;
-        }
-        any = true;
-        let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(end) => (&chunk[..end], Some(end + 1)),
-            None => (chunk, None),
-        };
-        length += part.len();
-        if length <= MAX_LINE_BYTES {
-            buffer.extend_from_slice(part);
-        }
-        let used = done.unwrap_or(chunk.len());
-        input.consume(used);
-        if done.is_some() {
-            break;
-        }
-    }
-    if !any {
-        return Ok(None);
-    }
-    if length > MAX_LINE_BYTES {
-        buffer.clear();
-        return Ok(Some(Line::TooLong(length)));
-    }
-    if buffer.last() == Some(&b'\r') {
-        buffer.pop();
-    }
-    Ok(Some(Line::Text))
-}
-
 /// Reads a visit CSV; periods of the log are cut on the wall clock of `zone`.
 ///
 /// # Errors
-/// A [`CsvError`] for a missing or wrong header, an unreadable input, or (in
+/// A [`CsvError`] for a missing or incomplete header, an unreadable input, or (in
 /// [`CsvMode::Strict`]) the first malformed row.
-pub fn read_csv(mut input: impl BufRead, zone: Tz, mode: CsvMode) -> Result<CsvImport, CsvError> {
-    let mut builder = VisitLogBuilder::new(zone);
-    let mut skipped = Vec::new();
-    let mut buffer = Vec::new();
+pub fn read_csv(input: impl BufRead, zone: Tz, mode: CsvMode) -> Result<CsvImport, CsvError> {
     let io = |line: usize| {
         move |e: std::io::Error| CsvError {
             line,
             reason: e.to_string(),
         }
     };
-    let header = match next_line(&mut input, &mut buffer).map_err(io(1))? {
-        Some(Line::Text) => String::from_utf8_lossy(&buffer).into_owned(),
-        Some(Line::TooLong(n)) => {
-            return Err(CsvError {
-                line: 1,
-                reason: format!("header of {n} bytes is not {HEADER:?}"),
-            });
-        }
-        None => {
-            return Err(CsvError {
-                line: 1,
-                reason: "empty input: no header".into(),
-            });
-        }
-    };
-    let header = header.trim_start_matches('\u{feff}').trim();
-    if header.replace(' ', "") != HEADER {
-        return Err(CsvError {
-            line: 1,
-            reason: format!(
-                "header must be {HEADER:?}, found {:?}",
-                crate::error::excerpt(header)
-            ),
-        });
-    }
-    let mut line_no = 1;
-    while let Some(line) = next_line(&mut input, &mut buffer).map_err(io(line_no + 1))? {
-        line_no += 1;
-        let outcome = match line {
-            Line::TooLong(n) => Err(format!("line of {n} bytes is longer than {MAX_LINE_BYTES}")),
-            Line::Text => match std::str::from_utf8(&buffer) {
-                Err(e) => Err(format!("not UTF-8: {e}")),
-                Ok(text) if text.trim().is_empty() => Ok(()),
-                Ok(text) => parse_row(&mut builder, text),
-            },
+    let mut records = Records::new(input);
+    let header = records.next().map_err(io(1))?.ok_or_else(|| CsvError {
+        line: 1,
+        reason: "empty input: no header".into(),
+    })?;
+    let layout = header
+        .problem
+        .clone()
+        .map_or_else(|| Layout::of(&header), Err)
+        .map_err(|reason| CsvError { line: 1, reason })?;
+    let mut builder = VisitLogBuilder::new(zone);
+    let mut skipped = Vec::new();
+    loop {
+        let line = records.line();
+        let Some(record) = records.next().map_err(io(line))? else {
+            break;
         };
-        if let Err(reason) = outcome {
+        let blank = record.problem.is_none()
+            && record.ends.len() <= 1
+            && record.bytes.iter().all(u8::is_ascii_whitespace);
+        if blank {
+            continue;
+        }
+        if let Err(reason) = parse_row(&mut builder, &record, &layout) {
             let error = CsvError {
-                line: line_no,
+                line: record.line,
                 reason,
             };
             match mode {
@@ -222,26 +297,87 @@ pub fn read_csv(mut input: impl BufRead, zone: Tz, mode: CsvMode) -> Result<CsvI
     })
 }
 
-/// Writes a log as visit CSV (times in UTC).
+/// Writes fields as one CSV record, quoting where needed.
+struct FieldWriter {
+    writer: csv_core::Writer,
+    buffer: [u8; 1024],
+}
+
+impl FieldWriter {
+    fn record(&mut self, out: &mut impl Write, fields: &[&[u8]]) -> std::io::Result<()> {
+        for (i, field) in fields.iter().enumerate() {
+            let mut rest = *field;
+            loop {
+                let (result, nin, nout) = self.writer.field(rest, &mut self.buffer);
+                out.write_all(&self.buffer[..nout])?;
+                rest = &rest[nin..];
+                if result == WriteResult::InputEmpty {
+                    break;
+                }
+            }
+            // Closes the field's quotes, if it opened any, then separates or ends the record.
+            let (_, n) = if i + 1 == fields.len() {
+                self.writer.terminator(&mut self.buffer)
+            } else {
+                self.writer.delimiter(&mut self.buffer)
+            };
+            out.write_all(&self.buffer[..n])?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a spreadsheet would read a cell starting with this byte as a formula (or the cell
+/// starts with the guard itself).
+fn needs_guard(member: &str) -> bool {
+    matches!(
+        member.bytes().next(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\'')
+    )
+}
+
+/// Writes a log as visit CSV: the header, then one record a visit (times in UTC). Member ids are
+/// quoted where they need it and guarded against formula injection (see the module docs).
 ///
 /// # Errors
 /// The writer's I/O errors.
-pub fn write_csv(log: &VisitLog, mut out: impl std::io::Write) -> std::io::Result<()> {
-    writeln!(out, "{HEADER}")?;
+pub fn write_csv(log: &VisitLog, mut out: impl Write) -> std::io::Result<()> {
+    let mut fields = FieldWriter {
+        writer: csv_core::Writer::new(),
+        buffer: [0; 1024],
+    };
+    let header: Vec<&[u8]> = COLUMNS.iter().map(|c| c.as_bytes()).collect();
+    fields.record(&mut out, &header)?;
+    let mut guarded = String::new();
     for i in 0..log.len() {
-        let member = log.member()[i];
-        let member = if member == super::log::ANONYMOUS {
+        let index = log.member()[i];
+        let member = if index == ANONYMOUS {
             ""
         } else {
-            log.member_id(member)
+            log.member_id(index)
         };
-        let at = DateTime::from_timestamp(log.at()[i], 0).unwrap_or_default();
-        writeln!(
-            out,
-            "{member},{},{},{}",
-            log.store()[i],
-            at.format("%Y-%m-%dT%H:%M:%SZ"),
-            log.spend()[i]
+        let member = if needs_guard(member) {
+            guarded.clear();
+            guarded.push('\'');
+            guarded.push_str(member);
+            guarded.as_str()
+        } else {
+            member
+        };
+        let store = log.store()[i].to_string();
+        let at = DateTime::from_timestamp(log.at()[i], 0)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        let spend = log.spend()[i].to_string();
+        fields.record(
+            &mut out,
+            &[
+                member.as_bytes(),
+                store.as_bytes(),
+                at.as_bytes(),
+                spend.as_bytes(),
+            ],
         )?;
     }
     Ok(())

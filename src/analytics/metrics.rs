@@ -1,4 +1,4 @@
-//! Period metrics and the cohort matrix, exactly as DESIGN.md defines them.
+//! Period metrics and the cohort matrix, exactly as `docs/metrics.md` defines them.
 //!
 //! A member is *active* in period P with at least one visit in P.
 //! - new(P): active in P, no visit before P;

@@ -2,7 +2,7 @@
 //! customers, churn, customer flow, average ticket, cohorts, segments, referrals, campaigns.
 //!
 //! Visits come from the ledger ([`VisitLog::from_events`]), from CSV ([`read_csv`]), or in bulk
-//! ([`VisitLogBuilder`]). Definitions follow DESIGN.md exactly; see [`metrics`].
+//! ([`VisitLogBuilder`]). Definitions: [`metrics`] (and `docs/metrics.md`).
 
 mod campaigns;
 mod csv;

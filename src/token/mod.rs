@@ -296,6 +296,21 @@ impl fmt::Display for Token {
     }
 }
 
+/// In JSON, a token is its scanner text.
+impl Serialize for Token {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A token reads from its scanner text or base64url.
+impl<'de> Deserialize<'de> for Token {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        Token::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Parses scanner text or base64url, as [`Token::parse`].
 impl std::str::FromStr for Token {
     type Err = TokenError;
