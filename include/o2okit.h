@@ -824,7 +824,7 @@ typedef struct o2o_member {
    */
   uint8_t tier;
   /*
-   True when the member has no earlier visit.
+   True when the member has bought nothing yet (what "new members only" vouchers require).
    */
   bool is_new;
 } o2o_member;

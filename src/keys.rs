@@ -75,6 +75,13 @@ impl SigningKey {
     }
 }
 
+impl SigningKey {
+    /// The secret bytes, to write them to a key store: an explicit call, never implied.
+    pub fn expose_secret(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SigningKey(<secret>)")
@@ -82,7 +89,8 @@ impl fmt::Debug for SigningKey {
 }
 
 /// Where a key is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
     /// Signs new tokens and verifies.
     Active,
@@ -95,9 +103,32 @@ pub enum KeyStatus {
 struct KeyEntry {
     id: KeyId,
     status: KeyStatus,
+    /// Kept only for [`Keyring::export_secrets`]; wiped on drop.
+    secret: SigningKey,
     /// HMAC state with the key already absorbed: each use clones it instead of re-keying,
     /// which saves two SHA-256 compressions per token.
     keyed: HmacSha256,
+}
+
+/// A keyring's content with its secrets, from [`Keyring::export_secrets`]. `Debug` shows ids
+/// and statuses, never secrets; read a secret with [`SigningKey::expose_secret`].
+#[derive(Debug, Clone)]
+pub struct KeyringExport {
+    /// The merchant whose keys these are.
+    pub merchant: MerchantId,
+    /// The keys, in the order added.
+    pub keys: Vec<ExportedKey>,
+}
+
+/// One exported key.
+#[derive(Debug, Clone)]
+pub struct ExportedKey {
+    /// Its id.
+    pub id: KeyId,
+    /// Its status.
+    pub status: KeyStatus,
+    /// Its secret.
+    pub secret: SigningKey,
 }
 
 /// Why a token failed authentication. Each maps to one [`crate::Rejection`].
@@ -136,6 +167,7 @@ impl Keyring {
             id,
             status: KeyStatus::Active,
             keyed: key.mac(),
+            secret: key,
         });
         ring
     }
@@ -157,6 +189,7 @@ impl Keyring {
             id,
             status: KeyStatus::VerifyOnly,
             keyed: key.mac(),
+            secret: key,
         });
         Ok(())
     }
@@ -201,6 +234,53 @@ impl Keyring {
     /// The status of key `id`, or `None` when it is not on the keyring.
     pub fn status(&self, id: KeyId) -> Option<KeyStatus> {
         self.entry(id).map(|e| e.status)
+    }
+
+    /// Every key's id and status, in the order added (no secrets).
+    pub fn keys(&self) -> impl Iterator<Item = (KeyId, KeyStatus)> + '_ {
+        self.keys.iter().map(|e| (e.id, e.status))
+    }
+
+    /// The keyring's whole content, secrets included, to store it in a key store. This is the
+    /// only way secrets leave a keyring: `Debug` redacts them and neither a keyring nor an
+    /// export implements serde, so nothing is written out by accident.
+    pub fn export_secrets(&self) -> KeyringExport {
+        KeyringExport {
+            merchant: self.merchant,
+            keys: self
+                .keys
+                .iter()
+                .map(|e| ExportedKey {
+                    id: e.id,
+                    status: e.status,
+                    secret: e.secret.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A keyring from an export (or from a key store holding the same fields).
+    ///
+    /// # Errors
+    /// [`KeyError::DuplicateKey`] for an id listed twice; [`KeyError::RetiringActiveKey`] when
+    /// more than one key is active (the second is named).
+    pub fn import(export: KeyringExport) -> Result<Keyring, KeyError> {
+        let mut ring = Keyring::new(export.merchant);
+        for key in export.keys {
+            if ring.entry(key.id).is_some() {
+                return Err(KeyError::DuplicateKey(key.id));
+            }
+            if key.status == KeyStatus::Active && ring.active_key().is_some() {
+                return Err(KeyError::RetiringActiveKey(key.id));
+            }
+            ring.keys.push(KeyEntry {
+                id: key.id,
+                status: key.status,
+                keyed: key.secret.mac(),
+                secret: key.secret,
+            });
+        }
+        Ok(ring)
     }
 
     /// The id of the active signing key, if any.

@@ -90,7 +90,7 @@ pub use enrollment::{
 };
 pub use error::Error;
 pub use ids::{CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, VoucherId};
-pub use keys::{KeyError, KeyStatus, Keyring, SigningKey};
+pub use keys::{ExportedKey, KeyError, KeyStatus, Keyring, KeyringExport, SigningKey};
 #[cfg(feature = "sqlite")]
 pub use ledger::SqliteLedger;
 pub use ledger::{

@@ -74,3 +74,41 @@ fn another_merchants_voucher_is_refused() {
         Some(Rejection::WrongMerchant)
     );
 }
+
+#[test]
+fn a_keyring_exports_and_imports_its_secrets_only_on_request() {
+    let mut ring = keyring();
+    ring.add(KeyId(2), key(2)).unwrap();
+    ring.activate(KeyId(2)).unwrap();
+    ring.retire(KeyId(1)).unwrap();
+    let export = ring.export_secrets();
+    // Debug of the keyring and of the export never shows a secret byte.
+    let shown = format!("{ring:?} {export:?}");
+    assert!(
+        !shown.contains("[1, 1, 1") && !shown.contains("0101"),
+        "{shown}"
+    );
+    assert_eq!(export.keys[1].secret.expose_secret(), &[2u8; 32][..]);
+    let again = Keyring::import(export.clone()).unwrap();
+    assert_eq!(
+        again.keys().collect::<Vec<_>>(),
+        vec![
+            (KeyId(1), KeyStatus::Retired),
+            (KeyId(2), KeyStatus::Active)
+        ]
+    );
+    // The imported keyring verifies what the original signs.
+    let text = amount_off(5, 100).sign(&ring).unwrap().to_scanner_text();
+    let till = Till::new(shenzhen());
+    assert!(
+        till.decide_text(&text, &again, at("2026-06-15T04:00:00Z"))
+            .is_accepted()
+    );
+    // Two active keys in an export are refused.
+    let mut twice = export;
+    twice.keys[0].status = KeyStatus::Active;
+    assert!(matches!(
+        Keyring::import(twice),
+        Err(KeyError::RetiringActiveKey(KeyId(2)))
+    ));
+}

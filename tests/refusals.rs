@@ -266,7 +266,23 @@ fn a_void_dated_before_its_redemption_is_refused(ledger: &dyn Ledger) {
     ));
 }
 
+/// Both ledgers build receipts and movements in one place: the first answer equals the
+/// replay read back from storage, to the microsecond (an instant with nanoseconds included).
+fn a_replayed_movement_equals_its_first_answer(ledger: &dyn Ledger) {
+    let request = o2okit::ledger::MovementRequest {
+        member: MemberId(42),
+        kind: o2okit::ledger::MovementKind::EarnPoints(10),
+        at: at("2026-06-15T04:00:00.123456789Z"),
+        idempotency_key: idem("points-1"),
+    };
+    let first = ledger.apply(&request).unwrap();
+    let again = ledger.apply(&request).unwrap();
+    assert_eq!(first, again);
+    assert_eq!(ledger.movements(MemberId(42)).unwrap(), vec![first]);
+}
+
 both_ledgers!(
+    a_replayed_movement_equals_its_first_answer,
     an_amount_is_ignored_for_a_fixed_discount,
     a_stored_value_amount_is_spent_as_asked,
     a_code_valid_for_hours_is_refused_as_a_replay_hours_later,

@@ -208,7 +208,7 @@ pub struct o2o_member {
     pub id: u64,
     /// Current tier (0 = basic).
     pub tier: u8,
-    /// True when the member has no earlier visit.
+    /// True when the member has bought nothing yet (what "new members only" vouchers require).
     pub is_new: bool,
 }
 

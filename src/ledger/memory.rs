@@ -9,7 +9,7 @@ use super::record::VoucherRecord;
 use super::{
     Account, Ledger, LedgerError, LedgerEvent, Movement, MovementRequest, Receipt, ReceiptId,
     RedeemOutcome, RedeemRequest, VisitEvent, check_instant, check_merchant, check_void,
-    ledger_instant, replay, sort_history, visit_of,
+    ledger_instant, recorded_movement, recorded_receipt, replay, sort_history, visit_of,
 };
 use crate::enrollment::Pseudonym;
 use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
@@ -108,16 +108,8 @@ impl Ledger for MemoryLedger {
             Err(reason) => return Ok(RedeemOutcome::Refused { reason }),
         };
         record.apply_redemption(admitted);
-        let receipt = Receipt {
-            id: ReceiptId(state.receipts.len() as u64 + 1),
-            voucher: voucher.id,
-            store: request.acceptance.store(),
-            member,
-            at: ledger_instant(request.acceptance.at()),
-            spend_minor: request.acceptance.spend_minor(),
-            amount_minor: admitted.amount_minor,
-            idempotency_key: request.idempotency_key.clone(),
-        };
+        let id = ReceiptId(state.receipts.len() as u64 + 1);
+        let receipt = recorded_receipt(id, request, admitted.amount_minor);
         state.vouchers.insert(voucher.id, record);
         if let Some(m) = member {
             *state.member_uses.entry((voucher.id, m)).or_default() += 1;
@@ -225,15 +217,7 @@ impl Ledger for MemoryLedger {
             .copied()
             .unwrap_or_default();
         let after = account.checked_after(request.kind)?;
-        let movement = Movement {
-            id: state.movements.len() as u64 + 1,
-            member: request.member,
-            kind: request.kind,
-            at: request.at,
-            idempotency_key: request.idempotency_key.clone(),
-            points_after: after.points,
-            balance_after_minor: after.balance_minor,
-        };
+        let movement = recorded_movement(state.movements.len() as u64 + 1, request, after);
         state.accounts.insert(request.member, after);
         let index = state.movements.len();
         state.movement_keys.insert(key.to_owned(), index);

@@ -651,6 +651,40 @@ pub(crate) fn check_void(
     Ok(())
 }
 
+/// The receipt of a redemption the ledger numbered `id`: both ledgers build it here, so they
+/// return the same receipt for the same sale (instants to the microsecond).
+pub(crate) fn recorded_receipt(
+    id: ReceiptId,
+    request: &RedeemRequest<'_>,
+    amount_minor: u64,
+) -> Receipt {
+    let a = request.acceptance;
+    Receipt {
+        id,
+        voucher: a.voucher().id,
+        store: a.store(),
+        member: a.member(),
+        at: ledger_instant(a.at()),
+        spend_minor: a.spend_minor(),
+        amount_minor,
+        idempotency_key: request.idempotency_key.clone(),
+    }
+}
+
+/// The movement a ledger records as number `id`, leaving the account at `after`: both ledgers
+/// build it here, so the first answer equals a replay read back (instants to the microsecond).
+pub(crate) fn recorded_movement(id: u64, request: &MovementRequest, after: Account) -> Movement {
+    Movement {
+        id,
+        member: request.member,
+        kind: request.kind,
+        at: ledger_instant(request.at),
+        idempotency_key: request.idempotency_key.clone(),
+        points_after: after.points,
+        balance_after_minor: after.balance_minor,
+    }
+}
+
 /// The visit a redemption records.
 pub(crate) fn visit_of(acceptance: &Acceptance, amount_minor: u64) -> VisitEvent {
     VisitEvent {

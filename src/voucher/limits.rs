@@ -253,7 +253,7 @@ pub struct Conditions {
     pub categories: CategoryRule,
     /// Lowest member tier that may use it.
     pub min_tier: Option<Tier>,
-    /// Only members with no earlier visit may use it.
+    /// Only new members may use it: those who have bought nothing yet ([`crate::MemberContext::is_new`]).
     pub new_members_only: bool,
     /// Refused when the basket holds any other voucher.
     pub not_combinable: bool,

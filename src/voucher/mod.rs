@@ -225,7 +225,9 @@ impl Voucher {
         self
     }
 
-    /// Only for members with no earlier visit.
+    /// Only for new members: those who have bought nothing yet (see [`MemberContext::is_new`];
+    /// the check-in that enrolled them does not count). The definition is in
+    /// `docs/metrics.md`.
     pub fn new_members_only(mut self) -> Self {
         self.conditions.new_members_only = true;
         self

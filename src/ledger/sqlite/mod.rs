@@ -26,7 +26,7 @@ use super::record::{Terms, VoucherRecord};
 use super::{
     IdempotencyKey, Ledger, LedgerError, LedgerEvent, Receipt, ReceiptId, RedeemOutcome,
     RedeemRequest, StorageError, VisitEvent, check_instant, check_merchant, check_void,
-    ledger_instant, replay, sort_history, visit_of,
+    recorded_movement, recorded_receipt, replay, sort_history, visit_of,
 };
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::local_time::LocalDateTime;
@@ -654,16 +654,8 @@ impl Ledger for SqliteLedger {
                 ])
             })
             .map_err(sqlite_error)?;
-            let receipt = Receipt {
-                id: ReceiptId(uint(tx.last_insert_rowid())),
-                voucher: voucher.id,
-                store: acceptance.store(),
-                member,
-                at: ledger_instant(acceptance.at()),
-                spend_minor: acceptance.spend_minor(),
-                amount_minor: admitted.amount_minor,
-                idempotency_key: request.idempotency_key.clone(),
-            };
+            let id = ReceiptId(uint(tx.last_insert_rowid()));
+            let receipt = recorded_receipt(id, request, admitted.amount_minor);
             insert_visit(tx, &visit_of(acceptance, admitted.amount_minor)).map_err(sqlite_error)?;
             Ok(RedeemOutcome::Redeemed {
                 receipt,
@@ -823,15 +815,11 @@ impl Ledger for SqliteLedger {
                 ])
             })
             .map_err(sqlite_error)?;
-            Ok(Movement {
-                id: uint(tx.last_insert_rowid()),
-                member: request.member,
-                kind: request.kind,
-                at: request.at,
-                idempotency_key: request.idempotency_key.clone(),
-                points_after: after.points,
-                balance_after_minor: after.balance_minor,
-            })
+            Ok(recorded_movement(
+                uint(tx.last_insert_rowid()),
+                request,
+                after,
+            ))
         })
     }
 
