@@ -25,12 +25,13 @@ use crate::token::wire::Reader;
 use crate::token::{Token, TokenError, TokenKind};
 use crate::voucher::open_text;
 use chrono::{DateTime, Utc};
+use std::num::NonZeroU32;
 
 /// How rotating codes rotate and how much drift is tolerated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckInPolicy {
-    /// Seconds each code is shown (at least 1).
-    pub period_secs: u32,
+    /// Seconds each code is shown: never zero, by its type.
+    pub period_secs: NonZeroU32,
     /// Steps accepted either side of the current one.
     pub skew_steps: u32,
 }
@@ -39,16 +40,30 @@ impl Default for CheckInPolicy {
     /// A new code every 30 seconds, one step of tolerance either side.
     fn default() -> Self {
         CheckInPolicy {
-            period_secs: 30,
+            period_secs: NonZeroU32::MIN.saturating_add(29),
             skew_steps: 1,
         }
     }
 }
 
 impl CheckInPolicy {
+    /// A policy of a new code every `period_secs` seconds, `skew_steps` steps of tolerance.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] when `period_secs` is 0.
+    pub fn new(period_secs: u32, skew_steps: u32) -> Result<Self, crate::Error> {
+        let period_secs = NonZeroU32::new(period_secs).ok_or_else(|| {
+            crate::Error::InvalidInput("a check-in code's period_secs must be at least 1".into())
+        })?;
+        Ok(CheckInPolicy {
+            period_secs,
+            skew_steps,
+        })
+    }
+
     /// The time step of `at`.
     pub fn step_at(&self, at: DateTime<Utc>) -> u64 {
-        (at.timestamp().max(0) as u64) / u64::from(self.period_secs.max(1))
+        (at.timestamp().max(0) as u64) / u64::from(self.period_secs.get())
     }
 }
 

@@ -29,7 +29,7 @@ both_ledgers!(
 );
 
 const POLICY: CheckInPolicy = CheckInPolicy {
-    period_secs: 30,
+    period_secs: std::num::NonZeroU32::new(30).unwrap(),
     skew_steps: 1,
 };
 

@@ -199,10 +199,7 @@ fn refused(reason: Rejection) -> CheckInOutcome {
 /// A policy of one code an hour with two steps of skew keeps a code valid for five hours:
 /// the replay guard must cover all of it.
 fn a_code_valid_for_hours_is_refused_as_a_replay_hours_later(ledger: &dyn Ledger) {
-    let policy = CheckInPolicy {
-        period_secs: 3_600,
-        skew_steps: 2,
-    };
+    let policy = CheckInPolicy::new(3_600, 2).unwrap();
     let first = at("2026-06-15T02:05:00Z"); // 10:05 in Shenzhen
     let step = policy.step_at(first);
     assert!(matches!(

@@ -1,7 +1,7 @@
 //! Check-in codes for C: verify a scan of a store's code.
 
 use super::keyring::o2o_keyring;
-use super::status::{Failure, guard, o2o_status};
+use super::status::{guard, o2o_status};
 use super::voucher::o2o_rejection;
 use super::{borrow, check_out, instant, put, text};
 use crate::checkin::{CheckInPolicy, Presence, verify_check_in};
@@ -64,16 +64,7 @@ pub unsafe extern "C" fn o2o_check_in_verify(
         let (ring, code_text) =
             unsafe { (borrow(keyring, "keyring")?, text(code_text, "code_text")?) };
         let at = instant(at_unix_seconds)?;
-        if period_secs == 0 {
-            return Err(Failure::new(
-                o2o_status::InvalidArgument,
-                "period_secs is 0",
-            ));
-        }
-        let policy = CheckInPolicy {
-            period_secs,
-            skew_steps,
-        };
+        let policy = CheckInPolicy::new(period_secs, skew_steps)?;
         let expected = (expected_store != 0).then_some(StoreId(expected_store));
         let result = match verify_check_in(code_text, &ring.0, &policy, at, expected, None) {
             Ok(check_in) => o2o_check_in {

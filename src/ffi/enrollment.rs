@@ -209,12 +209,7 @@ pub unsafe extern "C" fn o2o_ledger_check_in_member(
                 ));
             }
         };
-        if rules.period_secs == 0 {
-            return Err(Failure::new(
-                o2o_status::InvalidArgument,
-                "period_secs is 0",
-            ));
-        }
+        let policy = CheckInPolicy::new(rules.period_secs, rules.skew_steps)?;
         let welcome = match rules.welcome_voucher_json.is_null() {
             true => None,
             false => {
@@ -236,10 +231,7 @@ pub unsafe extern "C" fn o2o_ledger_check_in_member(
         let desk = CheckInDesk {
             keyring: &ring.0,
             identity_key: &key.0,
-            policy: CheckInPolicy {
-                period_secs: rules.period_secs,
-                skew_steps: rules.skew_steps,
-            },
+            policy,
             store: &store.0,
             welcome: welcome.as_ref(),
         };
