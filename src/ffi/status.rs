@@ -427,153 +427,109 @@ mod tests {
     use crate::ledger::{Account, MovementKind, ReceiptId};
     use std::collections::HashMap;
 
-    /// One error of every variant, with the status it must map to.
-    fn every_error() -> Vec<(Error, o2o_status)> {
-        use o2o_status::*;
-        let m = MerchantId(1);
-        vec![
-            (crate::MoneyError::Overflow.into(), InvalidMoney),
-            (
-                crate::LocalTimeError::Invalid("x".into()).into(),
-                InvalidTime,
-            ),
-            (
-                crate::RegionError::InvalidCode("x".into()).into(),
-                InvalidPlace,
-            ),
-            (
-                crate::CardError::InvalidFormat("x".into()).into(),
-                InvalidCard,
-            ),
-            (KeyError::TooShort(1).into(), KeyTooShort),
-            (KeyError::DuplicateKey(KeyId(1)).into(), KeyDuplicate),
-            (KeyError::UnknownKey(KeyId(1)).into(), KeyUnknown),
-            (KeyError::Retired(KeyId(1)).into(), KeyRetired),
-            (
-                KeyError::RetiringActiveKey(KeyId(1)).into(),
-                KeyRetiringActive,
-            ),
-            (KeyError::NoActiveKey.into(), KeyNoActive),
-            (
-                KeyError::WrongMerchant {
-                    expected: m,
-                    found: m,
+    /// Declares, from one list of `pattern => sample => status`, the samples (`every_error`) and
+    /// an exhaustive `match` over `Error` made of the same patterns: an error variant missing
+    /// from the list does not compile, and `samples_match_their_patterns` checks that each sample
+    /// is the variant its line says.
+    macro_rules! every_error {
+        ($($pattern:pat => $sample:expr => $status:ident),* $(,)?) => {
+            fn every_error() -> Vec<(Error, o2o_status)> {
+                use o2o_status::*;
+                vec![$((Error::from($sample), $status)),*]
+            }
+
+            #[allow(dead_code)]
+            fn exhaustive(error: &Error) {
+                match error {
+                    $($pattern => {})*
                 }
-                .into(),
-                KeyWrongMerchant,
-            ),
-            (crate::TokenError::Empty.into(), TokenMalformed),
-            (crate::VoucherError::ZeroUses.into(), VoucherInvalid),
-            (
-                LedgerError::NotADatabase {
-                    path: "p".into(),
-                    detail: "d".into(),
-                }
-                .into(),
-                LedgerNotADatabase,
-            ),
-            (
-                LedgerError::ForeignDatabase { path: "p".into() }.into(),
-                LedgerForeign,
-            ),
-            (
-                LedgerError::SchemaTooNew {
-                    found: 2,
-                    supported: 1,
-                }
-                .into(),
-                LedgerSchemaTooNew,
-            ),
-            (
-                LedgerError::WrongMerchant {
-                    expected: m,
-                    found: m,
-                }
-                .into(),
-                LedgerWrongMerchant,
-            ),
-            (LedgerError::Busy.into(), LedgerBusy),
-            (LedgerError::Corrupt("c".into()).into(), LedgerCorrupt),
-            (
-                LedgerError::Storage(crate::ledger::StorageError::new("s")).into(),
-                LedgerStorage,
-            ),
-            (
-                LedgerError::IdempotencyConflict("k".into()).into(),
-                LedgerIdempotencyConflict,
-            ),
-            (
-                LedgerError::UnknownReceipt(ReceiptId(1)).into(),
-                LedgerUnknownReceipt,
-            ),
-            (
-                LedgerError::AlreadyVoided(ReceiptId(1)).into(),
-                LedgerAlreadyVoided,
-            ),
-            (
-                LedgerError::AlreadyRevoked(VoucherId(1)).into(),
-                LedgerAlreadyRevoked,
-            ),
-            (
-                LedgerError::VoucherConflict(VoucherId(1)).into(),
-                LedgerVoucherConflict,
-            ),
-            (
-                LedgerError::InsufficientFunds {
-                    kind: MovementKind::SpendPoints(1),
-                    account: Account::default(),
-                }
-                .into(),
-                LedgerInsufficientFunds,
-            ),
-            (LedgerError::ZeroMovement.into(), LedgerZeroMovement),
-            (
-                LedgerError::IdentityCollision(crate::ids::MemberId(1)).into(),
-                LedgerIdentityCollision,
-            ),
-            (
-                LedgerError::InvalidRequest("x".into()).into(),
-                LedgerInvalidRequest,
-            ),
-            (
-                LedgerError::VoidBeforeRedemption {
-                    receipt: ReceiptId(1),
-                    redeemed_at: chrono::DateTime::UNIX_EPOCH,
-                    void_at: chrono::DateTime::UNIX_EPOCH,
-                }
-                .into(),
-                LedgerVoidBeforeRedemption,
-            ),
-            (
-                LedgerError::NotFound { path: "p".into() }.into(),
-                LedgerNotFound,
-            ),
-            (
-                LedgerError::AlreadyExists { path: "p".into() }.into(),
-                LedgerAlreadyExists,
-            ),
-            (
-                LedgerError::FileReplaced { path: "p".into() }.into(),
-                LedgerFileReplaced,
-            ),
-            (
-                LedgerError::ImplausibleInstant(chrono::DateTime::UNIX_EPOCH).into(),
-                LedgerImplausibleInstant,
-            ),
-            (
-                AnalyticsError::ImplausibleInstant { at: 0, count: 1 }.into(),
-                AnalyticsImplausibleInstant,
-            ),
-            (
-                AnalyticsError::TooManyCohortCells { cells: 2, max: 1 }.into(),
-                AnalyticsTooLarge,
-            ),
-            (
-                AnalyticsError::SpendOverflow { period: "p".into() }.into(),
-                AnalyticsSpendOverflow,
-            ),
-            (Error::InvalidInput("x".into()), InvalidArgument),
-        ]
+            }
+
+            #[test]
+            fn samples_match_their_patterns() {
+                $(assert!(
+                    matches!(Error::from($sample), $pattern),
+                    "{} is not {}",
+                    stringify!($sample),
+                    stringify!($pattern)
+                );)*
+            }
+        };
+    }
+
+    const M: MerchantId = MerchantId(1);
+    const EPOCH: chrono::DateTime<chrono::Utc> = chrono::DateTime::UNIX_EPOCH;
+
+    every_error! {
+        Error::Money(_) => crate::MoneyError::Overflow => InvalidMoney,
+        Error::LocalTime(_) => crate::LocalTimeError::Invalid("x".into()) => InvalidTime,
+        Error::Region(_) => crate::RegionError::InvalidCode("x".into()) => InvalidPlace,
+        Error::Card(_) => crate::CardError::InvalidFormat("x".into()) => InvalidCard,
+        Error::Key(KeyError::TooShort(_)) => KeyError::TooShort(1) => KeyTooShort,
+        Error::Key(KeyError::DuplicateKey(_)) => KeyError::DuplicateKey(KeyId(1)) => KeyDuplicate,
+        Error::Key(KeyError::UnknownKey(_)) => KeyError::UnknownKey(KeyId(1)) => KeyUnknown,
+        Error::Key(KeyError::Retired(_)) => KeyError::Retired(KeyId(1)) => KeyRetired,
+        Error::Key(KeyError::RetiringActiveKey(_)) =>
+            KeyError::RetiringActiveKey(KeyId(1)) => KeyRetiringActive,
+        Error::Key(KeyError::NoActiveKey) => KeyError::NoActiveKey => KeyNoActive,
+        Error::Key(KeyError::WrongMerchant { .. }) =>
+            KeyError::WrongMerchant { expected: M, found: M } => KeyWrongMerchant,
+        Error::Token(_) => crate::TokenError::Empty => TokenMalformed,
+        Error::Voucher(_) => crate::VoucherError::ZeroUses => VoucherInvalid,
+        Error::Ledger(LedgerError::NotADatabase { .. }) =>
+            LedgerError::NotADatabase { path: "p".into(), detail: "d".into() } =>
+            LedgerNotADatabase,
+        Error::Ledger(LedgerError::ForeignDatabase { .. }) =>
+            LedgerError::ForeignDatabase { path: "p".into() } => LedgerForeign,
+        Error::Ledger(LedgerError::SchemaTooNew { .. }) =>
+            LedgerError::SchemaTooNew { found: 2, supported: 1 } => LedgerSchemaTooNew,
+        Error::Ledger(LedgerError::WrongMerchant { .. }) =>
+            LedgerError::WrongMerchant { expected: M, found: M } => LedgerWrongMerchant,
+        Error::Ledger(LedgerError::Busy) => LedgerError::Busy => LedgerBusy,
+        Error::Ledger(LedgerError::Corrupt(_)) => LedgerError::Corrupt("c".into()) => LedgerCorrupt,
+        Error::Ledger(LedgerError::Storage(_)) =>
+            LedgerError::Storage(crate::ledger::StorageError::new("s")) => LedgerStorage,
+        Error::Ledger(LedgerError::IdempotencyConflict(_)) =>
+            LedgerError::IdempotencyConflict("k".into()) => LedgerIdempotencyConflict,
+        Error::Ledger(LedgerError::UnknownReceipt(_)) =>
+            LedgerError::UnknownReceipt(ReceiptId(1)) => LedgerUnknownReceipt,
+        Error::Ledger(LedgerError::AlreadyVoided(_)) =>
+            LedgerError::AlreadyVoided(ReceiptId(1)) => LedgerAlreadyVoided,
+        Error::Ledger(LedgerError::AlreadyRevoked(_)) =>
+            LedgerError::AlreadyRevoked(VoucherId(1)) => LedgerAlreadyRevoked,
+        Error::Ledger(LedgerError::VoucherConflict(_)) =>
+            LedgerError::VoucherConflict(VoucherId(1)) => LedgerVoucherConflict,
+        Error::Ledger(LedgerError::InsufficientFunds { .. }) =>
+            LedgerError::InsufficientFunds {
+                kind: MovementKind::SpendPoints(1),
+                account: Account::default(),
+            } => LedgerInsufficientFunds,
+        Error::Ledger(LedgerError::ZeroMovement) => LedgerError::ZeroMovement => LedgerZeroMovement,
+        Error::Ledger(LedgerError::IdentityCollision(_)) =>
+            LedgerError::IdentityCollision(crate::ids::MemberId(1)) => LedgerIdentityCollision,
+        Error::Ledger(LedgerError::InvalidRequest(_)) =>
+            LedgerError::InvalidRequest("x".into()) => LedgerInvalidRequest,
+        Error::Ledger(LedgerError::VoidBeforeRedemption { .. }) =>
+            LedgerError::VoidBeforeRedemption {
+                receipt: ReceiptId(1),
+                redeemed_at: EPOCH,
+                void_at: EPOCH,
+            } => LedgerVoidBeforeRedemption,
+        Error::Ledger(LedgerError::NotFound { .. }) =>
+            LedgerError::NotFound { path: "p".into() } => LedgerNotFound,
+        Error::Ledger(LedgerError::AlreadyExists { .. }) =>
+            LedgerError::AlreadyExists { path: "p".into() } => LedgerAlreadyExists,
+        Error::Ledger(LedgerError::FileReplaced { .. }) =>
+            LedgerError::FileReplaced { path: "p".into() } => LedgerFileReplaced,
+        Error::Ledger(LedgerError::ImplausibleInstant(_)) =>
+            LedgerError::ImplausibleInstant(EPOCH) => LedgerImplausibleInstant,
+        Error::Analytics(AnalyticsError::ImplausibleInstant { .. }) =>
+            AnalyticsError::ImplausibleInstant { at: 0, count: 1 } => AnalyticsImplausibleInstant,
+        Error::Analytics(AnalyticsError::TooManyCohortCells { .. }) =>
+            AnalyticsError::TooManyCohortCells { cells: 2, max: 1 } => AnalyticsTooLarge,
+        Error::Analytics(AnalyticsError::SpendOverflow { .. }) =>
+            AnalyticsError::SpendOverflow { period: "p".into() } => AnalyticsSpendOverflow,
+        Error::InvalidInput(_) => Error::InvalidInput("x".into()) => InvalidArgument,
     }
 
     #[test]
