@@ -76,20 +76,9 @@ fn main() {
         "decode a 1280x720 frame without a code (every retry runs)",
         |b| b.iter(|| decode_luma(w, h, w, black_box(&empty)).unwrap()),
     );
-    let noise = |width: usize, height: usize| -> Vec<u8> {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        (0..width * height)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect()
-    };
     group.sample_size(10);
     for (nw, nh) in [(1920, 1080), (4000, 3000)] {
-        let frame = noise(nw, nh);
+        let frame = sensor_noise(nw, nh);
         assert!(decode_luma(nw, nh, nw, &frame).unwrap().is_empty());
         group.bench_function(format!("decode {nw}x{nh} sensor noise (bounded)"), |b| {
             b.iter(|| decode_luma(nw, nh, nw, black_box(&frame)).unwrap())

@@ -325,19 +325,6 @@ mod frames {
     use o2okit::qr::{DecodeLimits, QrError, decode_image_file, decode_luma};
     use std::time::{Duration, Instant};
 
-    /// Sensor noise: what a camera pointed at a textured shop scene looks like to a locator.
-    fn noise(width: usize, height: usize) -> Vec<u8> {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        (0..width * height)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect()
-    }
-
     #[test]
     fn a_frame_above_the_pixel_limit_is_refused_before_any_allocation() {
         let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
@@ -412,7 +399,7 @@ mod frames {
     fn noise_frames_up_to_12_megapixels_decode_in_bounded_memory() {
         let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
         for (w, h) in [(1920, 1080), (4000, 3000)] {
-            let frame = noise(w, h);
+            let frame = sensor_noise(w, h);
             let started = Instant::now();
             let (result, peak) = peak_bytes(|| decode_luma(w, h, w, &frame));
             eprintln!(

@@ -222,3 +222,17 @@ macro_rules! both_ledgers {
         }
     };
 }
+
+/// Sensor noise, `width × height` grey pixels from a fixed seed: what a camera pointed at a
+/// textured shop scene gives a QR locator.
+pub fn sensor_noise(width: usize, height: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..width * height)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
