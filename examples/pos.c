@@ -165,6 +165,7 @@ int main(int argc, char **argv) {
     }
     if (!o2o_decision_accepted(decision)) {
         printf("REFUSED reason=%s\n", o2o_rejection_name(o2o_decision_rejection(decision)));
+        fprintf(stderr, "%s\n", o2o_rejection_text(o2o_decision_rejection(decision)));
         exit_code = 2;
         goto done;
     }
@@ -175,6 +176,7 @@ int main(int argc, char **argv) {
     }
     if (redemption.rejection != O2O_REJECTION_NONE) {
         printf("REFUSED reason=%s\n", o2o_rejection_name(redemption.rejection));
+        fprintf(stderr, "%s\n", o2o_rejection_text(redemption.rejection));
         exit_code = 3;
         goto done;
     }

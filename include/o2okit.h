@@ -142,6 +142,14 @@ enum o2o_status
    */
   O2O_STATUS_INVALID_CARD = 103,
   /*
+   A phone number or app account that cannot identify a customer.
+   */
+  O2O_STATUS_INVALID_IDENTITY = 104,
+  /*
+   An idempotency key that is empty, longer than 128 bytes or not printable ASCII.
+   */
+  O2O_STATUS_INVALID_IDEMPOTENCY_KEY = 105,
+  /*
    A signing key shorter than 32 bytes.
    */
   O2O_STATUS_KEY_TOO_SHORT = 200,
@@ -292,8 +300,9 @@ typedef uint32_t o2o_status;
 #endif // __cplusplus
 
 /*
- Why a voucher was refused; `O2O_REJECTION_NONE` when it was accepted. The numbers are
- stable and equal to the Rust `Rejection::code()`.
+ Why a voucher was refused; `O2O_REJECTION_NONE` when it was accepted. The numbers
+ are stable and equal to the Rust `Rejection::code()`; `o2o_rejection_name` names
+ each one.
  */
 enum o2o_rejection
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -313,7 +322,7 @@ enum o2o_rejection
    */
   O2O_REJECTION_UNSUPPORTED_VERSION = 2,
   /*
-   A valid token of another kind.
+   A valid token of another kind (a membership card scanned as a voucher).
    */
   O2O_REJECTION_WRONG_KIND = 3,
   /*
@@ -325,15 +334,15 @@ enum o2o_rejection
    */
   O2O_REJECTION_UNKNOWN_KEY = 5,
   /*
-   Signed with a retired key.
+   Signed with a key that has been retired.
    */
   O2O_REJECTION_RETIRED_KEY = 6,
   /*
-   Forged or altered.
+   The signature does not match: forged or altered.
    */
   O2O_REJECTION_BAD_SIGNATURE = 7,
   /*
-   Before its validity (store-local time).
+   Before the start of its validity (store-local time).
    */
   O2O_REJECTION_NOT_YET_VALID = 10,
   /*
@@ -349,11 +358,11 @@ enum o2o_rejection
    */
   O2O_REJECTION_OUTSIDE_HOURS = 13,
   /*
-   A rotating check-in code older than the tolerance.
+   A rotating check-in code older than the tolerance: photographed, or scanned too late.
    */
   O2O_REJECTION_STALE_CODE = 14,
   /*
-   A rotating check-in code from beyond the tolerance ahead.
+   A rotating check-in code from beyond the tolerance ahead: a clock set wrong.
    */
   O2O_REJECTION_FUTURE_CODE = 15,
   /*
@@ -361,7 +370,8 @@ enum o2o_rejection
    */
   O2O_REJECTION_REPLAYED_CODE = 16,
   /*
-   This member already checked in at this store within the clock hour.
+   This member already checked in at this store within the clock hour: one check-in visit
+   per member, store and hour.
    */
   O2O_REJECTION_ALREADY_CHECKED_IN = 17,
   /*
@@ -373,11 +383,11 @@ enum o2o_rejection
    */
   O2O_REJECTION_OUTSIDE_REGION = 21,
   /*
-   The store is outside the voucher's geofence (or has no location).
+   This store is outside the voucher's geofence (or its location is unknown).
    */
   O2O_REJECTION_OUTSIDE_GEOFENCE = 22,
   /*
-   Needs an identified member.
+   The voucher needs an identified member and none was presented.
    */
   O2O_REJECTION_MEMBER_REQUIRED = 30,
   /*
@@ -385,23 +395,23 @@ enum o2o_rejection
    */
   O2O_REJECTION_WRONG_MEMBER = 31,
   /*
-   For new members only.
+   For new members only: members who have bought nothing yet.
    */
   O2O_REJECTION_NOT_NEW_MEMBER = 32,
   /*
-   The member's tier is too low.
+   The member's tier is below the voucher's minimum.
    */
   O2O_REJECTION_TIER_TOO_LOW = 33,
   /*
-   Not combinable with the other vouchers in the basket.
+   Not combinable, and the basket holds other vouchers.
    */
   O2O_REJECTION_NOT_COMBINABLE = 40,
   /*
-   The basket is in another currency.
+   The basket is in another currency than the voucher.
    */
   O2O_REJECTION_CURRENCY_MISMATCH = 41,
   /*
-   Below the minimum spend.
+   The spend that counts is below the minimum.
    */
   O2O_REJECTION_BELOW_MINIMUM_SPEND = 42,
   /*
@@ -409,7 +419,8 @@ enum o2o_rejection
    */
   O2O_REJECTION_NO_ELIGIBLE_ITEMS = 43,
   /*
-   The benefit comes to nothing on this basket (a percentage rounding down to zero).
+   The benefit comes to nothing on this basket (a percentage that rounds down to zero minor
+   units): refused rather than spending a use for nothing.
    */
   O2O_REJECTION_NO_DISCOUNT = 44,
   /*
@@ -421,7 +432,7 @@ enum o2o_rejection
    */
   O2O_REJECTION_MEMBER_LIMIT_REACHED = 51,
   /*
-   No stored value left.
+   A stored-value voucher with nothing left.
    */
   O2O_REJECTION_NO_VALUE_LEFT = 52,
   /*
@@ -429,8 +440,8 @@ enum o2o_rejection
    */
   O2O_REJECTION_REVOKED = 53,
   /*
-   No decision to read: the decision pointer was NULL. Never accept on it. (C only: a
-   Rust `Decision` always exists.)
+   No decision to read: the decision pointer was NULL. Never accept on it. (C only:
+   a Rust `Decision` always exists.)
    */
   O2O_REJECTION_NO_DECISION = 1000,
 };
@@ -1468,6 +1479,14 @@ uint32_t o2o_version_number(void);
  static: never NULL, never to be freed.
  */
 const char *o2o_rejection_name(uint32_t rejection);
+
+/*
+ One English sentence for a person (a cashier screen, a log) about a rejection: "The spend
+ that counts is below the minimum." Not stable: decide on the number, never on this text.
+ `"Accepted."` for `O2O_REJECTION_NONE`, a sentence saying so for `O2O_REJECTION_NO_DECISION`
+ and for a number this build does not know. Static: never NULL, never to be freed.
+ */
+const char *o2o_rejection_text(uint32_t rejection);
 
 /*
  Makes a store: `store_id` of `merchant_id`, IANA `time_zone` (such as `"Asia/Shanghai"`)

@@ -46,15 +46,34 @@ pub struct AccountIdentity {
     text: String,
 }
 
+/// Why a text is not an [`AccountIdentity`]. The messages never repeat the text: it is
+/// personal data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityError {
+    /// Not 6 to 15 digits after an optional `+`, once spaces and punctuation are dropped.
+    #[error("a phone number must be 6 to 15 digits, with an optional leading +")]
+    PhoneNumber,
+    /// An app account that is empty or longer than 256 bytes (its length).
+    #[error("an app account must be 1 to 256 bytes, got {0}")]
+    AppAccountLength(usize),
+    /// An app account holding control characters.
+    #[error("an app account cannot hold control characters")]
+    AppAccountControl,
+}
+
 impl AccountIdentity {
+    /// The longest app account accepted, in bytes.
+    pub const MAX_APP_ACCOUNT_LEN: usize = 256;
+
     /// A phone number as typed: spaces, hyphens, dots and parentheses are dropped and a
     /// leading `00` becomes `+`. Pass numbers in international form (`+86 138 0013 8000`):
     /// the national form of the same number gives another member.
     ///
     /// # Errors
-    /// [`crate::Error::InvalidInput`] when what is left is not 6 to 15 digits after an
+    /// [`IdentityError::PhoneNumber`] when what is left is not 6 to 15 digits after an
     /// optional `+`.
-    pub fn phone(text: &str) -> Result<Self, crate::Error> {
+    pub fn phone(text: &str) -> Result<Self, IdentityError> {
         let kept: String = text
             .chars()
             .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
@@ -65,9 +84,7 @@ impl AccountIdentity {
         };
         let digits = normal.strip_prefix('+').unwrap_or(&normal);
         if !(6..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(crate::Error::InvalidInput(
-                "a phone number must be 6 to 15 digits, with an optional leading +".into(),
-            ));
+            return Err(IdentityError::PhoneNumber);
         }
         Ok(AccountIdentity {
             kind: IdentityKind::Phone,
@@ -78,13 +95,14 @@ impl AccountIdentity {
     /// An app account id, taken exactly as given (case matters).
     ///
     /// # Errors
-    /// [`crate::Error::InvalidInput`] when empty, longer than 256 bytes or holding control
-    /// characters.
-    pub fn app_account(text: &str) -> Result<Self, crate::Error> {
-        if text.is_empty() || text.len() > 256 || text.chars().any(char::is_control) {
-            return Err(crate::Error::InvalidInput(
-                "an app account must be 1 to 256 bytes without control characters".into(),
-            ));
+    /// [`IdentityError::AppAccountLength`] when empty or longer than 256 bytes,
+    /// [`IdentityError::AppAccountControl`] when holding control characters.
+    pub fn app_account(text: &str) -> Result<Self, IdentityError> {
+        if text.is_empty() || text.len() > Self::MAX_APP_ACCOUNT_LEN {
+            return Err(IdentityError::AppAccountLength(text.len()));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(IdentityError::AppAccountControl);
         }
         Ok(AccountIdentity {
             kind: IdentityKind::AppAccount,

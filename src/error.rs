@@ -38,6 +38,12 @@ pub enum Error {
     /// A ledger operation.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// An idempotency key.
+    #[error(transparent)]
+    IdempotencyKey(#[from] crate::ledger::IdempotencyKeyError),
+    /// A customer's phone number or app account.
+    #[error(transparent)]
+    Identity(#[from] crate::enrollment::IdentityError),
     /// A visit report.
     #[error(transparent)]
     Analytics(#[from] crate::analytics::AnalyticsError),

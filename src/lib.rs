@@ -85,8 +85,8 @@ pub use checkin::{
     CheckIn, CheckInPolicy, Presence, printed_code, rotating_code, verify_check_in, visit_hour,
 };
 pub use enrollment::{
-    AccountIdentity, CheckInDesk, IdentityKey, IdentityKind, MemberCheckIn, MemberScan, Pseudonym,
-    ScanOutcome, WelcomeOffer, check_in_member,
+    AccountIdentity, CheckInDesk, IdentityError, IdentityKey, IdentityKind, MemberCheckIn,
+    MemberScan, Pseudonym, ScanOutcome, WelcomeOffer, check_in_member,
 };
 pub use error::Error;
 pub use ids::{CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, VoucherId};
@@ -94,8 +94,9 @@ pub use keys::{ExportedKey, KeyError, KeyStatus, Keyring, KeyringExport, Signing
 #[cfg(feature = "sqlite")]
 pub use ledger::SqliteLedger;
 pub use ledger::{
-    CheckInOutcome, CheckInRequest, IdempotencyKey, Ledger, LedgerError, MemoryLedger, Receipt,
-    ReceiptId, RedeemOutcome, RedeemRequest, StorageError, VisitEvent, VoucherStatus,
+    CheckInOutcome, CheckInRequest, IdempotencyKey, IdempotencyKeyError, Ledger, LedgerError,
+    MemoryLedger, Receipt, ReceiptId, RedeemOutcome, RedeemRequest, StorageError, VisitEvent,
+    VoucherStatus,
 };
 pub use local_time::{LocalDateTime, LocalTimeError, is_plausible};
 pub use member::{CardError, CardNumber, Member, Tier};

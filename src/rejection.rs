@@ -4,119 +4,91 @@
 //! numbers). Numbers come in blocks by stage: 1–9 the token itself and its signature, 10–19
 //! time, 20–29 region, 30–39 member, 40–49 basket, 50–59 voucher state (kept by the ledger).
 //! A retired number is never reused.
+//!
+//! The table below is the one place a reason is written. The Rust enum, [`Rejection::ALL`],
+//! the names and texts come from it through `rejection_table!`; with the `capi` feature
+//! `build.rs` reads the same lines to write the C enum `o2o_rejection` and the names
+//! `o2o_rejection_name` returns; `docs/rejections.md` is checked against it by
+//! `tests/rejection_table.rs`. Keep one reason per line in this exact form:
+//! `Variant = code, "name", "text";` (no `"` inside the text).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The one reason a voucher (or another token) was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[serde(rename_all = "snake_case")]
-#[repr(u32)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// Not a token: bad characters, wrong length, a field that does not parse.
-    Malformed = 1,
-    /// A token format version or signature scheme this build does not read.
-    UnsupportedVersion = 2,
-    /// A valid token of another kind (a membership card scanned as a voucher).
-    WrongKind = 3,
-    /// Signed for another merchant.
-    WrongMerchant = 4,
-    /// Signed with a key id the keyring does not have.
-    UnknownKey = 5,
-    /// Signed with a key that has been retired.
-    RetiredKey = 6,
-    /// The signature does not match: forged or altered.
-    BadSignature = 7,
-    /// Before the start of its validity (store-local time).
-    NotYetValid = 10,
-    /// At or after the end of its validity (store-local time).
-    Expired = 11,
-    /// Not valid on this day of the week (store-local).
-    WrongWeekday = 12,
-    /// Outside its daily hours (store-local).
-    OutsideHours = 13,
-    /// A rotating check-in code older than the tolerance: photographed, or scanned too late.
-    StaleCode = 14,
-    /// A rotating check-in code from beyond the tolerance ahead: a clock set wrong.
-    FutureCode = 15,
-    /// A check-in code this member already scanned in this store.
-    ReplayedCode = 16,
-    /// This member already checked in at this store within the hour: one check-in visit per
-    /// member, store and clock hour.
-    AlreadyCheckedIn = 17,
-    /// Not valid in this store.
-    WrongStore = 20,
-    /// Not valid in this store's region.
-    OutsideRegion = 21,
-    /// This store is outside the voucher's geofence (or its location is unknown).
-    OutsideGeofence = 22,
-    /// The voucher needs an identified member and none was presented.
-    MemberRequired = 30,
-    /// Bound to another member.
-    WrongMember = 31,
-    /// For new members only.
-    NotNewMember = 32,
-    /// The member's tier is below the voucher's minimum.
-    TierTooLow = 33,
-    /// Not combinable, and the basket holds other vouchers.
-    NotCombinable = 40,
-    /// The basket is in another currency than the voucher.
-    CurrencyMismatch = 41,
-    /// The spend that counts is below the minimum.
-    BelowMinimumSpend = 42,
-    /// Nothing in the basket counts toward the discount.
-    NoEligibleItems = 43,
-    /// The benefit comes to nothing on this basket (a percentage that rounds down to zero
-    /// minor units): refused rather than spending a use for nothing.
-    NoDiscount = 44,
-    /// Every use has been spent.
-    AlreadyUsed = 50,
-    /// This member has used it as often as allowed.
-    MemberLimitReached = 51,
-    /// A stored-value voucher with nothing left.
-    NoValueLeft = 52,
-    /// Revoked by the merchant.
-    Revoked = 53,
+macro_rules! rejection_table {
+    ($($variant:ident = $code:literal, $name:literal, $text:literal;)+) => {
+        /// The one reason a voucher (or another token) was refused.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[repr(u32)]
+        #[non_exhaustive]
+        pub enum Rejection {
+            $(
+                #[doc = $text]
+                #[serde(rename = $name)]
+                $variant = $code,
+            )+
+        }
+
+        const REASON_COUNT: usize = [$($code),+].len();
+
+        impl Rejection {
+            /// Every reason, in code order.
+            pub const ALL: [Rejection; REASON_COUNT] = [$(Rejection::$variant),+];
+
+            /// A stable machine-readable name, such as `"below_minimum_spend"`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Rejection::$variant => $name,)+
+                }
+            }
+
+            /// One sentence for a person (a cashier, a log reader), in English, such as
+            /// "The spend that counts is below the minimum.". Not stable: match on the
+            /// reason or its [`code`](Rejection::code), never on this text.
+            pub fn text(self) -> &'static str {
+                match self {
+                    $(Rejection::$variant => $text,)+
+                }
+            }
+        }
+    };
+}
+
+rejection_table! {
+    Malformed = 1, "malformed", "Not a token: bad characters, wrong length, a field that does not parse.";
+    UnsupportedVersion = 2, "unsupported_version", "A token format version or signature scheme this build does not read.";
+    WrongKind = 3, "wrong_kind", "A valid token of another kind (a membership card scanned as a voucher).";
+    WrongMerchant = 4, "wrong_merchant", "Signed for another merchant.";
+    UnknownKey = 5, "unknown_key", "Signed with a key id the keyring does not have.";
+    RetiredKey = 6, "retired_key", "Signed with a key that has been retired.";
+    BadSignature = 7, "bad_signature", "The signature does not match: forged or altered.";
+    NotYetValid = 10, "not_yet_valid", "Before the start of its validity (store-local time).";
+    Expired = 11, "expired", "At or after the end of its validity (store-local time).";
+    WrongWeekday = 12, "wrong_weekday", "Not valid on this day of the week (store-local).";
+    OutsideHours = 13, "outside_hours", "Outside its daily hours (store-local).";
+    StaleCode = 14, "stale_code", "A rotating check-in code older than the tolerance: photographed, or scanned too late.";
+    FutureCode = 15, "future_code", "A rotating check-in code from beyond the tolerance ahead: a clock set wrong.";
+    ReplayedCode = 16, "replayed_code", "A check-in code this member already scanned in this store.";
+    AlreadyCheckedIn = 17, "already_checked_in", "This member already checked in at this store within the clock hour: one check-in visit per member, store and hour.";
+    WrongStore = 20, "wrong_store", "Not valid in this store.";
+    OutsideRegion = 21, "outside_region", "Not valid in this store's region.";
+    OutsideGeofence = 22, "outside_geofence", "This store is outside the voucher's geofence (or its location is unknown).";
+    MemberRequired = 30, "member_required", "The voucher needs an identified member and none was presented.";
+    WrongMember = 31, "wrong_member", "Bound to another member.";
+    NotNewMember = 32, "not_new_member", "For new members only: members who have bought nothing yet.";
+    TierTooLow = 33, "tier_too_low", "The member's tier is below the voucher's minimum.";
+    NotCombinable = 40, "not_combinable", "Not combinable, and the basket holds other vouchers.";
+    CurrencyMismatch = 41, "currency_mismatch", "The basket is in another currency than the voucher.";
+    BelowMinimumSpend = 42, "below_minimum_spend", "The spend that counts is below the minimum.";
+    NoEligibleItems = 43, "no_eligible_items", "Nothing in the basket counts toward the discount.";
+    NoDiscount = 44, "no_discount", "The benefit comes to nothing on this basket (a percentage that rounds down to zero minor units): refused rather than spending a use for nothing.";
+    AlreadyUsed = 50, "already_used", "Every use has been spent.";
+    MemberLimitReached = 51, "member_limit_reached", "This member has used it as often as allowed.";
+    NoValueLeft = 52, "no_value_left", "A stored-value voucher with nothing left.";
+    Revoked = 53, "revoked", "Revoked by the merchant.";
 }
 
 impl Rejection {
-    /// Every reason, in code order.
-    pub const ALL: [Rejection; 31] = [
-        Rejection::Malformed,
-        Rejection::UnsupportedVersion,
-        Rejection::WrongKind,
-        Rejection::WrongMerchant,
-        Rejection::UnknownKey,
-        Rejection::RetiredKey,
-        Rejection::BadSignature,
-        Rejection::NotYetValid,
-        Rejection::Expired,
-        Rejection::WrongWeekday,
-        Rejection::OutsideHours,
-        Rejection::StaleCode,
-        Rejection::FutureCode,
-        Rejection::ReplayedCode,
-        Rejection::AlreadyCheckedIn,
-        Rejection::WrongStore,
-        Rejection::OutsideRegion,
-        Rejection::OutsideGeofence,
-        Rejection::MemberRequired,
-        Rejection::WrongMember,
-        Rejection::NotNewMember,
-        Rejection::TierTooLow,
-        Rejection::NotCombinable,
-        Rejection::CurrencyMismatch,
-        Rejection::BelowMinimumSpend,
-        Rejection::NoEligibleItems,
-        Rejection::NoDiscount,
-        Rejection::AlreadyUsed,
-        Rejection::MemberLimitReached,
-        Rejection::NoValueLeft,
-        Rejection::Revoked,
-    ];
-
     /// The stable number of this reason.
     pub fn code(self) -> u32 {
         self as u32
@@ -125,43 +97,6 @@ impl Rejection {
     /// The reason with stable number `code`, if there is one.
     pub fn from_code(code: u32) -> Option<Rejection> {
         Self::ALL.into_iter().find(|r| r.code() == code)
-    }
-
-    /// A stable machine-readable name, such as `"below_minimum_spend"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rejection::Malformed => "malformed",
-            Rejection::UnsupportedVersion => "unsupported_version",
-            Rejection::WrongKind => "wrong_kind",
-            Rejection::WrongMerchant => "wrong_merchant",
-            Rejection::UnknownKey => "unknown_key",
-            Rejection::RetiredKey => "retired_key",
-            Rejection::BadSignature => "bad_signature",
-            Rejection::NotYetValid => "not_yet_valid",
-            Rejection::Expired => "expired",
-            Rejection::WrongWeekday => "wrong_weekday",
-            Rejection::OutsideHours => "outside_hours",
-            Rejection::StaleCode => "stale_code",
-            Rejection::FutureCode => "future_code",
-            Rejection::ReplayedCode => "replayed_code",
-            Rejection::AlreadyCheckedIn => "already_checked_in",
-            Rejection::WrongStore => "wrong_store",
-            Rejection::OutsideRegion => "outside_region",
-            Rejection::OutsideGeofence => "outside_geofence",
-            Rejection::MemberRequired => "member_required",
-            Rejection::WrongMember => "wrong_member",
-            Rejection::NotNewMember => "not_new_member",
-            Rejection::TierTooLow => "tier_too_low",
-            Rejection::NotCombinable => "not_combinable",
-            Rejection::CurrencyMismatch => "currency_mismatch",
-            Rejection::BelowMinimumSpend => "below_minimum_spend",
-            Rejection::NoEligibleItems => "no_eligible_items",
-            Rejection::NoDiscount => "no_discount",
-            Rejection::AlreadyUsed => "already_used",
-            Rejection::MemberLimitReached => "member_limit_reached",
-            Rejection::NoValueLeft => "no_value_left",
-            Rejection::Revoked => "revoked",
-        }
     }
 }
 

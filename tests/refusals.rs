@@ -323,3 +323,59 @@ fn card_check_digit_catches_what_the_docs_promise_and_misses_only_09_90() {
         }
     }
 }
+
+#[test]
+fn an_idempotency_key_says_what_is_wrong_with_it() {
+    use o2okit::{IdempotencyKey, IdempotencyKeyError};
+    assert_eq!(IdempotencyKey::new(""), Err(IdempotencyKeyError::Empty));
+    assert_eq!(
+        IdempotencyKey::new("k".repeat(129)),
+        Err(IdempotencyKeyError::TooLong(129))
+    );
+    assert!(IdempotencyKey::new("k".repeat(128)).is_ok());
+    match IdempotencyKey::new("till-7/\u{7f}/1") {
+        Err(IdempotencyKeyError::NotPrintable { position, key }) => {
+            assert_eq!(position, 7);
+            assert_eq!(key, "till-7/\u{7f}/1");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        IdempotencyKey::new("caf\u{e9}"),
+        Err(IdempotencyKeyError::NotPrintable { position: 3, .. })
+    ));
+    // Through serde the same error reaches the caller's message.
+    let error = serde_json::from_str::<IdempotencyKey>("\"\"").unwrap_err();
+    assert!(error.to_string().contains("cannot be empty"), "{error}");
+}
+
+#[test]
+fn an_identity_error_names_the_problem_without_repeating_the_number() {
+    use o2okit::{AccountIdentity, IdentityError};
+    let error = AccountIdentity::phone("+86 138 0013 80x0").unwrap_err();
+    assert_eq!(error, IdentityError::PhoneNumber);
+    assert!(!error.to_string().contains("138"));
+    assert_eq!(
+        AccountIdentity::phone("12345"),
+        Err(IdentityError::PhoneNumber)
+    );
+    assert!(AccountIdentity::phone("0086 (138) 0013-8000").is_ok());
+    assert_eq!(
+        AccountIdentity::app_account(""),
+        Err(IdentityError::AppAccountLength(0))
+    );
+    assert_eq!(
+        AccountIdentity::app_account(&"a".repeat(257)),
+        Err(IdentityError::AppAccountLength(257))
+    );
+    assert_eq!(
+        AccountIdentity::app_account("wx\nid"),
+        Err(IdentityError::AppAccountControl)
+    );
+    // The crate error keeps the kind.
+    let error: o2okit::Error = IdentityError::PhoneNumber.into();
+    assert!(matches!(
+        error,
+        o2okit::Error::Identity(IdentityError::PhoneNumber)
+    ));
+}

@@ -34,6 +34,10 @@ pub enum o2o_status {
     InvalidPlace = 102,
     /// A card number with a bad format or check digit.
     InvalidCard = 103,
+    /// A phone number or app account that cannot identify a customer.
+    InvalidIdentity = 104,
+    /// An idempotency key that is empty, longer than 128 bytes or not printable ASCII.
+    InvalidIdempotencyKey = 105,
     /// A signing key shorter than 32 bytes.
     KeyTooShort = 200,
     /// The key id is already on the keyring.
@@ -109,7 +113,7 @@ pub enum o2o_status {
 
 impl o2o_status {
     /// Every status, in code order.
-    pub const ALL: [o2o_status; 45] = {
+    pub const ALL: [o2o_status; 47] = {
         use o2o_status::*;
         [
             Ok,
@@ -122,6 +126,8 @@ impl o2o_status {
             InvalidTime,
             InvalidPlace,
             InvalidCard,
+            InvalidIdentity,
+            InvalidIdempotencyKey,
             KeyTooShort,
             KeyDuplicate,
             KeyUnknown,
@@ -174,6 +180,8 @@ impl o2o_status {
             InvalidTime => c"invalid_time",
             InvalidPlace => c"invalid_place",
             InvalidCard => c"invalid_card",
+            InvalidIdentity => c"invalid_identity",
+            InvalidIdempotencyKey => c"invalid_idempotency_key",
             KeyTooShort => c"key_too_short",
             KeyDuplicate => c"key_duplicate",
             KeyUnknown => c"key_unknown",
@@ -264,6 +272,8 @@ impl o2o_status {
                 AnalyticsError::TooManyCohortCells { .. } => AnalyticsTooLarge,
                 AnalyticsError::SpendOverflow { .. } => AnalyticsSpendOverflow,
             },
+            Error::IdempotencyKey(_) => InvalidIdempotencyKey,
+            Error::Identity(_) => InvalidIdentity,
             Error::InvalidInput(_) => InvalidArgument,
         }
     }
@@ -529,6 +539,9 @@ mod tests {
             AnalyticsError::TooManyCohortCells { cells: 2, max: 1 } => AnalyticsTooLarge,
         Error::Analytics(AnalyticsError::SpendOverflow { .. }) =>
             AnalyticsError::SpendOverflow { period: "p".into() } => AnalyticsSpendOverflow,
+        Error::IdempotencyKey(_) =>
+            crate::ledger::IdempotencyKeyError::Empty => InvalidIdempotencyKey,
+        Error::Identity(_) => crate::enrollment::IdentityError::PhoneNumber => InvalidIdentity,
         Error::InvalidInput(_) => Error::InvalidInput("x".into()) => InvalidArgument,
     }
 

@@ -25,118 +25,7 @@ pub struct o2o_store(pub(crate) Store);
 /// Thread safety: immutable; may be read from any thread.
 pub struct o2o_decision(pub(crate) Decision);
 
-/// Why a voucher was refused; `O2O_REJECTION_NONE` when it was accepted. The numbers are
-/// stable and equal to the Rust `Rejection::code()`.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum o2o_rejection {
-    /// Not refused.
-    None = 0,
-    /// Not a token: bad characters, wrong length, a field that does not parse.
-    Malformed = 1,
-    /// A token format version or signature scheme this build does not read.
-    UnsupportedVersion = 2,
-    /// A valid token of another kind.
-    WrongKind = 3,
-    /// Signed for another merchant.
-    WrongMerchant = 4,
-    /// Signed with a key id the keyring does not have.
-    UnknownKey = 5,
-    /// Signed with a retired key.
-    RetiredKey = 6,
-    /// Forged or altered.
-    BadSignature = 7,
-    /// Before its validity (store-local time).
-    NotYetValid = 10,
-    /// At or after the end of its validity (store-local time).
-    Expired = 11,
-    /// Not valid on this day of the week (store-local).
-    WrongWeekday = 12,
-    /// Outside its daily hours (store-local).
-    OutsideHours = 13,
-    /// A rotating check-in code older than the tolerance.
-    StaleCode = 14,
-    /// A rotating check-in code from beyond the tolerance ahead.
-    FutureCode = 15,
-    /// A check-in code this member already scanned in this store.
-    ReplayedCode = 16,
-    /// This member already checked in at this store within the clock hour.
-    AlreadyCheckedIn = 17,
-    /// Not valid in this store.
-    WrongStore = 20,
-    /// Not valid in this store's region.
-    OutsideRegion = 21,
-    /// The store is outside the voucher's geofence (or has no location).
-    OutsideGeofence = 22,
-    /// Needs an identified member.
-    MemberRequired = 30,
-    /// Bound to another member.
-    WrongMember = 31,
-    /// For new members only.
-    NotNewMember = 32,
-    /// The member's tier is too low.
-    TierTooLow = 33,
-    /// Not combinable with the other vouchers in the basket.
-    NotCombinable = 40,
-    /// The basket is in another currency.
-    CurrencyMismatch = 41,
-    /// Below the minimum spend.
-    BelowMinimumSpend = 42,
-    /// Nothing in the basket counts toward the discount.
-    NoEligibleItems = 43,
-    /// The benefit comes to nothing on this basket (a percentage rounding down to zero).
-    NoDiscount = 44,
-    /// Every use has been spent.
-    AlreadyUsed = 50,
-    /// This member has used it as often as allowed.
-    MemberLimitReached = 51,
-    /// No stored value left.
-    NoValueLeft = 52,
-    /// Revoked by the merchant.
-    Revoked = 53,
-    /// No decision to read: the decision pointer was NULL. Never accept on it. (C only: a
-    /// Rust `Decision` always exists.)
-    NoDecision = 1000,
-}
-
-impl From<Rejection> for o2o_rejection {
-    fn from(r: Rejection) -> Self {
-        use o2o_rejection as C;
-        match r {
-            Rejection::Malformed => C::Malformed,
-            Rejection::UnsupportedVersion => C::UnsupportedVersion,
-            Rejection::WrongKind => C::WrongKind,
-            Rejection::WrongMerchant => C::WrongMerchant,
-            Rejection::UnknownKey => C::UnknownKey,
-            Rejection::RetiredKey => C::RetiredKey,
-            Rejection::BadSignature => C::BadSignature,
-            Rejection::NotYetValid => C::NotYetValid,
-            Rejection::Expired => C::Expired,
-            Rejection::WrongWeekday => C::WrongWeekday,
-            Rejection::OutsideHours => C::OutsideHours,
-            Rejection::StaleCode => C::StaleCode,
-            Rejection::FutureCode => C::FutureCode,
-            Rejection::ReplayedCode => C::ReplayedCode,
-            Rejection::AlreadyCheckedIn => C::AlreadyCheckedIn,
-            Rejection::WrongStore => C::WrongStore,
-            Rejection::OutsideRegion => C::OutsideRegion,
-            Rejection::OutsideGeofence => C::OutsideGeofence,
-            Rejection::MemberRequired => C::MemberRequired,
-            Rejection::WrongMember => C::WrongMember,
-            Rejection::NotNewMember => C::NotNewMember,
-            Rejection::TierTooLow => C::TierTooLow,
-            Rejection::NotCombinable => C::NotCombinable,
-            Rejection::CurrencyMismatch => C::CurrencyMismatch,
-            Rejection::BelowMinimumSpend => C::BelowMinimumSpend,
-            Rejection::NoEligibleItems => C::NoEligibleItems,
-            Rejection::NoDiscount => C::NoDiscount,
-            Rejection::AlreadyUsed => C::AlreadyUsed,
-            Rejection::MemberLimitReached => C::MemberLimitReached,
-            Rejection::NoValueLeft => C::NoValueLeft,
-            Rejection::Revoked => C::Revoked,
-        }
-    }
-}
+include!(concat!(env!("OUT_DIR"), "/o2o_rejection.rs"));
 
 /// The stable snake_case name of a rejection (`"expired"`, `"already_used"`; `"none"` for
 /// `O2O_REJECTION_NONE`, `"unknown"` for a number this build does not know). The string is
@@ -154,40 +43,21 @@ pub extern "C" fn o2o_rejection_name(rejection: u32) -> *const c_char {
     name.as_ptr()
 }
 
-fn rejection_c_name(r: Rejection) -> &'static std::ffi::CStr {
-    match r {
-        Rejection::Malformed => c"malformed",
-        Rejection::UnsupportedVersion => c"unsupported_version",
-        Rejection::WrongKind => c"wrong_kind",
-        Rejection::WrongMerchant => c"wrong_merchant",
-        Rejection::UnknownKey => c"unknown_key",
-        Rejection::RetiredKey => c"retired_key",
-        Rejection::BadSignature => c"bad_signature",
-        Rejection::NotYetValid => c"not_yet_valid",
-        Rejection::Expired => c"expired",
-        Rejection::WrongWeekday => c"wrong_weekday",
-        Rejection::OutsideHours => c"outside_hours",
-        Rejection::StaleCode => c"stale_code",
-        Rejection::FutureCode => c"future_code",
-        Rejection::ReplayedCode => c"replayed_code",
-        Rejection::AlreadyCheckedIn => c"already_checked_in",
-        Rejection::WrongStore => c"wrong_store",
-        Rejection::OutsideRegion => c"outside_region",
-        Rejection::OutsideGeofence => c"outside_geofence",
-        Rejection::MemberRequired => c"member_required",
-        Rejection::WrongMember => c"wrong_member",
-        Rejection::NotNewMember => c"not_new_member",
-        Rejection::TierTooLow => c"tier_too_low",
-        Rejection::NotCombinable => c"not_combinable",
-        Rejection::CurrencyMismatch => c"currency_mismatch",
-        Rejection::BelowMinimumSpend => c"below_minimum_spend",
-        Rejection::NoEligibleItems => c"no_eligible_items",
-        Rejection::NoDiscount => c"no_discount",
-        Rejection::AlreadyUsed => c"already_used",
-        Rejection::MemberLimitReached => c"member_limit_reached",
-        Rejection::NoValueLeft => c"no_value_left",
-        Rejection::Revoked => c"revoked",
-    }
+/// One English sentence for a person (a cashier screen, a log) about a rejection: "The spend
+/// that counts is below the minimum." Not stable: decide on the number, never on this text.
+/// `"Accepted."` for `O2O_REJECTION_NONE`, a sentence saying so for `O2O_REJECTION_NO_DECISION`
+/// and for a number this build does not know. Static: never NULL, never to be freed.
+#[unsafe(no_mangle)]
+pub extern "C" fn o2o_rejection_text(rejection: u32) -> *const c_char {
+    let text: &'static std::ffi::CStr = match rejection {
+        0 => c"Accepted.",
+        1000 => c"No decision: the voucher was not verified. Do not accept it.",
+        code => match Rejection::from_code(code) {
+            Some(r) => rejection_c_text(r),
+            None => c"A reason this version of o2okit does not know.",
+        },
+    };
+    text.as_ptr()
 }
 
 /// One basket line: a POS category and its amount in minor units.
@@ -646,6 +516,10 @@ mod tests {
             // SAFETY: o2o_rejection_name returns a static C string.
             let name = unsafe { std::ffi::CStr::from_ptr(o2o_rejection_name(r.code())) };
             assert_eq!(name.to_str().unwrap(), r.as_str());
+            // SAFETY: o2o_rejection_text returns a static C string.
+            let text = unsafe { std::ffi::CStr::from_ptr(o2o_rejection_text(r.code())) };
+            assert_eq!(text.to_str().unwrap(), r.text());
+            assert_eq!(o2o_rejection::from(r) as u32, r.code());
         }
         // SAFETY: as above.
         let none = unsafe { std::ffi::CStr::from_ptr(o2o_rejection_name(0)) };

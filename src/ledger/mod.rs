@@ -219,17 +219,23 @@ impl IdempotencyKey {
     /// Checks and wraps a key.
     ///
     /// # Errors
-    /// A message when the key is empty, too long or not printable ASCII.
-    pub fn new(key: impl Into<String>) -> Result<Self, crate::Error> {
+    /// [`IdempotencyKeyError`] when the key is empty, too long or not printable ASCII.
+    pub fn new(key: impl Into<String>) -> Result<Self, IdempotencyKeyError> {
         let key = key.into();
-        if key.is_empty()
-            || key.len() > Self::MAX_LEN
-            || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        if key.is_empty() {
+            return Err(IdempotencyKeyError::Empty);
+        }
+        if key.len() > Self::MAX_LEN {
+            return Err(IdempotencyKeyError::TooLong(key.len()));
+        }
+        if let Some(position) = key
+            .bytes()
+            .position(|b| !(b.is_ascii_graphic() || b == b' '))
         {
-            return Err(crate::Error::InvalidInput(format!(
-                "idempotency key must be 1 to 128 printable ASCII characters, got {:?}",
-                crate::error::excerpt(&key)
-            )));
+            return Err(IdempotencyKeyError::NotPrintable {
+                position,
+                key: crate::error::excerpt(&key),
+            });
         }
         Ok(IdempotencyKey(key))
     }
@@ -238,6 +244,26 @@ impl IdempotencyKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Why a text is not an [`IdempotencyKey`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdempotencyKeyError {
+    /// The key is empty.
+    #[error("an idempotency key cannot be empty")]
+    Empty,
+    /// The key is longer than [`IdempotencyKey::MAX_LEN`] bytes (its length).
+    #[error("an idempotency key is at most 128 characters, got {0} bytes")]
+    TooLong(usize),
+    /// A byte that is not printable ASCII (control, DEL or non-ASCII) at `position`.
+    #[error("an idempotency key is printable ASCII; byte {position} of {key:?} is not")]
+    NotPrintable {
+        /// Where the first offending byte is.
+        position: usize,
+        /// The key as given, cut to 200 characters.
+        key: String,
+    },
 }
 
 impl<'de> Deserialize<'de> for IdempotencyKey {

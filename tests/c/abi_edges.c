@@ -58,6 +58,10 @@ int main(int argc, char **argv) {
     EXPECT(o2o_decision_rejection(NULL) == O2O_REJECTION_NO_DECISION);
     EXPECT(o2o_decision_rejection(NULL) != O2O_REJECTION_NONE);
     EXPECT(strcmp(o2o_rejection_name(O2O_REJECTION_NO_DECISION), "no_decision") == 0);
+    EXPECT(strcmp(o2o_rejection_text(O2O_REJECTION_BELOW_MINIMUM_SPEND),
+                  "The spend that counts is below the minimum.") == 0);
+    EXPECT(strcmp(o2o_rejection_name(4242), "unknown") == 0);
+    EXPECT(o2o_rejection_text(4242) != NULL && o2o_rejection_text(O2O_REJECTION_NONE) != NULL);
     EXPECT(!o2o_decision_accepted(NULL));
     EXPECT(o2o_decision_voucher_id(NULL, &id) == O2O_STATUS_NULL_ARGUMENT);
     /* Freeing NULL is fine. */
@@ -276,7 +280,10 @@ int main(int argc, char **argv) {
         EXPECT(o2o_ledger_create(path, 1, &ledger) == O2O_STATUS_OK);
         EXPECT(o2o_ledger_set_busy_timeout(ledger, 250) == O2O_STATUS_OK);
         EXPECT(o2o_ledger_set_busy_timeout(NULL, 250) == O2O_STATUS_NULL_ARGUMENT);
-        EXPECT(o2o_ledger_redeem(ledger, decision, "", -1, &r) == O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_ledger_redeem(ledger, decision, "", -1, &r) ==
+               O2O_STATUS_INVALID_IDEMPOTENCY_KEY);
+        EXPECT(o2o_ledger_redeem(ledger, decision, "sale\t1", -1, &r) ==
+               O2O_STATUS_INVALID_IDEMPOTENCY_KEY);
         /* An amount is -1 (as much as allowed) or at least 1: 0 and -2 spend nothing. */
         EXPECT(o2o_ledger_redeem(ledger, decision, "sale-0", 0, &r) ==
                O2O_STATUS_INVALID_ARGUMENT);
@@ -361,7 +368,7 @@ int main(int argc, char **argv) {
                                           &enrollment) == O2O_STATUS_INVALID_UTF8);
         scan.identity = "not a phone";
         EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, &rules, &scan,
-                                          &enrollment) == O2O_STATUS_INVALID_ARGUMENT);
+                                          &enrollment) == O2O_STATUS_INVALID_IDENTITY);
         scan.identity = "+8613800138000";
         scan.identity_kind = 7;
         EXPECT(o2o_ledger_check_in_member(ledger, keyring, ikey, store, &rules, &scan,
