@@ -29,13 +29,7 @@ fn acceptances(next_id: &AtomicU64, n: u64) -> Vec<Acceptance> {
 fn redeem_all(ledger: &dyn Ledger, batch: &[Acceptance]) {
     for a in batch {
         let key = IdempotencyKey::new(format!("bench-{}", a.voucher().id)).unwrap();
-        let outcome = ledger
-            .redeem(&RedeemRequest {
-                acceptance: a,
-                amount_minor: None,
-                idempotency_key: &key,
-            })
-            .unwrap();
+        let outcome = ledger.redeem(&RedeemRequest::new(a, &key)).unwrap();
         assert!(outcome.receipt().is_some());
     }
 }

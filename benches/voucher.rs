@@ -31,17 +31,9 @@ fn main() {
 
     let store = reference_store();
     let basket = cny(12_800);
-    let ctx = RedemptionContext {
-        store: &store,
-        at: at("2026-06-15T04:30:00Z"),
-        basket: &basket,
-        member: Some(MemberContext {
-            id: MemberId(0x9e37_79b9_7f4a_7c15),
-            tier: Tier(0),
-            is_new: false,
-        }),
-        other_vouchers: 0,
-    };
+    let ctx = RedemptionContext::new(&store, at("2026-06-15T04:30:00Z"), &basket).with_member(
+        MemberContext::new(MemberId(0x9e37_79b9_7f4a_7c15), Tier(0), false),
+    );
     assert!(verify(&text, &ring, &ctx).is_accepted());
 
     let mut c = Criterion::default().configure_from_args();

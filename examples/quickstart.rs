@@ -10,28 +10,28 @@ use chrono::{DateTime, Utc};
 use o2okit::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let merchant = Merchant {
-        id: MerchantId(88),
-        name: "Leaf & Kettle".into(),
-        time_zone: chrono_tz::Asia::Shanghai,
-        currency: Currency::CNY,
-    };
-    let nanshan = Store {
-        id: StoreId(1001),
-        merchant: merchant.id,
-        name: "Nanshan, Shenzhen".into(),
-        time_zone: chrono_tz::Asia::Shanghai,
-        region: RegionCode::new("440305")?,
-        location: Some(GeoPoint::from_degrees(22.5329, 113.9305)?),
-    };
-    let soho = Store {
-        id: StoreId(2001),
-        merchant: merchant.id,
-        name: "SoHo, New York".into(),
-        time_zone: chrono_tz::America::New_York,
-        region: RegionCode::new("US36061")?,
-        location: Some(GeoPoint::from_degrees(40.7233, -74.0030)?),
-    };
+    let merchant = Merchant::new(
+        MerchantId(88),
+        "Leaf & Kettle",
+        chrono_tz::Asia::Shanghai,
+        Currency::CNY,
+    );
+    let nanshan = Store::new(
+        StoreId(1001),
+        merchant.id,
+        chrono_tz::Asia::Shanghai,
+        RegionCode::new("440305")?,
+    )
+    .named("Nanshan, Shenzhen")
+    .located_at(GeoPoint::from_degrees(22.5329, 113.9305)?);
+    let soho = Store::new(
+        StoreId(2001),
+        merchant.id,
+        chrono_tz::America::New_York,
+        RegionCode::new("US36061")?,
+    )
+    .named("SoHo, New York")
+    .located_at(GeoPoint::from_degrees(40.7233, -74.0030)?);
 
     // In production the secret comes from a key store; 32 random bytes.
     let keyring = Keyring::with_active_key(
@@ -116,11 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lunch = Basket::single(Currency::CNY, 12_800)?;
     let small = Basket::single(Currency::CNY, 9_999)?;
     let dollars = Basket::single(Currency::USD, 2_400)?;
-    let member_ctx = |is_new, tier| MemberContext {
-        id: member,
-        tier: Tier(tier),
-        is_new,
-    };
+    let member_ctx = |is_new, tier| MemberContext::new(member, Tier(tier), is_new);
     let till = |store, at: &str, basket, member, others| Scenario {
         store,
         at: instant(at),
@@ -263,13 +259,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("\nAt the till:");
     for (what, text, scenario) in &checks {
-        let ctx = RedemptionContext {
-            store: scenario.store,
-            at: scenario.at,
-            basket: scenario.basket,
-            member: scenario.member,
-            other_vouchers: scenario.other_vouchers,
-        };
+        let mut ctx = RedemptionContext::new(scenario.store, scenario.at, scenario.basket)
+            .with_other_vouchers(scenario.other_vouchers);
+        if let Some(member) = scenario.member {
+            ctx = ctx.with_member(member);
+        }
         let local = scenario.at.with_timezone(&scenario.store.time_zone);
         let verdict = match verify(text, &keyring, &ctx) {
             Decision::Accepted(ok) => match ok.voucher().benefit {
@@ -300,23 +294,18 @@ fn enroll_at_the_door(keyring: &Keyring, store: &Store) -> Result<(), Box<dyn st
     let ledger = MemoryLedger::new(keyring.merchant());
     // In production: 32 random bytes kept with the signing keys, never rotated.
     let identity_key = IdentityKey::from_bytes(b"leaf-and-kettle-identity-key-32b")?;
-    let welcome = WelcomeOffer {
-        template: Voucher::new(
+    let welcome = WelcomeOffer::new(
+        Voucher::new(
             VoucherId(0),
             keyring.merchant(),
             Currency::CNY,
             Benefit::AmountOff { minor: 1_000 },
         )
         .min_spend(5_000),
-        valid_days: 14,
-    };
-    let desk = CheckInDesk {
-        keyring,
-        identity_key: &identity_key,
-        policy: CheckInPolicy::default(),
-        store,
-        welcome: Some(&welcome),
-    };
+        14,
+    );
+    let desk = CheckInDesk::new(keyring, &identity_key, CheckInPolicy::default(), store)
+        .with_welcome(&welcome);
     println!(
         "At the door of {} (the screen's code rotates every 30 s):",
         store.name
@@ -358,15 +347,10 @@ fn enroll_at_the_door(keyring: &Keyring, store: &Store) -> Result<(), Box<dyn st
         let at = instant(at);
         let code = rotating_code(keyring, store.id, &desk.policy, at)?.to_scanner_text();
         let identity = AccountIdentity::phone(phone)?;
-        let scan = MemberScan {
-            code: &code,
-            identity: &identity,
-            share_code: referred.then_some(share.as_str()),
-            position: None,
-            fence_radius_m: 150,
-            welcome_id: VoucherId(900 + n as u64),
-            at,
-        };
+        let mut scan = MemberScan::new(&code, &identity, VoucherId(900 + n as u64), at);
+        if referred {
+            scan = scan.with_share_code(&share);
+        }
         match check_in_member(&ledger, &desk, &scan)? {
             ScanOutcome::CheckedIn(e) => {
                 let what = if e.enrolled { "ENROLLED" } else { "VISIT   " };
@@ -419,20 +403,12 @@ fn redeem_exactly_once(
 
     let basket = Basket::single(Currency::CNY, 12_800)?;
     let at = instant("2026-06-15T04:30:00Z");
-    let ctx = RedemptionContext {
-        store,
-        at,
-        basket: &basket,
-        member: Some(till_1.member_context(
-            member,
-            at,
-            &ledger::TierSchedule {
-                window_days: 365,
-                levels: vec![(Tier(2), 5_000)],
-            },
-        )?),
-        other_vouchers: 0,
+    let tiers = ledger::TierSchedule {
+        window_days: 365,
+        levels: vec![(Tier(2), 5_000)],
     };
+    let ctx = RedemptionContext::new(store, at, &basket)
+        .with_member(till_1.member_context(member, at, &tiers)?);
     let Decision::Accepted(accepted) = verify(text, keyring, &ctx) else {
         return Err("the lunch voucher should verify".into());
     };
@@ -453,11 +429,7 @@ fn redeem_exactly_once(
     };
     let key_1 = IdempotencyKey::new("till-1/2026-06-15/0042")?;
     let key_2 = IdempotencyKey::new("till-2/2026-06-15/0007")?;
-    let request = |key| RedeemRequest {
-        acceptance: &accepted,
-        amount_minor: None,
-        idempotency_key: key,
-    };
+    let request = |key| RedeemRequest::new(&accepted, key);
     let first = till_1.redeem(&request(&key_1))?;
     show("till 1, scan:", &first);
     show(

@@ -4,7 +4,7 @@
 use crate::keys::KeyError;
 use crate::ledger::LedgerError;
 use crate::local_time::LocalTimeError;
-use crate::member::CardError;
+use crate::membership::member::CardError;
 use crate::money::MoneyError;
 use crate::region::RegionError;
 use crate::token::TokenError;
@@ -43,7 +43,7 @@ pub enum Error {
     IdempotencyKey(#[from] crate::ledger::IdempotencyKeyError),
     /// A customer's phone number or app account.
     #[error(transparent)]
-    Identity(#[from] crate::enrollment::IdentityError),
+    Identity(#[from] crate::membership::enrollment::IdentityError),
     /// A visit report.
     #[error(transparent)]
     Analytics(#[from] crate::analytics::AnalyticsError),

@@ -9,19 +9,31 @@
 //! This crate is the engine of that loop. Its core is pure: no clock reads, no I/O, no global
 //! state. Time and randomness come in as parameters, so every rule is testable at any instant.
 //!
-//! ## Tiers of the API
-//! - **Model**: [`Merchant`], [`Store`], [`Member`], [`Money`], ids in [`ids`].
-//! - **Keys**: a [`Keyring`] of HMAC-SHA256 [`SigningKey`]s per merchant, with rotation.
-//! - **Vouchers**: build a [`Voucher`], [`Voucher::sign`] it into a [`Token`], print its
-//!   [`Token::to_scanner_text`]; at the till, [`verify`] the scanned text against a
-//!   [`RedemptionContext`] and get a [`Decision`]: accepted with the discount, or rejected
-//!   with one stable [`Rejection`] reason.
-//! - **Check-in and enrollment**: a store shows [`rotating_code`]s; a customer's scan with
-//!   their [`AccountIdentity`] goes through [`check_in_member`], which enrolls them under a
-//!   keyed [`Pseudonym`], records the visit and hands out the membership card.
-//! - **Ledger**: [`Ledger`] ([`MemoryLedger`], [`SqliteLedger`]) redeems exactly once.
-//! - **C ABI**: the `capi` feature (`scripts/build-c` builds the library), `include/o2okit.h`,
-//!   symbols prefixed `o2o_`.
+//! ## The till loop
+//! 1. **Keys.** A merchant's [`Keyring`] holds HMAC-SHA256 [`SigningKey`]s under [`KeyId`]s,
+//!    with rotation; [`Keyring::export_secrets`] is the only way secrets leave it.
+//! 2. **Issue.** Build a [`Voucher`] (a [`Benefit`] with time, place, member and basket
+//!    limits), [`Voucher::sign`] it into a [`Token`] and print [`Token::to_scanner_text`] as a
+//!    QR code (the `qr` module, features `qr-render` / `qr-decode`).
+//! 3. **Verify.** At the till, [`verify`] the scanned text against the moment's
+//!    [`RedemptionContext`] ([`Store`], instant, [`Basket`], member). The [`Decision`] is
+//!    accepted with the discount, or rejected with one stable [`Rejection`]. Pure and offline.
+//! 4. **Redeem.** A [`Ledger`] (`SqliteLedger` on a till, [`MemoryLedger`] in tests) spends
+//!    the voucher exactly once per [`IdempotencyKey`] and writes a [`Receipt`].
+//! 5. **Members.** A customer who scans the store's check-in code becomes a [`Member`]: see
+//!    [`membership`] for check-in codes, enrollment, membership cards and share codes.
+//! 6. **Report.** [`analytics`] turns the ledger's visits into new, returning and retained
+//!    customers, average ticket, cohorts, segments, referrals and campaign attribution.
+//!
+//! Every fallible call returns [`Error`] (or the module error it wraps); a refusal is not an
+//! error. Money is integer minor units ([`Money`]); time rules run on the store's IANA zone
+//! ([`chrono_tz`], re-exported with [`chrono`]). The C ABI is the `capi` feature:
+//! `scripts/build-c` builds `libo2okit` and `include/o2okit.h`.
+//!
+//! ## Further reading in the repository
+//! `docs/metrics.md` (the metric definitions), `docs/rejections.md` (every rejection reason),
+//! the token format in [`token`] and [`voucher`]'s codec, `docs/chain.md` (the chain design),
+//! `SECURITY.md` (the threat model) and `include/o2okit.h` (the C conventions).
 //!
 //! ## Example
 //! ```
@@ -40,17 +52,11 @@
 //!     .min_spend(10_000);
 //! let text = voucher.sign(&keyring)?.to_scanner_text();
 //!
-//! let store = Store {
-//!     id: StoreId(1), merchant, name: "Nanshan".into(),
-//!     time_zone: chrono_tz::Asia::Shanghai,
-//!     region: RegionCode::new("440305")?, location: None,
-//! };
+//! let store = Store::new(StoreId(1), merchant, chrono_tz::Asia::Shanghai,
+//!     RegionCode::new("440305")?).named("Nanshan");
 //! let basket = Basket::single(Currency::CNY, 12_800)?;
-//! let ctx = RedemptionContext {
-//!     store: &store,
-//!     at: "2026-12-24T12:00:00Z".parse::<DateTime<Utc>>().unwrap(),
-//!     basket: &basket, member: None, other_vouchers: 0,
-//! };
+//! let at: DateTime<Utc> = "2026-12-24T12:00:00Z".parse()?;
+//! let ctx = RedemptionContext::new(&store, at, &basket);
 //! match verify(&text, &keyring, &ctx) {
 //!     Decision::Accepted(ok) => assert_eq!(ok.discount_minor(), 2_000),
 //!     Decision::Rejected { reason } => panic!("refused: {reason}"),
@@ -61,8 +67,6 @@
 #![warn(missing_docs)]
 
 pub mod analytics;
-pub mod checkin;
-pub mod enrollment;
 mod error;
 #[cfg(feature = "capi")]
 pub mod ffi;
@@ -70,8 +74,7 @@ pub mod ids;
 pub mod keys;
 pub mod ledger;
 pub mod local_time;
-pub mod member;
-pub mod member_tokens;
+pub mod membership;
 pub mod merchant;
 pub mod money;
 #[cfg(any(feature = "qr-render", feature = "qr-decode"))]
@@ -81,13 +84,6 @@ pub mod rejection;
 pub mod token;
 pub mod voucher;
 
-pub use checkin::{
-    CheckIn, CheckInPolicy, Presence, printed_code, rotating_code, verify_check_in, visit_hour,
-};
-pub use enrollment::{
-    AccountIdentity, CheckInDesk, IdentityError, IdentityKey, IdentityKind, MemberCheckIn,
-    MemberScan, Pseudonym, ScanOutcome, WelcomeOffer, check_in_member,
-};
 pub use error::Error;
 pub use ids::{CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, VoucherId};
 pub use keys::{ExportedKey, KeyError, KeyStatus, Keyring, KeyringExport, SigningKey};
@@ -99,8 +95,13 @@ pub use ledger::{
     VoucherStatus,
 };
 pub use local_time::{LocalDateTime, LocalTimeError, is_plausible};
-pub use member::{CardError, CardNumber, Member, Tier};
-pub use member_tokens::{membership_card, share_code, verify_membership_card, verify_share_code};
+#[doc(no_inline)]
+pub use membership::{
+    AccountIdentity, CardError, CardNumber, CheckIn, CheckInDesk, CheckInPolicy, IdentityError,
+    IdentityKey, IdentityKind, Member, MemberCheckIn, MemberScan, Presence, Pseudonym, ScanOutcome,
+    Tier, WelcomeOffer, check_in_member, membership_card, printed_code, rotating_code, share_code,
+    verify_check_in, verify_membership_card, verify_share_code, visit_hour,
+};
 pub use merchant::{Merchant, Store};
 pub use money::{Currency, Money, MoneyError};
 pub use region::{GeoPoint, Geofence, RegionCode, RegionError};

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// A business running the loyalty loop: it owns stores, members, keys and vouchers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Merchant {
     /// The merchant's id.
     pub id: MerchantId,
@@ -21,9 +22,22 @@ pub struct Merchant {
     pub currency: Currency,
 }
 
+impl Merchant {
+    /// Merchant `id`, called `name`, at home in `time_zone`, pricing in `currency`.
+    pub fn new(id: MerchantId, name: impl Into<String>, time_zone: Tz, currency: Currency) -> Self {
+        Merchant {
+            id,
+            name: name.into(),
+            time_zone,
+            currency,
+        }
+    }
+}
+
 /// One physical store: where vouchers are redeemed and check-in codes are shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Store {
     /// The store's id.
     pub id: StoreId,

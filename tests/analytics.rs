@@ -252,14 +252,18 @@ fn segments_lapsed_and_due() {
 
 #[test]
 fn referrals_count_seeds_and_their_recruits() {
-    let member = |id: u64, by: Option<u64>, at: &str| Member {
-        id: MemberId(id),
-        merchant: MerchantId(1),
-        card: CardNumber::from_serial(id).unwrap(),
-        enrolled_store: StoreId(1),
-        referred_by: by.map(MemberId),
-        enrolled_at: ts(at),
-        welcome_voucher: None,
+    let member = |id: u64, by: Option<u64>, at: &str| {
+        let member = Member::new(
+            MemberId(id),
+            MerchantId(1),
+            CardNumber::from_serial(id).unwrap(),
+            StoreId(1),
+            ts(at),
+        );
+        match by {
+            Some(referrer) => member.referred_by(MemberId(referrer)),
+            None => member,
+        }
     };
     let members = [
         member(1, None, "2025-01-05T00:00:00Z"),

@@ -157,24 +157,14 @@ fn the_ledger_refuses_instants_outside_2000_to_2199() {
     let ring = keyring();
     let store = shenzhen();
     let basket = cny(10_000);
-    let ctx = RedemptionContext {
-        store: &store,
-        at: unix("9999-06-15T04:00:00Z"),
-        basket: &basket,
-        member: None,
-        other_vouchers: 0,
-    };
+    let ctx = RedemptionContext::new(&store, unix("9999-06-15T04:00:00Z"), &basket);
     let text = amount_off(9, 500).sign(&ring).unwrap().to_scanner_text();
     let Decision::Accepted(acceptance) = verify(&text, &ring, &ctx) else {
         panic!("an unlimited voucher is valid in 9999");
     };
     let key = idem("far-future");
     assert!(matches!(
-        ledger.redeem(&RedeemRequest {
-            acceptance: &acceptance,
-            amount_minor: None,
-            idempotency_key: &key,
-        }),
+        ledger.redeem(&RedeemRequest::new(&acceptance, &key)),
         Err(LedgerError::ImplausibleInstant(_))
     ));
     assert!(matches!(

@@ -707,7 +707,7 @@ fn sign_up_kiosk_enrolls_refuses_replays_and_records_referrals() {
     let (exit, out) = enroll(&[], asan, &ledger, "call me", &code_at(late), late, &[]);
     assert_eq!(exit, 1);
     assert!(
-        out.starts_with("ERROR status=5 during checking in"),
+        out.starts_with("ERROR status=104 during checking in"),
         "{out}"
     );
 

@@ -28,10 +28,7 @@ both_ledgers!(
     self_referral_is_ignored,
 );
 
-const POLICY: CheckInPolicy = CheckInPolicy {
-    period_secs: std::num::NonZeroU32::new(30).unwrap(),
-    skew_steps: 1,
-};
+const POLICY: CheckInPolicy = CheckInPolicy::every(std::num::NonZeroU32::new(30).unwrap(), 1);
 
 fn identity_key() -> IdentityKey {
     IdentityKey::from_bytes(&[0x5A; 32]).unwrap()
@@ -48,10 +45,7 @@ fn code_at(when: DateTime<Utc>) -> String {
 }
 
 fn welcome_offer() -> WelcomeOffer {
-    WelcomeOffer {
-        template: amount_off(0, 1_000).min_spend(5_000),
-        valid_days: 14,
-    }
+    WelcomeOffer::new(amount_off(0, 1_000).min_spend(5_000), 14)
 }
 
 /// What the Shenzhen store's check-in desk is made of, owned so tests can borrow desks from it.
@@ -74,12 +68,11 @@ impl Door {
 
     /// The desk, with the welcome offer or without.
     fn desk(&self, welcome: bool) -> CheckInDesk<'_> {
-        CheckInDesk {
-            keyring: &self.ring,
-            identity_key: &self.key,
-            policy: POLICY,
-            store: &self.store,
-            welcome: welcome.then_some(&self.offer),
+        let desk = CheckInDesk::new(&self.ring, &self.key, POLICY, &self.store);
+        if welcome {
+            desk.with_welcome(&self.offer)
+        } else {
+            desk
         }
     }
 }
@@ -91,15 +84,9 @@ fn member_scan<'a>(
     identity: &'a AccountIdentity,
     when: DateTime<Utc>,
 ) -> MemberScan<'a> {
-    MemberScan {
-        code,
-        identity,
-        share_code: None,
-        position: None,
-        fence_radius_m: 150,
-        welcome_id: VoucherId(when.timestamp() as u64),
-        at: when,
-    }
+    let mut scan = MemberScan::new(code, identity, VoucherId(when.timestamp() as u64), when);
+    scan.fence_radius_m = 150;
+    scan
 }
 
 /// Scans `code` at `when` as `identity` in Shenzhen, with the welcome offer.
@@ -110,10 +97,8 @@ fn scan(
     share: Option<&str>,
     when: DateTime<Utc>,
 ) -> ScanOutcome {
-    let scan = MemberScan {
-        share_code: share,
-        ..member_scan(code, identity, when)
-    };
+    let mut scan = member_scan(code, identity, when);
+    scan.share_code = share;
     check_in_member(ledger, &Door::shenzhen().desk(true), &scan).unwrap()
 }
 
@@ -292,10 +277,8 @@ fn printed_codes_count_once_an_hour(ledger: &dyn Ledger) {
     let inside = GeoPoint::from_degrees(22.5335, 113.9305).unwrap(); // ~67 m from the store
     let identity = phone(1);
     let scan_at = |when: &str, position: Option<GeoPoint>| {
-        let scan = MemberScan {
-            position,
-            ..member_scan(&printed, &identity, at(when))
-        };
+        let mut scan = member_scan(&printed, &identity, at(when));
+        scan.position = position;
         check_in_member(ledger, &door.desk(false), &scan).unwrap()
     };
     let first = checked_in(scan_at("2026-06-15T04:10:00Z", None));
@@ -341,13 +324,7 @@ fn the_welcome_voucher_is_recorded_and_redeemable_by_the_member(ledger: &dyn Led
         verify(
             &text,
             &keyring(),
-            &RedemptionContext {
-                store: &store,
-                at: when,
-                basket: &basket,
-                member: Some(context),
-                other_vouchers: 0,
-            },
+            &RedemptionContext::new(&store, when, &basket).with_member(context),
         )
     };
     let next_day = t0 + Duration::days(1);
@@ -379,13 +356,9 @@ fn request<'a>(
     pseudonym: &'a Pseudonym,
     welcome: Option<&'a Voucher>,
 ) -> CheckInRequest<'a> {
-    CheckInRequest {
-        check_in,
-        pseudonym,
-        referred_by: None,
-        at: at("2026-06-15T04:00:05Z"),
-        welcome,
-    }
+    let mut request = CheckInRequest::new(check_in, pseudonym, at("2026-06-15T04:00:05Z"));
+    request.welcome = welcome;
+    request
 }
 
 fn rotating_check_in(step: u64) -> CheckIn {
@@ -465,10 +438,7 @@ fn self_referral_is_ignored(ledger: &dyn Ledger) {
     let pseudonym = identity_key().pseudonym(MERCHANT, &phone(1));
     let check_in = rotating_check_in(1);
     let outcome = ledger
-        .check_in(&CheckInRequest {
-            referred_by: Some(pseudonym.member_id()),
-            ..request(&check_in, &pseudonym, None)
-        })
+        .check_in(&request(&check_in, &pseudonym, None).referred_by(pseudonym.member_id()))
         .unwrap();
     let CheckInOutcome::Visited { member, .. } = outcome else {
         panic!("refused")
@@ -494,13 +464,7 @@ fn a_new_member_offer_survives_the_enrolling_check_in(ledger: &dyn Ledger) {
         verify_token(
             &gift,
             &keyring(),
-            &RedemptionContext {
-                store: &store,
-                at: when,
-                basket: &basket,
-                member: Some(context),
-                other_vouchers: 0,
-            },
+            &RedemptionContext::new(&store, when, &basket).with_member(context),
         )
     };
     // The check-in that enrolled them is a visit, not a purchase: still new at the till.
@@ -524,10 +488,8 @@ fn a_reused_welcome_id_is_refused_and_records_nothing(ledger: &dyn Ledger) {
     let code = code_at(t0);
     let scan_as = |n: u32| {
         let identity = phone(n);
-        let scan = MemberScan {
-            welcome_id: VoucherId(77),
-            ..member_scan(&code, &identity, t0)
-        };
+        let mut scan = member_scan(&code, &identity, t0);
+        scan.welcome_id = VoucherId(77);
         check_in_member(ledger, &door.desk(true), &scan)
     };
     checked_in(scan_as(1).unwrap());
@@ -543,23 +505,15 @@ fn a_desk_of_mixed_merchants_is_refused(ledger: &dyn Ledger) {
     let other_ring = Keyring::with_active_key(MerchantId(5), KeyId(1), key(1));
     let key = identity_key();
     let store = shenzhen();
-    let other_store = Store {
-        merchant: MerchantId(5),
-        ..shenzhen()
-    };
+    let mut other_store = shenzhen();
+    other_store.merchant = MerchantId(5);
     let t0 = at("2026-06-15T04:00:05Z");
     let code = code_at(t0);
     let identity = phone(1);
     let scan = member_scan(&code, &identity, t0);
     let ring = keyring();
     for (keyring, store) in [(&other_ring, &store), (&ring, &other_store)] {
-        let desk = CheckInDesk {
-            keyring,
-            identity_key: &key,
-            policy: POLICY,
-            store,
-            welcome: None,
-        };
+        let desk = CheckInDesk::new(keyring, &key, POLICY, store);
         let err = check_in_member(ledger, &desk, &scan).unwrap_err();
         assert!(
             matches!(err, Error::Ledger(LedgerError::WrongMerchant { .. })),

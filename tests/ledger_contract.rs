@@ -59,11 +59,7 @@ fn a_key_reused_for_another_voucher_is_a_conflict(ledger: &dyn Ledger) {
     let b = accept(&amount_off(4, 500), None, 10_000);
     redeem(ledger, &a, "k").unwrap();
     let err = ledger
-        .redeem(&RedeemRequest {
-            acceptance: &b,
-            amount_minor: None,
-            idempotency_key: &idem("k"),
-        })
+        .redeem(&RedeemRequest::new(&b, &idem("k")))
         .unwrap_err();
     assert_eq!(err, LedgerError::IdempotencyConflict("k".into()));
     assert!(ledger.record(VoucherId(4)).unwrap().is_none());
@@ -111,12 +107,10 @@ fn stored_value_is_spent_in_parts(ledger: &dyn Ledger) {
     );
     let big = accept(&card, None, 20_000);
     let spend = |amount, key: &str| {
+        let key = idem(key);
+        let amount = std::num::NonZeroU64::new(amount).unwrap();
         ledger
-            .redeem(&RedeemRequest {
-                acceptance: &big,
-                amount_minor: std::num::NonZeroU64::new(amount),
-                idempotency_key: &idem(key),
-            })
+            .redeem(&RedeemRequest::new(&big, &key).with_amount(amount))
             .unwrap()
     };
     let first = spend(3_000, "s1").receipt().unwrap().clone();
@@ -362,11 +356,7 @@ fn a_voided_sale_cannot_be_replayed(ledger: &dyn Ledger) {
     let (receipt, _) = redeem(ledger, &a, "sale-9").unwrap();
     ledger.void(receipt.id, at("2026-06-15T05:00:00Z")).unwrap();
     let err = ledger
-        .redeem(&RedeemRequest {
-            acceptance: &a,
-            amount_minor: None,
-            idempotency_key: &idem("sale-9"),
-        })
+        .redeem(&RedeemRequest::new(&a, &idem("sale-9")))
         .unwrap_err();
     assert_eq!(err, LedgerError::AlreadyVoided(receipt.id));
     assert_eq!(ledger.record(VoucherId(16)).unwrap().unwrap().uses, 0);
@@ -383,11 +373,7 @@ fn a_key_reused_for_another_member_or_basket_is_a_conflict(ledger: &dyn Ledger) 
         accept(&v, None, 1_000),
     ] {
         let err = ledger
-            .redeem(&RedeemRequest {
-                acceptance: &other,
-                amount_minor: None,
-                idempotency_key: &idem("k"),
-            })
+            .redeem(&RedeemRequest::new(&other, &idem("k")))
             .unwrap_err();
         assert_eq!(err, LedgerError::IdempotencyConflict("k".into()));
     }
@@ -398,13 +384,7 @@ fn receipts_keep_microseconds_and_replay_equal(ledger: &dyn Ledger) {
     let ring = keyring();
     let store = shenzhen();
     let basket = cny(1_000);
-    let ctx = RedemptionContext {
-        store: &store,
-        at: at("2026-06-15T04:00:00.123456789Z"),
-        basket: &basket,
-        member: None,
-        other_vouchers: 0,
-    };
+    let ctx = RedemptionContext::new(&store, at("2026-06-15T04:00:00.123456789Z"), &basket);
     let token = amount_off(18, 100).sign(&ring).unwrap();
     let Decision::Accepted(a) = verify_token(&token, &ring, &ctx) else {
         panic!("refused")

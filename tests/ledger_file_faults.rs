@@ -114,11 +114,7 @@ fn random_damage_never_re_arms_a_spent_voucher() {
         for v in (1..=40).chain(1_001..1_006) {
             let a = accept(&amount_off(v, 100), None, 1_000);
             let key = idem(&format!("second-{v}"));
-            let outcome = ledger.redeem(&RedeemRequest {
-                acceptance: &a,
-                amount_minor: None,
-                idempotency_key: &key,
-            });
+            let outcome = ledger.redeem(&RedeemRequest::new(&a, &key));
             assert!(
                 !matches!(outcome, Ok(RedeemOutcome::Redeemed { .. })),
                 "run {run}: voucher {v} spent again on a damaged ledger"
@@ -147,11 +143,7 @@ fn a_ledger_whose_directory_is_deleted_stops_and_is_never_silently_re_created() 
     std::fs::remove_dir_all(&store_dir).unwrap();
     let key = idem("s6");
     let sixth = accept(&amount_off(6, 100), None, 1_000);
-    let outcome = ledger.redeem(&RedeemRequest {
-        acceptance: &sixth,
-        amount_minor: None,
-        idempotency_key: &key,
-    });
+    let outcome = ledger.redeem(&RedeemRequest::new(&sixth, &key));
     assert!(
         matches!(outcome, Err(LedgerError::FileReplaced { .. })),
         "{outcome:?}"
@@ -184,11 +176,7 @@ fn a_ledger_file_replaced_under_an_open_ledger_is_written_no_more() {
     let again = accept(&amount_off(8, 100), None, 1_000);
     let key = idem("s8");
     assert!(matches!(
-        ledger.redeem(&RedeemRequest {
-            acceptance: &again,
-            amount_minor: None,
-            idempotency_key: &key,
-        }),
+        ledger.redeem(&RedeemRequest::new(&again, &key)),
         Err(LedgerError::FileReplaced { .. })
     ));
 }

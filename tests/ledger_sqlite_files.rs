@@ -164,11 +164,7 @@ fn a_lock_held_past_the_busy_timeout_is_a_busy_error_that_changes_nothing() {
     let other_process = rusqlite::Connection::open(&path).unwrap();
     other_process.execute_batch("BEGIN IMMEDIATE").unwrap();
     let key = idem("k1");
-    let request = RedeemRequest {
-        acceptance: &a,
-        amount_minor: None,
-        idempotency_key: &key,
-    };
+    let request = RedeemRequest::new(&a, &key);
     assert_eq!(ledger.redeem(&request), Err(LedgerError::Busy));
     other_process.execute_batch("COMMIT").unwrap();
     assert_eq!(ledger.record(VoucherId(1)).unwrap(), None);
@@ -216,13 +212,11 @@ fn a_version_1_ledger_is_migrated_keeping_its_redemptions() {
         step: Some(1),
     };
     let outcome = ledger
-        .check_in(&CheckInRequest {
-            check_in: &check_in,
-            pseudonym: &pseudonym,
-            referred_by: None,
-            at: at("2026-06-15T04:00:00Z"),
-            welcome: None,
-        })
+        .check_in(&CheckInRequest::new(
+            &check_in,
+            &pseudonym,
+            at("2026-06-15T04:00:00Z"),
+        ))
         .unwrap();
     assert!(matches!(
         outcome,
@@ -243,13 +237,8 @@ fn members_survive_closing_and_reopening() {
         presence: Presence::Proven,
         step: Some(1),
     };
-    let request = CheckInRequest {
-        check_in: &check_in,
-        pseudonym: &pseudonym,
-        referred_by: Some(MemberId(5)),
-        at: at("2026-06-15T04:00:00.000001Z"),
-        welcome: None,
-    };
+    let request = CheckInRequest::new(&check_in, &pseudonym, at("2026-06-15T04:00:00.000001Z"))
+        .referred_by(MemberId(5));
     let member = match create(&path).unwrap().check_in(&request).unwrap() {
         CheckInOutcome::Visited { member, .. } => member,
         CheckInOutcome::Refused { reason } => panic!("{reason}"),

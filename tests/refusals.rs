@@ -83,11 +83,7 @@ fn an_amount_is_ignored_for_a_fixed_discount(ledger: &dyn Ledger) {
     let a = accept(&amount_off(1, 2_000), None, 50_000);
     let key = idem("sale-1");
     let outcome = ledger
-        .redeem(&RedeemRequest {
-            acceptance: &a,
-            amount_minor: NonZeroU64::new(500),
-            idempotency_key: &key,
-        })
+        .redeem(&RedeemRequest::new(&a, &key).with_amount(NonZeroU64::new(500).unwrap()))
         .unwrap();
     assert_eq!(outcome.receipt().unwrap().amount_minor, 2_000);
     assert_eq!(ledger.visits().unwrap()[0].discount_minor, 2_000);
@@ -103,11 +99,7 @@ fn a_stored_value_amount_is_spent_as_asked(ledger: &dyn Ledger) {
     let a = accept(&card, None, 50_000);
     let key = idem("sale-1");
     let outcome = ledger
-        .redeem(&RedeemRequest {
-            acceptance: &a,
-            amount_minor: NonZeroU64::new(500),
-            idempotency_key: &key,
-        })
+        .redeem(&RedeemRequest::new(&a, &key).with_amount(NonZeroU64::new(500).unwrap()))
         .unwrap();
     assert_eq!(outcome.receipt().unwrap().amount_minor, 500);
     let record = ledger.record(VoucherId(9)).unwrap().unwrap();
@@ -147,10 +139,7 @@ fn a_gift_limited_to_categories_needs_a_line_in_them() {
         },
     )
     .only_categories([CategoryId(5)]);
-    let line = |category, amount_minor| BasketLine {
-        category: CategoryId(category),
-        amount_minor,
-    };
+    let line = |category, amount_minor| BasketLine::new(CategoryId(category), amount_minor);
     let other = Basket::new(Currency::CNY, vec![line(1, 3_000)]).unwrap();
     assert_eq!(
         Till::new(shenzhen())
@@ -182,13 +171,7 @@ fn scan(ledger: &dyn Ledger, step: u64, when: &str) -> CheckInOutcome {
         step: Some(step),
     };
     ledger
-        .check_in(&CheckInRequest {
-            check_in: &check_in,
-            pseudonym: &pseudonym,
-            referred_by: None,
-            at: at(when),
-            welcome: None,
-        })
+        .check_in(&CheckInRequest::new(&check_in, &pseudonym, at(when)))
         .unwrap()
 }
 

@@ -81,10 +81,7 @@ fn only_counting_categories_reach_the_minimum_and_the_discount() {
     let food = CategoryId(1);
     let drinks = CategoryId(2);
     let tobacco = CategoryId(9);
-    let line = |category, amount_minor| BasketLine {
-        category,
-        amount_minor,
-    };
+    let line = |category, amount_minor| BasketLine::new(category, amount_minor);
     let basket = Basket::new(
         Currency::CNY,
         vec![line(food, 6_000), line(drinks, 3_000), line(tobacco, 5_000)],
@@ -298,10 +295,7 @@ fn invalid_vouchers_are_refused_at_signing() {
 
 #[test]
 fn basket_totals_are_bounded() {
-    let line = |amount_minor| BasketLine {
-        category: CategoryId(0),
-        amount_minor,
-    };
+    let line = |amount_minor| BasketLine::new(CategoryId(0), amount_minor);
     assert_eq!(
         Basket::new(Currency::CNY, vec![line(u64::MAX), line(1)]),
         Err(MoneyError::Overflow)

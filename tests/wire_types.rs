@@ -36,14 +36,8 @@ fn vouchers_baskets_stores_and_members() {
     let basket = Basket::new(
         Currency::CNY,
         vec![
-            BasketLine {
-                category: CategoryId(1),
-                amount_minor: 1_200,
-            },
-            BasketLine {
-                category: CategoryId(5),
-                amount_minor: 800,
-            },
+            BasketLine::new(CategoryId(1), 1_200),
+            BasketLine::new(CategoryId(5), 800),
         ],
     )
     .unwrap();
@@ -55,11 +49,7 @@ fn vouchers_baskets_stores_and_members() {
         chrono_tz::Europe::Paris,
         RegionCode::new("FR75").unwrap(),
     ));
-    round_trip(&MemberContext {
-        id: MemberId(9),
-        tier: Tier(2),
-        is_new: true,
-    });
+    round_trip(&MemberContext::new(MemberId(9), Tier(2), true));
     round_trip(&Money::new(-1_250, Currency::CNY));
     round_trip(&local("2026-12-24T18:30"));
     round_trip(&CardNumber::from_serial(123_456_789).unwrap());
@@ -95,21 +85,11 @@ fn ledger_outcomes_receipts_and_records() {
     let ledger = MemoryLedger::new(MERCHANT);
     let a = accept(&amount_off(1, 500), Some(42), 10_000);
     let key = idem("sale-1");
-    let outcome = ledger
-        .redeem(&RedeemRequest {
-            acceptance: &a,
-            amount_minor: None,
-            idempotency_key: &key,
-        })
-        .unwrap();
+    let outcome = ledger.redeem(&RedeemRequest::new(&a, &key)).unwrap();
     round_trip(&outcome);
     round_trip(outcome.receipt().unwrap());
     let refused = ledger
-        .redeem(&RedeemRequest {
-            acceptance: &a,
-            amount_minor: None,
-            idempotency_key: &idem("sale-2"),
-        })
+        .redeem(&RedeemRequest::new(&a, &idem("sale-2")))
         .unwrap();
     round_trip(&refused);
     for event in ledger.history(VoucherId(1)).unwrap() {
@@ -153,13 +133,7 @@ fn check_in_outcomes_and_reports() {
         presence: Presence::Proven,
         step: Some(1),
     };
-    let request = CheckInRequest {
-        check_in: &check_in,
-        pseudonym: &pseudonym,
-        referred_by: None,
-        at: at("2026-06-15T04:00:00Z"),
-        welcome: None,
-    };
+    let request = CheckInRequest::new(&check_in, &pseudonym, at("2026-06-15T04:00:00Z"));
     round_trip(&ledger.check_in(&request).unwrap());
     round_trip(&ledger.check_in(&request).unwrap()); // refused: replayed
     round_trip(&ledger.members().unwrap()[0]);

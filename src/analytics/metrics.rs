@@ -450,6 +450,25 @@ const BIT_WORDS_PER_VISIT: usize = 2;
 /// row as long as its members stayed active, and member activity as bitsets or, when the
 /// log spans many periods, as lists no longer than the visits.
 ///
+/// # Example
+/// ```
+/// use o2okit::StoreId;
+/// use o2okit::analytics::{Granularity, VisitLogBuilder, analyze};
+///
+/// let mut visits = VisitLogBuilder::new(chrono_tz::Asia::Shanghai);
+/// let at = |s: &str| s.parse().unwrap();
+/// visits.push(Some("M-1"), StoreId(1), at("2026-01-10T04:00:00Z"), 5_000);
+/// visits.push(Some("M-2"), StoreId(1), at("2026-01-12T04:00:00Z"), 3_000);
+/// visits.push(Some("M-1"), StoreId(1), at("2026-02-03T04:00:00Z"), 4_000);
+/// let report = analyze(&visits.build(), Granularity::Month)?;
+///
+/// let february = &report.periods[1];
+/// assert_eq!(february.period, "2026-02");
+/// assert_eq!((february.active, february.new, february.retained), (1, 0, 1));
+/// assert_eq!(report.periods[0].avg_ticket_minor, Some(4_000));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Errors
 /// [`AnalyticsError::ImplausibleInstant`] when a visit is dated outside 2000 to 2199.
 pub fn analyze(log: &VisitLog, granularity: Granularity) -> Result<VisitReport, AnalyticsError> {

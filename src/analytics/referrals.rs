@@ -2,7 +2,7 @@
 
 use super::period::{Granularity, Periods};
 use crate::ids::MemberId;
-use crate::member::Member;
+use crate::membership::member::Member;
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::HashMap;

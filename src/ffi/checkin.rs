@@ -4,8 +4,8 @@ use super::keyring::o2o_keyring;
 use super::status::{guard, o2o_status};
 use super::voucher::o2o_rejection;
 use super::{borrow, check_out, instant, put, text};
-use crate::checkin::{CheckInPolicy, Presence, verify_check_in};
 use crate::ids::StoreId;
+use crate::membership::checkin::{CheckInPolicy, Presence, verify_check_in};
 use std::ffi::c_char;
 
 /// How well a check-in proves presence.

@@ -8,14 +8,14 @@ use super::member::card_field;
 use super::status::{Failure, guard, o2o_status, write_text};
 use super::voucher::{o2o_rejection, o2o_store};
 use super::{borrow, bytes, check_out, hand_out, instant, put, release, text};
-use crate::checkin::CheckInPolicy;
-use crate::enrollment::{
+use crate::ids::VoucherId;
+use crate::ledger::Ledger;
+use crate::membership::checkin::CheckInPolicy;
+use crate::membership::enrollment::{
     AccountIdentity, CheckInDesk, IdentityKey, MemberScan, ScanOutcome, WelcomeOffer,
     check_in_member,
 };
-use crate::ids::VoucherId;
-use crate::ledger::Ledger;
-use crate::member::CardNumber;
+use crate::membership::member::CardNumber;
 use crate::voucher::Voucher;
 use std::ffi::c_char;
 

@@ -6,7 +6,7 @@ use super::status::{guard, o2o_status, write_text};
 use super::voucher::o2o_rejection;
 use super::{borrow, check_out, put, text};
 use crate::ids::MemberId;
-use crate::member_tokens::{share_code, verify_membership_card};
+use crate::membership::cards::{share_code, verify_membership_card};
 use std::ffi::c_char;
 
 /// A scanned membership card.

@@ -541,7 +541,7 @@ mod tests {
             AnalyticsError::SpendOverflow { period: "p".into() } => AnalyticsSpendOverflow,
         Error::IdempotencyKey(_) =>
             crate::ledger::IdempotencyKeyError::Empty => InvalidIdempotencyKey,
-        Error::Identity(_) => crate::enrollment::IdentityError::PhoneNumber => InvalidIdentity,
+        Error::Identity(_) => crate::membership::enrollment::IdentityError::PhoneNumber => InvalidIdentity,
         Error::InvalidInput(_) => Error::InvalidInput("x".into()) => InvalidArgument,
     }
 

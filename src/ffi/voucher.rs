@@ -4,7 +4,7 @@ use super::keyring::o2o_keyring;
 use super::status::{Failure, guard, o2o_status, write_text};
 use super::{borrow, borrow_mut, check_out, hand_out, instant, put, release, text, zone};
 use crate::ids::{CategoryId, MemberId, MerchantId, StoreId};
-use crate::member::Tier;
+use crate::membership::member::Tier;
 use crate::merchant::Store;
 use crate::money::Currency;
 use crate::region::{GeoPoint, RegionCode};

@@ -3,7 +3,7 @@
 
 use super::IdempotencyKey;
 use crate::ids::MemberId;
-use crate::member::Tier;
+use crate::membership::member::Tier;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -5,16 +5,17 @@
 //! — all in one transaction, so a repeated scan neither enrolls twice nor counts two visits.
 
 use super::{LedgerError, VisitEvent, check_merchant, ledger_instant};
-use crate::checkin::{CheckIn, visit_hour};
-use crate::enrollment::Pseudonym;
 use crate::ids::{MemberId, MerchantId};
-use crate::member::{CardNumber, Member};
+use crate::membership::checkin::{CheckIn, visit_hour};
+use crate::membership::enrollment::Pseudonym;
+use crate::membership::member::{CardNumber, Member};
 use crate::rejection::Rejection;
 use crate::voucher::Voucher;
 use chrono::{DateTime, Utc};
 
 /// A verified check-in to record.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct CheckInRequest<'a> {
     /// The verified check-in code.
     pub check_in: &'a CheckIn,
@@ -28,6 +29,31 @@ pub struct CheckInRequest<'a> {
     /// The welcome voucher to record if this check-in enrolls the member; it must be bound to
     /// the pseudonym's member, and its id must be new to the ledger.
     pub welcome: Option<&'a Voucher>,
+}
+
+impl<'a> CheckInRequest<'a> {
+    /// `pseudonym`'s verified `check_in` at `at`, with no referrer and no welcome voucher.
+    pub fn new(check_in: &'a CheckIn, pseudonym: &'a Pseudonym, at: DateTime<Utc>) -> Self {
+        CheckInRequest {
+            check_in,
+            pseudonym,
+            referred_by: None,
+            at,
+            welcome: None,
+        }
+    }
+
+    /// The same request, made through `member`'s share code.
+    pub fn referred_by(mut self, member: MemberId) -> Self {
+        self.referred_by = Some(member);
+        self
+    }
+
+    /// The same request, recording `voucher` as the welcome voucher if it enrolls.
+    pub fn with_welcome(mut self, voucher: &'a Voucher) -> Self {
+        self.welcome = Some(voucher);
+        self
+    }
 }
 
 /// What a check-in did.

@@ -11,9 +11,9 @@ use super::{
     RedeemOutcome, RedeemRequest, VisitEvent, check_instant, check_merchant, check_void,
     ledger_instant, recorded_movement, recorded_receipt, replay, sort_history, visit_of,
 };
-use crate::enrollment::Pseudonym;
 use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
-use crate::member::{CardNumber, Member};
+use crate::membership::enrollment::Pseudonym;
+use crate::membership::member::{CardNumber, Member};
 use crate::voucher::Voucher;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;

@@ -26,7 +26,7 @@ pub use record::{Terms, VoucherRecord, VoucherStatus};
 pub use sqlite::SqliteLedger;
 
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
-use crate::member::{CardNumber, Member, Tier};
+use crate::membership::member::{CardNumber, Member, Tier};
 use crate::rejection::Rejection;
 use crate::voucher::{Acceptance, Benefit, MemberContext, Voucher};
 use chrono::{DateTime, Utc};
@@ -314,6 +314,7 @@ pub struct Receipt {
 
 /// A redemption to record.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct RedeemRequest<'a> {
     /// The verified voucher and the context it was verified in.
     pub acceptance: &'a Acceptance,
@@ -325,7 +326,23 @@ pub struct RedeemRequest<'a> {
     pub idempotency_key: &'a IdempotencyKey,
 }
 
-impl RedeemRequest<'_> {
+impl<'a> RedeemRequest<'a> {
+    /// Redeems `acceptance` once under `idempotency_key`, spending the verified discount
+    /// (for stored value: as much as the basket and the balance allow).
+    pub fn new(acceptance: &'a Acceptance, idempotency_key: &'a IdempotencyKey) -> Self {
+        RedeemRequest {
+            acceptance,
+            amount_minor: None,
+            idempotency_key,
+        }
+    }
+
+    /// The same request, spending at most `amount_minor` of a stored-value voucher.
+    pub fn with_amount(mut self, amount_minor: NonZeroU64) -> Self {
+        self.amount_minor = Some(amount_minor);
+        self
+    }
+
     /// The amount to apply before the voucher's remaining value caps it.
     pub(crate) fn requested_minor(&self) -> u64 {
         let verified = self.acceptance.discount_minor();
@@ -467,6 +484,34 @@ pub trait Ledger: Send + Sync {
 
     /// Redeems a verified voucher once: checks its state limits and records the use, the
     /// receipt and the visit in one transaction.
+    ///
+    /// # Example
+    /// ```
+    /// use o2okit::*;
+    ///
+    /// let ring = Keyring::with_active_key(MerchantId(7), KeyId(1), SigningKey::from_bytes(&[9; 32])?);
+    /// let text = Voucher::new(VoucherId(42), MerchantId(7), Currency::CNY,
+    ///         Benefit::AmountOff { minor: 2_000 })
+    ///     .max_uses(1)
+    ///     .sign(&ring)?
+    ///     .to_scanner_text();
+    /// let store = Store::new(StoreId(1), MerchantId(7), chrono_tz::Asia::Shanghai,
+    ///     RegionCode::new("440305")?);
+    /// let basket = Basket::single(Currency::CNY, 9_000)?;
+    /// let ctx = RedemptionContext::new(&store, "2026-12-24T04:00:00Z".parse()?, &basket);
+    /// let Decision::Accepted(accepted) = verify(&text, &ring, &ctx) else { panic!() };
+    ///
+    /// let ledger = MemoryLedger::new(MerchantId(7)); // SqliteLedger::create / open on a till
+    /// let sale = IdempotencyKey::new("till-3/2026-12-24/0042")?;
+    /// let first = ledger.redeem(&RedeemRequest::new(&accepted, &sale))?;
+    /// let retry = ledger.redeem(&RedeemRequest::new(&accepted, &sale))?; // a timeout's retry
+    /// assert_eq!(first.receipt(), retry.receipt()); // the same receipt, spent once
+    ///
+    /// let other_sale = IdempotencyKey::new("till-4/2026-12-24/0007")?;
+    /// let again = ledger.redeem(&RedeemRequest::new(&accepted, &other_sale))?;
+    /// assert_eq!(again, RedeemOutcome::Refused { reason: Rejection::AlreadyUsed });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`LedgerError::IdempotencyConflict`] when the key was used for another sale (voucher,

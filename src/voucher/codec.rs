@@ -31,7 +31,7 @@
 use super::{Benefit, CategoryRule, DailyWindow, Voucher, WeekdaySet};
 use crate::ids::{CampaignId, CategoryId, ItemId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::local_time::LocalDateTime;
-use crate::member::Tier;
+use crate::membership::member::Tier;
 use crate::money::Currency;
 use crate::region::{GeoPoint, Geofence, RegionCode};
 use crate::token::TokenError;

@@ -2,7 +2,7 @@
 
 use crate::ids::{CategoryId, StoreId};
 use crate::local_time::{LocalDateTime, LocalTimeError};
-use crate::member::Tier;
+use crate::membership::member::Tier;
 use crate::region::{Geofence, RegionCode};
 use chrono::Weekday;
 use serde::{Deserialize, Serialize};

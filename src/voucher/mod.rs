@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::ids::{CampaignId, CategoryId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::keys::{AuthError, Keyring};
 use crate::local_time::LocalDateTime;
-use crate::member::Tier;
+use crate::membership::member::Tier;
 use crate::money::Currency;
 use crate::region::{Geofence, RegionCode};
 use crate::rejection::Rejection;
@@ -313,6 +313,21 @@ impl Voucher {
     }
 
     /// Signs the voucher with the keyring's active key.
+    ///
+    /// # Example
+    /// ```
+    /// use o2okit::*;
+    ///
+    /// let ring = Keyring::with_active_key(MerchantId(7), KeyId(1), SigningKey::from_bytes(&[9; 32])?);
+    /// let token = Voucher::new(VoucherId(42), MerchantId(7), Currency::CNY,
+    ///         Benefit::AmountOff { minor: 2_000 })
+    ///     .max_uses(1)
+    ///     .sign(&ring)?;
+    /// let text = token.to_scanner_text(); // for the QR code: digits and capitals only
+    /// assert!(text.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
+    /// assert_eq!(text.parse::<Token>()?, token);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Voucher`] when [`Voucher::validate`] fails; [`Error::Key`] when the keyring has

@@ -28,7 +28,7 @@ use super::Voucher;
 use crate::ids::{CategoryId, MemberId, StoreId};
 use crate::keys::Keyring;
 use crate::local_time::StoreClock;
-use crate::member::Tier;
+use crate::membership::member::Tier;
 use crate::merchant::Store;
 use crate::money::{Currency, Money, MoneyError};
 use crate::rejection::Rejection;
@@ -39,11 +39,22 @@ use serde::{Deserialize, Serialize};
 /// One line of the basket being paid for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct BasketLine {
     /// The product category, as the POS numbers it.
     pub category: CategoryId,
     /// The line's amount, minor units.
     pub amount_minor: u64,
+}
+
+impl BasketLine {
+    /// A line of `amount_minor` in `category`.
+    pub const fn new(category: CategoryId, amount_minor: u64) -> Self {
+        BasketLine {
+            category,
+            amount_minor,
+        }
+    }
 }
 
 /// The basket at the till: lines in one currency whose total fits in an `i64`.
@@ -133,6 +144,7 @@ impl Basket {
 /// The member presenting the voucher, as the till knows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct MemberContext {
     /// The member's id (from their membership card).
     pub id: MemberId,
@@ -143,9 +155,17 @@ pub struct MemberContext {
     pub is_new: bool,
 }
 
+impl MemberContext {
+    /// Member `id` of `tier`; `is_new` when they have bought nothing yet.
+    pub const fn new(id: MemberId, tier: Tier, is_new: bool) -> Self {
+        MemberContext { id, tier, is_new }
+    }
+}
+
 /// Everything about the moment of redemption that a voucher's limits are checked against.
 /// The instant comes in as a parameter: verification never reads a clock.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct RedemptionContext<'a> {
     /// The store redeeming; its time zone is the clock of every time limit.
     pub store: &'a Store,
@@ -188,6 +208,10 @@ impl<'a> RedemptionContext<'a> {
 
 /// A voucher that passed every check, with the context it passed in. Only [`verify`] makes
 /// one, so a ledger handed an `Acceptance` knows the signature and every limit were checked.
+///
+/// It serializes (for logs and APIs) but deliberately does not deserialize, and neither does
+/// [`Decision`]: an `Acceptance` read from JSON would let anyone who can send JSON redeem a
+/// voucher nobody verified. Send the scanned text and verify it where it is redeemed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Acceptance {
     voucher: Voucher,
@@ -282,6 +306,35 @@ impl From<Rejection> for Decision {
 
 /// Verifies scanned voucher text (scanner form or base64url) in a redemption context.
 /// See the module documentation for the check order.
+///
+/// Pure: the same text, keyring and context always give the same decision, so a till can
+/// verify offline. Only the ledger's [`crate::Ledger::redeem`] spends the voucher.
+///
+/// # Example
+/// ```
+/// use o2okit::*;
+///
+/// let ring = Keyring::with_active_key(MerchantId(7), KeyId(1), SigningKey::from_bytes(&[9; 32])?);
+/// let text = Voucher::new(VoucherId(1), MerchantId(7), Currency::CNY,
+///         Benefit::PercentOff { basis_points: 1_000, cap_minor: None })
+///     .min_spend(5_000)
+///     .sign(&ring)?
+///     .to_scanner_text();
+/// let store = Store::new(StoreId(1), MerchantId(7), chrono_tz::Asia::Shanghai,
+///     RegionCode::new("440305")?);
+/// let at = "2026-12-24T04:00:00Z".parse()?;
+///
+/// let lunch = Basket::single(Currency::CNY, 8_000)?;
+/// match verify(&text, &ring, &RedemptionContext::new(&store, at, &lunch)) {
+///     Decision::Accepted(ok) => assert_eq!(ok.discount_minor(), 800), // 10% of CNY 80
+///     Decision::Rejected { reason } => panic!("{reason}"),
+/// }
+///
+/// let coffee = Basket::single(Currency::CNY, 2_800)?;
+/// let decision = verify(&text, &ring, &RedemptionContext::new(&store, at, &coffee));
+/// assert_eq!(decision.rejection(), Some(Rejection::BelowMinimumSpend));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn verify(text: &str, keyring: &Keyring, ctx: &RedemptionContext<'_>) -> Decision {
     match Token::parse(text) {
         Ok(token) => verify_token(&token, keyring, ctx),

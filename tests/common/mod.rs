@@ -15,36 +15,35 @@ pub fn keyring() -> Keyring {
 }
 
 pub fn shenzhen() -> Store {
-    Store {
-        id: StoreId(1001),
-        merchant: MERCHANT,
-        name: "Nanshan".into(),
-        time_zone: chrono_tz::Asia::Shanghai,
-        region: RegionCode::new("440305").unwrap(),
-        location: Some(GeoPoint::from_degrees(22.5329, 113.9305).unwrap()),
-    }
+    Store::new(
+        StoreId(1001),
+        MERCHANT,
+        chrono_tz::Asia::Shanghai,
+        RegionCode::new("440305").unwrap(),
+    )
+    .named("Nanshan")
+    .located_at(GeoPoint::from_degrees(22.5329, 113.9305).unwrap())
 }
 
 pub fn guangzhou() -> Store {
-    Store {
-        id: StoreId(1002),
-        merchant: MERCHANT,
-        name: "Tianhe".into(),
-        time_zone: chrono_tz::Asia::Shanghai,
-        region: RegionCode::new("440106").unwrap(),
-        location: Some(GeoPoint::from_degrees(23.1291, 113.2644).unwrap()),
-    }
+    Store::new(
+        StoreId(1002),
+        MERCHANT,
+        chrono_tz::Asia::Shanghai,
+        RegionCode::new("440106").unwrap(),
+    )
+    .named("Tianhe")
+    .located_at(GeoPoint::from_degrees(23.1291, 113.2644).unwrap())
 }
 
 pub fn new_york() -> Store {
-    Store {
-        id: StoreId(2001),
-        merchant: MERCHANT,
-        name: "SoHo".into(),
-        time_zone: chrono_tz::America::New_York,
-        region: RegionCode::new("US36061").unwrap(),
-        location: None,
-    }
+    Store::new(
+        StoreId(2001),
+        MERCHANT,
+        chrono_tz::America::New_York,
+        RegionCode::new("US36061").unwrap(),
+    )
+    .named("SoHo")
 }
 
 pub fn at(rfc3339: &str) -> DateTime<Utc> {
@@ -94,22 +93,14 @@ impl Till {
     }
 
     pub fn member(mut self, id: u64, tier: u8, is_new: bool) -> Self {
-        self.member = Some(MemberContext {
-            id: MemberId(id),
-            tier: Tier(tier),
-            is_new,
-        });
+        self.member = Some(MemberContext::new(MemberId(id), Tier(tier), is_new));
         self
     }
 
     pub fn decide_text(&self, text: &str, ring: &Keyring, when: DateTime<Utc>) -> Decision {
-        let ctx = RedemptionContext {
-            store: &self.store,
-            at: when,
-            basket: &self.basket,
-            member: self.member,
-            other_vouchers: self.other_vouchers,
-        };
+        let mut ctx = RedemptionContext::new(&self.store, when, &self.basket)
+            .with_other_vouchers(self.other_vouchers);
+        ctx.member = self.member;
         verify(text, ring, &ctx)
     }
 
@@ -149,10 +140,9 @@ pub fn reference_voucher() -> Voucher {
 
 /// A store where the reference voucher is accepted.
 pub fn reference_store() -> Store {
-    Store {
-        id: StoreId(4_002),
-        ..shenzhen()
-    }
+    let mut store = shenzhen();
+    store.id = StoreId(4_002);
+    store
 }
 
 /// Verifies `voucher` at the Shenzhen store at noon on 2026-06-15 and returns the acceptance.
@@ -161,17 +151,8 @@ pub fn accept(voucher: &Voucher, member: Option<u64>, basket_minor: u64) -> Acce
     let token = voucher.sign(&ring).unwrap();
     let store = shenzhen();
     let basket = cny(basket_minor);
-    let ctx = RedemptionContext {
-        store: &store,
-        at: at("2026-06-15T04:00:00Z"),
-        basket: &basket,
-        member: member.map(|id| MemberContext {
-            id: MemberId(id),
-            tier: Tier(9),
-            is_new: false,
-        }),
-        other_vouchers: 0,
-    };
+    let mut ctx = RedemptionContext::new(&store, at("2026-06-15T04:00:00Z"), &basket);
+    ctx.member = member.map(|id| MemberContext::new(MemberId(id), Tier(9), false));
     match verify_token(&token, &ring, &ctx) {
         Decision::Accepted(a) => a,
         Decision::Rejected { reason } => panic!("fixture voucher refused: {reason}"),
@@ -190,11 +171,7 @@ pub fn redeem(
 ) -> Result<(Receipt, bool), Rejection> {
     let key = idem(key);
     let outcome = ledger
-        .redeem(&RedeemRequest {
-            acceptance,
-            amount_minor: None,
-            idempotency_key: &key,
-        })
+        .redeem(&RedeemRequest::new(acceptance, &key))
         .unwrap();
     match outcome {
         RedeemOutcome::Redeemed { receipt, replayed } => Ok((receipt, replayed)),

@@ -1,7 +1,6 @@
 //! Members and check-ins in the SQLite ledger.
 
 use super::{insert_visit, instant, int, load_record, micros, sqlite_error, store_record, uint};
-use crate::enrollment::Pseudonym;
 use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
 use crate::ledger::LedgerError;
 use crate::ledger::members::{
@@ -9,7 +8,8 @@ use crate::ledger::members::{
     refusal, visit_of_check_in,
 };
 use crate::ledger::record::VoucherRecord;
-use crate::member::{CardNumber, Member};
+use crate::membership::enrollment::Pseudonym;
+use crate::membership::member::{CardNumber, Member};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 pub(super) const MEMBER_COLUMNS: &str =

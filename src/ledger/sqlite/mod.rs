@@ -30,7 +30,7 @@ use super::{
 };
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::local_time::LocalDateTime;
-use crate::member::{CardNumber, Member};
+use crate::membership::member::{CardNumber, Member};
 use crate::voucher::Voucher;
 use chrono::{DateTime, Utc};
 use file::FileIdentity;
@@ -377,6 +377,28 @@ impl SqliteLedger {
     /// prepared under a temporary name beside `path` and linked into place only when complete,
     /// so a crash or a full disk during creation leaves no file at `path` (at worst a stale
     /// `.<name>.o2okit-new-*` file beside it).
+    ///
+    /// # Example
+    /// ```
+    /// use o2okit::{LedgerError, MerchantId, SqliteLedger};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("o2okit-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("store-1001.ledger");
+    /// # let _ = std::fs::remove_file(&path);
+    /// // At install: create. A second create never touches the existing file.
+    /// drop(SqliteLedger::create(&path, MerchantId(7))?);
+    /// assert!(matches!(SqliteLedger::create(&path, MerchantId(7)),
+    ///     Err(LedgerError::AlreadyExists { .. })));
+    /// // At every start: open, which never creates (a missing file is an error, not a new,
+    /// // empty ledger that would forget every redemption).
+    /// let ledger = SqliteLedger::open(&path, MerchantId(7))?;
+    /// assert!(matches!(SqliteLedger::open(dir.join("typo.ledger"), MerchantId(7)),
+    ///     Err(LedgerError::NotFound { .. })));
+    /// # drop(ledger);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`LedgerError::AlreadyExists`] when any file is at `path` (it is not touched);

@@ -4,7 +4,7 @@
 
 use crate::ids::MemberId;
 use crate::keys::Keyring;
-use crate::member::CardNumber;
+use crate::membership::member::CardNumber;
 use crate::rejection::Rejection;
 use crate::token::wire::Reader;
 use crate::token::{Token, TokenError, TokenKind};

@@ -130,6 +130,7 @@ impl Tier {
 /// A customer holding a merchant's electronic membership card.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Member {
     /// Pseudonymous id (never a phone number).
     pub id: MemberId,
@@ -146,6 +147,35 @@ pub struct Member {
     /// The welcome voucher recorded when they enrolled, if any (see
     /// [`crate::CheckInDesk::tokens_for`] to sign it again).
     pub welcome_voucher: Option<VoucherId>,
+}
+
+impl Member {
+    /// Member `id` of `merchant` holding `card`, enrolled in `store` at `enrolled_at`, with no
+    /// referrer and no welcome voucher: for members imported from another system (the ledger
+    /// makes its own).
+    pub fn new(
+        id: MemberId,
+        merchant: MerchantId,
+        card: CardNumber,
+        store: StoreId,
+        enrolled_at: DateTime<Utc>,
+    ) -> Self {
+        Member {
+            id,
+            merchant,
+            card,
+            enrolled_store: store,
+            referred_by: None,
+            enrolled_at,
+            welcome_voucher: None,
+        }
+    }
+
+    /// The same member, enrolled through `referrer`'s share code.
+    pub fn referred_by(mut self, referrer: MemberId) -> Self {
+        self.referred_by = Some(referrer);
+        self
+    }
 }
 
 #[cfg(test)]

@@ -11,12 +11,12 @@
 //! member if new, record the visit once per code shown and record the welcome voucher, in one
 //! transaction.
 
-use crate::checkin::{CheckInPolicy, Presence, verify_check_in};
 use crate::ids::{MemberId, MerchantId, VoucherId};
 use crate::keys::{KeyError, Keyring};
 use crate::ledger::{CheckInOutcome, CheckInRequest, Ledger, LedgerError, VisitEvent};
-use crate::member::{CardNumber, Member};
-use crate::member_tokens::{membership_card, verify_share_code};
+use crate::membership::cards::{membership_card, verify_share_code};
+use crate::membership::checkin::{CheckInPolicy, Presence, verify_check_in};
+use crate::membership::member::{CardNumber, Member};
 use crate::merchant::Store;
 use crate::region::{GeoPoint, Geofence};
 use crate::rejection::Rejection;
@@ -208,6 +208,7 @@ impl fmt::Debug for Pseudonym {
 /// The voucher a new member receives on enrolling: the merchant's template, bound to the
 /// member and valid for some days from enrollment (store-local).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WelcomeOffer {
     /// Benefit, currency and limits; its id and member are replaced for each new member.
     pub template: Voucher,
@@ -216,6 +217,15 @@ pub struct WelcomeOffer {
 }
 
 impl WelcomeOffer {
+    /// `template` (its id and member are replaced for each new member), valid for
+    /// `valid_days` days from the enrolling scan.
+    pub fn new(template: Voucher, valid_days: u32) -> Self {
+        WelcomeOffer {
+            template,
+            valid_days,
+        }
+    }
+
     /// The welcome voucher of `member`, numbered `id`, enrolled at `at` in `store`.
     ///
     /// # Errors
@@ -237,6 +247,7 @@ impl WelcomeOffer {
 
 /// Where check-ins are taken: the store, its keys and rules.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct CheckInDesk<'a> {
     /// The merchant's signing keys (check-in codes, share codes, cards, vouchers).
     pub keyring: &'a Keyring,
@@ -250,7 +261,29 @@ pub struct CheckInDesk<'a> {
     pub welcome: Option<&'a WelcomeOffer>,
 }
 
-impl CheckInDesk<'_> {
+impl<'a> CheckInDesk<'a> {
+    /// A desk at `store` taking codes that rotate by `policy`, with no welcome offer.
+    pub fn new(
+        keyring: &'a Keyring,
+        identity_key: &'a IdentityKey,
+        policy: CheckInPolicy,
+        store: &'a Store,
+    ) -> Self {
+        CheckInDesk {
+            keyring,
+            identity_key,
+            policy,
+            store,
+            welcome: None,
+        }
+    }
+
+    /// The same desk, giving `offer` to each new member.
+    pub fn with_welcome(mut self, offer: &'a WelcomeOffer) -> Self {
+        self.welcome = Some(offer);
+        self
+    }
+
     /// Signs `member`'s membership card, and their welcome voucher if they were given one
     /// (as it was issued: same id, enrolled at the same instant, in this desk's store zone,
     /// with this desk's offer). For an app that lost the first answer and must show the card
@@ -288,6 +321,7 @@ impl CheckInDesk<'_> {
 
 /// One customer's scan of a check-in code.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct MemberScan<'a> {
     /// The check-in code's text, as scanned.
     pub code: &'a str,
@@ -305,6 +339,41 @@ pub struct MemberScan<'a> {
     pub welcome_id: VoucherId,
     /// When.
     pub at: DateTime<Utc>,
+}
+
+impl<'a> MemberScan<'a> {
+    /// `identity`'s scan of `code` at `at`, with no share code and no position.
+    /// `welcome_id` is the id a welcome voucher takes if this scan enrolls a new member.
+    pub fn new(
+        code: &'a str,
+        identity: &'a AccountIdentity,
+        welcome_id: VoucherId,
+        at: DateTime<Utc>,
+    ) -> Self {
+        MemberScan {
+            code,
+            identity,
+            share_code: None,
+            position: None,
+            fence_radius_m: 0,
+            welcome_id,
+            at,
+        }
+    }
+
+    /// The same scan, made through a friend's share code.
+    pub fn with_share_code(mut self, share_code: &'a str) -> Self {
+        self.share_code = Some(share_code);
+        self
+    }
+
+    /// The same scan, with the phone's position and the radius around the store (metres)
+    /// that counts as inside: proves presence at a printed code.
+    pub fn with_position(mut self, position: GeoPoint, fence_radius_m: u32) -> Self {
+        self.position = Some(position);
+        self.fence_radius_m = fence_radius_m;
+        self
+    }
 }
 
 /// A scan that counted: the member, and what they take home.
@@ -342,6 +411,8 @@ pub enum ScanOutcome {
 /// Takes a customer's scan at `desk`: verifies the codes, enrolls a new member (recording who
 /// referred them), records the visit, and hands out the card and welcome voucher. Everything
 /// that can fail is checked or signed before the ledger records anything.
+///
+/// The [`membership`](crate::membership) module's documentation walks through a whole scan.
 ///
 /// # Errors
 /// [`LedgerError::WrongMerchant`] (as [`crate::Error::Ledger`]) when the ledger, keyring and

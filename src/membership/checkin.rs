@@ -29,6 +29,7 @@ use std::num::NonZeroU32;
 
 /// How rotating codes rotate and how much drift is tolerated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CheckInPolicy {
     /// Seconds each code is shown: never zero, by its type.
     pub period_secs: NonZeroU32,
@@ -59,6 +60,15 @@ impl CheckInPolicy {
             period_secs,
             skew_steps,
         })
+    }
+
+    /// The same as [`CheckInPolicy::new`] for a period known to be non-zero; usable in a
+    /// `const`.
+    pub const fn every(period_secs: NonZeroU32, skew_steps: u32) -> Self {
+        CheckInPolicy {
+            period_secs,
+            skew_steps,
+        }
     }
 
     /// The time step of `at`.
