@@ -143,7 +143,7 @@ pub use chrono_tz;
 /// The crate version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Compiles the README's example as a doctest, so it never goes stale.
-#[cfg(doctest)]
+/// Compiles the README's examples as doctests, so they never go stale (they use SQLite).
+#[cfg(all(doctest, feature = "sqlite"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

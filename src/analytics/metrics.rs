@@ -84,6 +84,33 @@ pub struct VisitReport {
     pub cohorts: Vec<CohortRow>,
 }
 
+/// The period of each visit, for visits in time order: moves forward only.
+struct PeriodCursor<'a> {
+    periods: &'a Periods,
+    p: usize,
+    end: i64,
+}
+
+impl<'a> PeriodCursor<'a> {
+    fn starting_at(periods: &'a Periods, p: usize) -> Self {
+        PeriodCursor {
+            periods,
+            p,
+            end: periods.bounds(p).1,
+        }
+    }
+
+    /// The period of `at`, no earlier than the last one given.
+    #[inline]
+    fn period_of(&mut self, at: i64) -> usize {
+        while at >= self.end {
+            self.p += 1;
+            self.end = self.periods.bounds(self.p).1;
+        }
+        self.p
+    }
+}
+
 /// Per-period flow accumulated from visits.
 #[derive(Clone, Default)]
 struct Flow {
@@ -100,6 +127,14 @@ impl Flow {
             spend: vec![0; periods],
             paid: vec![0; periods],
         }
+    }
+
+    /// Counts one visit of `spend_minor` in period `p`.
+    #[inline]
+    fn count(&mut self, p: usize, spend_minor: i64) {
+        self.visits[p] += 1;
+        self.spend[p] += i128::from(spend_minor);
+        self.paid[p] += u64::from(spend_minor > 0);
     }
 
     fn add(&mut self, other: &Flow) {
@@ -341,18 +376,13 @@ fn scan(
     let mut flow = Flow::new(periods.len());
     let mut bits = vec![0u64; log.member_count() * words];
     let (at, member, spend) = (log.at(), log.member(), log.spend());
-    let Some(mut p) = range.clone().next().and_then(|i| periods.index_of(at[i])) else {
+    let Some(first) = range.clone().next().and_then(|i| periods.index_of(at[i])) else {
         return (flow, bits);
     };
-    let mut end = periods.bounds(p).1;
+    let mut cursor = PeriodCursor::starting_at(periods, first);
     for i in range {
-        while at[i] >= end {
-            p += 1;
-            end = periods.bounds(p).1;
-        }
-        flow.visits[p] += 1;
-        flow.spend[p] += i128::from(spend[i]);
-        flow.paid[p] += u64::from(spend[i] > 0);
+        let p = cursor.period_of(at[i]);
+        flow.count(p, spend[i]);
         let m = member[i];
         if m != ANONYMOUS {
             bits[m as usize * words + p / 64] |= 1 << (p % 64);
@@ -369,16 +399,10 @@ fn scan_lists(log: &VisitLog, periods: &Periods) -> (Flow, Activity) {
     let mut last = vec![u32::MAX; log.member_count()];
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     let mut counts = vec![0usize; log.member_count() + 1];
-    let mut p = 0;
-    let mut end = periods.bounds(0).1;
+    let mut cursor = PeriodCursor::starting_at(periods, 0);
     for i in 0..log.len() {
-        while at[i] >= end {
-            p += 1;
-            end = periods.bounds(p).1;
-        }
-        flow.visits[p] += 1;
-        flow.spend[p] += i128::from(spend[i]);
-        flow.paid[p] += u64::from(spend[i] > 0);
+        let p = cursor.period_of(at[i]);
+        flow.count(p, spend[i]);
         let m = member[i];
         // The log is sorted by time, so a member's periods arrive in order.
         if m != ANONYMOUS && last[m as usize] != p as u32 {
