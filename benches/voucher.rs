@@ -1,5 +1,7 @@
 //! Issue (sign + encode) and verify (decode + signature + every limit) of the reference
-//! voucher, next to a bare HMAC-SHA256 over the same bytes in the same run.
+//! voucher, next to the bare signature check over the same bytes in the same run: HMAC-SHA256
+//! (keyed each time, and with its key schedule precomputed, as the keyring keeps it) and
+//! Ed25519 (`verify_strict`).
 //!
 //! `cargo bench --bench voucher`
 
@@ -58,6 +60,51 @@ fn main() {
             let mut mac = black_box(&keyed).clone();
             mac.update(black_box(signed));
             mac.finalize().into_bytes()
+        })
+    });
+
+    // The public-key scheme: the same voucher signed with Ed25519, verified by a till that
+    // holds the public key only.
+    let mut head_office = Keyring::new(MERCHANT);
+    head_office
+        .add_key(
+            KeyId(1),
+            KeyRole::Vouchers,
+            Ed25519Key::from_seed(&[0x42; 32]),
+        )
+        .unwrap();
+    head_office.activate(KeyId(1)).unwrap();
+    let till = head_office.verifying_keyring();
+    let ed_token = voucher.sign(&head_office).unwrap();
+    let ed_text = ed_token.to_scanner_text();
+    let ed_bytes = ed_token.as_bytes();
+    let (ed_signed, ed_signature) = ed_bytes.split_at(ed_bytes.len() - 64);
+    println!(
+        "reference voucher, Ed25519: {} bytes signed + 64-byte signature = {} bytes; scanner \
+         text {} characters (QR 6-M holds 195)",
+        ed_signed.len(),
+        ed_bytes.len(),
+        ed_text.len()
+    );
+    assert!(verify(&ed_text, &till, &ctx).is_accepted());
+    group.bench_function("Ed25519: issue (sign + scanner text)", |b| {
+        b.iter(|| {
+            black_box(&voucher)
+                .sign(&head_office)
+                .unwrap()
+                .to_scanner_text()
+        })
+    });
+    group.bench_function("Ed25519: verify (decode + signature + all limits)", |b| {
+        b.iter(|| verify(black_box(&ed_text), &till, &ctx))
+    });
+    let public = ed25519_dalek::SigningKey::from_bytes(&[0x42; 32]).verifying_key();
+    let signature = ed25519_dalek::Signature::from_slice(ed_signature).unwrap();
+    group.bench_function("bare Ed25519 verify_strict over the same bytes", |b| {
+        b.iter(|| {
+            black_box(&public)
+                .verify_strict(black_box(ed_signed), black_box(&signature))
+                .unwrap()
         })
     });
     group.finish();

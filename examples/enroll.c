@@ -3,9 +3,16 @@
  * their phone number; o2okit enrolls them (once), records the visit and hands out the
  * membership card and the welcome voucher, through the C ABI.
  *
- *   enroll --ledger FILE [--create-ledger] --merchant N --key-id N --key HEX
+ *   enroll --ledger FILE [--create-ledger] --merchant N (--key-id N --key HEX | --role-key SPEC...)
  *          --identity-key HEX --store N --tz ZONE --region CODE --at UNIX_SECONDS --phone NUMBER [--share SHARE_CODE]
  *          [--welcome-json JSON --welcome-days N --welcome-id N] CHECK_IN_CODE
+ *
+ * A kiosk of a chain holds store-scoped keys only, each given as --role-key
+ * ID:ROLE:SCOPE:SCHEME:HEX (ROLE all|vouchers|store_vouchers|members|check_in|journal, SCOPE the
+ * store or till id or 0, SCHEME hmac|ed25519|public): its store's check-in key (to verify the
+ * screen's codes), a members key (cards and share codes) and its store's voucher key (welcome
+ * vouchers valid in this store only; give them a "stores" limit of this store). --key (one
+ * HMAC key for everything) is the single-shop setup.
  *
  * Prints and exits with:
  *   0  ENROLLED member=… card=… referred_by=…  (or VISIT member=… card=… for a known member)
@@ -107,6 +114,42 @@ static o2o_status print_share_code(const o2o_keyring *keyring, uint64_t member_i
     return status;
 }
 
+static int index_of(const char *name, const char *const *names, int count) {
+    int i;
+    for (i = 0; i < count; i++) {
+        if (!strcmp(name, names[i])) return i;
+    }
+    return -1;
+}
+
+/* Adds and activates one key given as ID:ROLE:SCOPE:SCHEME:HEX. */
+static o2o_status add_role_key(o2o_keyring *keyring, const char *spec) {
+    static const char *const roles[] = {"all", "vouchers", "store_vouchers", "members",
+                                        "check_in", "journal"};
+    static const char *const schemes[] = {"hmac", "ed25519", "public"};
+    char role[32], scheme[16], hex[260];
+    unsigned long id, scope;
+    uint8_t material[128];
+    long length;
+    int role_index, scheme_index;
+    o2o_status status;
+    if (sscanf(spec, "%lu:%31[a-z_]:%lu:%15[a-z0-9]:%259s", &id, role, &scope, scheme, hex) != 5 ||
+        (role_index = index_of(role, roles, 6)) < 0 ||
+        (scheme_index = index_of(scheme, schemes, 3)) < 0 ||
+        (length = decode_hex(hex, material, sizeof material)) < 0) {
+        fprintf(stderr, "--role-key %s is not ID:ROLE:SCOPE:SCHEME:HEX\n", spec);
+        exit(1);
+    }
+    status = o2o_keyring_add_role_key(keyring, (uint32_t)id, (uint32_t)role_index,
+                                      (uint32_t)scope, (uint32_t)scheme_index, material,
+                                      (size_t)length);
+    memset(material, 0, sizeof material);
+    if (status == O2O_STATUS_OK && scheme_index != 2) {
+        status = o2o_keyring_activate(keyring, (uint32_t)id);
+    }
+    return status;
+}
+
 int main(int argc, char **argv) {
     const char *ledger_path = NULL, *key_hex = NULL, *identity_hex = NULL, *zone = NULL;
     const char *region = NULL, *phone = NULL, *code = NULL;
@@ -123,6 +166,8 @@ int main(int argc, char **argv) {
     o2o_check_in_rules rules;
     o2o_member_scan scan;
     o2o_member_check_in_details details;
+    const char *role_keys[8];
+    int role_key_count = 0;
 
     memset(&rules, 0, sizeof rules);
     memset(&scan, 0, sizeof scan);
@@ -140,6 +185,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--merchant")) merchant = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--key-id")) key_id = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--key")) key_hex = value;
+        else if (!strcmp(arg, "--role-key") && role_key_count < 8) role_keys[role_key_count++] = value;
         else if (!strcmp(arg, "--identity-key")) identity_hex = value;
         else if (!strcmp(arg, "--store")) store_id = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--tz")) zone = value;
@@ -156,7 +202,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "--welcome-json needs --welcome-id (an id the ledger has never seen)\n");
         return 1;
     }
-    if (!ledger_path || !key_hex || !identity_hex || !zone || !region || !phone || !code) {
+    if (!ledger_path || !(key_hex || role_key_count) || !identity_hex || !zone || !region ||
+        !phone || !code) {
         fprintf(stderr, "usage: enroll --ledger FILE --merchant N --key HEX --identity-key HEX "
                         "--store N --tz ZONE --region CODE --at UNIX --phone NUMBER CODE\n");
         return 1;
@@ -165,11 +212,22 @@ int main(int argc, char **argv) {
     scan.identity_kind = O2O_IDENTITY_PHONE;
     scan.identity = phone;
 
-    secret_len = decode_hex(key_hex, secret, sizeof secret);
-    if (secret_len < 0) { fprintf(stderr, "--key is not hex\n"); return 1; }
-    status = o2o_keyring_new((uint32_t)merchant, (uint32_t)key_id, secret, (size_t)secret_len,
-                             &keyring);
-    if (status != O2O_STATUS_OK) return fail("loading the signing key", status);
+    if (key_hex != NULL) {
+        secret_len = decode_hex(key_hex, secret, sizeof secret);
+        if (secret_len < 0) { fprintf(stderr, "--key is not hex\n"); return 1; }
+        status = o2o_keyring_new((uint32_t)merchant, (uint32_t)key_id, secret,
+                                 (size_t)secret_len, &keyring);
+        if (status != O2O_STATUS_OK) return fail("loading the signing key", status);
+    } else {
+        status = o2o_keyring_new_empty((uint32_t)merchant, &keyring);
+        if (status != O2O_STATUS_OK) return fail("making the keyring", status);
+        for (i = 0; i < role_key_count; i++) {
+            if ((status = add_role_key(keyring, role_keys[i])) != O2O_STATUS_OK) {
+                exit_code = fail("loading a role key", status);
+                goto done;
+            }
+        }
+    }
     secret_len = decode_hex(identity_hex, secret, sizeof secret);
     if (secret_len < 0) {
         fprintf(stderr, "--identity-key is not hex\n");

@@ -1,9 +1,14 @@
 /*
  * pos.c — a till that verifies and redeems a scanned voucher through o2okit's C ABI.
  *
- *   pos --ledger FILE [--create-ledger] --merchant N --key-id N --key HEX --store N
- *       --tz ZONE --region CODE --at UNIX_SECONDS --spend MINOR --currency CODE --sale IDEMPOTENCY_KEY
- *       [--member ID --tier N] [--other-vouchers N] [VOUCHER_TEXT]
+ *   pos --ledger FILE [--create-ledger] --merchant N (--key-set FILE --root HEX | --key-id N --key HEX)
+ *       --store N --tz ZONE --region CODE --at UNIX_SECONDS --spend MINOR --currency CODE
+ *       --sale IDEMPOTENCY_KEY [--member ID --tier N] [--other-vouchers N] [VOUCHER_TEXT]
+ *
+ * A till of a chain loads the key set the head office publishes (--key-set), checked against
+ * the root public key it pins (--root, 32 bytes in hex): it then holds public keys only and
+ * can mint nothing. --key (an HMAC secret) is the single-shop setup, where the till's key
+ * could also sign.
  *
  * Without VOUCHER_TEXT it reads one line from standard input, as a keyboard-wedge barcode
  * scanner types it (the trailing Enter is fine).
@@ -65,9 +70,46 @@ static long decode_hex(const char *hex, uint8_t *out, size_t capacity) {
     return (long)(len / 2);
 }
 
+/* Loads the key set at path, checked against the root public key in hex, into a keyring
+ * that verifies and cannot sign. */
+static o2o_status load_key_set(const char *path, const char *root_hex, uint32_t merchant,
+                               long long at, o2o_keyring **out) {
+    uint8_t root[32];
+    uint8_t *bytes;
+    long length;
+    o2o_status status;
+    FILE *file = fopen(path, "rb");
+    if (decode_hex(root_hex, root, sizeof root) != 32) {
+        fprintf(stderr, "--root is not 32 bytes of hex\n");
+        exit(1);
+    }
+    if (file == NULL) {
+        perror(path);
+        exit(1);
+    }
+    fseek(file, 0, SEEK_END);
+    length = ftell(file);
+    fseek(file, 0, SEEK_SET);
+    bytes = malloc(length > 0 ? (size_t)length : 1);
+    if (bytes == NULL || length < 0 || fread(bytes, 1, (size_t)length, file) != (size_t)length) {
+        fprintf(stderr, "%s: cannot read the key set\n", path);
+        exit(1);
+    }
+    fclose(file);
+    status = o2o_keyring_from_key_set(merchant, bytes, (size_t)length, root, sizeof root,
+                                      (int64_t)at, out);
+    free(bytes);
+    if (status == O2O_STATUS_OK && o2o_keyring_can_sign(*out)) {
+        fprintf(stderr, "a keyring from a key set signs nothing\n");
+        exit(1);
+    }
+    return status;
+}
+
 int main(int argc, char **argv) {
     const char *ledger_path = NULL, *key_hex = NULL, *zone = NULL, *region = NULL;
     const char *currency = "CNY", *sale = NULL, *voucher_text = NULL;
+    const char *key_set_path = NULL, *root_hex = NULL;
     unsigned long merchant = 0, key_id = 1, store_id = 0, other_vouchers = 0, busy_ms = 2000;
     long long at = 0, spend = 0;
     int has_member = 0;
@@ -104,6 +146,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--merchant")) merchant = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--key-id")) key_id = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--key")) key_hex = value;
+        else if (!strcmp(arg, "--key-set")) key_set_path = value;
+        else if (!strcmp(arg, "--root")) root_hex = value;
         else if (!strcmp(arg, "--store")) store_id = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--tz")) zone = value;
         else if (!strcmp(arg, "--region")) region = value;
@@ -117,9 +161,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--busy-ms")) busy_ms = strtoul(value, NULL, 10);
         else { fprintf(stderr, "unknown flag %s\n", arg); return 1; }
     }
-    if (!ledger_path || !key_hex || !zone || !region || !sale || spend < 0) {
-        fprintf(stderr, "usage: pos --ledger FILE --merchant N --key HEX --store N --tz ZONE "
-                        "--region CODE --at UNIX --spend MINOR --sale KEY [VOUCHER]\n");
+    if (key_hex && key_set_path) {
+        fprintf(stderr, "give --key-set or --key, not both\n");
+        return 1;
+    }
+    if (!ledger_path || !(key_hex || (key_set_path && root_hex)) || !zone || !region || !sale ||
+        spend < 0) {
+        fprintf(stderr, "usage: pos --ledger FILE --merchant N (--key-set FILE --root HEX | --key HEX) "
+                        "--store N --tz ZONE --region CODE --at UNIX --spend MINOR --sale KEY [VOUCHER]\n");
         return 1;
     }
     if (voucher_text == NULL) {
@@ -129,14 +178,20 @@ int main(int argc, char **argv) {
         }
         voucher_text = scanned;
     }
-    secret_len = decode_hex(key_hex, secret, sizeof secret);
-    if (secret_len < 0) { fprintf(stderr, "--key is not hex\n"); return 1; }
-
-    if ((status = o2o_keyring_new((uint32_t)merchant, (uint32_t)key_id, secret, (size_t)secret_len,
-                                  &keyring)) != O2O_STATUS_OK) {
-        return fail("loading the key", status);
+    if (key_set_path != NULL) {
+        if ((status = load_key_set(key_set_path, root_hex, (uint32_t)merchant, at, &keyring)) !=
+            O2O_STATUS_OK) {
+            return fail("loading the key set", status);
+        }
+    } else {
+        secret_len = decode_hex(key_hex, secret, sizeof secret);
+        if (secret_len < 0) { fprintf(stderr, "--key is not hex\n"); return 1; }
+        if ((status = o2o_keyring_new((uint32_t)merchant, (uint32_t)key_id, secret,
+                                      (size_t)secret_len, &keyring)) != O2O_STATUS_OK) {
+            return fail("loading the key", status);
+        }
+        memset(secret, 0, sizeof secret);
     }
-    memset(secret, 0, sizeof secret);
     if ((status = o2o_store_new((uint32_t)store_id, (uint32_t)merchant, zone, region, &store)) !=
         O2O_STATUS_OK) {
         exit_code = fail("describing the store", status);

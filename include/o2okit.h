@@ -178,6 +178,47 @@ enum o2o_status
    */
   O2O_STATUS_KEY_WRONG_MERCHANT = 206,
   /*
+   No active key's role covers what was to be signed (a check-in screen's key asked for
+   a voucher), or a keyring that only verifies was asked to sign.
+   */
+  O2O_STATUS_KEY_NOT_PERMITTED = 207,
+  /*
+   A public key cannot be made the signing key.
+   */
+  O2O_STATUS_KEY_CANNOT_SIGN = 208,
+  /*
+   Bytes that are not a key of the scheme (a public key of the wrong length or a weak one).
+   */
+  O2O_STATUS_KEY_INVALID = 209,
+  /*
+   Not a valid key set: header, lengths or JSON.
+   */
+  O2O_STATUS_KEY_SET_MALFORMED = 210,
+  /*
+   The key set's signature does not match the pinned root key.
+   */
+  O2O_STATUS_KEY_SET_BAD_SIGNATURE = 211,
+  /*
+   A key set of another merchant.
+   */
+  O2O_STATUS_KEY_SET_WRONG_MERCHANT = 212,
+  /*
+   A key set older than the one loaded: refused (no rollback).
+   */
+  O2O_STATUS_KEY_SET_ROLLBACK = 213,
+  /*
+   A key-set format this build does not read.
+   */
+  O2O_STATUS_KEY_SET_UNSUPPORTED = 214,
+  /*
+   A key set above 1 MiB.
+   */
+  O2O_STATUS_KEY_SET_TOO_LARGE = 215,
+  /*
+   A key set listing a key id twice.
+   */
+  O2O_STATUS_KEY_SET_DUPLICATE_KEY = 216,
+  /*
    Bytes or text that are not a token (a refused voucher is not an error: see
    `o2o_decision_rejection`).
    */
@@ -341,6 +382,11 @@ enum o2o_rejection
    The signature does not match: forged or altered.
    */
   O2O_REJECTION_BAD_SIGNATURE = 7,
+  /*
+   Signed with a key whose role does not cover it: a key for another kind of token, or
+   another store's key.
+   */
+  O2O_REJECTION_KEY_NOT_PERMITTED = 8,
   /*
    Before the start of its validity (store-local time).
    */
@@ -575,11 +621,23 @@ typedef struct o2o_decision o2o_decision;
 typedef struct o2o_identity_key o2o_identity_key;
 
 /*
- A merchant's HMAC-SHA256 keys (one active signing key, older keys verify until retired).
+ A merchant's keys. Made by `o2o_keyring_new` (or `_new_empty`), it signs with the active
+ key of each role and verifies; made by `o2o_keyring_from_key_set`, it holds public keys
+ only and verifies: every signing call on it returns `O2O_STATUS_KEY_NOT_PERMITTED`, and no
+ secret is in the process to sign with.
+
+ Which keys each device needs:
+ - a till (POS): a key set (`o2o_keyring_from_key_set`), no secret at all;
+ - a store's check-in screen: its store's check-in key (`O2O_KEY_ROLE_CHECK_IN`, derived
+   with `o2o_derive_key`), which signs that store's codes only;
+ - a sign-up kiosk: the store's check-in key (to verify codes), a `O2O_KEY_ROLE_MEMBERS`
+   key (cards), a `O2O_KEY_ROLE_STORE_VOUCHERS` key of its store (welcome vouchers valid
+   there only) and the members public key of the key set (friends' share codes);
+ - the head office: the voucher and members private keys and the root key of key sets.
 
  Thread safety: functions taking `const o2o_keyring *` may run on several threads at once;
- `o2o_keyring_add_key`, `_activate`, `_retire` and `_free` must not run concurrently with any
- other call on the same keyring.
+ `o2o_keyring_add_key`, `_add_role_key`, `_activate`, `_retire`, `_update_key_set` and
+ `_free` must not run concurrently with any other call on the same keyring.
  */
 typedef struct o2o_keyring o2o_keyring;
 
@@ -1115,9 +1173,11 @@ o2o_status o2o_keyring_add_key(struct o2o_keyring *keyring,
                                size_t secret_len);
 
 /*
- Makes `key_id` the signing key; the previous one becomes verify-only.
+ Makes `key_id` the signing key of its role; the role's previous one becomes verify-only.
 
- Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_UNKNOWN`, `O2O_STATUS_KEY_RETIRED`.
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_UNKNOWN`, `O2O_STATUS_KEY_RETIRED`,
+ `O2O_STATUS_KEY_CANNOT_SIGN` (a public key), `O2O_STATUS_KEY_NOT_PERMITTED` (a verify-only
+ keyring).
 
  # Safety
  - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
@@ -1153,6 +1213,142 @@ o2o_status o2o_keyring_retire(struct o2o_keyring *keyring,
  Every pointer stays valid for the whole call.
  */
 void o2o_keyring_free(struct o2o_keyring *keyring);
+
+/*
+ Makes an empty signing keyring for `merchant_id`: add keys with
+ `o2o_keyring_add_role_key`, then `o2o_keyring_activate` them.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`.
+
+ # Safety
+ - `out` is NULL or points to writable memory for an `o2o_keyring *`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_keyring_new_empty(uint32_t merchant_id,
+                                 struct o2o_keyring **out);
+
+/*
+ Adds key `key_id` of `role` (an `o2o_key_role`; `scope_id` is the store of
+ `STORE_VOUCHERS` and `CHECK_IN`, the till of `JOURNAL`, ignored otherwise), verify-only
+ until activated. `scheme` (an `o2o_key_scheme`) says what the `material_len` bytes at
+ `material` are: an HMAC secret (at least 32 bytes), an Ed25519 seed or an Ed25519 public key
+ (32 bytes each).
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` (role or scheme),
+ `O2O_STATUS_KEY_TOO_SHORT`, `O2O_STATUS_KEY_INVALID`, `O2O_STATUS_KEY_DUPLICATE`,
+ `O2O_STATUS_KEY_NOT_PERMITTED` (a verify-only keyring).
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
+   during the call.
+ - `material` is NULL or points to `material_len` readable bytes.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_keyring_add_role_key(struct o2o_keyring *keyring,
+                                    uint32_t key_id,
+                                    uint32_t role,
+                                    uint32_t scope_id,
+                                    uint32_t scheme,
+                                    const uint8_t *material,
+                                    size_t material_len);
+
+/*
+ Loads a verify-only keyring for `merchant_id` from a signed key set (`key_set_len` bytes
+ at `key_set`, as the head office published it), checked against the root public key the
+ till pins (32 bytes at `root_public_key`), with each key's validity window applied at
+ `at_unix_seconds`. The keyring holds public keys only: it verifies and signs nothing.
+
+ On success `*out` receives the keyring (release with `o2o_keyring_free`). Errors:
+ `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_INVALID` (root key), `O2O_STATUS_KEY_SET_*`,
+ `O2O_STATUS_INVALID_ARGUMENT` (time).
+
+ # Safety
+ - `key_set` is NULL or points to `key_set_len` readable bytes.
+ - `root_public_key` is NULL or points to `root_len` readable bytes.
+ - `out` is NULL or points to writable memory for an `o2o_keyring *`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_keyring_from_key_set(uint32_t merchant_id,
+                                    const uint8_t *key_set,
+                                    size_t key_set_len,
+                                    const uint8_t *root_public_key,
+                                    size_t root_len,
+                                    int64_t at_unix_seconds,
+                                    struct o2o_keyring **out);
+
+/*
+ Replaces a verify-only keyring's keys with those of a newer key set (same arguments as
+ `o2o_keyring_from_key_set`). An older set is refused (`O2O_STATUS_KEY_SET_ROLLBACK`) and
+ any refusal leaves the keyring as it was. Load the set again at least daily so validity
+ windows take effect.
+
+ Errors: as `o2o_keyring_from_key_set`; `O2O_STATUS_KEY_NOT_PERMITTED` for a signing keyring.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
+   during the call.
+ - `key_set` is NULL or points to `key_set_len` readable bytes.
+ - `root_public_key` is NULL or points to `root_len` readable bytes.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_keyring_update_key_set(struct o2o_keyring *keyring,
+                                      const uint8_t *key_set,
+                                      size_t key_set_len,
+                                      const uint8_t *root_public_key,
+                                      size_t root_len,
+                                      int64_t at_unix_seconds);
+
+/*
+ Writes the version of the key set a verify-only keyring was loaded from to `*out` (0 for a
+ signing keyring).
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library.
+ - `out` is NULL or points to a writable `uint64_t`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_keyring_key_set_version(const struct o2o_keyring *keyring,
+                                       uint64_t *out);
+
+/*
+ Whether `keyring` can sign anything (false for NULL and for a keyring from a key set).
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library.
+
+ Every pointer stays valid for the whole call.
+ */
+bool o2o_keyring_can_sign(const struct o2o_keyring *keyring);
+
+/*
+ Derives the 32-byte HMAC key of `role` (an `o2o_key_role`; `scope_id` as in
+ `o2o_keyring_add_role_key`) for `merchant_id` from the merchant secret
+ (`secret_len` bytes at `merchant_secret`, at least 32) with HKDF-SHA256, into `out` (32
+ writable bytes): how the head office gives each store's screen its own check-in key
+ without storing thousands of keys.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_TOO_SHORT`,
+ `O2O_STATUS_INVALID_ARGUMENT` (role).
+
+ # Safety
+ - `merchant_secret` is NULL or points to `secret_len` readable bytes.
+ - `out` is NULL or points to 32 writable bytes.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_derive_key(const uint8_t *merchant_secret,
+                          size_t secret_len,
+                          uint32_t merchant_id,
+                          uint32_t role,
+                          uint32_t scope_id,
+                          uint8_t *out);
 
 /*
  Creates a new, empty ledger file of `merchant_id` at `path` (once, when a till or store is

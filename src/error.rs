@@ -29,6 +29,9 @@ pub enum Error {
     /// A signing key or keyring operation.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A signed key set.
+    #[error(transparent)]
+    KeySet(#[from] crate::keys::key_set::KeySetError),
     /// Token bytes or text.
     #[error(transparent)]
     Token(#[from] TokenError),

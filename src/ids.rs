@@ -38,6 +38,11 @@ id_type!(
     StoreId(u32)
 );
 id_type!(
+    /// A till (or kiosk, or check-in screen) of one merchant: what signs a journal of its own
+    /// (any `u32`).
+    TillId(u32)
+);
+id_type!(
     /// A member's pseudonymous id, unique within a merchant (any `u64`). It never contains a
     /// phone number or account name; enrollment derives it with a keyed hash.
     MemberId(u64)

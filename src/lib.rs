@@ -85,8 +85,14 @@ pub mod token;
 pub mod voucher;
 
 pub use error::Error;
-pub use ids::{CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, VoucherId};
-pub use keys::{ExportedKey, KeyError, KeyStatus, Keyring, KeyringExport, SigningKey};
+pub use ids::{
+    CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, TillId, VoucherId,
+};
+pub use keys::key_set::{KeySet, KeySetError, PublishedKey};
+pub use keys::{
+    Ed25519Key, ExportedKey, KeyError, KeyMaterial, KeyRole, KeyStatus, Keyring, KeyringExport,
+    MerchantSecret, PublicKey, SigningKey, Verifier, VerifyingKeyring,
+};
 #[cfg(feature = "sqlite")]
 pub use ledger::SqliteLedger;
 pub use ledger::{
@@ -106,7 +112,7 @@ pub use merchant::{Merchant, Store};
 pub use money::{Currency, Money, MoneyError};
 pub use region::{GeoPoint, Geofence, RegionCode, RegionError};
 pub use rejection::Rejection;
-pub use token::{Token, TokenError, TokenKind};
+pub use token::{Scheme, Token, TokenError, TokenKind};
 pub use voucher::{
     Acceptance, Basket, BasketLine, Benefit, CategoryRule, Conditions, DailyWindow, Decision,
     MemberContext, RedemptionContext, RegionLimits, StateLimits, TimeLimits, Voucher, VoucherError,
@@ -128,9 +134,20 @@ pub mod fuzzing {
         body: &[u8],
     ) -> Result<crate::Voucher, crate::Rejection> {
         let token: Token = keyring
-            .seal(TokenKind::Voucher, keyring.merchant(), |w| w.bytes(body))
+            .seal(
+                TokenKind::Voucher,
+                keyring.merchant(),
+                crate::keys::Scope::VoucherStores(&[]),
+                |w| w.bytes(body),
+            )
             .map_err(|_| crate::Rejection::Malformed)?;
         crate::Voucher::open(&token, keyring)
+    }
+
+    /// Signs arbitrary `payload` bytes as a key set with `root`, so the key-set reader sees
+    /// every payload the fuzzer makes behind a good signature.
+    pub fn sign_key_set_payload(root: &crate::Ed25519Key, payload: &[u8]) -> Vec<u8> {
+        crate::keys::key_set::sign_raw(root, payload)
     }
 }
 

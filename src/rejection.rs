@@ -62,6 +62,7 @@ rejection_table! {
     UnknownKey = 5, "unknown_key", "Signed with a key id the keyring does not have.";
     RetiredKey = 6, "retired_key", "Signed with a key that has been retired.";
     BadSignature = 7, "bad_signature", "The signature does not match: forged or altered.";
+    KeyNotPermitted = 8, "key_not_permitted", "Signed with a key whose role does not cover it: a key for another kind of token, or another store's key.";
     NotYetValid = 10, "not_yet_valid", "Before the start of its validity (store-local time).";
     Expired = 11, "expired", "At or after the end of its validity (store-local time).";
     WrongWeekday = 12, "wrong_weekday", "Not valid on this day of the week (store-local).";
@@ -123,7 +124,7 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", r.as_str()));
         }
         assert_eq!(Rejection::from_code(0), None);
-        assert_eq!(Rejection::from_code(8), None);
+        assert_eq!(Rejection::from_code(9), None);
     }
 
     #[test]

@@ -717,3 +717,219 @@ fn sign_up_kiosk_enrolls_refuses_replays_and_records_referrals() {
     assert_eq!(members[1].referred_by, Some(seed));
     assert_eq!(stored.visits().unwrap().len(), 3);
 }
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A chain's devices from C: the till verifies with a key set and no secret; the sign-up kiosk
+/// holds store-scoped keys only; the check-in screen its store's derived key.
+#[test]
+fn a_chain_till_verifies_with_a_key_set_and_a_kiosk_signs_with_store_keys_only() {
+    const STORE: StoreId = StoreId(1001);
+    let root = Ed25519Key::from_seed(&[0x77; 32]);
+    let vouchers_seed = [0x11; 32];
+    let members_seed = [0x22; 32];
+    let kiosk_seed = [0x44; 32];
+    let merchant_secret = MerchantSecret::from_bytes(&[0x55; 32]).unwrap();
+    let check_in_key = merchant_secret.derive(MERCHANT, KeyRole::CheckIn(STORE));
+
+    // The head office signs vouchers and publishes the public keys, signed by the root.
+    let mut head_office = Keyring::new(MERCHANT);
+    head_office
+        .add_key(
+            KeyId(1),
+            KeyRole::Vouchers,
+            Ed25519Key::from_seed(&vouchers_seed),
+        )
+        .unwrap();
+    head_office.activate(KeyId(1)).unwrap();
+    let published = [
+        (KeyId(1), KeyRole::Vouchers, &vouchers_seed),
+        (KeyId(2), KeyRole::Members, &members_seed),
+        (KeyId(7), KeyRole::StoreVouchers(STORE), &kiosk_seed),
+    ];
+    let mut set = KeySet::new(MERCHANT, 3, at("2026-06-01T00:00:00Z"));
+    for (id, role, seed) in published {
+        set = set.with_key(PublishedKey::new(
+            id,
+            role,
+            Ed25519Key::from_seed(seed).public_key(),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let set_path = dir.path().join("keys.o2oks");
+    std::fs::write(&set_path, set.sign(&root).unwrap()).unwrap();
+
+    // The store's screen shows a code signed with its derived key.
+    let mut screen = Keyring::new(MERCHANT);
+    screen
+        .add_key(KeyId(101), KeyRole::CheckIn(STORE), check_in_key.clone())
+        .unwrap();
+    screen.activate(KeyId(101)).unwrap();
+    let when = at(NOON);
+    let code = rotating_code(&screen, STORE, &CheckInPolicy::default(), when)
+        .unwrap()
+        .to_scanner_text();
+
+    // The kiosk: the check-in key, the members key and its store's voucher key.
+    let ledger = dir.path().join("kiosk.ledger");
+    drop(SqliteLedger::create(&ledger, MERCHANT).unwrap());
+    let welcome = serde_json::to_string(&amount_off(0, 1_000).at_stores([STORE])).unwrap();
+    let out = Command::new(&enroll_programs().0)
+        .args(["--ledger", ledger.to_str().unwrap(), "--merchant", "88"])
+        .args([
+            "--role-key",
+            &format!(
+                "101:check_in:1001:hmac:{}",
+                hex(check_in_key.expose_secret())
+            ),
+        ])
+        .args([
+            "--role-key",
+            &format!("2:members:0:ed25519:{}", hex(&members_seed)),
+        ])
+        .args([
+            "--role-key",
+            &format!("7:store_vouchers:1001:ed25519:{}", hex(&kiosk_seed)),
+        ])
+        .args(["--identity-key", &hex(&IDENTITY_KEY)])
+        .args([
+            "--store",
+            "1001",
+            "--tz",
+            "Asia/Shanghai",
+            "--region",
+            "440305",
+        ])
+        .args([
+            "--at",
+            &when.timestamp().to_string(),
+            "--phone",
+            "+8613800138000",
+        ])
+        .args([
+            "--welcome-json",
+            &welcome,
+            "--welcome-days",
+            "14",
+            "--welcome-id",
+            "9001",
+        ])
+        .arg(&code)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("ENROLLED member="), "{stdout}");
+    let welcome_text = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("WELCOME "))
+        .expect("a welcome voucher")
+        .to_owned();
+
+    // The till: the key set and the pinned root, no secret.
+    let till = Till::new();
+    let till_args = |sale: &str| -> Vec<String> {
+        let mut args = till.args(sale, &[]);
+        let key_at = args.iter().position(|a| a == "--key-id").unwrap();
+        args.drain(key_at..key_at + 4); // no --key-id, no --key
+        args.extend([
+            "--key-set".into(),
+            set_path.to_str().unwrap().into(),
+            "--root".into(),
+            hex(&root.public_key().to_bytes()),
+        ]);
+        args
+    };
+    let scan_as = |sale: &str, voucher: &str, extra: &[&str]| {
+        let out = Command::new(&programs().0)
+            .args(till_args(sale))
+            .args(extra)
+            .arg(voucher)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+    let scan = |sale: &str, voucher: &str| scan_as(sale, voucher, &[]);
+    // The kiosk's welcome voucher is bound to the new member: without their card it is
+    // refused (after its signature and role checked out), with it it redeems.
+    let (exit, printed) = scan("sale-w", &welcome_text);
+    assert_eq!(
+        (exit, printed.as_str()),
+        (2, "REFUSED reason=member_required\n")
+    );
+    let member = stdout
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("member="))
+        .unwrap()
+        .to_owned();
+    let (exit, printed) = scan_as(
+        "sale-w",
+        &welcome_text,
+        &["--member", &member, "--tier", "0"],
+    );
+    assert_eq!(exit, 0, "{printed}");
+    assert!(printed.contains("discount=1000"), "{printed}");
+    // A head-office voucher redeems.
+    let chain_voucher = amount_off(5, 500)
+        .sign(&head_office)
+        .unwrap()
+        .to_scanner_text();
+    let (exit, printed) = scan("sale-1", &chain_voucher);
+    assert_eq!(exit, 0, "{printed}");
+    assert!(
+        printed.starts_with("REDEEMED receipt=2 discount=500"),
+        "{printed}"
+    );
+    // A voucher for every store minted with the stolen kiosk key, relabelled: refused.
+    let mut thief = Keyring::new(MERCHANT);
+    thief
+        .add_key(
+            KeyId(7),
+            KeyRole::Vouchers,
+            Ed25519Key::from_seed(&kiosk_seed),
+        )
+        .unwrap();
+    thief.activate(KeyId(7)).unwrap();
+    let forged = amount_off(6, 50_000)
+        .sign(&thief)
+        .unwrap()
+        .to_scanner_text();
+    assert_eq!(
+        scan("sale-2", &forged),
+        (2, "REFUSED reason=key_not_permitted\n".into())
+    );
+    // An HMAC voucher under a public key's id: a bad signature.
+    let hmac_forgery = {
+        let mut ring = Keyring::new(MERCHANT);
+        ring.add_key(
+            KeyId(1),
+            KeyRole::All,
+            SigningKey::from_bytes(&vouchers_seed).unwrap(),
+        )
+        .unwrap();
+        ring.activate(KeyId(1)).unwrap();
+        amount_off(7, 50_000).sign(&ring).unwrap().to_scanner_text()
+    };
+    assert_eq!(
+        scan("sale-3", &hmac_forgery),
+        (2, "REFUSED reason=bad_signature\n".into())
+    );
+    // A tampered key set: the till refuses to start.
+    let mut bytes = std::fs::read(&set_path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&set_path, &bytes).unwrap();
+    let (exit, printed) = scan("sale-4", &chain_voucher);
+    assert_eq!(exit, 1);
+    assert!(printed.starts_with("ERROR status=211"), "{printed}");
+}

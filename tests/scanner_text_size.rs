@@ -42,3 +42,43 @@ fn reference_voucher_fits_qr_version_4_m() {
         reference_voucher()
     );
 }
+
+/// The budget for an Ed25519 voucher: 195 alphanumeric characters. ISO/IEC 18004
+/// Table 7 gives that capacity to version 6 at level L; version 6 at level M holds 154 and
+/// version 7 at level M 178.
+const ED25519_BUDGET: usize = 195;
+/// QR version 7-M alphanumeric capacity (ISO/IEC 18004 Table 7).
+const QR_7M_ALPHANUMERIC: usize = 178;
+
+#[test]
+fn reference_voucher_signed_with_ed25519_fits_195_characters_qr_7_m_or_6_l() {
+    let mut ring = Keyring::new(MERCHANT);
+    ring.add_key(
+        KeyId(1),
+        KeyRole::Vouchers,
+        Ed25519Key::from_seed(&[0x42; 32]),
+    )
+    .unwrap();
+    ring.activate(KeyId(1)).unwrap();
+    let token = reference_voucher().sign(&ring).unwrap();
+    let text = token.to_scanner_text();
+    println!(
+        "reference voucher, Ed25519: {} bytes, {} scanner characters",
+        token.as_bytes().len(),
+        text.len()
+    );
+    assert_eq!(token.header().unwrap().scheme, Scheme::Ed25519);
+    assert!(
+        text.len() <= ED25519_BUDGET.min(QR_7M_ALPHANUMERIC),
+        "{} characters: {text}",
+        text.len()
+    );
+    #[cfg(feature = "qr-render")]
+    {
+        let version = |level| o2okit::qr::encode(&text, level).unwrap().version();
+        assert_eq!(version(o2okit::qr::EcLevel::M), 7);
+        assert_eq!(version(o2okit::qr::EcLevel::L), 6);
+    }
+    let till = ring.verifying_keyring();
+    assert_eq!(Voucher::open(&token, &till).unwrap(), reference_voucher());
+}

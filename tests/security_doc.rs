@@ -31,6 +31,8 @@ fn every_test_named_in_security_md_exists() {
         "scanner_text",
         "csv_import",
         "c_abi_strings",
+        "key_set",
+        "public_key_token",
     ] {
         assert!(doc.contains(target));
         assert!(

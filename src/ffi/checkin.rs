@@ -66,18 +66,19 @@ pub unsafe extern "C" fn o2o_check_in_verify(
         let at = instant(at_unix_seconds)?;
         let policy = CheckInPolicy::new(period_secs, skew_steps)?;
         let expected = (expected_store != 0).then_some(StoreId(expected_store));
-        let result = match verify_check_in(code_text, &ring.0, &policy, at, expected, None) {
-            Ok(check_in) => o2o_check_in {
-                rejection: o2o_rejection::None,
-                presence: check_in.presence.into(),
-                store_id: check_in.store.0,
-            },
-            Err(reason) => o2o_check_in {
-                rejection: reason.into(),
-                presence: o2o_presence::None,
-                store_id: 0,
-            },
-        };
+        let result =
+            match verify_check_in(code_text, ring.0.verifier(), &policy, at, expected, None) {
+                Ok(check_in) => o2o_check_in {
+                    rejection: o2o_rejection::None,
+                    presence: check_in.presence.into(),
+                    store_id: check_in.store.0,
+                },
+                Err(reason) => o2o_check_in {
+                    rejection: reason.into(),
+                    presence: o2o_presence::None,
+                    store_id: 0,
+                },
+            };
         // SAFETY: checked above.
         unsafe { put(out, result) };
         Ok(())

@@ -229,7 +229,7 @@ pub unsafe extern "C" fn o2o_ledger_check_in_member(
         };
         let at = instant(scan.at_unix_seconds)?;
         let desk = CheckInDesk {
-            keyring: &ring.0,
+            keyring: ring.0.signing()?,
             identity_key: &key.0,
             policy,
             store: &store.0,

@@ -54,7 +54,7 @@ pub unsafe extern "C" fn o2o_share_code_text(
     guard(|| {
         // SAFETY: NULL or a live keyring, per the header.
         let ring = unsafe { borrow(keyring, "keyring") }?;
-        let token = share_code(&ring.0, MemberId(member_id))?;
+        let token = share_code(ring.0.signing()?, MemberId(member_id))?;
         write_text(&token.to_scanner_text(), buffer, capacity, needed)
     })
 }
@@ -81,7 +81,7 @@ pub unsafe extern "C" fn o2o_membership_card_verify(
         // SAFETY: NULL or a live keyring and a NUL-terminated string, per the header.
         let (ring, card_text) =
             unsafe { (borrow(keyring, "keyring")?, text(card_text, "card_text")?) };
-        let card = match verify_membership_card(card_text, &ring.0) {
+        let card = match verify_membership_card(card_text, ring.0.verifier()) {
             Ok((member, number)) => o2o_card {
                 rejection: o2o_rejection::None,
                 member_id: member.0,

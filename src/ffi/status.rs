@@ -3,6 +3,7 @@
 use crate::Error;
 use crate::analytics::AnalyticsError;
 use crate::keys::KeyError;
+use crate::keys::key_set::KeySetError;
 use crate::ledger::LedgerError;
 use std::cell::RefCell;
 use std::ffi::{CStr, c_char};
@@ -52,6 +53,27 @@ pub enum o2o_status {
     KeyNoActive = 205,
     /// Signing for another merchant than the keyring's.
     KeyWrongMerchant = 206,
+    /// No active key's role covers what was to be signed (a check-in screen's key asked for
+    /// a voucher), or a keyring that only verifies was asked to sign.
+    KeyNotPermitted = 207,
+    /// A public key cannot be made the signing key.
+    KeyCannotSign = 208,
+    /// Bytes that are not a key of the scheme (a public key of the wrong length or a weak one).
+    KeyInvalid = 209,
+    /// Not a valid key set: header, lengths or JSON.
+    KeySetMalformed = 210,
+    /// The key set's signature does not match the pinned root key.
+    KeySetBadSignature = 211,
+    /// A key set of another merchant.
+    KeySetWrongMerchant = 212,
+    /// A key set older than the one loaded: refused (no rollback).
+    KeySetRollback = 213,
+    /// A key-set format this build does not read.
+    KeySetUnsupported = 214,
+    /// A key set above 1 MiB.
+    KeySetTooLarge = 215,
+    /// A key set listing a key id twice.
+    KeySetDuplicateKey = 216,
     /// Bytes or text that are not a token (a refused voucher is not an error: see
     /// `o2o_decision_rejection`).
     TokenMalformed = 300,
@@ -113,7 +135,7 @@ pub enum o2o_status {
 
 impl o2o_status {
     /// Every status, in code order.
-    pub const ALL: [o2o_status; 47] = {
+    pub const ALL: [o2o_status; 57] = {
         use o2o_status::*;
         [
             Ok,
@@ -135,6 +157,16 @@ impl o2o_status {
             KeyRetiringActive,
             KeyNoActive,
             KeyWrongMerchant,
+            KeyNotPermitted,
+            KeyCannotSign,
+            KeyInvalid,
+            KeySetMalformed,
+            KeySetBadSignature,
+            KeySetWrongMerchant,
+            KeySetRollback,
+            KeySetUnsupported,
+            KeySetTooLarge,
+            KeySetDuplicateKey,
             TokenMalformed,
             VoucherJson,
             VoucherInvalid,
@@ -189,6 +221,16 @@ impl o2o_status {
             KeyRetiringActive => c"key_retiring_active",
             KeyNoActive => c"key_no_active",
             KeyWrongMerchant => c"key_wrong_merchant",
+            KeyNotPermitted => c"key_not_permitted",
+            KeyCannotSign => c"key_cannot_sign",
+            KeyInvalid => c"key_invalid",
+            KeySetMalformed => c"key_set_malformed",
+            KeySetBadSignature => c"key_set_bad_signature",
+            KeySetWrongMerchant => c"key_set_wrong_merchant",
+            KeySetRollback => c"key_set_rollback",
+            KeySetUnsupported => c"key_set_unsupported",
+            KeySetTooLarge => c"key_set_too_large",
+            KeySetDuplicateKey => c"key_set_duplicate_key",
             TokenMalformed => c"token_malformed",
             VoucherJson => c"voucher_json",
             VoucherInvalid => c"voucher_invalid",
@@ -241,6 +283,18 @@ impl o2o_status {
                 KeyError::RetiringActiveKey(_) => KeyRetiringActive,
                 KeyError::NoActiveKey => KeyNoActive,
                 KeyError::WrongMerchant { .. } => KeyWrongMerchant,
+                KeyError::NotPermitted(_) => KeyNotPermitted,
+                KeyError::CannotSign(_) => KeyCannotSign,
+                KeyError::InvalidKey(_) => KeyInvalid,
+            },
+            Error::KeySet(e) => match e {
+                KeySetError::BadSignature => KeySetBadSignature,
+                KeySetError::WrongMerchant { .. } => KeySetWrongMerchant,
+                KeySetError::Rollback { .. } => KeySetRollback,
+                KeySetError::Malformed(_) => KeySetMalformed,
+                KeySetError::UnsupportedFormat(_) => KeySetUnsupported,
+                KeySetError::TooLarge(_) => KeySetTooLarge,
+                KeySetError::DuplicateKey(_) => KeySetDuplicateKey,
             },
             Error::Token(_) => TokenMalformed,
             Error::Voucher(_) => VoucherInvalid,
@@ -484,6 +538,22 @@ mod tests {
         Error::Key(KeyError::NoActiveKey) => KeyError::NoActiveKey => KeyNoActive,
         Error::Key(KeyError::WrongMerchant { .. }) =>
             KeyError::WrongMerchant { expected: M, found: M } => KeyWrongMerchant,
+        Error::Key(KeyError::NotPermitted(_)) =>
+            KeyError::NotPermitted("x".into()) => KeyNotPermitted,
+        Error::Key(KeyError::CannotSign(_)) => KeyError::CannotSign(KeyId(1)) => KeyCannotSign,
+        Error::Key(KeyError::InvalidKey(_)) => KeyError::InvalidKey("x".into()) => KeyInvalid,
+        Error::KeySet(KeySetError::Malformed(_)) =>
+            KeySetError::Malformed("x".into()) => KeySetMalformed,
+        Error::KeySet(KeySetError::UnsupportedFormat(_)) =>
+            KeySetError::UnsupportedFormat(2) => KeySetUnsupported,
+        Error::KeySet(KeySetError::TooLarge(_)) => KeySetError::TooLarge(2) => KeySetTooLarge,
+        Error::KeySet(KeySetError::DuplicateKey(_)) =>
+            KeySetError::DuplicateKey(KeyId(1)) => KeySetDuplicateKey,
+        Error::KeySet(KeySetError::BadSignature) => KeySetError::BadSignature => KeySetBadSignature,
+        Error::KeySet(KeySetError::WrongMerchant { .. }) =>
+            KeySetError::WrongMerchant { expected: M, found: M } => KeySetWrongMerchant,
+        Error::KeySet(KeySetError::Rollback { .. }) =>
+            KeySetError::Rollback { have: 2, offered: 1 } => KeySetRollback,
         Error::Token(_) => crate::TokenError::Empty => TokenMalformed,
         Error::Voucher(_) => crate::VoucherError::ZeroUses => VoucherInvalid,
         Error::Ledger(LedgerError::NotADatabase { .. }) =>

@@ -194,7 +194,7 @@ pub unsafe extern "C" fn o2o_voucher_issue_json(
         };
         let voucher: Voucher = serde_json::from_str(json)
             .map_err(|e| Failure::new(o2o_status::VoucherJson, format!("voucher_json: {e}")))?;
-        let token = voucher.sign(&ring.0)?;
+        let token = voucher.sign(ring.0.signing()?)?;
         write_text(&token.to_scanner_text(), buffer, capacity, needed)
     })
 }
@@ -275,7 +275,7 @@ pub unsafe extern "C" fn o2o_voucher_verify(
             member,
             other_vouchers,
         };
-        let decision = verify(scanned, &ring.0, &ctx);
+        let decision = verify(scanned, ring.0.verifier(), &ctx);
         // SAFETY: `out` was checked.
         unsafe { hand_out(out, o2o_decision(decision)) };
         Ok(())

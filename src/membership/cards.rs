@@ -3,7 +3,7 @@
 //! neither can be forged, altered or passed off as another kind of token.
 
 use crate::ids::MemberId;
-use crate::keys::Keyring;
+use crate::keys::{Keyring, Scope, Verifier};
 use crate::membership::member::CardNumber;
 use crate::rejection::Rejection;
 use crate::token::wire::Reader;
@@ -19,10 +19,15 @@ pub fn membership_card(
     member: MemberId,
     card: &CardNumber,
 ) -> Result<Token, crate::Error> {
-    keyring.seal(TokenKind::MembershipCard, keyring.merchant(), |w| {
-        w.u64_le(member.0);
-        w.varint(card.serial());
-    })
+    keyring.seal(
+        TokenKind::MembershipCard,
+        keyring.merchant(),
+        Scope::Any,
+        |w| {
+            w.u64_le(member.0);
+            w.varint(card.serial());
+        },
+    )
 }
 
 /// Reads a scanned membership card: the member and their card number.
@@ -30,11 +35,11 @@ pub fn membership_card(
 /// # Errors
 /// The signature-stage [`Rejection`] (malformed, wrong kind or merchant, unknown or retired
 /// key, bad signature).
-pub fn verify_membership_card(
+pub fn verify_membership_card<V: Verifier + ?Sized>(
     text: &str,
-    keyring: &Keyring,
+    keyring: &V,
 ) -> Result<(MemberId, CardNumber), Rejection> {
-    let body = open_text(text, keyring, TokenKind::MembershipCard)?;
+    let (body, _) = open_text(text, keyring, TokenKind::MembershipCard)?;
     let mut r = Reader::new(&body);
     let fields = (|| {
         let member = MemberId(r.u64_le("member")?);
@@ -54,15 +59,20 @@ pub fn verify_membership_card(
 /// # Errors
 /// [`crate::KeyError::NoActiveKey`] (as [`crate::Error::Key`]).
 pub fn share_code(keyring: &Keyring, member: MemberId) -> Result<Token, crate::Error> {
-    keyring.seal(TokenKind::Share, keyring.merchant(), |w| w.u64_le(member.0))
+    keyring.seal(TokenKind::Share, keyring.merchant(), Scope::Any, |w| {
+        w.u64_le(member.0)
+    })
 }
 
 /// Reads a scanned share code: the referring member.
 ///
 /// # Errors
 /// The signature-stage [`Rejection`].
-pub fn verify_share_code(text: &str, keyring: &Keyring) -> Result<MemberId, Rejection> {
-    let body = open_text(text, keyring, TokenKind::Share)?;
+pub fn verify_share_code<V: Verifier + ?Sized>(
+    text: &str,
+    keyring: &V,
+) -> Result<MemberId, Rejection> {
+    let (body, _) = open_text(text, keyring, TokenKind::Share)?;
     let mut r = Reader::new(&body);
     let member = r
         .u64_le("member")

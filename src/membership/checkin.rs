@@ -18,7 +18,7 @@
 //! and a till clock stepped back does not open a new hour.
 
 use crate::ids::StoreId;
-use crate::keys::Keyring;
+use crate::keys::{Keyring, Scope, Verifier};
 use crate::region::{GeoPoint, Geofence};
 use crate::rejection::Rejection;
 use crate::token::wire::Reader;
@@ -108,16 +108,22 @@ pub fn visit_hour(at: DateTime<Utc>) -> u64 {
 const STATIC: u64 = u64::MAX;
 
 fn seal(keyring: &Keyring, store: StoreId, step: u64) -> Result<Token, crate::Error> {
-    keyring.seal(TokenKind::CheckIn, keyring.merchant(), |w| {
-        w.varint(u64::from(store.0));
-        w.varint(step);
-    })
+    keyring.seal(
+        TokenKind::CheckIn,
+        keyring.merchant(),
+        Scope::Store(store),
+        |w| {
+            w.varint(u64::from(store.0));
+            w.varint(step);
+        },
+    )
 }
 
 /// The rotating code `store` shows at `at`.
 ///
 /// # Errors
-/// [`crate::KeyError::NoActiveKey`] (as [`crate::Error::Key`]).
+/// [`crate::KeyError::NoActiveKey`] (as [`crate::Error::Key`]);
+/// [`crate::KeyError::NotPermitted`] when no active key may sign this store's codes.
 pub fn rotating_code(
     keyring: &Keyring,
     store: StoreId,
@@ -141,16 +147,17 @@ pub fn printed_code(keyring: &Keyring, store: StoreId) -> Result<Token, crate::E
 ///
 /// # Errors
 /// The [`Rejection`]: signature-stage reasons, [`Rejection::WrongStore`],
-/// [`Rejection::StaleCode`], [`Rejection::FutureCode`].
-pub fn verify_check_in(
+/// [`Rejection::StaleCode`], [`Rejection::FutureCode`]; [`Rejection::KeyNotPermitted`] for a
+/// code signed with another store's check-in key.
+pub fn verify_check_in<V: Verifier + ?Sized>(
     text: &str,
-    keyring: &Keyring,
+    keyring: &V,
     policy: &CheckInPolicy,
     at: DateTime<Utc>,
     expected_store: Option<StoreId>,
     position: Option<(GeoPoint, Geofence)>,
 ) -> Result<CheckIn, Rejection> {
-    let body = open_text(text, keyring, TokenKind::CheckIn)?;
+    let (body, role) = open_text(text, keyring, TokenKind::CheckIn)?;
     let mut r = Reader::new(&body);
     let fields = (|| {
         let store = StoreId(r.varint_u32("store")?);
@@ -161,6 +168,9 @@ pub fn verify_check_in(
         Ok((store, step))
     })();
     let (store, step) = fields.map_err(|e| crate::voucher::rejection_of_token_error(&e))?;
+    if !role.permits(TokenKind::CheckIn, Scope::Store(store)) {
+        return Err(Rejection::KeyNotPermitted);
+    }
     if expected_store.is_some_and(|s| s != store) {
         return Err(Rejection::WrongStore);
     }

@@ -7,12 +7,17 @@
 //! offset  field
 //! 0       format version: 1
 //! 1       low nibble: token kind (1 voucher, 2 membership card, 3 check-in, 4 share code)
-//!         high nibble: signature scheme (0 = HMAC-SHA256 truncated to 96 bits)
+//!         high nibble: signature scheme (0 = HMAC-SHA256 truncated to 96 bits, 1 = Ed25519)
 //! 2..     merchant id   (LEB128 varint)
 //!         key id        (LEB128 varint)
 //!         body          (kind-specific, see the voucher module)
-//! last 12 tag = first 12 bytes of HMAC-SHA256(key, every byte before the tag)
+//! last    scheme 0: 12 bytes, the first 12 of HMAC-SHA256(key, every byte before them)
+//!         scheme 1: 64 bytes, the Ed25519 signature (RFC 8032) of every byte before them
 //! ```
+//!
+//! HMAC is the smallest and fastest, for one shop whose devices may all hold the secret.
+//! Ed25519 is for a chain: the head office signs, devices verify with public keys and can
+//! mint nothing ([`crate::keys`]). An Ed25519 voucher is 52 bytes longer.
 //!
 //! The header is authenticated with the body: a token of one kind can never be read as
 //! another, nor moved to another merchant or key. The scheme nibble and the key id leave room
@@ -46,8 +51,48 @@ pub const FORMAT_VERSION: u8 = 1;
 /// truncation to half the hash and no fewer than 80 bits).
 pub const TAG_LEN: usize = 12;
 
-/// The shortest possible token: version, kind, one-byte merchant and key ids, tag.
-const MIN_LEN: usize = 4 + TAG_LEN;
+/// Length of an Ed25519 signature, bytes.
+pub const ED25519_SIGNATURE_LEN: usize = 64;
+
+/// How a token is signed: the high nibble of its second byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Scheme {
+    /// HMAC-SHA256 truncated to [`TAG_LEN`] bytes: a shared secret signs and verifies.
+    HmacSha256,
+    /// Ed25519 (RFC 8032, verified strictly): a private key signs, a public key verifies.
+    Ed25519,
+}
+
+impl Scheme {
+    /// The nibble in the token header.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Scheme::HmacSha256 => 0,
+            Scheme::Ed25519 => 1,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Scheme::HmacSha256),
+            1 => Some(Scheme::Ed25519),
+            _ => None,
+        }
+    }
+
+    /// Bytes of signature (or tag) at the end of a token of this scheme.
+    pub fn signature_len(self) -> usize {
+        match self {
+            Scheme::HmacSha256 => TAG_LEN,
+            Scheme::Ed25519 => ED25519_SIGNATURE_LEN,
+        }
+    }
+}
+
+/// The shortest possible header: version, kind, one-byte merchant and key ids.
+const MIN_HEADER_LEN: usize = 4;
 
 /// The longest token accepted, bytes: far above any real voucher, it bounds the work a
 /// hostile input can cause.
@@ -146,6 +191,8 @@ pub struct Header {
     pub merchant: MerchantId,
     /// The key that signed it.
     pub key: KeyId,
+    /// How it is signed.
+    pub scheme: Scheme,
 }
 
 /// A token cut at its field boundaries.
@@ -257,26 +304,28 @@ impl Token {
         if version != FORMAT_VERSION {
             return Err(TokenError::UnsupportedVersion(version));
         }
-        if len < MIN_LEN {
+        if len < MIN_HEADER_LEN + TAG_LEN {
             return Err(TokenError::TooShort(len));
         }
         let kind_byte = reader.u8("kind")?;
-        if kind_byte >> 4 != 0 {
-            return Err(TokenError::UnsupportedScheme(kind_byte >> 4));
-        }
-        let kind = TokenKind::from_code(kind_byte).ok_or(TokenError::UnknownKind(kind_byte))?;
+        let scheme = Scheme::from_code(kind_byte >> 4)
+            .ok_or(TokenError::UnsupportedScheme(kind_byte >> 4))?;
+        let kind =
+            TokenKind::from_code(kind_byte & 0x0f).ok_or(TokenError::UnknownKind(kind_byte))?;
         let merchant = MerchantId(reader.varint_u32("merchant")?);
         let key = KeyId(reader.varint_u32("key")?);
-        if reader.remaining() < TAG_LEN {
+        let signature_len = scheme.signature_len();
+        if reader.remaining() < signature_len {
             return Err(TokenError::TooShort(len));
         }
-        let (signed, tag) = self.bytes.split_at(len - TAG_LEN);
+        let (signed, tag) = self.bytes.split_at(len - signature_len);
         let body = &signed[len - reader.remaining()..];
         Ok(Parts {
             header: Header {
                 kind,
                 merchant,
                 key,
+                scheme,
             },
             signed,
             body,
@@ -360,9 +409,21 @@ mod tests {
             Err(TokenError::UnknownKind(9))
         );
         assert_eq!(
-            Token::from_bytes(sample(0x11)),
-            Err(TokenError::UnsupportedScheme(1))
+            Token::from_bytes(sample(0x21)),
+            Err(TokenError::UnsupportedScheme(2))
         );
+        // Scheme 1 (Ed25519) needs 64 bytes of signature.
+        assert_eq!(
+            Token::from_bytes(sample(0x11)),
+            Err(TokenError::TooShort(sample(0x11).len()))
+        );
+        let mut ed = sample(0x11);
+        ed.extend_from_slice(&[0x55; ED25519_SIGNATURE_LEN - TAG_LEN]);
+        let parts = Token::from_bytes(ed.clone()).unwrap();
+        let parts = parts.split().unwrap();
+        assert_eq!(parts.header.scheme, Scheme::Ed25519);
+        assert_eq!(parts.body, &[0xaa]);
+        assert_eq!(parts.tag.len(), ED25519_SIGNATURE_LEN);
         assert_eq!(Token::from_bytes(vec![]), Err(TokenError::Empty));
         assert_eq!(
             Token::from_bytes(sample(1)[..10].to_vec()),

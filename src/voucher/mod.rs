@@ -22,7 +22,7 @@ pub use verify::{
 
 use crate::error::Error;
 use crate::ids::{CampaignId, CategoryId, MemberId, MerchantId, StoreId, VoucherId};
-use crate::keys::{AuthError, Keyring};
+use crate::keys::{AuthError, KeyRole, Keyring, Scope, Verifier};
 use crate::local_time::LocalDateTime;
 use crate::membership::member::Tier;
 use crate::money::Currency;
@@ -331,10 +331,12 @@ impl Voucher {
     ///
     /// # Errors
     /// [`Error::Voucher`] when [`Voucher::validate`] fails; [`Error::Key`] when the keyring has
-    /// no active key or belongs to another merchant.
+    /// no active key whose role covers this voucher ([`crate::KeyError::NotPermitted`]: a
+    /// store's key and a voucher valid elsewhere) or belongs to another merchant.
     pub fn sign(&self, keyring: &Keyring) -> Result<Token, Error> {
         self.validate()?;
-        keyring.seal(TokenKind::Voucher, self.merchant, |w| {
+        let scope = Scope::VoucherStores(&self.region.stores);
+        keyring.seal(TokenKind::Voucher, self.merchant, scope, |w| {
             codec::encode_body(self, w)
         })
     }
@@ -343,12 +345,18 @@ impl Voucher {
     ///
     /// # Errors
     /// The [`Rejection`] of the signature stage: malformed, wrong kind or merchant, unknown or
-    /// retired key, bad signature.
-    pub fn open(token: &Token, keyring: &Keyring) -> Result<Voucher, Rejection> {
-        let body = keyring
-            .open(token, TokenKind::Voucher)
-            .map_err(rejection_of_auth)?;
-        codec::decode_body(body, keyring.merchant()).map_err(|e| rejection_of_token_error(&e))
+    /// retired key, bad signature, or a key whose role does not cover this voucher
+    /// ([`Rejection::KeyNotPermitted`]).
+    pub fn open<V: Verifier + ?Sized>(token: &Token, keys: &V) -> Result<Voucher, Rejection> {
+        let opened =
+            crate::keys::open(keys, token, TokenKind::Voucher).map_err(rejection_of_auth)?;
+        let voucher = codec::decode_body(opened.body, keys.merchant())
+            .map_err(|e| rejection_of_token_error(&e))?;
+        let scope = Scope::VoucherStores(&voucher.region.stores);
+        if !opened.role.permits(TokenKind::Voucher, scope) {
+            return Err(Rejection::KeyNotPermitted);
+        }
+        Ok(voucher)
     }
 }
 
@@ -360,20 +368,21 @@ pub(crate) fn rejection_of_auth(error: AuthError) -> Rejection {
         AuthError::UnknownKey => Rejection::UnknownKey,
         AuthError::RetiredKey => Rejection::RetiredKey,
         AuthError::BadSignature => Rejection::BadSignature,
+        AuthError::NotPermitted => Rejection::KeyNotPermitted,
     }
 }
 
 /// Parses scanned text, checks its kind, merchant, key and signature, and returns the
-/// authenticated body: the signature stage every kind of token goes through.
-pub(crate) fn open_text(
+/// authenticated body with the signing key's role: the signature stage every kind of token
+/// goes through.
+pub(crate) fn open_text<V: Verifier + ?Sized>(
     text: &str,
-    keyring: &Keyring,
+    keys: &V,
     kind: TokenKind,
-) -> Result<Vec<u8>, Rejection> {
+) -> Result<(Vec<u8>, KeyRole), Rejection> {
     let token = Token::parse(text).map_err(|e| rejection_of_token_error(&e))?;
-    keyring
-        .open(&token, kind)
-        .map(<[u8]>::to_vec)
+    crate::keys::open(keys, &token, kind)
+        .map(|opened| (opened.body.to_vec(), opened.role))
         .map_err(rejection_of_auth)
 }
 

@@ -26,7 +26,7 @@
 
 use super::Voucher;
 use crate::ids::{CategoryId, MemberId, StoreId};
-use crate::keys::Keyring;
+use crate::keys::Verifier;
 use crate::local_time::StoreClock;
 use crate::membership::member::Tier;
 use crate::merchant::Store;
@@ -335,7 +335,11 @@ impl From<Rejection> for Decision {
 /// assert_eq!(decision.rejection(), Some(Rejection::BelowMinimumSpend));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn verify(text: &str, keyring: &Keyring, ctx: &RedemptionContext<'_>) -> Decision {
+pub fn verify<V: Verifier + ?Sized>(
+    text: &str,
+    keyring: &V,
+    ctx: &RedemptionContext<'_>,
+) -> Decision {
     match Token::parse(text) {
         Ok(token) => verify_token(&token, keyring, ctx),
         Err(e) => super::rejection_of_token_error(&e).into(),
@@ -343,7 +347,11 @@ pub fn verify(text: &str, keyring: &Keyring, ctx: &RedemptionContext<'_>) -> Dec
 }
 
 /// Verifies a decoded token in a redemption context.
-pub fn verify_token(token: &Token, keyring: &Keyring, ctx: &RedemptionContext<'_>) -> Decision {
+pub fn verify_token<V: Verifier + ?Sized>(
+    token: &Token,
+    keyring: &V,
+    ctx: &RedemptionContext<'_>,
+) -> Decision {
     match Voucher::open(token, keyring) {
         Ok(voucher) => check_limits(voucher, ctx),
         Err(reason) => reason.into(),
