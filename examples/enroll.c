@@ -82,7 +82,7 @@ static o2o_status print_text(const char *label, const o2o_member_check_in *check
 static int check_card(const o2o_keyring *keyring, const o2o_ledger *ledger,
                       const o2o_member_check_in *check_in,
                       const o2o_member_check_in_details *details) {
-    char text[128];
+    char text[256]; /* an Ed25519 card or share code is about 130 characters */
     size_t needed = 0;
     o2o_card card;
     o2o_member_record record;
@@ -107,7 +107,7 @@ static int check_card(const o2o_keyring *keyring, const o2o_ledger *ledger,
 }
 
 static o2o_status print_share_code(const o2o_keyring *keyring, uint64_t member_id) {
-    char text[128];
+    char text[256]; /* an Ed25519 card or share code is about 130 characters */
     size_t needed = 0;
     o2o_status status = o2o_share_code_text(keyring, member_id, text, sizeof text, &needed);
     if (status == O2O_STATUS_OK) printf("SHARE %s\n", text);

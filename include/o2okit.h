@@ -65,6 +65,52 @@
 #define O2O_IDENTITY_APP_ACCOUNT 2
 
 /*
+ `role` of `o2o_keyring_add_role_key`: every kind of token for every store (one shop).
+ */
+#define O2O_KEY_ROLE_ALL 0
+
+/*
+ `role`: vouchers valid anywhere (the head office's voucher key).
+ */
+#define O2O_KEY_ROLE_VOUCHERS 1
+
+/*
+ `role`: vouchers limited to the store `scope_id` only (a sign-up kiosk's welcome offers).
+ */
+#define O2O_KEY_ROLE_STORE_VOUCHERS 2
+
+/*
+ `role`: membership cards and share codes.
+ */
+#define O2O_KEY_ROLE_MEMBERS 3
+
+/*
+ `role`: check-in codes of the store `scope_id` (its screen's key).
+ */
+#define O2O_KEY_ROLE_CHECK_IN 4
+
+/*
+ `role`: the journal of the till `scope_id`.
+ */
+#define O2O_KEY_ROLE_JOURNAL 5
+
+/*
+ `scheme` of `o2o_keyring_add_role_key`: an HMAC-SHA256 secret of at least 32 bytes (signs
+ and verifies).
+ */
+#define O2O_KEY_SCHEME_HMAC 0
+
+/*
+ `scheme`: an Ed25519 private key's 32-byte seed (signs and verifies).
+ */
+#define O2O_KEY_SCHEME_ED25519 1
+
+/*
+ `scheme`: an Ed25519 public key, 32 bytes (verifies only).
+ */
+#define O2O_KEY_SCHEME_ED25519_PUBLIC 2
+
+/*
  Error-correction level L (about 7% recoverable), for `o2o_qr_*`.
  */
 #define O2O_QR_EC_L 0

@@ -924,6 +924,30 @@ fn a_chain_till_verifies_with_a_key_set_and_a_kiosk_signs_with_store_keys_only()
         scan("sale-3", &hmac_forgery),
         (2, "REFUSED reason=bad_signature\n".into())
     );
+    // The key-set path under AddressSanitizer + UBSan and under Valgrind: clean, same answer.
+    let sanitized = Command::new(&programs().1)
+        .args(till_args("sale-1"))
+        .arg(&chain_voucher)
+        .output()
+        .unwrap();
+    assert_eq!(
+        sanitized.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&sanitized.stderr)
+    );
+    assert!(String::from_utf8_lossy(&sanitized.stdout).contains("replayed=yes"));
+    let checked = wrapped(&valgrind(), &programs().0)
+        .args(till_args("sale-1"))
+        .arg(&chain_voucher)
+        .output()
+        .unwrap();
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
     // A tampered key set: the till refuses to start.
     let mut bytes = std::fs::read(&set_path).unwrap();
     let middle = bytes.len() / 2;

@@ -66,35 +66,26 @@ fn verify_only() -> Failure {
     )
 }
 
-/// What a key may sign (see `o2o_keyring_add_role_key`).
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum o2o_key_role {
-    /// Every kind of token for every store (one shop).
-    All = 0,
-    /// Vouchers valid anywhere.
-    Vouchers = 1,
-    /// Vouchers limited to the store `scope_id` only.
-    StoreVouchers = 2,
-    /// Membership cards and share codes.
-    Members = 3,
-    /// Check-in codes of the store `scope_id`.
-    CheckIn = 4,
-    /// The journal of the till `scope_id`.
-    Journal = 5,
-}
+/// `role` of `o2o_keyring_add_role_key`: every kind of token for every store (one shop).
+pub const O2O_KEY_ROLE_ALL: u32 = 0;
+/// `role`: vouchers valid anywhere (the head office's voucher key).
+pub const O2O_KEY_ROLE_VOUCHERS: u32 = 1;
+/// `role`: vouchers limited to the store `scope_id` only (a sign-up kiosk's welcome offers).
+pub const O2O_KEY_ROLE_STORE_VOUCHERS: u32 = 2;
+/// `role`: membership cards and share codes.
+pub const O2O_KEY_ROLE_MEMBERS: u32 = 3;
+/// `role`: check-in codes of the store `scope_id` (its screen's key).
+pub const O2O_KEY_ROLE_CHECK_IN: u32 = 4;
+/// `role`: the journal of the till `scope_id`.
+pub const O2O_KEY_ROLE_JOURNAL: u32 = 5;
 
-/// Which kind of key material `o2o_keyring_add_role_key` receives.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum o2o_key_scheme {
-    /// An HMAC-SHA256 secret of at least 32 bytes: signs and verifies.
-    Hmac = 0,
-    /// An Ed25519 private key's 32-byte seed: signs and verifies.
-    Ed25519 = 1,
-    /// An Ed25519 public key, 32 bytes: verifies only.
-    Ed25519Public = 2,
-}
+/// `scheme` of `o2o_keyring_add_role_key`: an HMAC-SHA256 secret of at least 32 bytes (signs
+/// and verifies).
+pub const O2O_KEY_SCHEME_HMAC: u32 = 0;
+/// `scheme`: an Ed25519 private key's 32-byte seed (signs and verifies).
+pub const O2O_KEY_SCHEME_ED25519: u32 = 1;
+/// `scheme`: an Ed25519 public key, 32 bytes (verifies only).
+pub const O2O_KEY_SCHEME_ED25519_PUBLIC: u32 = 2;
 
 fn role_of(role: u32, scope_id: u32) -> Result<KeyRole, Failure> {
     Ok(match role {

@@ -64,6 +64,82 @@ int main(int argc, char **argv) {
     EXPECT(o2o_rejection_text(4242) != NULL && o2o_rejection_text(O2O_REJECTION_NONE) != NULL);
     EXPECT(!o2o_decision_accepted(NULL));
     EXPECT(o2o_decision_voucher_id(NULL, &id) == O2O_STATUS_NULL_ARGUMENT);
+    /* Keys with roles, derived keys and key sets. */
+    {
+        static const uint8_t garbage[80] = {'O', '2', 'O', 'K', 'S', 1, 6, 0, 0, 0};
+        /* RFC 8032, test 1: a valid Ed25519 public key. */
+        static const uint8_t rfc_public[32] = {
+            0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a,
+            0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a};
+        uint8_t derived_a[32], derived_b[32], again[32];
+        uint64_t version = 99;
+        o2o_keyring *chain = NULL, *loaded = NULL;
+        EXPECT(o2o_derive_key(secret, 32, 88, O2O_KEY_ROLE_CHECK_IN, 1001, derived_a) ==
+               O2O_STATUS_OK);
+        EXPECT(o2o_derive_key(secret, 32, 88, O2O_KEY_ROLE_CHECK_IN, 1001, again) == O2O_STATUS_OK);
+        EXPECT(o2o_derive_key(secret, 32, 88, O2O_KEY_ROLE_CHECK_IN, 1002, derived_b) ==
+               O2O_STATUS_OK);
+        EXPECT(memcmp(derived_a, again, 32) == 0 && memcmp(derived_a, derived_b, 32) != 0);
+        EXPECT(o2o_derive_key(secret, 31, 88, O2O_KEY_ROLE_CHECK_IN, 1001, again) ==
+               O2O_STATUS_KEY_TOO_SHORT);
+        EXPECT(o2o_derive_key(secret, 32, 88, 77, 1001, again) == O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_derive_key(NULL, 32, 88, O2O_KEY_ROLE_CHECK_IN, 1001, again) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_derive_key(secret, 32, 88, O2O_KEY_ROLE_CHECK_IN, 1001, NULL) ==
+               O2O_STATUS_NULL_ARGUMENT);
+
+        EXPECT(o2o_keyring_new_empty(88, NULL) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_keyring_new_empty(88, &chain) == O2O_STATUS_OK);
+        EXPECT(!o2o_keyring_can_sign(chain) && !o2o_keyring_can_sign(NULL));
+        EXPECT(o2o_keyring_add_role_key(chain, 101, O2O_KEY_ROLE_CHECK_IN, 1001, O2O_KEY_SCHEME_HMAC,
+                                        derived_a, 32) == O2O_STATUS_OK);
+        EXPECT(o2o_keyring_add_role_key(chain, 101, O2O_KEY_ROLE_CHECK_IN, 1001, O2O_KEY_SCHEME_HMAC,
+                                        derived_a, 32) == O2O_STATUS_KEY_DUPLICATE);
+        EXPECT(o2o_keyring_add_role_key(chain, 102, 9, 0, O2O_KEY_SCHEME_HMAC, derived_a, 32) ==
+               O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_keyring_add_role_key(chain, 102, O2O_KEY_ROLE_MEMBERS, 0, 9, derived_a, 32) ==
+               O2O_STATUS_INVALID_ARGUMENT);
+        EXPECT(o2o_keyring_add_role_key(chain, 102, O2O_KEY_ROLE_MEMBERS, 0,
+                                        O2O_KEY_SCHEME_ED25519, derived_a, 31) ==
+               O2O_STATUS_KEY_INVALID);
+        EXPECT(o2o_keyring_add_role_key(chain, 102, O2O_KEY_ROLE_MEMBERS, 0,
+                                        O2O_KEY_SCHEME_ED25519_PUBLIC, rfc_public, 32) ==
+               O2O_STATUS_OK);
+        /* A public key verifies and never signs. */
+        EXPECT(o2o_keyring_activate(chain, 102) == O2O_STATUS_KEY_CANNOT_SIGN);
+        EXPECT(o2o_keyring_add_role_key(NULL, 103, O2O_KEY_ROLE_ALL, 0, O2O_KEY_SCHEME_HMAC,
+                                        derived_a, 32) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_keyring_activate(chain, 101) == O2O_STATUS_OK);
+        EXPECT(o2o_keyring_can_sign(chain));
+        /* A check-in key signs no voucher. */
+        EXPECT(o2o_voucher_issue_json(
+                   chain,
+                   "{\"id\":1,\"merchant\":88,\"campaign\":null,\"currency\":\"CNY\","
+                   "\"benefit\":{\"type\":\"amount_off\",\"minor\":100},\"member\":null,"
+                   "\"time\":{\"valid_from\":null,\"valid_until\":null,\"weekdays\":null,"
+                   "\"hours\":[]},\"region\":{\"stores\":[],\"regions\":[],\"geofence\":null},"
+                   "\"conditions\":{\"min_spend_minor\":0,\"categories\":\"all\","
+                   "\"min_tier\":null,\"new_members_only\":false,\"not_combinable\":false},"
+                   "\"state\":{\"max_uses\":1,\"max_uses_per_member\":null}}",
+                   NULL, 0, &needed) == O2O_STATUS_KEY_NOT_PERMITTED);
+        EXPECT(o2o_keyring_key_set_version(chain, &version) == O2O_STATUS_OK && version == 0);
+        EXPECT(o2o_keyring_key_set_version(chain, NULL) == O2O_STATUS_NULL_ARGUMENT);
+
+        /* Key sets: NULLs, a bad root key, garbage. Nothing is handed out. */
+        EXPECT(o2o_keyring_from_key_set(88, NULL, 80, derived_a, 32, 1781496000, &loaded) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_keyring_from_key_set(88, garbage, sizeof garbage, derived_a, 31, 1781496000,
+                                        &loaded) == O2O_STATUS_KEY_INVALID);
+        EXPECT(o2o_keyring_from_key_set(88, garbage, 12, rfc_public, 32, 1781496000, &loaded) ==
+               O2O_STATUS_KEY_SET_MALFORMED);
+        /* A well-framed set whose signature is not the root's. */
+        EXPECT(o2o_keyring_from_key_set(88, garbage, sizeof garbage, rfc_public, 32, 1781496000,
+                                        &loaded) == O2O_STATUS_KEY_SET_BAD_SIGNATURE);
+        EXPECT(loaded == NULL);
+        EXPECT(o2o_keyring_update_key_set(chain, garbage, sizeof garbage, derived_a, 32,
+                                          1781496000) == O2O_STATUS_KEY_NOT_PERMITTED);
+        o2o_keyring_free(chain);
+    }
     /* Freeing NULL is fine. */
     o2o_keyring_free(NULL);
     o2o_store_free(NULL);
