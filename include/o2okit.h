@@ -1034,6 +1034,31 @@ o2o_status o2o_check_in_verify(const struct o2o_keyring *keyring,
                                struct o2o_check_in *out);
 
 /*
+ Writes the rotating check-in code `store_id`'s screen shows at `at_unix_seconds` (a new
+ code every `period_secs` seconds) into `buffer`, signed with the keyring's active key for
+ that store's check-in codes. A screen needs only its store's check-in key
+ (`O2O_KEY_ROLE_CHECK_IN`, from `o2o_derive_key`): it signs that store's codes and nothing else.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` (period 0, bad time),
+ `O2O_STATUS_KEY_NO_ACTIVE`, `O2O_STATUS_KEY_NOT_PERMITTED` (no key for this store's codes),
+ `O2O_STATUS_INSUFFICIENT_BUFFER`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library.
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_check_in_code_text(const struct o2o_keyring *keyring,
+                                  uint32_t store_id,
+                                  int64_t at_unix_seconds,
+                                  uint32_t period_secs,
+                                  char *buffer,
+                                  size_t capacity,
+                                  size_t *needed);
+
+/*
  Makes an identity key from the `secret_len` bytes at `secret` (at least 32, from a
  cryptographic random source; copied). Never rotate it: it would give every member a new id.
 

@@ -1,11 +1,11 @@
-//! Check-in codes for C: verify a scan of a store's code.
+//! Check-in codes for C: the store screen's rotating code, and verifying a scan of it.
 
 use super::keyring::o2o_keyring;
-use super::status::{guard, o2o_status};
+use super::status::{guard, o2o_status, write_text};
 use super::voucher::o2o_rejection;
 use super::{borrow, check_out, instant, put, text};
 use crate::ids::StoreId;
-use crate::membership::checkin::{CheckInPolicy, Presence, verify_check_in};
+use crate::membership::checkin::{CheckInPolicy, Presence, rotating_code, verify_check_in};
 use std::ffi::c_char;
 
 /// How well a check-in proves presence.
@@ -82,6 +82,41 @@ pub unsafe extern "C" fn o2o_check_in_verify(
         // SAFETY: checked above.
         unsafe { put(out, result) };
         Ok(())
+    })
+}
+
+/// Writes the rotating check-in code `store_id`'s screen shows at `at_unix_seconds` (a new
+/// code every `period_secs` seconds) into `buffer`, signed with the keyring's active key for
+/// that store's check-in codes. A screen needs only its store's check-in key
+/// (`O2O_KEY_ROLE_CHECK_IN`, from `o2o_derive_key`): it signs that store's codes and nothing else.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` (period 0, bad time),
+/// `O2O_STATUS_KEY_NO_ACTIVE`, `O2O_STATUS_KEY_NOT_PERMITTED` (no key for this store's codes),
+/// `O2O_STATUS_INSUFFICIENT_BUFFER`.
+///
+/// # Safety
+/// - `keyring` is NULL or a live `o2o_keyring` made by this library.
+/// - `buffer` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn o2o_check_in_code_text(
+    keyring: *const o2o_keyring,
+    store_id: u32,
+    at_unix_seconds: i64,
+    period_secs: u32,
+    buffer: *mut c_char,
+    capacity: usize,
+    needed: *mut usize,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live keyring, per the header.
+        let ring = unsafe { borrow(keyring, "keyring") }?;
+        let policy = CheckInPolicy::new(period_secs, 0)?;
+        let at = instant(at_unix_seconds)?;
+        let code = rotating_code(ring.0.signing()?, StoreId(store_id), &policy, at)?;
+        write_text(&code.to_scanner_text(), buffer, capacity, needed)
     })
 }
 

@@ -122,6 +122,25 @@ int main(int argc, char **argv) {
                    "\"min_tier\":null,\"new_members_only\":false,\"not_combinable\":false},"
                    "\"state\":{\"max_uses\":1,\"max_uses_per_member\":null}}",
                    NULL, 0, &needed) == O2O_STATUS_KEY_NOT_PERMITTED);
+        /* A check-in screen's key: its store's codes, verified by the same key; no other
+         * store's. */
+        {
+            char code[128];
+            o2o_check_in scanned;
+            EXPECT(o2o_check_in_code_text(chain, 1001, 1781496000, 30, code, sizeof code, NULL) ==
+                   O2O_STATUS_OK);
+            EXPECT(o2o_check_in_verify(chain, code, 1781496005, 30, 1, 1001, &scanned) ==
+                   O2O_STATUS_OK);
+            EXPECT(scanned.rejection == O2O_REJECTION_NONE && scanned.store_id == 1001);
+            EXPECT(o2o_check_in_code_text(chain, 1002, 1781496000, 30, code, sizeof code, NULL) ==
+                   O2O_STATUS_KEY_NOT_PERMITTED);
+            EXPECT(o2o_check_in_code_text(chain, 1001, 1781496000, 0, code, sizeof code, NULL) ==
+                   O2O_STATUS_INVALID_ARGUMENT);
+            EXPECT(o2o_check_in_code_text(NULL, 1001, 1781496000, 30, code, sizeof code, NULL) ==
+                   O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_check_in_code_text(chain, 1001, 1781496000, 30, code, 4, &needed) ==
+                   O2O_STATUS_INSUFFICIENT_BUFFER && needed > 4);
+        }
         EXPECT(o2o_keyring_key_set_version(chain, &version) == O2O_STATUS_OK && version == 0);
         EXPECT(o2o_keyring_key_set_version(chain, NULL) == O2O_STATUS_NULL_ARGUMENT);
 
