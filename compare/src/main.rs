@@ -178,26 +178,15 @@ fn main() {
     let voucher = reference_voucher();
     let token = voucher.sign(&ring).unwrap();
     let o2o_text = token.to_scanner_text();
-    let store = Store {
-        id: StoreId(STORE),
-        merchant: MerchantId(88),
-        name: String::new(),
-        time_zone: chrono_tz::Asia::Shanghai,
-        region: RegionCode::new("440305").unwrap(),
-        location: None,
-    };
+    let store = Store::new(
+        StoreId(STORE),
+        MerchantId(88),
+        chrono_tz::Asia::Shanghai,
+        RegionCode::new("440305").unwrap(),
+    );
     let basket = Basket::single(Currency::CNY, BASKET_MINOR).unwrap();
-    let ctx = RedemptionContext {
-        store: &store,
-        at: DateTime::from_timestamp(NOW, 0).unwrap(),
-        basket: &basket,
-        member: Some(MemberContext {
-            id: MemberId(MEMBER),
-            tier: Tier(0),
-            is_new: false,
-        }),
-        other_vouchers: 0,
-    };
+    let ctx = RedemptionContext::new(&store, DateTime::from_timestamp(NOW, 0).unwrap(), &basket)
+        .with_member(MemberContext::new(MemberId(MEMBER), Tier(0), false));
     let o2o_ns = time_ns(|| verify(black_box(&o2o_text), &ring, &ctx).is_accepted());
 
     // Bare HMAC-SHA256 over the same signed bytes, keyed each time, constant-time tag check.
@@ -269,6 +258,35 @@ fn main() {
         verifier.satisfy_exact(exact.into());
     }
     verifier.satisfy_general(macaroon_caveat);
+    // HMAC-SHA256 with the key schedule precomputed: the floor o2okit's keyring works from.
+    let keyed = Hmac::<Sha256>::new_from_slice(&SECRET).unwrap();
+    let keyed_ns = time_ns(|| {
+        let mut mac = black_box(&keyed).clone();
+        mac.update(black_box(signed));
+        mac.verify_truncated_left(tag).is_ok()
+    });
+
+    // The public-key scheme: the same voucher signed with Ed25519, verified by a till holding
+    // the public key only, beside a bare verify_strict of the same bytes.
+    let mut head_office = Keyring::new(MerchantId(88));
+    head_office
+        .add_key(KeyId(1), KeyRole::Vouchers, Ed25519Key::from_seed(&SECRET))
+        .unwrap();
+    head_office.activate(KeyId(1)).unwrap();
+    let till = head_office.verifying_keyring();
+    let ed_token = voucher.sign(&head_office).unwrap();
+    let ed_text = ed_token.to_scanner_text();
+    let ed_ns = time_ns(|| verify(black_box(&ed_text), &till, &ctx).is_accepted());
+    let ed_bytes = ed_token.as_bytes();
+    let (ed_signed, ed_signature) = ed_bytes.split_at(ed_bytes.len() - 64);
+    let public = ed25519_dalek::SigningKey::from_bytes(&SECRET).verifying_key();
+    let signature = ed25519_dalek::Signature::from_slice(ed_signature).unwrap();
+    let bare_ed_ns = time_ns(|| {
+        black_box(&public)
+            .verify_strict(black_box(ed_signed), &signature)
+            .is_ok()
+    });
+
     let macaroon_ns = time_ns(|| {
         Macaroon::deserialize(black_box(&mac_text))
             .is_ok_and(|m| verifier.verify(&m, &mkey, Vec::new()).is_ok())
@@ -286,6 +304,27 @@ fn main() {
             "bare HMAC-SHA256 over the same bytes (keyed each time)",
             hmac_ns,
             bytes.len(),
+            "—".to_owned(),
+            "raw bytes, no encoding, no limit checks",
+        ),
+        (
+            "HMAC-SHA256 over the same bytes, key schedule precomputed",
+            keyed_ns,
+            bytes.len(),
+            "—".to_owned(),
+            "raw bytes, no encoding, no limit checks",
+        ),
+        (
+            "o2okit, Ed25519 (decode + signature + every limit)",
+            ed_ns,
+            ed_text.len(),
+            qr_version(&ed_text),
+            "scanner text, Crockford base32",
+        ),
+        (
+            "bare Ed25519 verify_strict over the same bytes",
+            bare_ed_ns,
+            ed_bytes.len(),
             "—".to_owned(),
             "raw bytes, no encoding, no limit checks",
         ),
@@ -328,9 +367,11 @@ fn main() {
     }
     let _ = writeln!(
         md,
-        "\nMachine: {} ({} cores). Reproduce: `cargo run --release -p o2okit-compare` (writes this file). Times are medians of 9 rounds of ≥ 50 ms in one run; read the ratios, absolute times drift on a shared machine. Lengths are characters of the text a QR code or scanner carries (bytes for bare HMAC: signed bytes plus the 12-byte tag).",
+        "\nMachine: {} ({} cores). Reproduce: `cargo run --release -p o2okit-compare` (writes this file). Times are medians of 9 rounds of ≥ 50 ms in one run; read the ratios, absolute times drift on a shared machine. Lengths are characters of the text a QR code or scanner carries (bytes for the bare rows: signed bytes plus the 12-byte tag or 64-byte signature). The Ed25519 row's ratio to its own floor: {:.2} × the bare verify_strict; o2okit's HMAC row: {:.2} × the precomputed HMAC.",
         cpu_model(),
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        ed_ns / bare_ed_ns,
+        o2o_ns / keyed_ns
     );
     print!("{md}");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md");
