@@ -122,30 +122,44 @@ static int index_of(const char *name, const char *const *names, int count) {
     return -1;
 }
 
+/* Reads a decimal uint32 that fills the whole of text; -1 when it is not one. */
+static long long parse_u32(const char *text) {
+    char *end = NULL;
+    unsigned long long value;
+    if (text[0] < '0' || text[0] > '9') return -1;
+    value = strtoull(text, &end, 10);
+    if (*end != '\0' || value > 0xffffffffULL) return -1;
+    return (long long)value;
+}
+
 /* Adds and activates one key given as ID:ROLE:SCOPE:SCHEME:HEX. */
 static o2o_status add_role_key(o2o_keyring *keyring, const char *spec) {
     static const char *const roles[] = {"all", "vouchers", "store_vouchers", "members",
                                         "check_in", "journal"};
     static const char *const schemes[] = {"hmac", "ed25519", "public"};
-    char role[32], scheme[16], hex[260];
-    unsigned long id, scope;
+    char id[16], role[32], scope[16], scheme[16], hex[260];
+    long long key_id, scope_id;
     uint8_t material[128];
     long length;
     int role_index, scheme_index;
     o2o_status status;
-    if (sscanf(spec, "%lu:%31[a-z_]:%lu:%15[a-z0-9]:%259s", &id, role, &scope, scheme, hex) != 5 ||
+    if (sscanf(spec, "%15[0-9]:%31[a-z_]:%15[0-9]:%15[a-z0-9]:%259s", id, role, scope, scheme,
+               hex) != 5 ||
+        (key_id = parse_u32(id)) < 0 || (scope_id = parse_u32(scope)) < 0 ||
         (role_index = index_of(role, roles, 6)) < 0 ||
         (scheme_index = index_of(scheme, schemes, 3)) < 0 ||
         (length = decode_hex(hex, material, sizeof material)) < 0) {
-        fprintf(stderr, "--role-key %s is not ID:ROLE:SCOPE:SCHEME:HEX\n", spec);
+        memset(hex, 0, sizeof hex);
+        fprintf(stderr, "--role-key is not ID:ROLE:SCOPE:SCHEME:HEX with 32-bit ids\n");
         exit(1);
     }
-    status = o2o_keyring_add_role_key(keyring, (uint32_t)id, (uint32_t)role_index,
-                                      (uint32_t)scope, (uint32_t)scheme_index, material,
+    memset(hex, 0, sizeof hex);
+    status = o2o_keyring_add_role_key(keyring, (uint32_t)key_id, (uint32_t)role_index,
+                                      (uint32_t)scope_id, (uint32_t)scheme_index, material,
                                       (size_t)length);
     memset(material, 0, sizeof material);
     if (status == O2O_STATUS_OK && scheme_index != 2) {
-        status = o2o_keyring_activate(keyring, (uint32_t)id);
+        status = o2o_keyring_activate(keyring, (uint32_t)key_id);
     }
     return status;
 }
@@ -185,7 +199,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--merchant")) merchant = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--key-id")) key_id = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--key")) key_hex = value;
-        else if (!strcmp(arg, "--role-key") && role_key_count < 8) role_keys[role_key_count++] = value;
+        else if (!strcmp(arg, "--role-key")) {
+            if (role_key_count == 8) { fprintf(stderr, "at most 8 --role-key\n"); return 1; }
+            role_keys[role_key_count++] = value;
+        }
         else if (!strcmp(arg, "--identity-key")) identity_hex = value;
         else if (!strcmp(arg, "--store")) store_id = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--tz")) zone = value;
@@ -200,6 +217,10 @@ int main(int argc, char **argv) {
     }
     if (rules.welcome_voucher_json != NULL && scan.welcome_voucher_id == 0) {
         fprintf(stderr, "--welcome-json needs --welcome-id (an id the ledger has never seen)\n");
+        return 1;
+    }
+    if (key_hex && role_key_count) {
+        fprintf(stderr, "give --key or --role-key, not both\n");
         return 1;
     }
     if (!ledger_path || !(key_hex || role_key_count) || !identity_hex || !zone || !region ||

@@ -7,7 +7,8 @@
  *
  * A till of a chain loads the key set the head office publishes (--key-set), checked against
  * the root public key it pins (--root, 32 bytes in hex): it then holds public keys only and
- * can mint nothing. --key (an HMAC secret) is the single-shop setup, where the till's key
+ * can mint nothing. --min-key-set-version N refuses a set older than the newest one the till
+ * has loaded before (keep that number across restarts). --key (an HMAC secret) is the single-shop setup, where the till's key
  * could also sign.
  *
  * Without VOUCHER_TEXT it reads one line from standard input, as a keyboard-wedge barcode
@@ -73,7 +74,7 @@ static long decode_hex(const char *hex, uint8_t *out, size_t capacity) {
 /* Loads the key set at path, checked against the root public key in hex, into a keyring
  * that verifies and cannot sign. */
 static o2o_status load_key_set(const char *path, const char *root_hex, uint32_t merchant,
-                               long long at, o2o_keyring **out) {
+                               long long at, uint64_t min_version, o2o_keyring **out) {
     uint8_t root[32];
     uint8_t *bytes;
     long length;
@@ -90,14 +91,18 @@ static o2o_status load_key_set(const char *path, const char *root_hex, uint32_t 
     fseek(file, 0, SEEK_END);
     length = ftell(file);
     fseek(file, 0, SEEK_SET);
-    bytes = malloc(length > 0 ? (size_t)length : 1);
+    if (length < 0 || length > (1L << 20)) { /* a key set is at most 1 MiB */
+        fprintf(stderr, "%s: not a key set (%ld bytes)\n", path, length);
+        exit(1);
+    }
+    bytes = (uint8_t *)malloc(length > 0 ? (size_t)length : 1);
     if (bytes == NULL || length < 0 || fread(bytes, 1, (size_t)length, file) != (size_t)length) {
         fprintf(stderr, "%s: cannot read the key set\n", path);
         exit(1);
     }
     fclose(file);
     status = o2o_keyring_from_key_set(merchant, bytes, (size_t)length, root, sizeof root,
-                                      (int64_t)at, out);
+                                      (int64_t)at, min_version, out);
     free(bytes);
     if (status == O2O_STATUS_OK && o2o_keyring_can_sign(*out)) {
         fprintf(stderr, "a keyring from a key set signs nothing\n");
@@ -110,6 +115,7 @@ int main(int argc, char **argv) {
     const char *ledger_path = NULL, *key_hex = NULL, *zone = NULL, *region = NULL;
     const char *currency = "CNY", *sale = NULL, *voucher_text = NULL;
     const char *key_set_path = NULL, *root_hex = NULL;
+    unsigned long long min_key_set_version = 0;
     unsigned long merchant = 0, key_id = 1, store_id = 0, other_vouchers = 0, busy_ms = 2000;
     long long at = 0, spend = 0;
     int has_member = 0;
@@ -148,6 +154,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--key")) key_hex = value;
         else if (!strcmp(arg, "--key-set")) key_set_path = value;
         else if (!strcmp(arg, "--root")) root_hex = value;
+        else if (!strcmp(arg, "--min-key-set-version")) min_key_set_version = strtoull(value, NULL, 10);
         else if (!strcmp(arg, "--store")) store_id = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--tz")) zone = value;
         else if (!strcmp(arg, "--region")) region = value;
@@ -179,8 +186,8 @@ int main(int argc, char **argv) {
         voucher_text = scanned;
     }
     if (key_set_path != NULL) {
-        if ((status = load_key_set(key_set_path, root_hex, (uint32_t)merchant, at, &keyring)) !=
-            O2O_STATUS_OK) {
+        if ((status = load_key_set(key_set_path, root_hex, (uint32_t)merchant, at,
+                                   (uint64_t)min_key_set_version, &keyring)) != O2O_STATUS_OK) {
             return fail("loading the key set", status);
         }
     } else {

@@ -1330,6 +1330,9 @@ o2o_status o2o_keyring_add_role_key(struct o2o_keyring *keyring,
  at `key_set`, as the head office published it), checked against the root public key the
  till pins (32 bytes at `root_public_key`), with each key's validity window applied at
  `at_unix_seconds`. The keyring holds public keys only: it verifies and signs nothing.
+ `min_version` is the highest key-set version this till has loaded before (0 the first
+ time; read it back with `o2o_keyring_key_set_version` and keep it across restarts): an
+ older set put back on disk is refused with `O2O_STATUS_KEY_SET_ROLLBACK`.
 
  On success `*out` receives the keyring (release with `o2o_keyring_free`). Errors:
  `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_INVALID` (root key), `O2O_STATUS_KEY_SET_*`,
@@ -1348,6 +1351,7 @@ o2o_status o2o_keyring_from_key_set(uint32_t merchant_id,
                                     const uint8_t *root_public_key,
                                     size_t root_len,
                                     int64_t at_unix_seconds,
+                                    uint64_t min_version,
                                     struct o2o_keyring **out);
 
 /*

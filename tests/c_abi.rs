@@ -948,6 +948,10 @@ fn a_chain_till_verifies_with_a_key_set_and_a_kiosk_signs_with_store_keys_only()
         "{}",
         String::from_utf8_lossy(&checked.stderr)
     );
+    // An older set than the till has loaded before: refused across the restart.
+    let (exit, printed) = scan_as("sale-5", &chain_voucher, &["--min-key-set-version", "4"]);
+    assert_eq!(exit, 1);
+    assert!(printed.starts_with("ERROR status=213"), "{printed}");
     // A tampered key set: the till refuses to start.
     let mut bytes = std::fs::read(&set_path).unwrap();
     let middle = bytes.len() / 2;

@@ -251,7 +251,7 @@ fn a_till_holding_every_published_file_cannot_mint_a_token_another_till_accepts(
     let set = published(&head_office, 1, &[]);
     let pinned = root().public_key();
     let other_till =
-        VerifyingKeyring::from_key_set(&set, &pinned, MERCHANT, at("2026-06-15T00:00:00Z"))
+        VerifyingKeyring::from_key_set(&set, &pinned, MERCHANT, at("2026-06-15T00:00:00Z"), 0)
             .unwrap();
 
     // Everything the till holds: the key-set file and the pinned root public key, and every
@@ -336,8 +336,8 @@ fn key_sets_load_rotate_with_an_overlap_and_refuse_rollback_tampering_and_strang
         .sign(&root())
         .unwrap();
 
-    let till =
-        VerifyingKeyring::from_key_set(&v1, &pinned, MERCHANT, t("2026-06-01T00:00:00Z")).unwrap();
+    let till = VerifyingKeyring::from_key_set(&v1, &pinned, MERCHANT, t("2026-06-01T00:00:00Z"), 0)
+        .unwrap();
     assert_eq!(till.key_set_version(), Some(1));
     assert!(voucher_decision(&old_voucher, &till, STORE_A).is_accepted());
     assert_eq!(
@@ -378,21 +378,55 @@ fn key_sets_load_rotate_with_an_overlap_and_refuse_rollback_tampering_and_strang
         }
     );
 
-    // Tampering anywhere: header, payload, signature.
-    for index in [0, 5, 7, 20, v2.len() / 2, v2.len() - 64, v2.len() - 1] {
+    // ... and after a restart, when the till passes the highest version it has loaded.
+    assert_eq!(
+        VerifyingKeyring::from_key_set(&v1, &pinned, MERCHANT, t("2026-06-21T00:00:00Z"), 2)
+            .unwrap_err(),
+        KeySetError::Rollback {
+            have: 2,
+            offered: 1
+        }
+    );
+    assert!(
+        VerifyingKeyring::from_key_set(&v2, &pinned, MERCHANT, t("2026-06-21T00:00:00Z"), 2)
+            .is_ok()
+    );
+
+    // Tampering: the framing is refused as such; any byte of the payload or the signature is
+    // a bad signature, found before the payload is read.
+    for (index, expected) in [
+        (0, KeySetError::Malformed("no key set header".into())),
+        (5, KeySetError::UnsupportedFormat(0)),
+    ] {
         let mut bytes = v2.clone();
         bytes[index] ^= 0x01;
-        let error = KeySet::open(&bytes, &pinned).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                KeySetError::BadSignature
-                    | KeySetError::Malformed(_)
-                    | KeySetError::UnsupportedFormat(_)
-            ),
-            "byte {index}: {error:?}"
+        assert_eq!(
+            KeySet::open(&bytes, &pinned).unwrap_err(),
+            expected,
+            "byte {index}"
         );
     }
+    for index in [
+        10,
+        20,
+        v2.len() / 2,
+        v2.len() - 65,
+        v2.len() - 64,
+        v2.len() - 1,
+    ] {
+        let mut bytes = v2.clone();
+        bytes[index] ^= 0x01;
+        assert_eq!(
+            KeySet::open(&bytes, &pinned).unwrap_err(),
+            KeySetError::BadSignature,
+            "byte {index}"
+        );
+    }
+    // Version 0 is not a version.
+    assert!(matches!(
+        KeySet::new(MERCHANT, 0, t("2026-06-01T00:00:00Z")).sign(&root()),
+        Err(KeySetError::Malformed(_))
+    ));
     assert_eq!(
         KeySet::open(&v2[..v2.len() - 1], &pinned).unwrap_err(),
         KeySetError::Malformed(format!(
@@ -418,7 +452,8 @@ fn key_sets_load_rotate_with_an_overlap_and_refuse_rollback_tampering_and_strang
             &other_merchant,
             &pinned,
             MERCHANT,
-            t("2026-06-01T00:00:00Z")
+            t("2026-06-01T00:00:00Z"),
+            0
         ),
         Err(KeySetError::WrongMerchant { .. })
     ));
@@ -450,6 +485,7 @@ fn a_retired_key_in_a_key_set_verifies_nothing() {
         &root().public_key(),
         MERCHANT,
         at("2026-06-15T00:00:00Z"),
+        0,
     )
     .unwrap();
     assert_eq!(
@@ -467,7 +503,7 @@ fn a_retired_key_in_a_key_set_verifies_nothing() {
 }
 
 #[test]
-fn a_token_of_one_scheme_is_never_checked_with_a_key_of_the_other() {
+fn a_token_of_one_scheme_is_refused_by_a_key_of_the_other() {
     // The same key id holds an HMAC key on one side and an Ed25519 key on the other.
     let hmac = signer(Kind::Hmac, VOUCHERS, KeyRole::Vouchers, 1);
     let ed = signer(Kind::Ed25519, VOUCHERS, KeyRole::Vouchers, 1);
@@ -499,4 +535,31 @@ fn rotation_per_role_leaves_the_other_roles_active() {
     assert_eq!(again.status(VOUCHERS), Some(KeyStatus::VerifyOnly));
     let till = again.verifying_keyring();
     assert!(voucher_decision(&voucher.to_scanner_text(), &till, STORE_A).is_accepted());
+}
+
+#[test]
+fn the_narrowest_active_key_signs_and_an_all_purpose_key_can_be_stood_down() {
+    // A shop growing into a chain: its old all-purpose key is still active when the new
+    // voucher key arrives.
+    let mut ring = Keyring::with_active_key(MERCHANT, KeyId(1), key(1));
+    ring.add_key(KeyId(2), KeyRole::Vouchers, Ed25519Key::from_seed(&[2; 32]))
+        .unwrap();
+    ring.activate(KeyId(2)).unwrap();
+    assert_eq!(ring.status(KeyId(1)), Some(KeyStatus::Active));
+    let voucher = amount_off(1, 500).sign(&ring).unwrap();
+    assert_eq!(voucher.header().unwrap().key, KeyId(2));
+    assert_eq!(voucher.header().unwrap().scheme, Scheme::Ed25519);
+    // Cards still come from the all-purpose key until it is stood down.
+    let card = membership_card(&ring, MemberId(1), &CardNumber::from_serial(1).unwrap()).unwrap();
+    assert_eq!(card.header().unwrap().key, KeyId(1));
+    ring.deactivate(KeyId(1)).unwrap();
+    assert!(matches!(
+        membership_card(&ring, MemberId(1), &CardNumber::from_serial(1).unwrap()),
+        Err(Error::Key(KeyError::NotPermitted(_)))
+    ));
+    ring.retire(KeyId(1)).unwrap();
+    assert_eq!(
+        ring.deactivate(KeyId(9)),
+        Err(KeyError::UnknownKey(KeyId(9)))
+    );
 }

@@ -16,6 +16,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(set) = KeySet::open(&signed, &pinned) {
         let ring = set.keyring_at(at);
         assert_eq!(ring.key_set_version(), Some(set.version));
-        let _ = VerifyingKeyring::from_key_set(&signed, &pinned, MerchantId(88), at);
+        let _ = VerifyingKeyring::from_key_set(&signed, &pinned, MerchantId(88), at, 0);
     }
 });

@@ -305,6 +305,9 @@ pub unsafe extern "C" fn o2o_keyring_add_role_key(
 /// at `key_set`, as the head office published it), checked against the root public key the
 /// till pins (32 bytes at `root_public_key`), with each key's validity window applied at
 /// `at_unix_seconds`. The keyring holds public keys only: it verifies and signs nothing.
+/// `min_version` is the highest key-set version this till has loaded before (0 the first
+/// time; read it back with `o2o_keyring_key_set_version` and keep it across restarts): an
+/// older set put back on disk is refused with `O2O_STATUS_KEY_SET_ROLLBACK`.
 ///
 /// On success `*out` receives the keyring (release with `o2o_keyring_free`). Errors:
 /// `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_INVALID` (root key), `O2O_STATUS_KEY_SET_*`,
@@ -324,6 +327,7 @@ pub unsafe extern "C" fn o2o_keyring_from_key_set(
     root_public_key: *const u8,
     root_len: usize,
     at_unix_seconds: i64,
+    min_version: u64,
     out: *mut *mut o2o_keyring,
 ) -> o2o_status {
     guard(|| {
@@ -337,7 +341,8 @@ pub unsafe extern "C" fn o2o_keyring_from_key_set(
         };
         let root = PublicKey::from_bytes(root)?;
         let at = instant(at_unix_seconds)?;
-        let ring = VerifyingKeyring::from_key_set(set, &root, MerchantId(merchant_id), at)?;
+        let ring =
+            VerifyingKeyring::from_key_set(set, &root, MerchantId(merchant_id), at, min_version)?;
         // SAFETY: `out` was checked.
         unsafe { hand_out(out, o2o_keyring(Keys::Verifying(ring))) };
         Ok(())

@@ -4,7 +4,9 @@
 //! roles, validity windows and the store or till they belong to), signed by a root Ed25519 key
 //! whose public half every till pins at install. A till loads it into a [`VerifyingKeyring`];
 //! a newer set replaces the keyring without downtime (build the new one, then swap it in), and
-//! an older one is refused, so a stolen, outdated set cannot bring back a retired key.
+//! an older one is refused, so a stolen, outdated set cannot bring back a retired key. The
+//! refusal survives a restart only if the till keeps the highest version it has loaded (in its
+//! ledger or configuration) and passes it as `min_version` when it loads the set again.
 //!
 //! # Format, version 1
 //! ```text
@@ -62,8 +64,8 @@ pub enum KeySetError {
         /// The merchant named by the set.
         found: MerchantId,
     },
-    /// Older than the set already loaded: a rollback to a set that may still trust a key
-    /// retired since.
+    /// Older than the set already loaded (or than the version the till remembers): a rollback
+    /// to a set that may still trust a key retired since.
     #[error("key set version {offered} is older than version {have}, already loaded")]
     Rollback {
         /// The version loaded.
@@ -141,7 +143,8 @@ impl PublishedKey {
 pub struct KeySet {
     /// The merchant whose keys these are.
     pub merchant: MerchantId,
-    /// Increases with every published set; a till refuses a set older than the one it has.
+    /// Increases with every published set, from 1; a till refuses a set older than the one
+    /// it has.
     pub version: u64,
     /// When the head office made it.
     pub issued_at: DateTime<Utc>,
@@ -196,7 +199,8 @@ impl KeySet {
             return Err(KeySetError::UnsupportedFormat(bytes[5]));
         }
         let payload_len = u32::from_le_bytes(bytes[6..10].try_into().expect("4 bytes")) as usize;
-        if HEADER_LEN + payload_len + SIGNATURE_LEN != bytes.len() {
+        // `bytes` holds at least the header and the signature (checked above).
+        if payload_len != bytes.len() - HEADER_LEN - SIGNATURE_LEN {
             return Err(KeySetError::Malformed(format!(
                 "payload length {payload_len} does not match the {} bytes given",
                 bytes.len()
@@ -213,6 +217,9 @@ impl KeySet {
     }
 
     fn check_unique(&self) -> Result<(), KeySetError> {
+        if self.version == 0 {
+            return Err(KeySetError::Malformed("key set versions start at 1".into()));
+        }
         let mut seen = std::collections::HashSet::new();
         for key in &self.keys {
             if !seen.insert(key.id) {
@@ -252,21 +259,31 @@ pub(crate) fn sign_raw(root: &Ed25519Key, payload: &[u8]) -> Vec<u8> {
 
 impl VerifyingKeyring {
     /// A till's keyring from signed key-set bytes, checked against the pinned `root` key, with
-    /// each key's window applied at `at` (reload at least daily, and at start).
+    /// each key's window applied at `at` (reload at least daily, and at start). `min_version`
+    /// is the highest version this till has loaded before (0 the first time): keep it across
+    /// restarts, so an older set put back on disk is refused.
     ///
     /// # Errors
-    /// [`KeySetError`]; [`KeySetError::WrongMerchant`] for another merchant's set.
+    /// [`KeySetError`]; [`KeySetError::WrongMerchant`] for another merchant's set;
+    /// [`KeySetError::Rollback`] below `min_version`.
     pub fn from_key_set(
         bytes: &[u8],
         root: &PublicKey,
         merchant: MerchantId,
         at: DateTime<Utc>,
+        min_version: u64,
     ) -> Result<VerifyingKeyring, KeySetError> {
         let set = KeySet::open(bytes, root)?;
         if set.merchant != merchant {
             return Err(KeySetError::WrongMerchant {
                 expected: merchant,
                 found: set.merchant,
+            });
+        }
+        if set.version < min_version {
+            return Err(KeySetError::Rollback {
+                have: min_version,
+                offered: set.version,
             });
         }
         Ok(set.keyring_at(at))
@@ -284,11 +301,7 @@ impl VerifyingKeyring {
         root: &PublicKey,
         at: DateTime<Utc>,
     ) -> Result<VerifyingKeyring, KeySetError> {
-        let next = VerifyingKeyring::from_key_set(bytes, root, self.merchant(), at)?;
-        let offered = next.key_set_version.unwrap_or(0);
-        match self.key_set_version {
-            Some(have) if offered < have => Err(KeySetError::Rollback { have, offered }),
-            _ => Ok(next),
-        }
+        let have = self.key_set_version.unwrap_or(0);
+        VerifyingKeyring::from_key_set(bytes, root, self.merchant(), at, have)
     }
 }

@@ -173,6 +173,20 @@ impl Keyring {
         Ok(())
     }
 
+    /// Makes the active key `id` verify-only: its role signs nothing until another key of it
+    /// is activated (and it may then be retired).
+    ///
+    /// # Errors
+    /// [`KeyError::UnknownKey`].
+    pub fn deactivate(&mut self, id: KeyId) -> Result<(), KeyError> {
+        let i = self.table.position(id).ok_or(KeyError::UnknownKey(id))?;
+        let entry = &mut self.table.entries[i];
+        if entry.status == KeyStatus::Active {
+            entry.status = KeyStatus::VerifyOnly;
+        }
+        Ok(())
+    }
+
     /// Retires `id`: tokens it signed are refused from now on.
     ///
     /// # Errors
@@ -276,12 +290,15 @@ impl Keyring {
             }
             .into());
         }
+        // The most specific active key that covers the token: a store's own key before a
+        // chain-wide one, before an all-purpose key; the first added among equals.
         let signer = self
             .table
             .entries
             .iter()
             .zip(&self.secrets)
-            .find(|(e, _)| e.status == KeyStatus::Active && e.role.permits(kind, scope));
+            .filter(|(e, _)| e.status == KeyStatus::Active && e.role.permits(kind, scope))
+            .min_by_key(|(e, _)| std::cmp::Reverse(e.role.specificity()));
         let Some((entry, secret)) = signer else {
             if self.active_key().is_none() {
                 return Err(KeyError::NoActiveKey.into());

@@ -15,9 +15,10 @@
 //! per-till HMAC keys are derived from one [`MerchantSecret`].
 //!
 //! # Keyrings
-//! - [`Keyring`]: a merchant's signing keys (and public keys it verifies with). Exactly one
-//!   key per role is *active* and signs; older keys stay *verify-only* so tokens already
-//!   handed out keep working; a *retired* key verifies nothing (tokens signed with it are
+//! - [`Keyring`]: a merchant's signing keys (and public keys it verifies with). At most one
+//!   key per role is *active*; a token is signed by the narrowest active key whose role covers
+//!   it (a store's own key before a chain-wide one, before an all-purpose key). Older keys stay
+//!   *verify-only* so tokens already handed out keep working; a *retired* key verifies nothing (tokens signed with it are
 //!   refused with [`Rejection::RetiredKey`](crate::Rejection::RetiredKey)), which is how a
 //!   leaked key stops doing damage.
 //! - [`VerifyingKeyring`]: what a till loads. It has no signing method at all: minting from

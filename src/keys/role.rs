@@ -69,6 +69,16 @@ impl KeyRole {
         }
     }
 
+    /// How narrow the role is: 0 for all tokens, 1 for one kind chain-wide, 2 for one store or
+    /// till. Signing prefers the narrowest active key that covers the token.
+    pub(crate) fn specificity(self) -> u8 {
+        match self {
+            KeyRole::All => 0,
+            KeyRole::Vouchers | KeyRole::Members => 1,
+            KeyRole::StoreVouchers(_) | KeyRole::CheckIn(_) | KeyRole::Journal(_) => 2,
+        }
+    }
+
     /// The role as bytes for key derivation: a tag and the scoped id.
     pub(crate) fn derivation_info(self) -> [u8; 5] {
         let (tag, id) = match self {

@@ -20,9 +20,10 @@
 //! mint nothing ([`crate::keys`]). An Ed25519 voucher is 52 bytes longer.
 //!
 //! The header is authenticated with the body: a token of one kind can never be read as
-//! another, nor moved to another merchant or key. The scheme nibble and the key id leave room
-//! for later variants (store-scoped keys, a public-key signature) without breaking version-1
-//! tokens. Readers refuse unknown versions, kinds and schemes rather than guess.
+//! another, nor moved to another merchant or key. The key id names a key whose role the
+//! verifier knows ([`crate::keys::KeyRole`]); the scheme nibble leaves room for further
+//! signature schemes without breaking version-1 tokens. Readers refuse unknown versions,
+//! kinds and schemes rather than guess.
 //!
 //! # Text forms
 //! - [`Token::to_scanner_text`]: Crockford base32, made for keyboard-wedge scanners and QR

@@ -145,15 +145,15 @@ int main(int argc, char **argv) {
         EXPECT(o2o_keyring_key_set_version(chain, NULL) == O2O_STATUS_NULL_ARGUMENT);
 
         /* Key sets: NULLs, a bad root key, garbage. Nothing is handed out. */
-        EXPECT(o2o_keyring_from_key_set(88, NULL, 80, derived_a, 32, 1781496000, &loaded) ==
+        EXPECT(o2o_keyring_from_key_set(88, NULL, 80, derived_a, 32, 1781496000, 0, &loaded) ==
                O2O_STATUS_NULL_ARGUMENT);
         EXPECT(o2o_keyring_from_key_set(88, garbage, sizeof garbage, derived_a, 31, 1781496000,
-                                        &loaded) == O2O_STATUS_KEY_INVALID);
-        EXPECT(o2o_keyring_from_key_set(88, garbage, 12, rfc_public, 32, 1781496000, &loaded) ==
+                                        0, &loaded) == O2O_STATUS_KEY_INVALID);
+        EXPECT(o2o_keyring_from_key_set(88, garbage, 12, rfc_public, 32, 1781496000, 0, &loaded) ==
                O2O_STATUS_KEY_SET_MALFORMED);
         /* A well-framed set whose signature is not the root's. */
         EXPECT(o2o_keyring_from_key_set(88, garbage, sizeof garbage, rfc_public, 32, 1781496000,
-                                        &loaded) == O2O_STATUS_KEY_SET_BAD_SIGNATURE);
+                                        0, &loaded) == O2O_STATUS_KEY_SET_BAD_SIGNATURE);
         EXPECT(loaded == NULL);
         EXPECT(o2o_keyring_update_key_set(chain, garbage, sizeof garbage, derived_a, 32,
                                           1781496000) == O2O_STATUS_KEY_NOT_PERMITTED);
