@@ -25,9 +25,10 @@
 //!            "retired": false, "not_before": null, "not_after": "2027-01-31T00:00:00Z"}]}
 //! ```
 
-use super::VerifyingKeyring;
 use super::material::{Ed25519Key, PublicKey};
 use super::role::KeyRole;
+use super::table::Check;
+use super::{KeyStatus, VerifyingKeyring};
 use crate::ids::{KeyId, MerchantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -234,11 +235,13 @@ impl KeySet {
     pub fn keyring_at(&self, at: DateTime<Utc>) -> VerifyingKeyring {
         let mut ring = VerifyingKeyring::new(self.merchant);
         for key in &self.keys {
-            ring.add_public_key(key.id, key.role, key.public_key)
+            let status = if key.trusted_at(at) {
+                KeyStatus::VerifyOnly
+            } else {
+                KeyStatus::Retired
+            };
+            ring.push(key.id, key.role, status, Check::Ed25519(key.public_key))
                 .expect("ids were checked unique");
-            if !key.trusted_at(at) {
-                ring.retire(key.id).expect("the key was just added");
-            }
         }
         ring.key_set_version = Some(self.version);
         ring

@@ -16,8 +16,8 @@ use std::fmt;
 enum Secret {
     Hmac(SigningKey),
     Ed25519(Ed25519Key),
-    /// A public key: verifies, signs nothing.
-    None(super::material::PublicKey),
+    /// A public key (kept in the table's check): verifies, signs nothing.
+    None,
 }
 
 /// A keyring's content with its secrets, from [`Keyring::export_secrets`]. `Debug` shows ids,
@@ -109,9 +109,9 @@ impl Keyring {
         let (check, secret) = match material {
             KeyMaterial::Hmac(key) => (Check::Hmac(key.mac()), Secret::Hmac(key)),
             KeyMaterial::Ed25519(key) => (Check::Ed25519(key.public_key()), Secret::Ed25519(key)),
-            KeyMaterial::Public(key) => (Check::Ed25519(key), Secret::None(key)),
+            KeyMaterial::Public(key) => (Check::Ed25519(key), Secret::None),
         };
-        if status == KeyStatus::Active && matches!(secret, Secret::None(_)) {
+        if status == KeyStatus::Active && matches!(secret, Secret::None) {
             return Err(KeyError::CannotSign(id));
         }
         self.table.push(Entry {
@@ -159,7 +159,7 @@ impl Keyring {
         if self.table.entries[i].status == KeyStatus::Retired {
             return Err(KeyError::Retired(id));
         }
-        if matches!(self.secrets[i], Secret::None(_)) {
+        if matches!(self.secrets[i], Secret::None) {
             return Err(KeyError::CannotSign(id));
         }
         let role = self.table.entries[i].role;
@@ -242,10 +242,13 @@ impl Keyring {
                     id: e.id,
                     role: e.role,
                     status: e.status,
-                    material: match secret {
-                        Secret::Hmac(key) => KeyMaterial::Hmac(key.clone()),
-                        Secret::Ed25519(key) => KeyMaterial::Ed25519(key.clone()),
-                        Secret::None(key) => KeyMaterial::Public(*key),
+                    material: match (secret, &e.check) {
+                        (Secret::Hmac(key), _) => KeyMaterial::Hmac(key.clone()),
+                        (Secret::Ed25519(key), _) => KeyMaterial::Ed25519(key.clone()),
+                        (Secret::None, Check::Ed25519(key)) => KeyMaterial::Public(*key),
+                        (Secret::None, Check::Hmac(_)) => {
+                            unreachable!("an HMAC key always keeps its secret")
+                        }
                     },
                 })
                 .collect(),

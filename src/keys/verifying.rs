@@ -64,14 +64,7 @@ impl VerifyingKeyring {
         role: KeyRole,
         key: PublicKey,
     ) -> Result<(), KeyError> {
-        self.table
-            .push(Entry {
-                id,
-                role,
-                status: KeyStatus::VerifyOnly,
-                check: Check::Ed25519(key),
-            })
-            .map(drop)
+        self.push(id, role, KeyStatus::VerifyOnly, Check::Ed25519(key))
     }
 
     /// Adds an HMAC key of `role`, to verify with. The scheme is symmetric: the secret could
@@ -86,12 +79,22 @@ impl VerifyingKeyring {
         role: KeyRole,
         key: &SigningKey,
     ) -> Result<(), KeyError> {
+        self.push(id, role, KeyStatus::VerifyOnly, Check::Hmac(key.mac()))
+    }
+
+    pub(crate) fn push(
+        &mut self,
+        id: KeyId,
+        role: KeyRole,
+        status: KeyStatus,
+        check: Check,
+    ) -> Result<(), KeyError> {
         self.table
             .push(Entry {
                 id,
                 role,
-                status: KeyStatus::VerifyOnly,
-                check: Check::Hmac(key.mac()),
+                status,
+                check,
             })
             .map(drop)
     }
