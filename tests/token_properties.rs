@@ -160,6 +160,26 @@ proptest! {
     }
 
     #[test]
+    fn verifying_text_agrees_with_verifying_the_parsed_token(
+        v in voucher(),
+        lower_case in any::<bool>(),
+        hour in 0u32..24,
+    ) {
+        // `verify` decodes short scanner text on the stack and longer text through `Token`:
+        // both roads give the same decision, whatever the token's length.
+        let ring = keyring();
+        let token = v.sign(&ring).unwrap();
+        let scanner = token.to_scanner_text();
+        let scanner = if lower_case { scanner.to_lowercase() } else { scanner };
+        let store = reference_store();
+        let basket = cny(12_800);
+        let ctx = RedemptionContext::new(&store, at(&format!("2026-06-15T{hour:02}:30:00Z")), &basket);
+        let expected = verify_token(&token, &ring, &ctx);
+        prop_assert_eq!(verify(&scanner, &ring, &ctx), expected.clone());
+        prop_assert_eq!(verify(&token.to_base64url(), &ring, &ctx), expected);
+    }
+
+    #[test]
     fn any_single_bit_flip_is_rejected_at_the_signature_stage(
         v in voucher(),
         bit in any::<prop::sample::Index>(),
@@ -205,6 +225,28 @@ proptest! {
         let decision = till.decide_text(&text, &ring, at("2026-06-15T04:00:00Z"));
         prop_assert!(is_signature_stage(decision.rejection().unwrap()));
     }
+}
+
+#[test]
+fn a_voucher_longer_than_the_stack_buffer_verifies_like_a_short_one() {
+    let ring = keyring();
+    // 63 stores with five-byte ids, then Nanshan: far more bytes than the stack buffer holds.
+    let stores = (0..63).map(|i| StoreId(4_000_000_000 + i));
+    let long = amount_off(7, 500).at_stores(stores.chain([StoreId(1001)]));
+    let text = long.sign(&ring).unwrap().to_scanner_text();
+    assert!(text.len() * 5 / 8 > 256, "{} characters", text.len());
+    let till = Till::new(shenzhen());
+    let at_store_1001 = till.decide_text(&text, &ring, at("2026-06-15T04:00:00Z"));
+    assert!(at_store_1001.is_accepted(), "{at_store_1001:?}");
+    let mut tampered = text.into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(
+        till.decide_text(&tampered, &ring, at("2026-06-15T04:00:00Z"))
+            .rejection(),
+        Some(Rejection::BadSignature)
+    );
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub(crate) use role::Scope;
 pub use verifying::VerifyingKeyring;
 
 use crate::ids::{KeyId, MerchantId};
-use crate::token::{Token, TokenError, TokenKind};
+use crate::token::{TokenError, TokenKind};
 
 /// Why a key or keyring operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,7 +137,7 @@ pub trait Verifier: sealed::Sealed {
 /// Opens `token` as `kind` with `keys`: its body and the signing key's role.
 pub(crate) fn open<'t, V: Verifier + ?Sized>(
     keys: &V,
-    token: &'t Token,
+    token: &'t [u8],
     kind: TokenKind,
 ) -> Result<table::Opened<'t>, AuthError> {
     keys.table().open(token, kind)
@@ -147,11 +147,11 @@ pub(crate) fn open<'t, V: Verifier + ?Sized>(
 mod tests {
     use super::material::HmacSha256;
     use super::*;
-    use crate::token::TAG_LEN;
+    use crate::token::{TAG_LEN, Token};
     use hmac::{KeyInit, Mac};
 
     fn body<'t>(ring: &Keyring, token: &'t Token, kind: TokenKind) -> Result<&'t [u8], AuthError> {
-        open(ring, token, kind).map(|opened| opened.body)
+        open(ring, token.as_bytes(), kind).map(|opened| opened.body)
     }
 
     const ANY_STORE: Scope<'static> = Scope::VoucherStores(&[]);

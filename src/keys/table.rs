@@ -4,9 +4,8 @@ use super::material::{HmacSha256, PublicKey};
 use super::role::KeyRole;
 use super::{AuthError, KeyError, KeyStatus};
 use crate::ids::{KeyId, MerchantId};
-use crate::token::{Scheme, Token, TokenKind};
+use crate::token::{Scheme, TokenKind};
 use hmac::Mac;
-use std::collections::HashMap;
 
 /// What checks one key's signatures.
 #[derive(Clone)]
@@ -48,7 +47,8 @@ pub struct Opened<'t> {
 pub struct KeyTable {
     pub(crate) merchant: MerchantId,
     pub(crate) entries: Vec<Entry>,
-    index: HashMap<KeyId, usize>,
+    /// `(id, position in entries)` sorted by id: a binary search, no hashing, on every token.
+    index: Vec<(KeyId, usize)>,
 }
 
 impl KeyTable {
@@ -56,22 +56,26 @@ impl KeyTable {
         KeyTable {
             merchant,
             entries: Vec::new(),
-            index: HashMap::new(),
+            index: Vec::new(),
         }
     }
 
     pub(crate) fn push(&mut self, entry: Entry) -> Result<usize, KeyError> {
-        if self.index.contains_key(&entry.id) {
-            return Err(KeyError::DuplicateKey(entry.id));
-        }
+        let slot = match self.index.binary_search_by_key(&entry.id, |&(id, _)| id) {
+            Ok(_) => return Err(KeyError::DuplicateKey(entry.id)),
+            Err(slot) => slot,
+        };
         let position = self.entries.len();
-        self.index.insert(entry.id, position);
+        self.index.insert(slot, (entry.id, position));
         self.entries.push(entry);
         Ok(position)
     }
 
     pub(crate) fn position(&self, id: KeyId) -> Option<usize> {
-        self.index.get(&id).copied()
+        self.index
+            .binary_search_by_key(&id, |&(id, _)| id)
+            .ok()
+            .map(|slot| self.index[slot].1)
     }
 
     pub(crate) fn entry(&self, id: KeyId) -> Option<&Entry> {
@@ -94,10 +98,10 @@ impl KeyTable {
     /// checks the role's scope against what the body claims.
     pub(crate) fn open<'t>(
         &self,
-        token: &'t Token,
+        token: &'t [u8],
         expected: TokenKind,
     ) -> Result<Opened<'t>, AuthError> {
-        let parts = token.split().map_err(AuthError::Malformed)?;
+        let parts = crate::token::split(token).map_err(AuthError::Malformed)?;
         let header = parts.header;
         if header.kind != expected {
             return Err(AuthError::WrongKind);

@@ -293,50 +293,67 @@ impl Token {
 
     /// Splits the token into its parts.
     pub(crate) fn split(&self) -> Result<Parts<'_>, TokenError> {
-        let len = self.bytes.len();
-        if len == 0 {
-            return Err(TokenError::Empty);
-        }
-        if len > MAX_LEN {
-            return Err(TokenError::TooLong(len));
-        }
-        let mut reader = Reader::new(&self.bytes);
-        let version = reader.u8("version")?;
-        if version != FORMAT_VERSION {
-            return Err(TokenError::UnsupportedVersion(version));
-        }
-        if len < MIN_HEADER_LEN + TAG_LEN {
-            return Err(TokenError::TooShort(len));
-        }
-        let kind_byte = reader.u8("kind")?;
-        let scheme = Scheme::from_code(kind_byte >> 4)
-            .ok_or(TokenError::UnsupportedScheme(kind_byte >> 4))?;
-        let kind =
-            TokenKind::from_code(kind_byte & 0x0f).ok_or(TokenError::UnknownKind(kind_byte))?;
-        let merchant = MerchantId(reader.varint_u32("merchant")?);
-        let key = KeyId(reader.varint_u32("key")?);
-        let signature_len = scheme.signature_len();
-        if reader.remaining() < signature_len {
-            return Err(TokenError::TooShort(len));
-        }
-        let (signed, tag) = self.bytes.split_at(len - signature_len);
-        let body = &signed[len - reader.remaining()..];
-        Ok(Parts {
-            header: Header {
-                kind,
-                merchant,
-                key,
-                scheme,
-            },
-            signed,
-            body,
-            tag,
-        })
+        split(&self.bytes)
     }
 
     pub(crate) fn from_signed_parts(bytes: Vec<u8>) -> Self {
         Token { bytes }
     }
+}
+
+/// Splits a token's bytes into their parts, checking the header and the length.
+pub(crate) fn split(bytes: &[u8]) -> Result<Parts<'_>, TokenError> {
+    let len = bytes.len();
+    if len == 0 {
+        return Err(TokenError::Empty);
+    }
+    if len > MAX_LEN {
+        return Err(TokenError::TooLong(len));
+    }
+    let mut reader = Reader::new(bytes);
+    let version = reader.u8("version")?;
+    if version != FORMAT_VERSION {
+        return Err(TokenError::UnsupportedVersion(version));
+    }
+    if len < MIN_HEADER_LEN + TAG_LEN {
+        return Err(TokenError::TooShort(len));
+    }
+    let kind_byte = reader.u8("kind")?;
+    let scheme =
+        Scheme::from_code(kind_byte >> 4).ok_or(TokenError::UnsupportedScheme(kind_byte >> 4))?;
+    let kind = TokenKind::from_code(kind_byte & 0x0f).ok_or(TokenError::UnknownKind(kind_byte))?;
+    let merchant = MerchantId(reader.varint_u32("merchant")?);
+    let key = KeyId(reader.varint_u32("key")?);
+    let signature_len = scheme.signature_len();
+    if reader.remaining() < signature_len {
+        return Err(TokenError::TooShort(len));
+    }
+    let (signed, tag) = bytes.split_at(len - signature_len);
+    let body = &signed[len - reader.remaining()..];
+    Ok(Parts {
+        header: Header {
+            kind,
+            merchant,
+            key,
+            scheme,
+        },
+        signed,
+        body,
+        tag,
+    })
+}
+
+/// Bytes of the stack buffer the verify path decodes into: a voucher with every limit fits;
+/// anything longer takes the allocating path.
+pub(crate) const STACK_LEN: usize = 256;
+
+/// Decodes scanner text into `buffer` and checks its header, allocating nothing: the till's
+/// hot path. `None` for anything else (base64url, too long, malformed), which the caller hands
+/// to [`Token::parse`] for the exact error.
+pub(crate) fn scanner_bytes<'b>(text: &str, buffer: &'b mut [u8; STACK_LEN]) -> Option<&'b [u8]> {
+    let len = scanner_text::decode_into(text, buffer).ok()?;
+    let bytes = &buffer[..len];
+    split(bytes).ok().map(|_| bytes)
 }
 
 /// The scanner text: what a QR code or a keyboard-wedge scanner carries.

@@ -60,6 +60,18 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
 
 /// Decodes scanner text (see the module documentation for what is forgiven).
 pub(crate) fn decode(text: &str) -> Result<Vec<u8>, TokenError> {
+    let mut out = vec![0; text.len() * 5 / 8];
+    let len = decode_into(text, &mut out)?;
+    out.truncate(len);
+    Ok(out)
+}
+
+/// Decodes scanner text into `out` and returns the number of bytes written: the verify path
+/// decodes into a stack buffer and allocates nothing.
+///
+/// # Errors
+/// As [`decode`]; [`TokenError::TooLong`] when `out` cannot hold the bytes.
+pub(crate) fn decode_into(text: &str, out: &mut [u8]) -> Result<usize, TokenError> {
     let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
     if text.is_empty() {
         return Err(TokenError::Empty);
@@ -69,21 +81,29 @@ pub(crate) fn decode(text: &str) -> Result<Vec<u8>, TokenError> {
     if matches!(symbols.len() % 8, 1 | 3 | 6) {
         return Err(TokenError::NonCanonical);
     }
-    let mut out = Vec::with_capacity(symbols.len() * 5 / 8);
-    // Eight symbols are exactly five bytes: decode whole groups without a bit buffer.
+    let len = symbols.len() * 5 / 8;
+    if len > out.len() {
+        return Err(TokenError::TooLong(len));
+    }
+    // Eight symbols are exactly five bytes: decode whole groups without a bit buffer, every
+    // lookup independent of the others.
     let mut groups = symbols.chunks_exact(8);
+    let mut written = 0;
     for group in &mut groups {
-        let mut word = 0u64;
-        let mut seen = 0u8;
-        for &c in group {
-            let value = DECODE[c as usize];
-            seen |= value;
-            word = (word << 5) | u64::from(value);
-        }
-        if seen == INVALID {
+        let v: [u8; 8] = std::array::from_fn(|i| DECODE[group[i] as usize]);
+        if v.iter().fold(0, |seen, value| seen | value) == INVALID {
             return Err(invalid_character(text));
         }
-        out.extend_from_slice(&word.to_be_bytes()[3..]);
+        let word = (u64::from(v[0]) << 35)
+            | (u64::from(v[1]) << 30)
+            | (u64::from(v[2]) << 25)
+            | (u64::from(v[3]) << 20)
+            | (u64::from(v[4]) << 15)
+            | (u64::from(v[5]) << 10)
+            | (u64::from(v[6]) << 5)
+            | u64::from(v[7]);
+        out[written..written + 5].copy_from_slice(&word.to_be_bytes()[3..]);
+        written += 5;
     }
     let mut buffer = 0u32;
     let mut bits = 0;
@@ -96,13 +116,14 @@ pub(crate) fn decode(text: &str) -> Result<Vec<u8>, TokenError> {
         bits += 5;
         if bits >= 8 {
             bits -= 8;
-            out.push((buffer >> bits) as u8);
+            out[written] = (buffer >> bits) as u8;
+            written += 1;
         }
     }
     if buffer & ((1 << bits) - 1) != 0 {
         return Err(TokenError::NonCanonical);
     }
-    Ok(out)
+    Ok(written)
 }
 
 /// The error for the first character of `text` outside the alphabet.
@@ -137,6 +158,19 @@ mod tests {
             assert_eq!(text.len(), encoded_len(len));
             assert_eq!(decode(&text).unwrap(), &data[..len]);
         }
+    }
+
+    #[test]
+    fn decoding_into_a_buffer_writes_what_decode_returns_and_refuses_a_short_one() {
+        let data: Vec<u8> = (0..=255u8).rev().collect();
+        let text = encode(&data[..100]);
+        let mut buffer = [0u8; 100];
+        assert_eq!(decode_into(&text, &mut buffer), Ok(100));
+        assert_eq!(&buffer[..], decode(&text).unwrap());
+        assert_eq!(
+            decode_into(&text, &mut buffer[..99]),
+            Err(TokenError::TooLong(100))
+        );
     }
 
     #[test]

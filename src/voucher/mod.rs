@@ -348,6 +348,14 @@ impl Voucher {
     /// retired key, bad signature, or a key whose role does not cover this voucher
     /// ([`Rejection::KeyNotPermitted`]).
     pub fn open<V: Verifier + ?Sized>(token: &Token, keys: &V) -> Result<Voucher, Rejection> {
+        Self::open_bytes(token.as_bytes(), keys)
+    }
+
+    /// [`Voucher::open`] on a token's bytes.
+    pub(crate) fn open_bytes<V: Verifier + ?Sized>(
+        token: &[u8],
+        keys: &V,
+    ) -> Result<Voucher, Rejection> {
         let opened =
             crate::keys::open(keys, token, TokenKind::Voucher).map_err(rejection_of_auth)?;
         let voucher = codec::decode_body(opened.body, keys.merchant())
@@ -381,7 +389,7 @@ pub(crate) fn open_text<V: Verifier + ?Sized>(
     kind: TokenKind,
 ) -> Result<(Vec<u8>, KeyRole), Rejection> {
     let token = Token::parse(text).map_err(|e| rejection_of_token_error(&e))?;
-    crate::keys::open(keys, &token, kind)
+    crate::keys::open(keys, token.as_bytes(), kind)
         .map(|opened| (opened.body.to_vec(), opened.role))
         .map_err(rejection_of_auth)
 }

@@ -340,6 +340,13 @@ pub fn verify<V: Verifier + ?Sized>(
     keyring: &V,
     ctx: &RedemptionContext<'_>,
 ) -> Decision {
+    let mut buffer = [0; crate::token::STACK_LEN];
+    if let Some(bytes) = crate::token::scanner_bytes(text, &mut buffer) {
+        return match Voucher::open_bytes(bytes, keyring) {
+            Ok(voucher) => check_limits(voucher, ctx),
+            Err(reason) => reason.into(),
+        };
+    }
     match Token::parse(text) {
         Ok(token) => verify_token(&token, keyring, ctx),
         Err(e) => super::rejection_of_token_error(&e).into(),
