@@ -100,6 +100,8 @@ pub use ledger::{
     MemoryLedger, Receipt, ReceiptId, RedeemOutcome, RedeemRequest, StorageError, VisitEvent,
     VoucherStatus,
 };
+#[cfg(feature = "postgres")]
+pub use ledger::{PgLedger, PgOptions};
 pub use local_time::{LocalDateTime, LocalTimeError, is_plausible};
 #[doc(no_inline)]
 pub use membership::{

@@ -123,6 +123,17 @@ pub enum o2o_status {
     LedgerFileReplaced = 519,
     /// An instant outside the years the ledger records (2000 to 2199): a till clock set wrong.
     LedgerImplausibleInstant = 520,
+    /// The ledger's server cannot be reached (or the connection broke before a commit):
+    /// nothing was written; retry with the same idempotency key.
+    LedgerUnavailable = 521,
+    /// The connection broke while committing: the write may or may not be recorded. Retry with
+    /// the same idempotency key, which returns the committed receipt or redeems once.
+    LedgerOutcomeUnknown = 522,
+    /// The database serves other merchants, not this one; nothing was written.
+    LedgerUnregisteredMerchant = 523,
+    /// This library was built without the ledger backend asked for (PostgreSQL: build with
+    /// the `postgres` feature).
+    LedgerUnsupported = 524,
     /// A camera frame or image larger than the decoder's pixel limit; nothing was allocated.
     QrFrameTooLarge = 600,
     /// Visits dated outside the years analytics accepts (see the analytics module).
@@ -191,6 +202,10 @@ impl o2o_status {
             LedgerAlreadyExists,
             LedgerFileReplaced,
             LedgerImplausibleInstant,
+            LedgerUnavailable,
+            LedgerOutcomeUnknown,
+            LedgerUnregisteredMerchant,
+            LedgerUnsupported,
             QrFrameTooLarge,
             AnalyticsImplausibleInstant,
             AnalyticsTooLarge,
@@ -255,6 +270,10 @@ impl o2o_status {
             LedgerAlreadyExists => c"ledger_already_exists",
             LedgerFileReplaced => c"ledger_file_replaced",
             LedgerImplausibleInstant => c"ledger_implausible_instant",
+            LedgerUnavailable => c"ledger_unavailable",
+            LedgerOutcomeUnknown => c"ledger_outcome_unknown",
+            LedgerUnregisteredMerchant => c"ledger_unregistered_merchant",
+            LedgerUnsupported => c"ledger_unsupported",
             QrFrameTooLarge => c"qr_frame_too_large",
             AnalyticsImplausibleInstant => c"analytics_implausible_instant",
             AnalyticsTooLarge => c"analytics_too_large",
@@ -320,6 +339,9 @@ impl o2o_status {
                 LedgerError::AlreadyExists { .. } => LedgerAlreadyExists,
                 LedgerError::FileReplaced { .. } => LedgerFileReplaced,
                 LedgerError::ImplausibleInstant(_) => LedgerImplausibleInstant,
+                LedgerError::Unavailable(_) => LedgerUnavailable,
+                LedgerError::OutcomeUnknown(_) => LedgerOutcomeUnknown,
+                LedgerError::UnregisteredMerchant { .. } => LedgerUnregisteredMerchant,
             },
             Error::Analytics(e) => match e {
                 AnalyticsError::ImplausibleInstant { .. } => AnalyticsImplausibleInstant,
@@ -603,6 +625,15 @@ mod tests {
             LedgerError::FileReplaced { path: "p".into() } => LedgerFileReplaced,
         Error::Ledger(LedgerError::ImplausibleInstant(_)) =>
             LedgerError::ImplausibleInstant(EPOCH) => LedgerImplausibleInstant,
+        Error::Ledger(LedgerError::Unavailable(_)) =>
+            LedgerError::Unavailable("u".into()) => LedgerUnavailable,
+        Error::Ledger(LedgerError::OutcomeUnknown(_)) =>
+            LedgerError::OutcomeUnknown("u".into()) => LedgerOutcomeUnknown,
+        Error::Ledger(LedgerError::UnregisteredMerchant { .. }) =>
+            LedgerError::UnregisteredMerchant {
+                merchant: crate::ids::MerchantId(1),
+                served: vec![],
+            } => LedgerUnregisteredMerchant,
         Error::Analytics(AnalyticsError::ImplausibleInstant { .. }) =>
             AnalyticsError::ImplausibleInstant { at: 0, count: 1 } => AnalyticsImplausibleInstant,
         Error::Analytics(AnalyticsError::TooManyCohortCells { .. }) =>

@@ -14,6 +14,8 @@
 pub mod account;
 mod members;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod record;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -21,6 +23,8 @@ mod sqlite;
 pub use account::{Account, Movement, MovementKind, MovementRequest, PointsRule, TierSchedule};
 pub use members::{CheckInOutcome, CheckInRequest};
 pub use memory::MemoryLedger;
+#[cfg(feature = "postgres")]
+pub use postgres::{PgLedger, PgOptions};
 pub use record::{Terms, VoucherRecord, VoucherStatus};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteLedger;
@@ -138,6 +142,24 @@ pub enum LedgerError {
     /// [`crate::is_plausible`]): a till clock reset or set far ahead. Nothing was written.
     #[error("{0} is outside the years 2000 to 2199: is the till's clock set right?")]
     ImplausibleInstant(DateTime<Utc>),
+    /// The ledger's server cannot be reached, or the connection broke before anything was
+    /// committed: nothing was written. Try again (with the same idempotency key).
+    #[error("ledger server unavailable, nothing was written: {0}")]
+    Unavailable(String),
+    /// The connection broke while the server was committing: the write may or may not be
+    /// recorded. Repeat the call with the same idempotency key: it returns the committed
+    /// receipt, or redeems once.
+    #[error("outcome unknown (connection lost while committing); retry with the same key: {0}")]
+    OutcomeUnknown(String),
+    /// The database serves other merchants, not this one: nothing was written. The head
+    /// office registers a merchant explicitly (`PgOptions::register_merchant`).
+    #[error("the database serves merchants {served:?}, not merchant {merchant}")]
+    UnregisteredMerchant {
+        /// The merchant refused.
+        merchant: MerchantId,
+        /// The merchants the database serves.
+        served: Vec<MerchantId>,
+    },
     /// A void dated before the redemption it voids: a till clock set wrong, or a mistyped
     /// receipt. Nothing was written.
     #[error("receipt {receipt} was redeemed at {redeemed_at}; it cannot be voided at {void_at}")]

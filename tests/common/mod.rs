@@ -179,8 +179,49 @@ pub fn redeem(
     }
 }
 
-/// Runs each named `fn(&dyn Ledger)` as a test against both ledgers: in memory, and on a fresh
-/// SQLite file. (Declare `#[macro_use] mod common;` to use it.)
+/// The admin connection string of a throwaway PostgreSQL server (`scripts/with-postgres` sets
+/// it), or `None` after printing why the test is skipped. With `O2OKIT_PG_REQUIRED=1` (CI) a
+/// missing server fails the test instead.
+pub fn pg_admin(test: &str) -> Option<String> {
+    match std::env::var("O2OKIT_PG") {
+        Ok(conninfo) if !conninfo.is_empty() => Some(conninfo),
+        _ if std::env::var("O2OKIT_PG_REQUIRED").as_deref() == Ok("1") => {
+            panic!("{test}: O2OKIT_PG_REQUIRED=1 but O2OKIT_PG is not set")
+        }
+        _ => {
+            println!("SKIPPED {test}: no PostgreSQL (run under scripts/with-postgres)");
+            None
+        }
+    }
+}
+
+/// A new, empty database on the test server, named after `test`; returns its connection
+/// string. Made with `psql` (the server's client), so the tests need no PostgreSQL crate.
+pub fn pg_database(admin: &str, test: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name: String = format!("t{}_{n}_{test}", std::process::id())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    let status = std::process::Command::new("psql")
+        .args([admin, "-qAtc", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "CREATE DATABASE {name}");
+    format!("{admin} dbname={name}")
+}
+
+/// Runs each named `fn(&dyn Ledger)` as a test against every ledger: in memory, on a fresh
+/// SQLite file and, with the `postgres` feature, in a fresh PostgreSQL database (skipped with
+/// a printed line when no server is set up). (Declare `#[macro_use] mod common;` to use it.)
 #[allow(unused_macros)]
 macro_rules! both_ledgers {
     ($($name:ident),* $(,)?) => {
@@ -194,6 +235,16 @@ macro_rules! both_ledgers {
             $(#[test] fn $name() {
                 let dir = tempfile::tempdir().unwrap();
                 let ledger = SqliteLedger::create(dir.path().join("ledger.db"), MERCHANT).unwrap();
+                super::$name(&ledger);
+            })*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            use super::*;
+            $(#[test] fn $name() {
+                let Some(admin) = pg_admin(stringify!($name)) else { return };
+                let conninfo = pg_database(&admin, stringify!($name));
+                let ledger = PgLedger::connect(&conninfo, MERCHANT).unwrap();
                 super::$name(&ledger);
             })*
         }
