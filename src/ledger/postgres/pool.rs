@@ -242,6 +242,12 @@ impl Pool {
         }
     }
 
+    /// Drops a session whose connection failed.
+    pub(super) fn discard(&self, session: Session) {
+        drop(session);
+        self.forget();
+    }
+
     fn forget(&self) {
         self.lock().open -= 1;
         self.returned.notify_one();
@@ -279,9 +285,16 @@ impl Pool {
         loop {
             let mut session = self.get()?;
             let outcome = run(&mut session, read_only, body);
-            self.put(session);
+            if matches!(outcome, Err(Attempt::Stale(_))) {
+                self.discard(session);
+            } else {
+                self.put(session);
+            }
             match outcome {
                 Ok(value) => return Ok(value),
+                // An idle connection the server closed (a restart): nothing was sent.
+                Err(Attempt::Stale(_)) if attempt < MAX_ATTEMPTS => attempt += 1,
+                Err(Attempt::Stale(e)) => return Err(ledger_error(e)),
                 Err(Attempt::Retry(_)) if attempt < MAX_ATTEMPTS => attempt += 1,
                 Err(Attempt::Retry(e)) => {
                     return Err(LedgerError::Storage(StorageError::caused_by(
@@ -296,6 +309,8 @@ impl Pool {
 }
 
 enum Attempt {
+    /// The transaction could not begin on this connection: it is dead.
+    Stale(postgres::Error),
     Retry(postgres::Error),
     Failed(LedgerError),
 }
@@ -319,7 +334,10 @@ fn run<T>(
     } else {
         session.client.transaction()
     }
-    .map_err(before_commit)?;
+    .map_err(|e| match kind_of(&e) {
+        Kind::Connection => Attempt::Stale(e),
+        _ => before_commit(e),
+    })?;
     let mut tx = Tx {
         tx,
         statements: &mut session.statements,
