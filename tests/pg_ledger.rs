@@ -32,6 +32,9 @@ const FACE_VALUE: u64 = 10_000;
 /// Vouchers redeemed (once each, retried through the restarts) in the restart test.
 const RESTART_VOUCHERS: u64 = 3_000;
 
+/// A test's name and body, given the server's admin connection string.
+type Test = (&'static str, fn(&str));
+
 fn main() {
     match std::env::var("O2OKIT_CHILD").as_deref() {
         Ok("race") => return race_child(),
@@ -42,7 +45,7 @@ fn main() {
     let Some(admin) = pg_admin("pg_ledger") else {
         return;
     };
-    let tests: [(&str, fn(&str)); 6] = [
+    let tests: [Test; 6] = [
         ("schema_version_and_merchants_are_checked", schema_checks),
         (
             "connection_strings_and_unreachable_servers",
