@@ -6,6 +6,11 @@
 //! check, use counts against receipts): a ledger of 20,000 receipts and 100,000 issued
 //! vouchers.
 //!
+//! With the `postgres` feature and a server (`scripts/with-postgres cargo bench --features
+//! postgres --bench ledger`): `PgLedger` redemptions per second with 1, 8 and 32 concurrent
+//! clients, beside the same server's bare rate of single-row `INSERT`s, each its own
+//! transaction committed, with as many clients, in the same run.
+//!
 //! `cargo bench --bench ledger`
 
 #[path = "../tests/common/mod.rs"]
@@ -44,6 +49,73 @@ fn fsync_rate(dir: &std::path::Path) -> f64 {
         file.sync_data().unwrap();
     }
     f64::from(rounds) / start.elapsed().as_secs_f64()
+}
+
+/// Runs `work(client, share)` on `clients` threads, each given its share of `batch`.
+fn on_clients<T: Sync>(clients: usize, batch: &[T], work: impl Fn(usize, &[T]) + Sync) -> Duration {
+    let share = batch.len().div_ceil(clients).max(1);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for (i, chunk) in batch.chunks(share).enumerate() {
+            let work = &work;
+            s.spawn(move || work(i, chunk));
+        }
+    });
+    start.elapsed()
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_rates(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    next_id: &AtomicU64,
+) {
+    let Some(admin) = pg_admin("ledger bench, PostgreSQL") else {
+        return;
+    };
+    let conninfo = pg_database(&admin, "bench");
+    let ledger = PgLedger::connect_with(
+        &conninfo,
+        MERCHANT,
+        PgOptions::default().max_connections(32),
+    )
+    .unwrap();
+    let mut bare: Vec<std::sync::Mutex<postgres::Client>> = Vec::new();
+    for _ in 0..32 {
+        let client = postgres::Client::connect(&conninfo, postgres::NoTls).unwrap();
+        bare.push(std::sync::Mutex::new(client));
+    }
+    bare[0]
+        .lock()
+        .unwrap()
+        .batch_execute("CREATE TABLE bare (id BIGINT PRIMARY KEY, payload BIGINT NOT NULL)")
+        .unwrap();
+    let next_row = AtomicU64::new(0);
+    for clients in [1, 8, 32] {
+        group.bench_function(format!("PostgreSQL, PgLedger, {clients} clients"), |b| {
+            b.iter_custom(|n| {
+                let batch = acceptances(next_id, n);
+                on_clients(clients, &batch, |_, share| redeem_all(&ledger, share))
+            })
+        });
+        group.bench_function(
+            format!("PostgreSQL, bare single-row INSERT + COMMIT, {clients} clients"),
+            |b| {
+                b.iter_custom(|n| {
+                    let first = next_row.fetch_add(n, Ordering::Relaxed);
+                    let rows: Vec<i64> = (first..first + n).map(|r| r as i64).collect();
+                    on_clients(clients, &rows, |i, share| {
+                        let mut client = bare[i].lock().unwrap();
+                        let insert = client
+                            .prepare("INSERT INTO bare (id, payload) VALUES ($1, $2)")
+                            .unwrap();
+                        for row in share {
+                            client.execute(&insert, &[row, &(row * 7)]).unwrap();
+                        }
+                    })
+                })
+            },
+        );
+    }
 }
 
 fn main() {
@@ -85,6 +157,9 @@ fn main() {
             start.elapsed()
         })
     });
+
+    #[cfg(feature = "postgres")]
+    postgres_rates(&mut group, &next_id);
 
     let memory = MemoryLedger::new(MERCHANT);
     group.bench_function("in memory, 1 thread", |b| {
