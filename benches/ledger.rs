@@ -52,6 +52,7 @@ fn fsync_rate(dir: &std::path::Path) -> f64 {
 }
 
 /// Runs `work(client, share)` on `clients` threads, each given its share of `batch`.
+#[cfg(feature = "postgres")]
 fn on_clients<T: Sync>(clients: usize, batch: &[T], work: impl Fn(usize, &[T]) + Sync) -> Duration {
     let share = batch.len().div_ceil(clients).max(1);
     let start = Instant::now();

@@ -1,7 +1,8 @@
 /*
  * pos.c — a till that verifies and redeems a scanned voucher through o2okit's C ABI.
  *
- *   pos --ledger FILE [--create-ledger] --merchant N (--key-set FILE --root HEX | --key-id N --key HEX)
+ *   pos (--ledger FILE [--create-ledger] | --pg CONNINFO) --merchant N
+ *       (--key-set FILE --root HEX | --key-id N --key HEX)
  *       --store N --tz ZONE --region CODE --at UNIX_SECONDS --spend MINOR --currency CODE
  *       --sale IDEMPOTENCY_KEY [--member ID --tier N] [--other-vouchers N] [VOUCHER_TEXT]
  *
@@ -10,6 +11,10 @@
  * can mint nothing. --min-key-set-version N refuses a set older than the newest one the till
  * has loaded before (keep that number across restarts). --key (an HMAC secret) is the single-shop setup, where the till's key
  * could also sign.
+ *
+ * --ledger is the store's own SQLite file; --pg the chain's PostgreSQL database that every
+ * till shares (libpq "host=… user=… dbname=…"; the library must be built with the `postgres`
+ * feature). Nothing else changes between the two.
  *
  * Without VOUCHER_TEXT it reads one line from standard input, as a keyboard-wedge barcode
  * scanner types it (the trailing Enter is fine).
@@ -112,7 +117,7 @@ static o2o_status load_key_set(const char *path, const char *root_hex, uint32_t 
 }
 
 int main(int argc, char **argv) {
-    const char *ledger_path = NULL, *key_hex = NULL, *zone = NULL, *region = NULL;
+    const char *ledger_path = NULL, *pg_conninfo = NULL, *key_hex = NULL, *zone = NULL, *region = NULL;
     const char *currency = "CNY", *sale = NULL, *voucher_text = NULL;
     const char *key_set_path = NULL, *root_hex = NULL;
     unsigned long long min_key_set_version = 0;
@@ -149,6 +154,7 @@ int main(int argc, char **argv) {
         if (value == NULL) { fprintf(stderr, "%s needs a value\n", arg); return 1; }
         i++;
         if (!strcmp(arg, "--ledger")) ledger_path = value;
+        else if (!strcmp(arg, "--pg")) pg_conninfo = value;
         else if (!strcmp(arg, "--merchant")) merchant = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--key-id")) key_id = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--key")) key_hex = value;
@@ -172,9 +178,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "give --key-set or --key, not both\n");
         return 1;
     }
-    if (!ledger_path || !(key_hex || (key_set_path && root_hex)) || !zone || !region || !sale ||
+    if (ledger_path && pg_conninfo) {
+        fprintf(stderr, "give --ledger or --pg, not both\n");
+        return 1;
+    }
+    if (!(ledger_path || pg_conninfo) || !(key_hex || (key_set_path && root_hex)) || !zone || !region || !sale ||
         spend < 0) {
-        fprintf(stderr, "usage: pos --ledger FILE --merchant N (--key-set FILE --root HEX | --key HEX) "
+        fprintf(stderr, "usage: pos (--ledger FILE | --pg CONNINFO) --merchant N (--key-set FILE --root HEX | --key HEX) "
                         "--store N --tz ZONE --region CODE --at UNIX --spend MINOR --sale KEY [VOUCHER]\n");
         return 1;
     }
@@ -206,8 +216,13 @@ int main(int argc, char **argv) {
     }
     /* A ledger is created once, at install; every later start opens it, and a missing
      * ledger is an error (O2O_STATUS_LEDGER_NOT_FOUND), never silently a new empty one. */
-    status = create_ledger ? o2o_ledger_create(ledger_path, (uint32_t)merchant, &ledger)
-                           : o2o_ledger_open(ledger_path, (uint32_t)merchant, &ledger);
+    if (pg_conninfo != NULL) {
+        status = o2o_ledger_open_pg(pg_conninfo, (uint32_t)merchant, &ledger);
+    } else if (create_ledger) {
+        status = o2o_ledger_create(ledger_path, (uint32_t)merchant, &ledger);
+    } else {
+        status = o2o_ledger_open(ledger_path, (uint32_t)merchant, &ledger);
+    }
     if (status != O2O_STATUS_OK) {
         exit_code = fail(create_ledger ? "creating the ledger" : "opening the ledger", status);
         goto done;

@@ -362,6 +362,25 @@ enum o2o_status
    */
   O2O_STATUS_LEDGER_IMPLAUSIBLE_INSTANT = 520,
   /*
+   The ledger's server cannot be reached (or the connection broke before a commit):
+   nothing was written; retry with the same idempotency key.
+   */
+  O2O_STATUS_LEDGER_UNAVAILABLE = 521,
+  /*
+   The connection broke while committing: the write may or may not be recorded. Retry with
+   the same idempotency key, which returns the committed receipt or redeems once.
+   */
+  O2O_STATUS_LEDGER_OUTCOME_UNKNOWN = 522,
+  /*
+   The database serves other merchants, not this one; nothing was written.
+   */
+  O2O_STATUS_LEDGER_UNREGISTERED_MERCHANT = 523,
+  /*
+   This library was built without the ledger backend asked for (PostgreSQL: build with
+   the `postgres` feature).
+   */
+  O2O_STATUS_LEDGER_UNSUPPORTED = 524,
+  /*
    A camera frame or image larger than the decoder's pixel limit; nothing was allocated.
    */
   O2O_STATUS_QR_FRAME_TOO_LARGE = 600,
@@ -688,10 +707,12 @@ typedef struct o2o_identity_key o2o_identity_key;
 typedef struct o2o_keyring o2o_keyring;
 
 /*
- A ledger file opened by this process. Every call is atomic and durable when it returns.
+ A ledger opened by this process: a SQLite file (`o2o_ledger_open`) or a PostgreSQL
+ database (`o2o_ledger_open_pg`). Every call is atomic and durable when it returns.
 
- Thread safety: may be used from several threads at once (calls take turns on its one
- connection); for parallel tills open one ledger per thread or process on the same file.
+ Thread safety: may be used from several threads at once. A SQLite ledger's calls take
+ turns on its one connection (for parallel tills open one ledger per thread or process on
+ the same file); a PostgreSQL ledger keeps a pool of connections.
  */
 typedef struct o2o_ledger o2o_ledger;
 
@@ -1467,8 +1488,39 @@ o2o_status o2o_ledger_open(const char *path,
                            struct o2o_ledger **out);
 
 /*
+ Connects to the PostgreSQL database named by `conninfo` (libpq `key=value` pairs such as
+ `"host=db.example user=o2okit dbname=loyalty"`, or a `postgresql://` URL) as `merchant_id`'s
+ ledger: the chain's tills share it. Creates or migrates the schema; the first merchant of an
+ empty database is registered, and a database that serves other merchants is refused.
+ Everything else works as on a SQLite ledger, except `o2o_ledger_backup` (use the server's
+ own backups).
+
+ On success `*out` receives a ledger, to be released with `o2o_ledger_close`. The connection
+ string never appears in a message. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+ `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_LEDGER_INVALID_REQUEST` (a connection string that
+ does not parse), `O2O_STATUS_LEDGER_UNAVAILABLE` (no server, within 10 s),
+ `O2O_STATUS_LEDGER_SCHEMA_TOO_NEW`, `O2O_STATUS_LEDGER_UNREGISTERED_MERCHANT`,
+ `O2O_STATUS_LEDGER_STORAGE`, `O2O_STATUS_LEDGER_UNSUPPORTED` (a library built without the
+ `postgres` feature).
+
+ Later calls may fail with `O2O_STATUS_LEDGER_UNAVAILABLE` (nothing was written) or
+ `O2O_STATUS_LEDGER_OUTCOME_UNKNOWN` (the connection broke while committing): repeat the call
+ with the same idempotency key, which returns the committed receipt or redeems once.
+
+ # Safety
+ - `conninfo` is NULL or a NUL-terminated string.
+ - `out` is NULL or points to writable memory for an `o2o_ledger *`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_ledger_open_pg(const char *conninfo,
+                              uint32_t merchant_id,
+                              struct o2o_ledger **out);
+
+/*
  Sets how long later calls on `ledger` wait for another process's lock before failing with
- `O2O_STATUS_LEDGER_BUSY` (10,000 ms unless set).
+ `O2O_STATUS_LEDGER_BUSY` (10,000 ms unless set). On a PostgreSQL ledger it is the statement
+ timeout, lock waits included.
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`.
 
@@ -1487,7 +1539,8 @@ o2o_status o2o_ledger_set_busy_timeout(const struct o2o_ledger *ledger,
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
  `O2O_STATUS_LEDGER_ALREADY_EXISTS`, `O2O_STATUS_LEDGER_FILE_REPLACED`,
- `O2O_STATUS_LEDGER_STORAGE`.
+ `O2O_STATUS_LEDGER_STORAGE`, `O2O_STATUS_LEDGER_UNSUPPORTED` (a PostgreSQL ledger: use the
+ server's backups).
 
  # Safety
  - `ledger` is NULL or a live `o2o_ledger` made by this library.

@@ -13,6 +13,9 @@
 //!   redeem; every acknowledged receipt is there afterwards, no voucher is spent twice, tills
 //!   saw typed `Unavailable`/`OutcomeUnknown` errors and their retries with the same keys
 //!   converged.
+//! - C: `examples/pos.c`, linked against the static library built with the `postgres`
+//!   feature, switches to the shared database with `--pg`; two tills scanning one voucher at
+//!   once redeem it once.
 
 mod common;
 
@@ -45,7 +48,7 @@ fn main() {
     let Some(admin) = pg_admin("pg_ledger") else {
         return;
     };
-    let tests: [Test; 6] = [
+    let tests: [Test; 7] = [
         ("schema_version_and_merchants_are_checked", schema_checks),
         (
             "connection_strings_and_unreachable_servers",
@@ -63,6 +66,10 @@ fn main() {
         (
             "an_async_backend_redeems_on_the_blocking_pool",
             async_backend,
+        ),
+        (
+            "c_tills_share_the_database_through_o2o_ledger_open_pg",
+            c_tills,
         ),
     ];
     let mut failed = 0;
@@ -522,4 +529,117 @@ fn async_backend(admin: &str) {
         "the runtime thread waited for the database"
     );
     assert_eq!(ledger.visits().unwrap().len(), 64);
+}
+
+/// `examples/pos.c` built against the static library with the `postgres` feature.
+fn pos_with_postgres() -> std::path::PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/this-test → target/
+    let target = exe.parent().unwrap().parent().unwrap().parent().unwrap();
+    let out = target.join("o2okit-c-pg-test");
+    let status = Command::new(manifest.join("scripts/build-c"))
+        .args(["--debug", "--out"])
+        .arg(&out)
+        .args(["--features", "postgres"])
+        .env("CARGO", env!("CARGO"))
+        .env("CARGO_TARGET_DIR", target)
+        .current_dir(manifest)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "scripts/build-c --features postgres failed"
+    );
+    let pos = out.join("pos");
+    let built = Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(out.join("include"))
+        .arg(manifest.join("examples/pos.c"))
+        .arg(out.join("lib/libo2okit.a"))
+        .args([
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+            "-o",
+        ])
+        .arg(&pos)
+        .status()
+        .unwrap();
+    assert!(built.success(), "pos.c does not build");
+    pos
+}
+
+fn c_tills(admin: &str) {
+    let pos = pos_with_postgres();
+    let db = pg_database(admin, "c_tills");
+    drop(PgLedger::connect(&db, MERCHANT).unwrap());
+    let voucher = amount_off(77, 500)
+        .sign(&keyring())
+        .unwrap()
+        .to_scanner_text();
+    let till = |sale: &str| {
+        let mut command = Command::new(&pos);
+        command
+            .args(["--pg", &db, "--merchant", "88", "--key-id", "1", "--key"])
+            .arg("01".repeat(32))
+            .args([
+                "--store",
+                "1001",
+                "--tz",
+                "Asia/Shanghai",
+                "--region",
+                "440305",
+            ])
+            .args(["--at", &at("2026-06-15T04:00:00Z").timestamp().to_string()])
+            .args(["--spend", "10000", "--sale", sale])
+            .arg(&voucher)
+            .stdout(Stdio::piped());
+        command
+    };
+    // Two tills of two stores' worth of processes scan the same voucher at the same moment.
+    let children: Vec<_> = ["till-a/1", "till-b/1"]
+        .iter()
+        .map(|sale| till(sale).spawn().unwrap())
+        .collect();
+    let mut outcomes: Vec<(i32, String)> = children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8(out.stdout).unwrap(),
+            )
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(outcomes[0].0, 0, "{outcomes:?}");
+    assert!(
+        outcomes[0].1.starts_with("REDEEMED receipt="),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], (3, "REFUSED reason=already_used\n".into()));
+    // The winner's retry replays its receipt.
+    let winner = if PgLedger::connect(&db, MERCHANT)
+        .unwrap()
+        .history(VoucherId(77))
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, o2okit::ledger::LedgerEvent::Redeemed { receipt } if receipt.idempotency_key.as_str() == "till-a/1"))
+    {
+        "till-a/1"
+    } else {
+        "till-b/1"
+    };
+    let again = till(winner).output().unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        String::from_utf8(again.stdout)
+            .unwrap()
+            .contains("replayed=yes")
+    );
 }

@@ -4,7 +4,6 @@ use super::ledger::o2o_ledger;
 use super::status::{Failure, guard, o2o_status, write_text};
 use super::{borrow, zone};
 use crate::analytics::{Granularity, VisitLog, analyze};
-use crate::ledger::Ledger;
 use std::ffi::c_char;
 
 /// Calendar months, for `o2o_ledger_report_json`.

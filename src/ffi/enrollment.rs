@@ -9,7 +9,6 @@ use super::status::{Failure, guard, o2o_status, write_text};
 use super::voucher::{o2o_rejection, o2o_store};
 use super::{borrow, bytes, check_out, hand_out, instant, put, release, text};
 use crate::ids::VoucherId;
-use crate::ledger::Ledger;
 use crate::membership::checkin::CheckInPolicy;
 use crate::membership::enrollment::{
     AccountIdentity, CheckInDesk, IdentityKey, MemberScan, ScanOutcome, WelcomeOffer,
@@ -244,7 +243,7 @@ pub unsafe extern "C" fn o2o_ledger_check_in_member(
             welcome_id: VoucherId(scan.welcome_voucher_id),
             at,
         };
-        let outcome = check_in_member(&ledger.0, &desk, &member_scan)?;
+        let outcome = check_in_member(&*ledger.0, &desk, &member_scan)?;
         // SAFETY: `out` was checked.
         unsafe { hand_out(out, o2o_member_check_in(outcome)) };
         Ok(())

@@ -1,4 +1,5 @@
-//! `o2o_ledger`: the durable redemption ledger on a SQLite file.
+//! `o2o_ledger`: the durable redemption ledger, on a SQLite file or (with the `postgres`
+//! feature) a PostgreSQL database that many tills share.
 
 use super::status::{Failure, guard, o2o_status};
 use super::voucher::{o2o_decision, o2o_rejection};
@@ -11,11 +12,32 @@ use crate::voucher::Decision;
 use std::ffi::c_char;
 use std::num::NonZeroU64;
 
-/// A ledger file opened by this process. Every call is atomic and durable when it returns.
+/// A ledger opened by this process: a SQLite file (`o2o_ledger_open`) or a PostgreSQL
+/// database (`o2o_ledger_open_pg`). Every call is atomic and durable when it returns.
 ///
-/// Thread safety: may be used from several threads at once (calls take turns on its one
-/// connection); for parallel tills open one ledger per thread or process on the same file.
-pub struct o2o_ledger(pub(crate) SqliteLedger);
+/// Thread safety: may be used from several threads at once. A SQLite ledger's calls take
+/// turns on its one connection (for parallel tills open one ledger per thread or process on
+/// the same file); a PostgreSQL ledger keeps a pool of connections.
+pub struct o2o_ledger(pub(crate) Backend);
+
+/// The ledger behind an `o2o_ledger`.
+pub(crate) enum Backend {
+    Sqlite(SqliteLedger),
+    #[cfg(feature = "postgres")]
+    Postgres(crate::ledger::PgLedger),
+}
+
+impl std::ops::Deref for Backend {
+    type Target = dyn Ledger;
+
+    fn deref(&self) -> &(dyn Ledger + 'static) {
+        match self {
+            Backend::Sqlite(ledger) => ledger,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(ledger) => ledger,
+        }
+    }
+}
 
 /// What a redemption did.
 #[repr(C)]
@@ -85,7 +107,11 @@ pub unsafe extern "C" fn o2o_ledger_create(
     out: *mut *mut o2o_ledger,
 ) -> o2o_status {
     // SAFETY: per the header, as for o2o_ledger_open.
-    unsafe { hand_out_ledger(path, merchant_id, out, |p, m| SqliteLedger::create(p, m)) }
+    unsafe {
+        hand_out_ledger(path, "path", merchant_id, out, |p, m| {
+            SqliteLedger::create(p, m).map(Backend::Sqlite)
+        })
+    }
 }
 
 /// Opens the existing ledger file of `merchant_id` at `path`, after checking the whole file.
@@ -111,7 +137,58 @@ pub unsafe extern "C" fn o2o_ledger_open(
     out: *mut *mut o2o_ledger,
 ) -> o2o_status {
     // SAFETY: per the header: `path` NULL or NUL-terminated, `out` NULL or writable.
-    unsafe { hand_out_ledger(path, merchant_id, out, |p, m| SqliteLedger::open(p, m)) }
+    unsafe {
+        hand_out_ledger(path, "path", merchant_id, out, |p, m| {
+            SqliteLedger::open(p, m).map(Backend::Sqlite)
+        })
+    }
+}
+
+/// Connects to the PostgreSQL database named by `conninfo` (libpq `key=value` pairs such as
+/// `"host=db.example user=o2okit dbname=loyalty"`, or a `postgresql://` URL) as `merchant_id`'s
+/// ledger: the chain's tills share it. Creates or migrates the schema; the first merchant of an
+/// empty database is registered, and a database that serves other merchants is refused.
+/// Everything else works as on a SQLite ledger, except `o2o_ledger_backup` (use the server's
+/// own backups).
+///
+/// On success `*out` receives a ledger, to be released with `o2o_ledger_close`. The connection
+/// string never appears in a message. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+/// `O2O_STATUS_INVALID_UTF8`, `O2O_STATUS_LEDGER_INVALID_REQUEST` (a connection string that
+/// does not parse), `O2O_STATUS_LEDGER_UNAVAILABLE` (no server, within 10 s),
+/// `O2O_STATUS_LEDGER_SCHEMA_TOO_NEW`, `O2O_STATUS_LEDGER_UNREGISTERED_MERCHANT`,
+/// `O2O_STATUS_LEDGER_STORAGE`, `O2O_STATUS_LEDGER_UNSUPPORTED` (a library built without the
+/// `postgres` feature).
+///
+/// Later calls may fail with `O2O_STATUS_LEDGER_UNAVAILABLE` (nothing was written) or
+/// `O2O_STATUS_LEDGER_OUTCOME_UNKNOWN` (the connection broke while committing): repeat the call
+/// with the same idempotency key, which returns the committed receipt or redeems once.
+///
+/// # Safety
+/// - `conninfo` is NULL or a NUL-terminated string.
+/// - `out` is NULL or points to writable memory for an `o2o_ledger *`.
+///
+/// Every pointer stays valid for the whole call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn o2o_ledger_open_pg(
+    conninfo: *const c_char,
+    merchant_id: u32,
+    out: *mut *mut o2o_ledger,
+) -> o2o_status {
+    // SAFETY: per the header: `conninfo` NULL or NUL-terminated, `out` NULL or writable.
+    unsafe { hand_out_ledger(conninfo, "conninfo", merchant_id, out, open_pg) }
+}
+
+#[cfg(feature = "postgres")]
+fn open_pg(conninfo: &str, merchant: MerchantId) -> Result<Backend, Failure> {
+    Ok(crate::ledger::PgLedger::connect(conninfo, merchant).map(Backend::Postgres)?)
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_pg(_conninfo: &str, _merchant: MerchantId) -> Result<Backend, Failure> {
+    Err(Failure {
+        status: o2o_status::LedgerUnsupported,
+        message: "this library was built without PostgreSQL (the `postgres` feature)".into(),
+    })
 }
 
 /// Makes a ledger with `make` and hands it out through `out`.
@@ -119,17 +196,18 @@ pub unsafe extern "C" fn o2o_ledger_open(
 /// # Safety
 /// `path` is NULL or a NUL-terminated string; `out` is NULL or points to writable memory for
 /// a pointer.
-unsafe fn hand_out_ledger(
+unsafe fn hand_out_ledger<E: Into<Failure>>(
     path: *const c_char,
+    name: &'static str,
     merchant_id: u32,
     out: *mut *mut o2o_ledger,
-    make: impl FnOnce(&str, MerchantId) -> Result<SqliteLedger, crate::ledger::LedgerError>,
+    make: impl FnOnce(&str, MerchantId) -> Result<Backend, E>,
 ) -> o2o_status {
     guard(|| {
         check_out(out, "out")?;
         // SAFETY: per the caller.
-        let path = unsafe { text(path, "path") }?;
-        let ledger = make(path, MerchantId(merchant_id))?;
+        let path = unsafe { text(path, name) }?;
+        let ledger = make(path, MerchantId(merchant_id)).map_err(Into::into)?;
         // SAFETY: `out` was checked.
         unsafe { hand_out(out, o2o_ledger(ledger)) };
         Ok(())
@@ -137,7 +215,8 @@ unsafe fn hand_out_ledger(
 }
 
 /// Sets how long later calls on `ledger` wait for another process's lock before failing with
-/// `O2O_STATUS_LEDGER_BUSY` (10,000 ms unless set).
+/// `O2O_STATUS_LEDGER_BUSY` (10,000 ms unless set). On a PostgreSQL ledger it is the statement
+/// timeout, lock waits included.
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`.
 ///
@@ -153,9 +232,12 @@ pub unsafe extern "C" fn o2o_ledger_set_busy_timeout(
     guard(|| {
         // SAFETY: NULL or a live ledger, per the header.
         let ledger = unsafe { borrow(ledger, "ledger") }?;
-        ledger
-            .0
-            .set_busy_timeout(std::time::Duration::from_millis(u64::from(timeout_ms)));
+        let timeout = std::time::Duration::from_millis(u64::from(timeout_ms));
+        match &ledger.0 {
+            Backend::Sqlite(sqlite) => sqlite.set_busy_timeout(timeout),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pg) => pg.set_statement_timeout(timeout),
+        }
         Ok(())
     })
 }
@@ -166,7 +248,8 @@ pub unsafe extern "C" fn o2o_ledger_set_busy_timeout(
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_UTF8`,
 /// `O2O_STATUS_LEDGER_ALREADY_EXISTS`, `O2O_STATUS_LEDGER_FILE_REPLACED`,
-/// `O2O_STATUS_LEDGER_STORAGE`.
+/// `O2O_STATUS_LEDGER_STORAGE`, `O2O_STATUS_LEDGER_UNSUPPORTED` (a PostgreSQL ledger: use the
+/// server's backups).
 ///
 /// # Safety
 /// - `ledger` is NULL or a live `o2o_ledger` made by this library.
@@ -181,7 +264,18 @@ pub unsafe extern "C" fn o2o_ledger_backup(
     guard(|| {
         // SAFETY: NULL or a live ledger and a NUL-terminated string, per the header.
         let (ledger, path) = unsafe { (borrow(ledger, "ledger")?, text(path, "path")?) };
-        ledger.0.backup_to(path)?;
+        match &ledger.0 {
+            Backend::Sqlite(sqlite) => sqlite.backup_to(path)?,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => {
+                return Err(Failure {
+                    status: o2o_status::LedgerUnsupported,
+                    message: "a PostgreSQL ledger is backed up by the server's own tools \
+                              (pg_dump, base backups), not by o2o_ledger_backup"
+                        .into(),
+                });
+            }
+        }
         Ok(())
     })
 }

@@ -146,7 +146,7 @@ pub enum o2o_status {
 
 impl o2o_status {
     /// Every status, in code order.
-    pub const ALL: [o2o_status; 57] = {
+    pub const ALL: [o2o_status; 61] = {
         use o2o_status::*;
         [
             Ok,

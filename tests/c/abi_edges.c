@@ -165,6 +165,20 @@ int main(int argc, char **argv) {
     o2o_decision_free(NULL);
     o2o_ledger_close(NULL);
 
+    /* PostgreSQL: a NULL connection string, and a server nobody runs. A library built
+     * without the `postgres` feature says so; one built with it finds no server. Either way
+     * no ledger comes out. */
+    EXPECT(o2o_ledger_open_pg(NULL, 1, &ledger) == O2O_STATUS_NULL_ARGUMENT);
+    ledger = NULL;
+    {
+        o2o_status pg = o2o_ledger_open_pg("host=127.0.0.1 port=1 user=o2okit password=s3cret", 1,
+                                           &ledger);
+        EXPECT(pg == O2O_STATUS_LEDGER_UNSUPPORTED || pg == O2O_STATUS_LEDGER_UNAVAILABLE);
+    }
+    EXPECT(ledger == NULL);
+    EXPECT(o2o_last_error(message, sizeof message, NULL) == O2O_STATUS_OK);
+    EXPECT(strstr(message, "s3cret") == NULL);
+
     /* The last error message, with the size convention. */
     EXPECT(o2o_ledger_open(NULL, 1, &ledger) == O2O_STATUS_NULL_ARGUMENT);
     EXPECT(o2o_last_error(NULL, 0, &needed) == O2O_STATUS_INSUFFICIENT_BUFFER);

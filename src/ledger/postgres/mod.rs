@@ -186,14 +186,22 @@ impl PgLedger {
         if config.get_application_name().is_none() {
             config.application_name("o2okit");
         }
-        let pool = Pool::new(Settings {
-            config,
-            max_connections: options.max_connections.max(1),
-            connect_timeout: options.connect_timeout,
-            statement_timeout: options.statement_timeout,
-        });
+        let pool = Pool::new(
+            Settings {
+                config,
+                max_connections: options.max_connections.max(1),
+                connect_timeout: options.connect_timeout,
+            },
+            options.statement_timeout,
+        );
         schema::prepare(&pool, merchant, options.register_merchant)?;
         Ok(PgLedger { merchant, pool })
+    }
+
+    /// Sets how long one statement, lock waits included, may take in later calls before they
+    /// fail with [`LedgerError::Busy`].
+    pub fn set_statement_timeout(&self, timeout: Duration) {
+        self.pool.set_statement_timeout(timeout);
     }
 
     fn id(&self) -> i64 {

@@ -7,6 +7,7 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, NoTls, Statement};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -80,10 +81,11 @@ pub(super) fn ledger_error(e: postgres::Error) -> LedgerError {
     }
 }
 
-/// One connection and the statements prepared on it.
+/// One connection, the statements prepared on it and the timeout it runs with.
 pub(super) struct Session {
     client: Client,
     statements: HashMap<&'static str, Statement>,
+    timeout_ms: u64,
 }
 
 /// A transaction on a session, preparing each statement once per connection.
@@ -150,7 +152,6 @@ pub(super) struct Settings {
     pub(super) config: postgres::Config,
     pub(super) max_connections: usize,
     pub(super) connect_timeout: Duration,
-    pub(super) statement_timeout: Duration,
 }
 
 struct Idle {
@@ -163,14 +164,17 @@ struct Idle {
 /// and replaced on the next call.
 pub(super) struct Pool {
     settings: Settings,
+    /// The statement (and lock) timeout, ms; each session applies it before its next use.
+    timeout_ms: AtomicU64,
     idle: Mutex<Idle>,
     returned: Condvar,
 }
 
 impl Pool {
-    pub(super) fn new(settings: Settings) -> Self {
+    pub(super) fn new(settings: Settings, statement_timeout: Duration) -> Self {
         Pool {
             settings,
+            timeout_ms: AtomicU64::new(millis(statement_timeout)),
             idle: Mutex::new(Idle {
                 sessions: Vec::new(),
                 open: 0,
@@ -189,17 +193,34 @@ impl Pool {
             .config
             .connect(NoTls)
             .map_err(|e| LedgerError::Unavailable(format!("cannot connect: {e}")))?;
-        let ms = self.settings.statement_timeout.as_millis();
         client
-            .batch_execute(&format!(
-                "SET statement_timeout = {ms}; SET lock_timeout = {ms}; \
-                 SET default_transaction_isolation = 'read committed'"
-            ))
+            .batch_execute("SET default_transaction_isolation = 'read committed'")
             .map_err(ledger_error)?;
         Ok(Session {
             client,
             statements: HashMap::new(),
+            timeout_ms: 0,
         })
+    }
+
+    /// Sets the statement (and lock wait) timeout of later calls.
+    pub(super) fn set_statement_timeout(&self, timeout: Duration) {
+        self.timeout_ms.store(millis(timeout), Ordering::Relaxed);
+    }
+
+    /// A session that runs with the current timeout.
+    fn session(&self) -> Result<Session, LedgerError> {
+        let mut session = self.get()?;
+        let ms = self.timeout_ms.load(Ordering::Relaxed);
+        if session.timeout_ms != ms {
+            let set = format!("SET statement_timeout = {ms}; SET lock_timeout = {ms}");
+            if let Err(e) = session.client.batch_execute(&set) {
+                self.discard(session);
+                return Err(ledger_error(e));
+            }
+            session.timeout_ms = ms;
+        }
+        Ok(session)
     }
 
     /// A session: an idle one, a new one while under the limit, or the next one returned
@@ -283,7 +304,7 @@ impl Pool {
     ) -> Result<T, LedgerError> {
         let mut attempt = 1;
         loop {
-            let mut session = self.get()?;
+            let mut session = self.session()?;
             let outcome = run(&mut session, read_only, body);
             if matches!(outcome, Err(Attempt::Stale(_))) {
                 self.discard(session);
@@ -306,6 +327,10 @@ impl Pool {
             }
         }
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 enum Attempt {
