@@ -65,6 +65,50 @@ fn on_clients<T: Sync>(clients: usize, batch: &[T], work: impl Fn(usize, &[T]) +
     start.elapsed()
 }
 
+/// One connection for the bare rate: each row its own `INSERT`, committed on its own.
+#[cfg(feature = "postgres")]
+struct BareClient {
+    runtime: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+#[cfg(feature = "postgres")]
+impl BareClient {
+    fn connect(conninfo: &str) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (client, connection) = runtime
+            .block_on(tokio_postgres::connect(conninfo, tokio_postgres::NoTls))
+            .unwrap();
+        runtime.spawn(connection);
+        BareClient { runtime, client }
+    }
+
+    fn batch(&self, sql: &str) {
+        self.runtime
+            .block_on(self.client.batch_execute(sql))
+            .unwrap();
+    }
+
+    fn insert_each(&self, rows: &[i64]) {
+        self.runtime.block_on(async {
+            let insert = self
+                .client
+                .prepare("INSERT INTO bare (id, payload) VALUES ($1, $2)")
+                .await
+                .unwrap();
+            for row in rows {
+                self.client
+                    .execute(&insert, &[row, &(row * 7)])
+                    .await
+                    .unwrap();
+            }
+        })
+    }
+}
+
 #[cfg(feature = "postgres")]
 fn postgres_rates(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -80,16 +124,15 @@ fn postgres_rates(
         PgOptions::default().max_connections(32),
     )
     .unwrap();
-    let mut bare: Vec<std::sync::Mutex<postgres::Client>> = Vec::new();
-    for _ in 0..32 {
-        let client = postgres::Client::connect(&conninfo, postgres::NoTls).unwrap();
-        bare.push(std::sync::Mutex::new(client));
-    }
+    // The bare rate through the same client the ledger uses (tokio-postgres driven by a
+    // single-threaded runtime in the calling thread), with its statement prepared.
+    let bare: Vec<std::sync::Mutex<BareClient>> = (0..32)
+        .map(|_| std::sync::Mutex::new(BareClient::connect(&conninfo)))
+        .collect();
     bare[0]
         .lock()
         .unwrap()
-        .batch_execute("CREATE TABLE bare (id BIGINT PRIMARY KEY, payload BIGINT NOT NULL)")
-        .unwrap();
+        .batch("CREATE TABLE bare (id BIGINT PRIMARY KEY, payload BIGINT NOT NULL)");
     let next_row = AtomicU64::new(0);
     for clients in [1, 8, 32] {
         group.bench_function(format!("PostgreSQL, PgLedger, {clients} clients"), |b| {
@@ -105,13 +148,7 @@ fn postgres_rates(
                     let first = next_row.fetch_add(n, Ordering::Relaxed);
                     let rows: Vec<i64> = (first..first + n).map(|r| r as i64).collect();
                     on_clients(clients, &rows, |i, share| {
-                        let mut client = bare[i].lock().unwrap();
-                        let insert = client
-                            .prepare("INSERT INTO bare (id, payload) VALUES ($1, $2)")
-                            .unwrap();
-                        for row in share {
-                            client.execute(&insert, &[row, &(row * 7)]).unwrap();
-                        }
+                        bare[i].lock().unwrap().insert_each(share)
                     })
                 })
             },

@@ -29,9 +29,16 @@
 //!   committed receipt or redeems once.
 //! - A lock or statement waits past the statement timeout: [`LedgerError::Busy`].
 //!
+//! # Round trips
+//! Each connection is driven in the calling thread, and statements that need no answer in
+//! between travel together: a redemption sends `BEGIN`, the voucher's lock and the reads that
+//! follow it in one round trip, then the voucher, receipt and visit writes with `COMMIT` in a
+//! second.
+//!
 //! # From an async backend
-//! Every call blocks its thread on the network. In a tokio service, run it on the blocking
-//! pool, sharing one ledger (it holds a pool of connections) through an [`std::sync::Arc`]:
+//! Every call blocks its thread on the network (calling it on an async worker thread panics,
+//! as any blocking client does). In a tokio service, run it on the blocking pool, sharing one
+//! ledger (it holds a pool of connections) through an [`std::sync::Arc`]:
 //!
 //! ```no_run
 //! # async fn handler(ledger: std::sync::Arc<o2okit::PgLedger>, acceptance: o2okit::Acceptance,
@@ -173,7 +180,7 @@ impl PgLedger {
         options: PgOptions,
     ) -> Result<Self, LedgerError> {
         // The parser's message could quote the string, password included: say only where.
-        let mut config: postgres::Config = conninfo.parse().map_err(|_| {
+        let mut config: tokio_postgres::Config = conninfo.parse().map_err(|_| {
             LedgerError::InvalidRequest(
                 "the PostgreSQL connection string does not parse (libpq key=value pairs or a \
                  postgresql:// URL)"
@@ -248,7 +255,7 @@ fn store_voucher(
 ) -> Result<(), Failure> {
     let columns = VoucherColumns::of(record);
     let id = int(record.voucher.0);
-    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&merchant, &id];
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&merchant, &id];
     params.extend(columns.params());
     let sql = if existed {
         UPDATE_VOUCHER
@@ -264,7 +271,7 @@ const INSERT_VISIT: &str = "INSERT INTO o2okit_visits (merchant, member, store, 
 
 fn insert_visit(tx: &mut Tx<'_>, merchant: i64, visit: &VisitEvent) -> Result<(), Failure> {
     let columns = VisitColumns::of(visit);
-    let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&merchant];
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&merchant];
     params.extend(columns.params());
     tx.execute(INSERT_VISIT, &params)?;
     Ok(())
@@ -280,12 +287,34 @@ const EARLIER_REDEMPTIONS: &str = concat!(
      ON r.merchant = $1 AND r.idempotency_key = $2"
 );
 
-/// The receipt and the visit of a redemption, in one statement.
-const INSERT_REDEMPTION: &str = "WITH visit AS (INSERT INTO o2okit_visits (merchant, member, \
-     store, at, spend, voucher, campaign, discount) \
-     VALUES ($1, $9, $10, $11, $12, $13, $14, $15)) \
-     INSERT INTO o2okit_receipts (merchant, idempotency_key, voucher, store, member, at, spend, \
-     amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+/// The visit and the receipt of a redemption, after its voucher's write.
+macro_rules! redemption {
+    ($voucher_write:expr) => {
+        concat!(
+            "WITH record AS (",
+            $voucher_write,
+            "), visit AS (INSERT INTO o2okit_visits (merchant, member, store, at, spend, \
+             voucher, campaign, discount) VALUES ($1, $9, $10, $11, $12, $13, $14, $15)) \
+             INSERT INTO o2okit_receipts (merchant, idempotency_key, voucher, store, member, \
+             at, spend, amount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+        )
+    };
+}
+
+/// A redemption of a voucher with a row (locked): `$16`–`$25` are its new columns.
+const REDEEM_UPDATING: &str = redemption!(
+    "UPDATE o2okit_vouchers SET has_terms = $16, max_uses = $17, max_uses_per_member = $18, \
+     face_value = $19, valid_until = $20, campaign = $21, uses = $22, value_spent = $23, \
+     issued_at = $24, revoked_at = $25 WHERE merchant = $1 AND voucher = $3"
+);
+
+/// A redemption of a voucher without a row yet: a concurrent first redemption makes this one
+/// fail on the key, and the transaction runs again.
+const REDEEM_INSERTING: &str = redemption!(
+    "INSERT INTO o2okit_vouchers (merchant, voucher, has_terms, max_uses, \
+     max_uses_per_member, face_value, valid_until, campaign, uses, value_spent, issued_at, \
+     revoked_at) VALUES ($1, $3, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)"
+);
 
 const RECEIPT_BY_ID: &str = concat!(
     "SELECT ",
@@ -319,7 +348,7 @@ const LOCK_MEMBER: &str = concat!(
     " FROM o2okit_members WHERE merchant = $1 AND member = $2 FOR UPDATE"
 );
 
-fn account_of(row: &postgres::Row) -> Account {
+fn account_of(row: &tokio_postgres::Row) -> Account {
     Account {
         points: uint(row.get(0)),
         balance_minor: uint(row.get(1)),
@@ -366,19 +395,24 @@ impl Ledger for PgLedger {
         let merchant = self.id();
         let key = request.idempotency_key.as_str();
         let member = acceptance.member();
+        let voucher_id = int(voucher.id.0);
+        let member_id = member.map(|m| int(m.0));
         self.pool.write(|tx| {
-            let existing = lock_voucher(tx, merchant, voucher.id)?;
-            let earlier = tx.query_one(
-                EARLIER_REDEMPTIONS,
-                &[
-                    &merchant,
-                    &key,
-                    &int(voucher.id.0),
-                    &member.map(|m| int(m.0)),
-                ],
-            )?;
+            // One round trip: BEGIN, the voucher's lock, then (after the lock) the key's
+            // earlier receipt and the member's uses.
+            let [locked, earlier] = tx.pipeline([
+                (LOCK_VOUCHER, &[&merchant, &voucher_id]),
+                (
+                    EARLIER_REDEMPTIONS,
+                    &[&merchant, &key, &voucher_id, &member_id],
+                ),
+            ])?;
+            let existing = locked.first().map(voucher_of).transpose()?;
+            let earlier = earlier.first().ok_or_else(|| {
+                LedgerError::Corrupt("the earlier-redemptions query returned no row".into())
+            })?;
             if earlier.get::<_, Option<i64>>(1).is_some() {
-                let (receipt, voided) = receipt_of(&earlier, 1)?;
+                let (receipt, voided) = receipt_of(earlier, 1)?;
                 return Ok(Finish::Rollback(replay(
                     receipt,
                     voided.is_some(),
@@ -393,27 +427,38 @@ impl Ledger for PgLedger {
                 Err(reason) => return Ok(Finish::Rollback(RedeemOutcome::Refused { reason })),
             };
             record.apply_redemption(admitted);
-            store_voucher(tx, merchant, &record, existed)?;
+            // The second round trip: the voucher, the receipt and the visit in one statement,
+            // with COMMIT.
+            let columns = VoucherColumns::of(&record);
             let visit = VisitColumns::of(&visit_of(acceptance, admitted.amount_minor));
-            let receipt = [int(voucher.id.0), i64::from(acceptance.store().0)];
-            let (at, spend, amount) = (
+            let (store, at, spend, amount) = (
+                i64::from(acceptance.store().0),
                 micros(acceptance.at()),
                 int(acceptance.spend_minor()),
                 int(admitted.amount_minor),
             );
-            let member = member.map(|m| int(m.0));
-            let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
                 &merchant,
                 &key,
-                &receipt[0],
-                &receipt[1],
-                &member,
+                &voucher_id,
+                &store,
+                &member_id,
                 &at,
                 &spend,
                 &amount,
             ];
             params.extend(visit.params());
-            let id: i64 = tx.query_one(INSERT_REDEMPTION, &params)?.get(0);
+            params.extend(columns.params());
+            let sql = if existed {
+                REDEEM_UPDATING
+            } else {
+                REDEEM_INSERTING
+            };
+            let rows = tx.query_and_commit(sql, &params)?;
+            let id: i64 = rows
+                .first()
+                .ok_or_else(|| LedgerError::Corrupt("a redemption returned no receipt".into()))?
+                .get(0);
             let receipt = recorded_receipt(ReceiptId(uint(id)), request, admitted.amount_minor);
             Ok(Finish::Commit(RedeemOutcome::Redeemed {
                 receipt,

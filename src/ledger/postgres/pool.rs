@@ -1,15 +1,23 @@
 //! Connections to the server: a small pool, prepared statements per connection, and the
 //! transaction loop that retries what PostgreSQL asks to be retried and says plainly when an
 //! outcome is unknown.
+//!
+//! Each connection is a `tokio-postgres` client driven by its own single-threaded runtime in
+//! the calling thread: no hop to another thread per statement, and statements that need no
+//! answer in between travel together (pipelined): `BEGIN` with a transaction's first reads,
+//! and its last write with `COMMIT`. A redemption is two round trips.
 
 use crate::ledger::{LedgerError, StorageError};
-use postgres::error::SqlState;
-use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, NoTls, Statement};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+/// Statement parameters.
+pub(super) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// Attempts of one transaction that hit a serialization failure, a deadlock or a unique-key
 /// race before the error reaches the caller.
@@ -18,7 +26,7 @@ const MAX_ATTEMPTS: u32 = 8;
 /// A failure inside a transaction body: a ledger rule, or the database.
 pub(super) enum Failure {
     Ledger(LedgerError),
-    Db(postgres::Error),
+    Db(tokio_postgres::Error),
 }
 
 impl From<LedgerError> for Failure {
@@ -27,8 +35,8 @@ impl From<LedgerError> for Failure {
     }
 }
 
-impl From<postgres::Error> for Failure {
-    fn from(e: postgres::Error) -> Self {
+impl From<tokio_postgres::Error> for Failure {
+    fn from(e: tokio_postgres::Error) -> Self {
         Failure::Db(e)
     }
 }
@@ -40,6 +48,7 @@ pub(super) enum Finish<T> {
 }
 
 /// How a database error is handled.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     /// Run the whole transaction again: serialization failure, deadlock, or a unique key that
     /// a concurrent transaction took first (the retry then sees its row).
@@ -52,7 +61,7 @@ enum Kind {
     Other,
 }
 
-fn kind_of(e: &postgres::Error) -> Kind {
+fn kind_of(e: &tokio_postgres::Error) -> Kind {
     let Some(code) = e.code() else {
         // No SQLSTATE: an I/O error or a closed connection.
         return Kind::Connection;
@@ -73,7 +82,7 @@ fn kind_of(e: &postgres::Error) -> Kind {
 }
 
 /// The ledger error for a database error outside a commit.
-pub(super) fn ledger_error(e: postgres::Error) -> LedgerError {
+pub(super) fn ledger_error(e: tokio_postgres::Error) -> LedgerError {
     match kind_of(&e) {
         Kind::Connection => LedgerError::Unavailable(e.to_string()),
         Kind::Timeout => LedgerError::Busy,
@@ -81,75 +90,178 @@ pub(super) fn ledger_error(e: postgres::Error) -> LedgerError {
     }
 }
 
-/// One connection, the statements prepared on it and the timeout it runs with.
+/// One connection with the runtime that drives it, the statements prepared on it and the
+/// timeout it runs with.
 pub(super) struct Session {
+    runtime: Option<tokio::runtime::Runtime>,
     client: Client,
     statements: HashMap<&'static str, Statement>,
     timeout_ms: u64,
 }
 
-/// A transaction on a session, preparing each statement once per connection.
+impl Session {
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime
+            .as_ref()
+            .expect("a session's runtime lives as long as the session")
+            .block_on(future)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Never blocks, so a ledger may be dropped anywhere, even inside an async task.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A transaction on a session. Its `BEGIN` travels with its first statement.
 pub(super) struct Tx<'a> {
-    tx: postgres::Transaction<'a>,
-    statements: &'a mut HashMap<&'static str, Statement>,
+    session: &'a mut Session,
+    begin: Option<&'static str>,
+    /// Set once `COMMIT` has been sent with the last write.
+    committed: bool,
 }
 
 impl Tx<'_> {
-    fn statement(&mut self, sql: &'static str) -> Result<Statement, postgres::Error> {
-        if let Some(s) = self.statements.get(sql) {
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(s) = self.session.statements.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.tx.prepare(sql)?;
-        self.statements.insert(sql, s.clone());
+        let s = self.session.block_on(self.session.client.prepare(sql))?;
+        self.session.statements.insert(sql, s.clone());
         Ok(s)
+    }
+
+    /// Runs statements back to back in one round trip (after `BEGIN`, if not sent yet) and
+    /// returns each one's rows. The server runs them in order, each seeing what committed
+    /// before it started (READ COMMITTED): a statement after a `FOR UPDATE` sees the data of
+    /// the transaction that held the lock before.
+    pub(super) fn pipeline<const N: usize>(
+        &mut self,
+        statements: [(&'static str, Params<'_>); N],
+    ) -> Result<[Vec<Row>; N], tokio_postgres::Error> {
+        let mut prepared = Vec::with_capacity(N);
+        for (sql, _) in &statements {
+            prepared.push(self.statement(sql)?);
+        }
+        let begin = self.begin.take();
+        let client = &self.session.client;
+        let queries = prepared
+            .iter()
+            .zip(&statements)
+            .map(|(s, (_, params))| client.query(s, params));
+        let run = async {
+            let begun = async {
+                match begin {
+                    Some(sql) => client.batch_execute(sql).await,
+                    None => Ok(()),
+                }
+            };
+            let (begun, rows) =
+                futures_util::future::join(begun, futures_util::future::join_all(queries)).await;
+            begun?;
+            rows.into_iter().collect::<Result<Vec<_>, _>>()
+        };
+        let rows = self.session.block_on(run)?;
+        Ok(rows
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one result per statement")))
     }
 
     pub(super) fn query(
         &mut self,
         sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<postgres::Row>, postgres::Error> {
-        let s = self.statement(sql)?;
-        self.tx.query(&s, params)
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let [rows] = self.pipeline([(sql, params)])?;
+        Ok(rows)
     }
 
     pub(super) fn query_opt(
         &mut self,
         sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<postgres::Row>, postgres::Error> {
-        let s = self.statement(sql)?;
-        self.tx.query_opt(&s, params)
+        params: Params<'_>,
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
+        Ok(self.query(sql, params)?.into_iter().next())
     }
 
+    /// The one row of a statement that always returns one (an aggregate, `RETURNING`).
     pub(super) fn query_one(
         &mut self,
         sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<postgres::Row, postgres::Error> {
-        let s = self.statement(sql)?;
-        self.tx.query_one(&s, params)
+        params: Params<'_>,
+    ) -> Result<Row, Failure> {
+        self.query_opt(sql, params)?.ok_or_else(|| {
+            Failure::Ledger(LedgerError::Corrupt(format!(
+                "statement returned no row: {sql}"
+            )))
+        })
     }
 
     pub(super) fn execute(
         &mut self,
         sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, postgres::Error> {
-        let s = self.statement(sql)?;
-        self.tx.execute(&s, params)
+        params: Params<'_>,
+    ) -> Result<(), tokio_postgres::Error> {
+        self.query(sql, params).map(drop)
     }
 
     /// Runs statements with no parameters and no results (schema changes).
-    pub(super) fn batch(&mut self, sql: &str) -> Result<(), postgres::Error> {
-        self.tx.batch_execute(sql)
+    pub(super) fn batch(&mut self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        let begin = self.begin.take();
+        let client = &self.session.client;
+        self.session.block_on(async {
+            if let Some(begin) = begin {
+                client.batch_execute(begin).await?;
+            }
+            client.batch_execute(sql).await
+        })
+    }
+
+    /// Runs the transaction's last statement and commits, in one round trip; returns its
+    /// rows. A database error in the statement turns the `COMMIT` into a rollback.
+    ///
+    /// # Errors
+    /// [`Failure::Ledger`] with [`LedgerError::OutcomeUnknown`] when the connection broke: the
+    /// server may have committed.
+    pub(super) fn query_and_commit(
+        &mut self,
+        sql: &'static str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, Failure> {
+        let statement = self.statement(sql)?;
+        debug_assert!(
+            self.begin.is_none(),
+            "a transaction's last statement is not its first"
+        );
+        let client = &self.session.client;
+        let (rows, committed) = self.session.block_on(async {
+            futures_util::future::join(
+                client.query(&statement, params),
+                client.batch_execute("COMMIT"),
+            )
+            .await
+        });
+        self.committed = true;
+        let unknown = |e: &tokio_postgres::Error| kind_of(e) == Kind::Connection;
+        match (rows, committed) {
+            (Ok(rows), Ok(())) => Ok(rows),
+            (Err(e), _) | (Ok(_), Err(e)) if unknown(&e) => {
+                Err(Failure::Ledger(LedgerError::OutcomeUnknown(e.to_string())))
+            }
+            // The statement failed, so COMMIT rolled back; or the commit itself was refused.
+            (Err(e), _) | (Ok(_), Err(e)) => Err(Failure::Db(e)),
+        }
     }
 }
 
 /// Connection settings.
 #[derive(Clone)]
 pub(super) struct Settings {
-    pub(super) config: postgres::Config,
+    pub(super) config: tokio_postgres::Config,
     pub(super) max_connections: usize,
     pub(super) connect_timeout: Duration,
 }
@@ -188,19 +300,29 @@ impl Pool {
     }
 
     fn connect(&self) -> Result<Session, LedgerError> {
-        let mut client = self
-            .settings
-            .config
-            .connect(NoTls)
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LedgerError::Storage(StorageError::caused_by("a runtime", e)))?;
+        let (client, connection) = runtime
+            .block_on(self.settings.config.connect(NoTls))
             .map_err(|e| LedgerError::Unavailable(format!("cannot connect: {e}")))?;
-        client
-            .batch_execute("SET default_transaction_isolation = 'read committed'")
-            .map_err(ledger_error)?;
-        Ok(Session {
+        // The connection task runs whenever the session's runtime runs a statement.
+        runtime.spawn(connection);
+        let session = Session {
+            runtime: Some(runtime),
             client,
             statements: HashMap::new(),
             timeout_ms: 0,
-        })
+        };
+        session
+            .block_on(
+                session
+                    .client
+                    .batch_execute("SET default_transaction_isolation = 'read committed'"),
+            )
+            .map_err(ledger_error)?;
+        Ok(session)
     }
 
     /// Sets the statement (and lock wait) timeout of later calls.
@@ -214,7 +336,7 @@ impl Pool {
         let ms = self.timeout_ms.load(Ordering::Relaxed);
         if session.timeout_ms != ms {
             let set = format!("SET statement_timeout = {ms}; SET lock_timeout = {ms}");
-            if let Err(e) = session.client.batch_execute(&set) {
+            if let Err(e) = session.block_on(session.client.batch_execute(&set)) {
                 self.discard(session);
                 return Err(ledger_error(e));
             }
@@ -225,7 +347,7 @@ impl Pool {
 
     /// A session: an idle one, a new one while under the limit, or the next one returned
     /// (waiting at most the connect timeout).
-    pub(super) fn get(&self) -> Result<Session, LedgerError> {
+    fn get(&self) -> Result<Session, LedgerError> {
         let deadline = Instant::now() + self.settings.connect_timeout;
         let mut idle = self.lock();
         loop {
@@ -253,10 +375,9 @@ impl Pool {
     }
 
     /// Returns a session, or forgets it when its connection is broken.
-    pub(super) fn put(&self, session: Session) {
+    fn put(&self, session: Session) {
         if session.client.is_closed() {
-            drop(session);
-            self.forget();
+            self.discard(session);
         } else {
             self.lock().sessions.push(session);
             self.returned.notify_one();
@@ -264,7 +385,7 @@ impl Pool {
     }
 
     /// Drops a session whose connection failed.
-    pub(super) fn discard(&self, session: Session) {
+    fn discard(&self, session: Session) {
         drop(session);
         self.forget();
     }
@@ -286,7 +407,7 @@ impl Pool {
         &self,
         mut body: impl FnMut(&mut Tx<'_>) -> Result<Finish<T>, Failure>,
     ) -> Result<T, LedgerError> {
-        self.transaction(false, &mut body)
+        self.transaction("BEGIN", &mut body)
     }
 
     /// Runs `body` in a read-only transaction that sees one snapshot.
@@ -294,29 +415,34 @@ impl Pool {
         &self,
         mut body: impl FnMut(&mut Tx<'_>) -> Result<T, Failure>,
     ) -> Result<T, LedgerError> {
-        self.transaction(true, &mut |tx| body(tx).map(Finish::Rollback))
+        self.transaction(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            &mut |tx| body(tx).map(Finish::Rollback),
+        )
     }
 
     fn transaction<T>(
         &self,
-        read_only: bool,
+        begin: &'static str,
         body: &mut dyn FnMut(&mut Tx<'_>) -> Result<Finish<T>, Failure>,
     ) -> Result<T, LedgerError> {
         let mut attempt = 1;
         loop {
             let mut session = self.session()?;
-            let outcome = run(&mut session, read_only, body);
-            if matches!(outcome, Err(Attempt::Stale(_))) {
-                self.discard(session);
-            } else {
+            let (outcome, fit) = run(&mut session, begin, body);
+            if fit {
                 self.put(session);
+            } else {
+                self.discard(session);
             }
             match outcome {
                 Ok(value) => return Ok(value),
-                // An idle connection the server closed (a restart): nothing was sent.
-                Err(Attempt::Stale(_)) if attempt < MAX_ATTEMPTS => attempt += 1,
+                // The connection died before COMMIT was sent (a server restart), or a
+                // serialization failure, deadlock or unique race: nothing was written.
+                Err(Attempt::Stale(_) | Attempt::Retry(_)) if attempt < MAX_ATTEMPTS => {
+                    attempt += 1;
+                }
                 Err(Attempt::Stale(e)) => return Err(ledger_error(e)),
-                Err(Attempt::Retry(_)) if attempt < MAX_ATTEMPTS => attempt += 1,
                 Err(Attempt::Retry(e)) => {
                     return Err(LedgerError::Storage(StorageError::caused_by(
                         format!("PostgreSQL, after {MAX_ATTEMPTS} attempts"),
@@ -334,59 +460,64 @@ fn millis(d: Duration) -> u64 {
 }
 
 enum Attempt {
-    /// The transaction could not begin on this connection: it is dead.
-    Stale(postgres::Error),
-    Retry(postgres::Error),
+    /// The connection died before `COMMIT` was sent: nothing was written.
+    Stale(tokio_postgres::Error),
+    /// A serialization failure, deadlock or unique race: run the transaction again.
+    Retry(tokio_postgres::Error),
     Failed(LedgerError),
 }
 
+/// Runs one attempt; also says whether the session is fit for another transaction.
 fn run<T>(
     session: &mut Session,
-    read_only: bool,
+    begin: &'static str,
     body: &mut dyn FnMut(&mut Tx<'_>) -> Result<Finish<T>, Failure>,
-) -> Result<T, Attempt> {
-    let before_commit = |e: postgres::Error| match kind_of(&e) {
-        Kind::Retry => Attempt::Retry(e),
-        _ => Attempt::Failed(ledger_error(e)),
-    };
-    let tx = if read_only {
-        session
-            .client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-    } else {
-        session.client.transaction()
-    }
-    .map_err(|e| match kind_of(&e) {
-        Kind::Connection => Attempt::Stale(e),
-        _ => before_commit(e),
-    })?;
+) -> (Result<T, Attempt>, bool) {
     let mut tx = Tx {
-        tx,
-        statements: &mut session.statements,
+        session,
+        begin: Some(begin),
+        committed: false,
     };
-    match body(&mut tx) {
-        Ok(Finish::Commit(value)) => match tx.tx.commit() {
-            Ok(()) => Ok(value),
-            Err(e) => Err(match kind_of(&e) {
-                Kind::Retry => Attempt::Retry(e),
-                Kind::Connection => Attempt::Failed(LedgerError::OutcomeUnknown(e.to_string())),
-                _ => Attempt::Failed(ledger_error(e)),
-            }),
+    let outcome = body(&mut tx);
+    let (began, committed) = (tx.begin.is_none(), tx.committed);
+    let finish = |sql: &'static str| session.block_on(session.client.batch_execute(sql));
+    match outcome {
+        Ok(Finish::Commit(value) | Finish::Rollback(value)) if !began || committed => {
+            (Ok(value), true)
+        }
+        Ok(Finish::Commit(value)) => match finish("COMMIT") {
+            Ok(()) => (Ok(value), true),
+            Err(e) => match kind_of(&e) {
+                Kind::Connection => (
+                    Err(Attempt::Failed(LedgerError::OutcomeUnknown(e.to_string()))),
+                    false,
+                ),
+                Kind::Retry => (Err(Attempt::Retry(e)), true),
+                _ => (Err(Attempt::Failed(ledger_error(e))), true),
+            },
         },
         Ok(Finish::Rollback(value)) => {
-            tx.tx.rollback().map_err(before_commit)?;
-            Ok(value)
+            let fit = finish("ROLLBACK").is_ok();
+            (Ok(value), fit)
+        }
+        Err(Failure::Db(e)) if kind_of(&e) == Kind::Connection => {
+            // `query_and_commit` reports a break after COMMIT was sent as OutcomeUnknown, so
+            // this one came before: the server rolls the transaction back.
+            (Err(Attempt::Stale(e)), false)
+        }
+        Err(Failure::Ledger(e @ LedgerError::OutcomeUnknown(_))) => {
+            (Err(Attempt::Failed(e)), false)
         }
         Err(failure) => {
-            // The transaction is rolled back when `tx` drops (or the server already did).
-            drop(tx);
-            Err(match failure {
+            // A failed statement aborted the transaction, or the COMMIT sent with the last
+            // write rolled it back; otherwise roll back now.
+            let fit = !began || committed || finish("ROLLBACK").is_ok();
+            let attempt = match failure {
                 Failure::Ledger(e) => Attempt::Failed(e),
-                Failure::Db(e) => before_commit(e),
-            })
+                Failure::Db(e) if kind_of(&e) == Kind::Retry => Attempt::Retry(e),
+                Failure::Db(e) => Attempt::Failed(ledger_error(e)),
+            };
+            (Err(attempt), fit)
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::local_time::LocalDateTime;
 use crate::membership::enrollment::Pseudonym;
 use crate::membership::member::{CardNumber, Member};
 use chrono::{DateTime, Utc};
-use postgres::Row;
+use tokio_postgres::Row;
 
 /// u64 → the i64 with the same bits.
 pub(super) fn int(value: u64) -> i64 {
@@ -81,7 +81,7 @@ impl VoucherColumns {
     }
 
     /// The parameters `$3` to `$12` of a statement writing a voucher row.
-    pub(super) fn params(&self) -> [&(dyn postgres::types::ToSql + Sync); 10] {
+    pub(super) fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 10] {
         let r = &self.rest;
         [
             &self.has_terms,
@@ -226,7 +226,7 @@ impl VisitColumns {
         ])
     }
 
-    pub(super) fn params(&self) -> [&(dyn postgres::types::ToSql + Sync); 7] {
+    pub(super) fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 7] {
         let c = &self.0;
         [&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6]]
     }
