@@ -18,7 +18,8 @@
 //! 3. **Verify.** At the till, [`verify`] the scanned text against the moment's
 //!    [`RedemptionContext`] ([`Store`], instant, [`Basket`], member). The [`Decision`] is
 //!    accepted with the discount, or rejected with one stable [`Rejection`]. Pure and offline.
-//! 4. **Redeem.** A [`Ledger`] (`SqliteLedger` on a till, [`MemoryLedger`] in tests) spends
+//! 4. **Redeem.** A [`Ledger`] (`SqliteLedger` on a till, `PgLedger` shared by a chain's
+//!    tills with the `postgres` feature, [`MemoryLedger`] in tests) spends
 //!    the voucher exactly once per [`IdempotencyKey`] and writes a [`Receipt`].
 //! 5. **Members.** A customer who scans the store's check-in code becomes a [`Member`]: see
 //!    [`membership`] for check-in codes, enrollment, membership cards and share codes.

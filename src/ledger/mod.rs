@@ -7,9 +7,10 @@
 //! [`IdempotencyKey`]: a till that times out and retries with the same key gets the first
 //! receipt back and spends nothing twice.
 //!
-//! Two implementations share the rules in [`record`]: [`MemoryLedger`] (tests, kiosks that sync
-//! elsewhere) and, with the default `sqlite` feature, [`SqliteLedger`], durable and safe for
-//! several processes on one file. A ledger belongs to one merchant.
+//! Three implementations share the rules in [`record`]: [`MemoryLedger`] (tests, kiosks that
+//! sync elsewhere); with the default `sqlite` feature, `SqliteLedger`, durable and safe for
+//! several processes on one file; with the `postgres` feature, `PgLedger`, one database that a
+//! chain's tills on many machines share. A ledger serves one merchant.
 
 pub mod account;
 mod members;
