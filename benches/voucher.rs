@@ -108,5 +108,40 @@ fn main() {
         })
     });
     group.finish();
+
+    // The deny list an offline till holds: one million spent vouchers, ids spread over 2^32.
+    let mut state = 0x9e37u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % (1 << 32)
+    };
+    let listed: Vec<u64> = (0..1_000_000).map(|_| next()).collect();
+    let list = DenyList::new(MERCHANT, 1).with_exhausted(listed.iter().map(|&id| VoucherId(id)));
+    let hits: Vec<VoucherId> = (0..4096).map(|i| VoucherId(listed[i * 241])).collect();
+    let misses: Vec<VoucherId> = (0..4096).map(|_| VoucherId(next())).collect();
+    let mut group = c.benchmark_group("deny list");
+    for (name, probes) in [
+        ("lookup in 1,000,000 ids: a listed voucher", &hits),
+        (
+            "lookup in 1,000,000 ids: a voucher not listed (the everyday case)",
+            &misses,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                list.check(black_box(probes[i]))
+            })
+        });
+    }
+    let with_list = ctx.with_deny_list(&list);
+    group.bench_function(
+        "verify (decode + signature + all limits) with the list",
+        |b| b.iter(|| verify(black_box(&text), &ring, &with_list)),
+    );
+    group.finish();
     c.final_summary();
 }

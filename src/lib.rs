@@ -68,6 +68,7 @@
 #![warn(missing_docs)]
 
 pub mod analytics;
+pub mod deny_list;
 mod error;
 #[cfg(feature = "capi")]
 pub mod ffi;
@@ -85,6 +86,7 @@ pub mod rejection;
 pub mod token;
 pub mod voucher;
 
+pub use deny_list::{DenyList, DenyListDelta, DenyListError};
 pub use error::Error;
 pub use ids::{
     CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, TillId, VoucherId,
@@ -151,6 +153,16 @@ pub mod fuzzing {
     /// every payload the fuzzer makes behind a good signature.
     pub fn sign_key_set_payload(root: &crate::Ed25519Key, payload: &[u8]) -> Vec<u8> {
         crate::keys::key_set::sign_raw(root, payload)
+    }
+
+    /// Signs arbitrary `payload` bytes as a deny list (or, with `delta`, a deny-list delta)
+    /// with `root`, so the readers see every payload the fuzzer makes behind a good signature.
+    pub fn sign_deny_list_payload(
+        root: &crate::Ed25519Key,
+        delta: bool,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        crate::deny_list::sign_payload(root, delta, payload)
     }
 }
 

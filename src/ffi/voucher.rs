@@ -274,6 +274,7 @@ pub unsafe extern "C" fn o2o_voucher_verify(
             basket: &basket,
             member,
             other_vouchers,
+            deny_list: None,
         };
         let decision = verify(scanned, ring.0.verifier(), &ctx);
         // SAFETY: `out` was checked.

@@ -25,6 +25,7 @@
 //! The state limits (uses left, value left, revoked) are the ledger's to enforce, atomically.
 
 use super::Voucher;
+use crate::deny_list::DenyList;
 use crate::ids::{CategoryId, MemberId, StoreId};
 use crate::keys::Verifier;
 use crate::local_time::StoreClock;
@@ -177,6 +178,8 @@ pub struct RedemptionContext<'a> {
     pub member: Option<MemberContext>,
     /// How many other vouchers are in the same basket.
     pub other_vouchers: u32,
+    /// The head office's list of revoked and spent vouchers, for a till working offline.
+    pub deny_list: Option<&'a DenyList>,
 }
 
 impl<'a> RedemptionContext<'a> {
@@ -190,6 +193,7 @@ impl<'a> RedemptionContext<'a> {
             basket,
             member: None,
             other_vouchers: 0,
+            deny_list: None,
         }
     }
 
@@ -202,6 +206,13 @@ impl<'a> RedemptionContext<'a> {
     /// The context with `count` other vouchers in the same basket.
     pub fn with_other_vouchers(mut self, count: u32) -> Self {
         self.other_vouchers = count;
+        self
+    }
+
+    /// The context with the deny list the till holds: a voucher it names is refused as
+    /// [`Rejection::Revoked`] or [`Rejection::AlreadyUsed`] before any other limit.
+    pub fn with_deny_list(mut self, deny_list: &'a DenyList) -> Self {
+        self.deny_list = Some(deny_list);
         self
     }
 }
@@ -366,6 +377,9 @@ pub fn verify_token<V: Verifier + ?Sized>(
 }
 
 fn check_limits(voucher: Voucher, ctx: &RedemptionContext<'_>) -> Decision {
+    if let Some(reason) = ctx.deny_list.and_then(|list| list.check(voucher.id)) {
+        return reason.into();
+    }
     let outcome = check_time(&voucher, ctx)
         .and_then(|()| check_region(&voucher, ctx))
         .and_then(|()| check_member(&voucher, ctx))
