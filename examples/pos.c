@@ -10,7 +10,8 @@
  * the root public key it pins (--root, 32 bytes in hex): it then holds public keys only and
  * can mint nothing. --min-key-set-version N refuses a set older than the newest one the till
  * has loaded before (keep that number across restarts). --key (an HMAC secret) is the single-shop setup, where the till's key
- * could also sign.
+ * could also sign. --deny-list FILE (with --root) loads the head office's list of revoked and
+ * spent vouchers, which the till refuses even while its ledger is out of reach.
  *
  * --ledger is the store's own SQLite file; --pg the chain's PostgreSQL database that every
  * till shares (libpq "host=… user=… dbname=…"; the library must be built with the `postgres`
@@ -76,36 +77,47 @@ static long decode_hex(const char *hex, uint8_t *out, size_t capacity) {
     return (long)(len / 2);
 }
 
-/* Loads the key set at path, checked against the root public key in hex, into a keyring
- * that verifies and cannot sign. */
-static o2o_status load_key_set(const char *path, const char *root_hex, uint32_t merchant,
-                               long long at, uint64_t min_version, o2o_keyring **out) {
-    uint8_t root[32];
+/* Reads the whole file at path (at most max bytes) into a malloc'd buffer; exits on failure. */
+static uint8_t *read_file(const char *path, long max, const char *what, long *length) {
     uint8_t *bytes;
-    long length;
-    o2o_status status;
     FILE *file = fopen(path, "rb");
-    if (decode_hex(root_hex, root, sizeof root) != 32) {
-        fprintf(stderr, "--root is not 32 bytes of hex\n");
-        exit(1);
-    }
     if (file == NULL) {
         perror(path);
         exit(1);
     }
     fseek(file, 0, SEEK_END);
-    length = ftell(file);
+    *length = ftell(file);
     fseek(file, 0, SEEK_SET);
-    if (length < 0 || length > (1L << 20)) { /* a key set is at most 1 MiB */
-        fprintf(stderr, "%s: not a key set (%ld bytes)\n", path, length);
+    if (*length < 0 || *length > max) {
+        fprintf(stderr, "%s: not a %s (%ld bytes)\n", path, what, *length);
         exit(1);
     }
-    bytes = (uint8_t *)malloc(length > 0 ? (size_t)length : 1);
-    if (bytes == NULL || length < 0 || fread(bytes, 1, (size_t)length, file) != (size_t)length) {
-        fprintf(stderr, "%s: cannot read the key set\n", path);
+    bytes = (uint8_t *)malloc(*length > 0 ? (size_t)*length : 1);
+    if (bytes == NULL || fread(bytes, 1, (size_t)*length, file) != (size_t)*length) {
+        fprintf(stderr, "%s: cannot read the %s\n", path, what);
         exit(1);
     }
     fclose(file);
+    return bytes;
+}
+
+static void decode_root(const char *root_hex, uint8_t root[32]) {
+    if (decode_hex(root_hex, root, 32) != 32) {
+        fprintf(stderr, "--root is not 32 bytes of hex\n");
+        exit(1);
+    }
+}
+
+/* Loads the key set at path, checked against the root public key in hex, into a keyring
+ * that verifies and cannot sign. */
+static o2o_status load_key_set(const char *path, const char *root_hex, uint32_t merchant,
+                               long long at, uint64_t min_version, o2o_keyring **out) {
+    uint8_t root[32];
+    long length;
+    uint8_t *bytes;
+    o2o_status status;
+    decode_root(root_hex, root);
+    bytes = read_file(path, 1L << 20, "key set", &length); /* a key set is at most 1 MiB */
     status = o2o_keyring_from_key_set(merchant, bytes, (size_t)length, root, sizeof root,
                                       (int64_t)at, min_version, out);
     free(bytes);
@@ -119,7 +131,7 @@ static o2o_status load_key_set(const char *path, const char *root_hex, uint32_t 
 int main(int argc, char **argv) {
     const char *ledger_path = NULL, *pg_conninfo = NULL, *key_hex = NULL, *zone = NULL, *region = NULL;
     const char *currency = "CNY", *sale = NULL, *voucher_text = NULL;
-    const char *key_set_path = NULL, *root_hex = NULL;
+    const char *key_set_path = NULL, *root_hex = NULL, *deny_list_path = NULL;
     unsigned long long min_key_set_version = 0;
     unsigned long merchant = 0, key_id = 1, store_id = 0, other_vouchers = 0, busy_ms = 2000;
     long long at = 0, spend = 0;
@@ -160,6 +172,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--key")) key_hex = value;
         else if (!strcmp(arg, "--key-set")) key_set_path = value;
         else if (!strcmp(arg, "--root")) root_hex = value;
+        else if (!strcmp(arg, "--deny-list")) deny_list_path = value;
         else if (!strcmp(arg, "--min-key-set-version")) min_key_set_version = strtoull(value, NULL, 10);
         else if (!strcmp(arg, "--store")) store_id = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--tz")) zone = value;
@@ -208,6 +221,24 @@ int main(int argc, char **argv) {
             return fail("loading the key", status);
         }
         memset(secret, 0, sizeof secret);
+    }
+    if (deny_list_path != NULL) {
+        uint8_t root[32];
+        long length;
+        uint8_t *list;
+        if (root_hex == NULL) {
+            fprintf(stderr, "--deny-list needs --root\n");
+            exit_code = 1;
+            goto done;
+        }
+        decode_root(root_hex, root);
+        list = read_file(deny_list_path, 64L << 20, "deny list", &length);
+        status = o2o_keyring_load_deny_list(keyring, list, (size_t)length, root, sizeof root);
+        free(list);
+        if (status != O2O_STATUS_OK) {
+            exit_code = fail("loading the deny list", status);
+            goto done;
+        }
     }
     if ((status = o2o_store_new((uint32_t)store_id, (uint32_t)merchant, zone, region, &store)) !=
         O2O_STATUS_OK) {

@@ -265,6 +265,30 @@ enum o2o_status
    */
   O2O_STATUS_KEY_SET_DUPLICATE_KEY = 216,
   /*
+   Bytes that are not a deny list or delta (or cut short).
+   */
+  O2O_STATUS_DENY_LIST_MALFORMED = 217,
+  /*
+   A deny list or delta whose signature does not check against the pinned root key.
+   */
+  O2O_STATUS_DENY_LIST_BAD_SIGNATURE = 218,
+  /*
+   A deny list or delta of another merchant.
+   */
+  O2O_STATUS_DENY_LIST_WRONG_MERCHANT = 219,
+  /*
+   A deny list older than the one held, or a delta that does not move forward.
+   */
+  O2O_STATUS_DENY_LIST_ROLLBACK = 220,
+  /*
+   A delta that does not start at the version held.
+   */
+  O2O_STATUS_DENY_LIST_VERSION_GAP = 221,
+  /*
+   A deny-list format this build does not read.
+   */
+  O2O_STATUS_DENY_LIST_UNSUPPORTED = 222,
+  /*
    Bytes or text that are not a token (a refused voucher is not an error: see
    `o2o_decision_rejection`).
    */
@@ -703,6 +727,8 @@ typedef struct o2o_identity_key o2o_identity_key;
  Thread safety: functions taking `const o2o_keyring *` may run on several threads at once;
  `o2o_keyring_add_key`, `_add_role_key`, `_activate`, `_retire`, `_update_key_set` and
  `_free` must not run concurrently with any other call on the same keyring.
+
+ A keyring also holds the deny list a till consults offline (`o2o_keyring_load_deny_list`).
  */
 typedef struct o2o_keyring o2o_keyring;
 
@@ -1078,6 +1104,67 @@ o2o_status o2o_check_in_code_text(const struct o2o_keyring *keyring,
                                   char *buffer,
                                   size_t capacity,
                                   size_t *needed);
+
+/*
+ Loads the deny list the head office published (`list_len` bytes at `list`), checked against
+ the root public key the till pins (32 bytes at `root_public_key`), into `keyring`: from then
+ on `o2o_voucher_verify` with this keyring refuses every voucher it names, as `revoked` or
+ `already_used`, after checking its signature. A list older than the one held is refused
+ (`O2O_STATUS_DENY_LIST_ROLLBACK`) and any refusal leaves the keyring's list as it was.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_INVALID` (root key),
+ `O2O_STATUS_DENY_LIST_*`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
+   during the call.
+ - `list` is NULL or points to `list_len` readable bytes.
+ - `root_public_key` is NULL or points to `root_len` readable bytes.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_keyring_load_deny_list(struct o2o_keyring *keyring,
+                                      const uint8_t *list,
+                                      size_t list_len,
+                                      const uint8_t *root_public_key,
+                                      size_t root_len);
+
+/*
+ Applies a deny-list delta (`delta_len` bytes at `delta`) to the list `keyring` holds; a
+ keyring without a list holds the empty list of version 0. Deltas apply in order only: one
+ that does not start at the version held is `O2O_STATUS_DENY_LIST_VERSION_GAP` (apply the
+ ones between, or load a full list). Any refusal leaves the list as it was.
+
+ Errors: as `o2o_keyring_load_deny_list`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
+   during the call.
+ - `delta` is NULL or points to `delta_len` readable bytes.
+ - `root_public_key` is NULL or points to `root_len` readable bytes.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_keyring_apply_deny_list_delta(struct o2o_keyring *keyring,
+                                             const uint8_t *delta,
+                                             size_t delta_len,
+                                             const uint8_t *root_public_key,
+                                             size_t root_len);
+
+/*
+ Writes the version of the deny list `keyring` holds to `*out` (0 for none). Keep it to ask
+ the head office for the deltas after it.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`.
+
+ # Safety
+ - `keyring` is NULL or a live `o2o_keyring` made by this library.
+ - `out` is NULL or points to a writable `uint64_t`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_keyring_deny_list_version(const struct o2o_keyring *keyring,
+                                         uint64_t *out);
 
 /*
  Makes an identity key from the `secret_len` bytes at `secret` (at least 32, from a

@@ -32,6 +32,9 @@ pub enum Error {
     /// A signed key set.
     #[error(transparent)]
     KeySet(#[from] crate::keys::key_set::KeySetError),
+    /// A signed deny list or delta.
+    #[error(transparent)]
+    DenyList(#[from] crate::deny_list::DenyListError),
     /// Token bytes or text.
     #[error(transparent)]
     Token(#[from] TokenError),

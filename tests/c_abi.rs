@@ -948,6 +948,47 @@ fn a_chain_till_verifies_with_a_key_set_and_a_kiosk_signs_with_store_keys_only()
         "{}",
         String::from_utf8_lossy(&checked.stderr)
     );
+    // The head office's deny list: voucher 8 was spent at another store, 9 revoked. The till
+    // refuses both with the ledger's reasons (its own ledger never saw them), under ASan too.
+    let deny_path = dir.path().join("deny.o2odl");
+    let list = DenyList::new(MERCHANT, 1)
+        .with_exhausted([VoucherId(8)])
+        .with_revoked([VoucherId(9)]);
+    std::fs::write(&deny_path, list.sign(&root)).unwrap();
+    let deny = ["--deny-list", deny_path.to_str().unwrap()];
+    let chain_text = |id: u64| {
+        amount_off(id, 500)
+            .sign(&head_office)
+            .unwrap()
+            .to_scanner_text()
+    };
+    assert_eq!(
+        scan_as("sale-8", &chain_text(8), &deny),
+        (2, "REFUSED reason=already_used\n".into())
+    );
+    assert_eq!(
+        scan_as("sale-9", &chain_text(9), &deny),
+        (2, "REFUSED reason=revoked\n".into())
+    );
+    let (exit, printed) = scan_as("sale-10", &chain_text(10), &deny);
+    assert_eq!(exit, 0, "{printed}");
+    let sanitized = Command::new(&programs().1)
+        .args(till_args("sale-8"))
+        .args(deny)
+        .arg(chain_text(8))
+        .output()
+        .unwrap();
+    assert_eq!(
+        (sanitized.status.code(), sanitized.stdout.as_slice()),
+        (Some(2), b"REFUSED reason=already_used\n".as_slice()),
+        "{}",
+        String::from_utf8_lossy(&sanitized.stderr)
+    );
+    // A list signed by another root: the till refuses to start with it.
+    std::fs::write(&deny_path, list.sign(&Ed25519Key::from_seed(&[0x78; 32]))).unwrap();
+    let (exit, printed) = scan_as("sale-11", &chain_text(11), &deny);
+    assert_eq!(exit, 1);
+    assert!(printed.starts_with("ERROR status=218"), "{printed}");
     // An older set than the till has loaded before: refused across the restart.
     let (exit, printed) = scan_as("sale-5", &chain_voucher, &["--min-key-set-version", "4"]);
     assert_eq!(exit, 1);

@@ -3,6 +3,7 @@
 
 use super::status::{Failure, guard, o2o_status};
 use super::{borrow, borrow_mut, bytes, check_out, hand_out, instant, put, release};
+use crate::deny_list::DenyList;
 use crate::ids::{KeyId, MerchantId, StoreId, TillId};
 use crate::keys::{
     Ed25519Key, KeyMaterial, KeyRole, Keyring, MerchantSecret, PublicKey, SigningKey, Verifier,
@@ -26,7 +27,9 @@ use crate::keys::{
 /// Thread safety: functions taking `const o2o_keyring *` may run on several threads at once;
 /// `o2o_keyring_add_key`, `_add_role_key`, `_activate`, `_retire`, `_update_key_set` and
 /// `_free` must not run concurrently with any other call on the same keyring.
-pub struct o2o_keyring(pub(crate) Keys);
+///
+/// A keyring also holds the deny list a till consults offline (`o2o_keyring_load_deny_list`).
+pub struct o2o_keyring(pub(crate) Keys, pub(crate) Option<DenyList>);
 
 /// The two kinds of keyring behind a C handle.
 pub(crate) enum Keys {
@@ -131,7 +134,7 @@ pub unsafe extern "C" fn o2o_keyring_new(
         )?;
         let ring = Keyring::with_active_key(MerchantId(merchant_id), KeyId(key_id), key);
         // SAFETY: `out` was checked.
-        unsafe { hand_out(out, o2o_keyring(Keys::Signing(ring))) };
+        unsafe { hand_out(out, o2o_keyring(Keys::Signing(ring), None)) };
         Ok(())
     })
 }
@@ -246,7 +249,7 @@ pub unsafe extern "C" fn o2o_keyring_new_empty(
         check_out(out, "out")?;
         let ring = Keyring::new(MerchantId(merchant_id));
         // SAFETY: `out` was checked.
-        unsafe { hand_out(out, o2o_keyring(Keys::Signing(ring))) };
+        unsafe { hand_out(out, o2o_keyring(Keys::Signing(ring), None)) };
         Ok(())
     })
 }
@@ -344,7 +347,7 @@ pub unsafe extern "C" fn o2o_keyring_from_key_set(
         let ring =
             VerifyingKeyring::from_key_set(set, &root, MerchantId(merchant_id), at, min_version)?;
         // SAFETY: `out` was checked.
-        unsafe { hand_out(out, o2o_keyring(Keys::Verifying(ring))) };
+        unsafe { hand_out(out, o2o_keyring(Keys::Verifying(ring), None)) };
         Ok(())
     })
 }

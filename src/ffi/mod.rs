@@ -29,6 +29,7 @@
 #[cfg(feature = "sqlite")]
 mod analytics;
 mod checkin;
+mod deny_list;
 #[cfg(feature = "sqlite")]
 mod enrollment;
 mod keyring;
@@ -44,6 +45,7 @@ mod voucher;
 #[cfg(feature = "sqlite")]
 pub use analytics::*;
 pub use checkin::*;
+pub use deny_list::*;
 #[cfg(feature = "sqlite")]
 pub use enrollment::*;
 pub use keyring::*;

@@ -2,6 +2,7 @@
 
 use crate::Error;
 use crate::analytics::AnalyticsError;
+use crate::deny_list::DenyListError;
 use crate::keys::KeyError;
 use crate::keys::key_set::KeySetError;
 use crate::ledger::LedgerError;
@@ -74,6 +75,18 @@ pub enum o2o_status {
     KeySetTooLarge = 215,
     /// A key set listing a key id twice.
     KeySetDuplicateKey = 216,
+    /// Bytes that are not a deny list or delta (or cut short).
+    DenyListMalformed = 217,
+    /// A deny list or delta whose signature does not check against the pinned root key.
+    DenyListBadSignature = 218,
+    /// A deny list or delta of another merchant.
+    DenyListWrongMerchant = 219,
+    /// A deny list older than the one held, or a delta that does not move forward.
+    DenyListRollback = 220,
+    /// A delta that does not start at the version held.
+    DenyListVersionGap = 221,
+    /// A deny-list format this build does not read.
+    DenyListUnsupported = 222,
     /// Bytes or text that are not a token (a refused voucher is not an error: see
     /// `o2o_decision_rejection`).
     TokenMalformed = 300,
@@ -146,7 +159,7 @@ pub enum o2o_status {
 
 impl o2o_status {
     /// Every status, in code order.
-    pub const ALL: [o2o_status; 61] = {
+    pub const ALL: [o2o_status; 67] = {
         use o2o_status::*;
         [
             Ok,
@@ -178,6 +191,12 @@ impl o2o_status {
             KeySetUnsupported,
             KeySetTooLarge,
             KeySetDuplicateKey,
+            DenyListMalformed,
+            DenyListBadSignature,
+            DenyListWrongMerchant,
+            DenyListRollback,
+            DenyListVersionGap,
+            DenyListUnsupported,
             TokenMalformed,
             VoucherJson,
             VoucherInvalid,
@@ -246,6 +265,12 @@ impl o2o_status {
             KeySetUnsupported => c"key_set_unsupported",
             KeySetTooLarge => c"key_set_too_large",
             KeySetDuplicateKey => c"key_set_duplicate_key",
+            DenyListMalformed => c"deny_list_malformed",
+            DenyListBadSignature => c"deny_list_bad_signature",
+            DenyListWrongMerchant => c"deny_list_wrong_merchant",
+            DenyListRollback => c"deny_list_rollback",
+            DenyListVersionGap => c"deny_list_version_gap",
+            DenyListUnsupported => c"deny_list_unsupported",
             TokenMalformed => c"token_malformed",
             VoucherJson => c"voucher_json",
             VoucherInvalid => c"voucher_invalid",
@@ -314,6 +339,14 @@ impl o2o_status {
                 KeySetError::UnsupportedFormat(_) => KeySetUnsupported,
                 KeySetError::TooLarge(_) => KeySetTooLarge,
                 KeySetError::DuplicateKey(_) => KeySetDuplicateKey,
+            },
+            Error::DenyList(e) => match e {
+                DenyListError::Malformed(_) => DenyListMalformed,
+                DenyListError::BadSignature => DenyListBadSignature,
+                DenyListError::WrongMerchant { .. } => DenyListWrongMerchant,
+                DenyListError::Rollback { .. } => DenyListRollback,
+                DenyListError::VersionGap { .. } => DenyListVersionGap,
+                DenyListError::UnsupportedFormat(_) => DenyListUnsupported,
             },
             Error::Token(_) => TokenMalformed,
             Error::Voucher(_) => VoucherInvalid,
@@ -564,6 +597,18 @@ mod tests {
             KeyError::NotPermitted("x".into()) => KeyNotPermitted,
         Error::Key(KeyError::CannotSign(_)) => KeyError::CannotSign(KeyId(1)) => KeyCannotSign,
         Error::Key(KeyError::InvalidKey(_)) => KeyError::InvalidKey("x".into()) => KeyInvalid,
+        Error::DenyList(DenyListError::Malformed(_)) =>
+            DenyListError::Malformed("x".into()) => DenyListMalformed,
+        Error::DenyList(DenyListError::BadSignature) =>
+            DenyListError::BadSignature => DenyListBadSignature,
+        Error::DenyList(DenyListError::WrongMerchant { .. }) =>
+            DenyListError::WrongMerchant { expected: M, found: M } => DenyListWrongMerchant,
+        Error::DenyList(DenyListError::Rollback { .. }) =>
+            DenyListError::Rollback { held: 2, offered: 1 } => DenyListRollback,
+        Error::DenyList(DenyListError::VersionGap { .. }) =>
+            DenyListError::VersionGap { held: 2, from: 1 } => DenyListVersionGap,
+        Error::DenyList(DenyListError::UnsupportedFormat(_)) =>
+            DenyListError::UnsupportedFormat(2) => DenyListUnsupported,
         Error::KeySet(KeySetError::Malformed(_)) =>
             KeySetError::Malformed("x".into()) => KeySetMalformed,
         Error::KeySet(KeySetError::UnsupportedFormat(_)) =>

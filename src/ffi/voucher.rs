@@ -274,7 +274,7 @@ pub unsafe extern "C" fn o2o_voucher_verify(
             basket: &basket,
             member,
             other_vouchers,
-            deny_list: None,
+            deny_list: ring.1.as_ref(),
         };
         let decision = verify(scanned, ring.0.verifier(), &ctx);
         // SAFETY: `out` was checked.

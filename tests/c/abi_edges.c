@@ -144,6 +144,22 @@ int main(int argc, char **argv) {
         EXPECT(o2o_keyring_key_set_version(chain, &version) == O2O_STATUS_OK && version == 0);
         EXPECT(o2o_keyring_key_set_version(chain, NULL) == O2O_STATUS_NULL_ARGUMENT);
 
+        /* Deny lists: NULLs, a bad root key, garbage; the keyring keeps no list (version 0). */
+        EXPECT(o2o_keyring_load_deny_list(NULL, garbage, 12, rfc_public, 32) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_keyring_load_deny_list(chain, NULL, 12, rfc_public, 32) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_keyring_load_deny_list(chain, garbage, 12, rfc_public, 31) ==
+               O2O_STATUS_KEY_INVALID);
+        EXPECT(o2o_keyring_load_deny_list(chain, garbage, 12, rfc_public, 32) ==
+               O2O_STATUS_DENY_LIST_MALFORMED);
+        EXPECT(o2o_keyring_apply_deny_list_delta(chain, garbage, sizeof garbage, rfc_public, 32) ==
+               O2O_STATUS_DENY_LIST_MALFORMED);
+        version = 99;
+        EXPECT(o2o_keyring_deny_list_version(chain, &version) == O2O_STATUS_OK && version == 0);
+        EXPECT(o2o_keyring_deny_list_version(chain, NULL) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_keyring_deny_list_version(NULL, &version) == O2O_STATUS_NULL_ARGUMENT);
+
         /* Key sets: NULLs, a bad root key, garbage. Nothing is handed out. */
         EXPECT(o2o_keyring_from_key_set(88, NULL, 80, derived_a, 32, 1781496000, 0, &loaded) ==
                O2O_STATUS_NULL_ARGUMENT);
