@@ -557,16 +557,8 @@ fn pos_with_postgres() -> std::path::PathBuf {
         .arg(out.join("include"))
         .arg(manifest.join("examples/pos.c"))
         .arg(out.join("lib/libo2okit.a"))
-        .args([
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-            "-o",
-        ])
+        .args(SYSTEM_LIBS)
+        .arg("-o")
         .arg(&pos)
         .status()
         .unwrap();

@@ -9,7 +9,7 @@ use super::record::VoucherRecord;
 use super::{
     Account, Ledger, LedgerError, LedgerEvent, Movement, MovementRequest, Receipt, ReceiptId,
     RedeemOutcome, RedeemRequest, VisitEvent, check_instant, check_merchant, check_void,
-    ledger_instant, recorded_movement, recorded_receipt, replay, sort_history, visit_of,
+    history_of, ledger_instant, recorded_movement, recorded_receipt, replay, visit_of,
 };
 use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
 use crate::membership::enrollment::Pseudonym;
@@ -179,21 +179,12 @@ impl Ledger for MemoryLedger {
 
     fn history(&self, voucher: VoucherId) -> Result<Vec<LedgerEvent>, LedgerError> {
         let state = self.lock();
-        let mut events = Vec::new();
-        if let Some(record) = state.vouchers.get(&voucher) {
-            events.extend(record.issued_at.map(|at| LedgerEvent::Issued { at }));
-            events.extend(record.revoked_at.map(|at| LedgerEvent::Revoked { at }));
-        }
-        for (receipt, voided) in state.receipts.iter().filter(|(r, _)| r.voucher == voucher) {
-            events.push(LedgerEvent::Redeemed {
-                receipt: receipt.clone(),
-            });
-            events.extend(voided.map(|at| LedgerEvent::Voided {
-                receipt: receipt.id,
-                at,
-            }));
-        }
-        sort_history(&mut events);
+        let receipts = state
+            .receipts
+            .iter()
+            .filter(|(r, _)| r.voucher == voucher)
+            .cloned();
+        let events = history_of(state.vouchers.get(&voucher), receipts);
         Ok(events)
     }
 

@@ -467,8 +467,27 @@ impl LedgerEvent {
     }
 }
 
-/// Sorts events by time; ties keep the order of the lifecycle (issue, redeem, void, revoke).
-pub(crate) fn sort_history(events: &mut [LedgerEvent]) {
+/// A voucher's history from its record and its receipts (each with when it was voided), in
+/// time order; ties keep the order of the lifecycle (issue, redeem, void, revoke).
+pub(crate) fn history_of(
+    record: Option<&VoucherRecord>,
+    receipts: impl IntoIterator<Item = (Receipt, Option<DateTime<Utc>>)>,
+) -> Vec<LedgerEvent> {
+    let mut events = Vec::new();
+    if let Some(record) = record {
+        events.extend(record.issued_at.map(|at| LedgerEvent::Issued { at }));
+        events.extend(record.revoked_at.map(|at| LedgerEvent::Revoked { at }));
+    }
+    for (receipt, voided) in receipts {
+        let id = receipt.id;
+        events.push(LedgerEvent::Redeemed { receipt });
+        events.extend(voided.map(|at| LedgerEvent::Voided { receipt: id, at }));
+    }
+    sort_history(&mut events);
+    events
+}
+
+fn sort_history(events: &mut [LedgerEvent]) {
     let rank = |e: &LedgerEvent| match e {
         LedgerEvent::Issued { .. } => 0,
         LedgerEvent::Redeemed { .. } => 1,

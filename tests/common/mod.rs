@@ -6,6 +6,17 @@ use o2okit::*;
 
 pub const MERCHANT: MerchantId = MerchantId(88);
 
+/// System libraries a Rust static library needs on Linux (`rustc --print native-static-libs`).
+pub const SYSTEM_LIBS: [&str; 7] = [
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
 pub fn key(byte: u8) -> SigningKey {
     SigningKey::from_bytes(&[byte; 32]).unwrap()
 }

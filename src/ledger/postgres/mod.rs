@@ -65,8 +65,8 @@ use super::members::{
 use super::record::VoucherRecord;
 use super::{
     Ledger, LedgerError, LedgerEvent, Receipt, ReceiptId, RedeemOutcome, RedeemRequest, VisitEvent,
-    check_instant, check_merchant, check_void, recorded_movement, recorded_receipt, replay,
-    sort_history, visit_of,
+    check_instant, check_merchant, check_void, history_of, recorded_movement, recorded_receipt,
+    replay, visit_of,
 };
 use crate::ids::{MemberId, MerchantId, VoucherId};
 use crate::membership::member::{CardNumber, Member};
@@ -543,18 +543,7 @@ impl Ledger for PgLedger {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((record, receipts))
         })?;
-        let mut events = Vec::new();
-        if let Some(record) = record {
-            events.extend(record.issued_at.map(|at| LedgerEvent::Issued { at }));
-            events.extend(record.revoked_at.map(|at| LedgerEvent::Revoked { at }));
-        }
-        for (receipt, voided) in receipts {
-            let id = receipt.id;
-            events.push(LedgerEvent::Redeemed { receipt });
-            events.extend(voided.map(|at| LedgerEvent::Voided { receipt: id, at }));
-        }
-        sort_history(&mut events);
-        Ok(events)
+        Ok(history_of(record.as_ref(), receipts))
     }
 
     fn apply(&self, request: &MovementRequest) -> Result<Movement, LedgerError> {

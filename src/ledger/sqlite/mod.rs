@@ -25,8 +25,8 @@ use super::members::{CheckInOutcome, CheckInRequest, check_request};
 use super::record::{Terms, VoucherRecord};
 use super::{
     IdempotencyKey, Ledger, LedgerError, LedgerEvent, Receipt, ReceiptId, RedeemOutcome,
-    RedeemRequest, StorageError, VisitEvent, check_instant, check_merchant, check_void,
-    recorded_movement, recorded_receipt, replay, sort_history, visit_of,
+    RedeemRequest, StorageError, VisitEvent, check_instant, check_merchant, check_void, history_of,
+    recorded_movement, recorded_receipt, replay, visit_of,
 };
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::local_time::LocalDateTime;
@@ -771,18 +771,7 @@ impl Ledger for SqliteLedger {
             tx.commit().map_err(sqlite_error)?;
             (record, receipts)
         };
-        let mut events = Vec::new();
-        if let Some(record) = record {
-            events.extend(record.issued_at.map(|at| LedgerEvent::Issued { at }));
-            events.extend(record.revoked_at.map(|at| LedgerEvent::Revoked { at }));
-        }
-        for (receipt, voided) in receipts {
-            let id = receipt.id;
-            events.push(LedgerEvent::Redeemed { receipt });
-            events.extend(voided.map(|at| LedgerEvent::Voided { receipt: id, at }));
-        }
-        sort_history(&mut events);
-        Ok(events)
+        Ok(history_of(record.as_ref(), receipts))
     }
 
     fn apply(&self, request: &MovementRequest) -> Result<Movement, LedgerError> {
