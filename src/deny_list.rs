@@ -382,6 +382,10 @@ impl DenyList {
 
     /// The signed bytes of the whole list.
     pub fn sign(&self, root: &Ed25519Key) -> Vec<u8> {
+        signed(self.unsigned(), root)
+    }
+
+    fn unsigned(&self) -> Writer {
         let mut w = Writer::with_capacity(16 + 2 * self.len());
         w.bytes(LIST_MAGIC);
         w.u8(FORMAT);
@@ -389,7 +393,38 @@ impl DenyList {
         w.varint(self.version);
         write_ids(&mut w, &self.revoked.ids);
         write_ids(&mut w, &self.exhausted.ids);
-        signed(w, root)
+        w
+    }
+
+    /// The list's bytes without a signature, for a till's own storage of the list it built
+    /// from signed deltas (its ledger file, which it trusts as it trusts its receipts).
+    pub(crate) fn stored_bytes(&self) -> Vec<u8> {
+        self.unsigned().into_bytes()
+    }
+
+    /// A list from [`DenyList::stored_bytes`].
+    pub(crate) fn from_stored_bytes(
+        bytes: &[u8],
+        merchant: MerchantId,
+    ) -> Result<Self, DenyListError> {
+        if bytes.len() < 6 || &bytes[..5] != LIST_MAGIC {
+            return Err(DenyListError::Malformed("no deny-list header".into()));
+        }
+        if bytes[5] != FORMAT {
+            return Err(DenyListError::UnsupportedFormat(bytes[5]));
+        }
+        let mut r = Reader::new(&bytes[6..]);
+        read_merchant(&mut r, merchant)?;
+        let version = read_version(&mut r, "version")?;
+        let revoked = read_ids(&mut r, "revoked")?;
+        let exhausted = read_ids(&mut r, "exhausted")?;
+        finish(&r)?;
+        Ok(DenyList {
+            merchant,
+            version,
+            revoked: IdSet::from_sorted(revoked),
+            exhausted: IdSet::from_sorted(exhausted),
+        })
     }
 
     /// Reads a signed list, checking it against the pinned root key and the till's merchant.

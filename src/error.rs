@@ -35,6 +35,9 @@ pub enum Error {
     /// A signed deny list or delta.
     #[error(transparent)]
     DenyList(#[from] crate::deny_list::DenyListError),
+    /// A journal batch or sync acknowledgement.
+    #[error(transparent)]
+    Sync(#[from] crate::journal::SyncError),
     /// Token bytes or text.
     #[error(transparent)]
     Token(#[from] TokenError),

@@ -73,6 +73,7 @@ mod error;
 #[cfg(feature = "capi")]
 pub mod ffi;
 pub mod ids;
+pub mod journal;
 pub mod keys;
 pub mod ledger;
 pub mod local_time;
@@ -91,13 +92,12 @@ pub use error::Error;
 pub use ids::{
     CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, TillId, VoucherId,
 };
+pub use journal::{JournalBatch, JournalEntry, JournalKey, OfflineAllowance, SyncAck, SyncError};
 pub use keys::key_set::{KeySet, KeySetError, PublishedKey};
 pub use keys::{
     Ed25519Key, ExportedKey, KeyError, KeyMaterial, KeyRole, KeyStatus, Keyring, KeyringExport,
     MerchantSecret, PublicKey, SigningKey, Verifier, VerifyingKeyring,
 };
-#[cfg(feature = "sqlite")]
-pub use ledger::SqliteLedger;
 pub use ledger::{
     CheckInOutcome, CheckInRequest, IdempotencyKey, IdempotencyKeyError, Ledger, LedgerError,
     MemoryLedger, Receipt, ReceiptId, RedeemOutcome, RedeemRequest, StorageError, VisitEvent,
@@ -105,6 +105,8 @@ pub use ledger::{
 };
 #[cfg(feature = "postgres")]
 pub use ledger::{PgLedger, PgOptions};
+#[cfg(feature = "sqlite")]
+pub use ledger::{SqliteLedger, SyncStatus};
 pub use local_time::{LocalDateTime, LocalTimeError, is_plausible};
 #[doc(no_inline)]
 pub use membership::{

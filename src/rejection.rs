@@ -87,6 +87,7 @@ rejection_table! {
     MemberLimitReached = 51, "member_limit_reached", "This member has used it as often as allowed.";
     NoValueLeft = 52, "no_value_left", "A stored-value voucher with nothing left.";
     Revoked = 53, "revoked", "Revoked by the merchant.";
+    OnlineRequired = 60, "online_required", "This till is working offline and its offline allowance does not cover this voucher (online only, above the offline value, the till's offline budget for the day spent, or too long since its last sync): redeem it online.";
 }
 
 impl Rejection {

@@ -28,7 +28,7 @@ pub use memory::MemoryLedger;
 pub use postgres::{PgLedger, PgOptions};
 pub use record::{Terms, VoucherRecord, VoucherStatus};
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteLedger;
+pub use sqlite::{SqliteLedger, SyncStatus};
 
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::membership::member::{CardNumber, Member, Tier};
@@ -161,6 +161,13 @@ pub enum LedgerError {
         /// The merchants the database serves.
         served: Vec<MerchantId>,
     },
+    /// Journal or sync bytes refused (a forged acknowledgement, another till's), or a journal
+    /// call on a ledger without a journal. Nothing was written.
+    #[error(transparent)]
+    Sync(#[from] crate::journal::SyncError),
+    /// The deny-list delta in an acknowledgement was refused. Nothing was written.
+    #[error(transparent)]
+    DenyList(#[from] crate::deny_list::DenyListError),
     /// A void dated before the redemption it voids: a till clock set wrong, or a mistyped
     /// receipt. Nothing was written.
     #[error("receipt {receipt} was redeemed at {redeemed_at}; it cannot be voided at {void_at}")]

@@ -25,6 +25,7 @@
 //! 13 per member     varint
 //! 14 new members only   (flag only)
 //! 15 not combinable     (flag only)
+//! 16 online only        (flag only: a till working offline refuses it)
 //! ```
 //! The limits of a typical voucher sit in the seven low bits, so its flags take one byte.
 
@@ -53,7 +54,8 @@ const MAX_USES: u64 = 1 << 12;
 const PER_MEMBER: u64 = 1 << 13;
 const NEW_MEMBERS_ONLY: u64 = 1 << 14;
 const NOT_COMBINABLE: u64 = 1 << 15;
-const KNOWN_FLAGS: u64 = (1 << 16) - 1;
+const ONLINE_ONLY: u64 = 1 << 16;
+const KNOWN_FLAGS: u64 = (1 << 17) - 1;
 
 /// Minutes in a day plus one: a daily window packs as `start × WINDOW_BASE + end`.
 const WINDOW_BASE: u64 = 1441;
@@ -84,6 +86,7 @@ fn flags_of(v: &Voucher) -> u64 {
         | set(v.state.max_uses_per_member.is_some(), PER_MEMBER)
         | set(v.conditions.new_members_only, NEW_MEMBERS_ONLY)
         | set(v.conditions.not_combinable, NOT_COMBINABLE)
+        | set(v.state.online_only, ONLINE_ONLY)
 }
 
 /// Writes the body of a voucher that passed [`Voucher::validate`].
@@ -331,6 +334,7 @@ pub(super) fn decode_body(body: &[u8], merchant: MerchantId) -> Result<Voucher, 
     }
     v.conditions.new_members_only = has(NEW_MEMBERS_ONLY);
     v.conditions.not_combinable = has(NOT_COMBINABLE);
+    v.state.online_only = has(ONLINE_ONLY);
     if !r.is_empty() {
         return Err(TokenError::TrailingBytes);
     }

@@ -267,6 +267,10 @@ pub struct StateLimits {
     pub max_uses: u32,
     /// Uses per member, at least 1, if limited (verification then requires a member).
     pub max_uses_per_member: Option<u32>,
+    /// Only the chain's shared ledger may redeem it: a till working offline refuses it under
+    /// its [`crate::journal::OfflineAllowance`] ([`crate::Rejection::OnlineRequired`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub online_only: bool,
 }
 
 impl Default for StateLimits {
@@ -274,6 +278,7 @@ impl Default for StateLimits {
         StateLimits {
             max_uses: 1,
             max_uses_per_member: None,
+            online_only: false,
         }
     }
 }

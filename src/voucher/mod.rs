@@ -130,6 +130,7 @@ impl Voucher {
             state: StateLimits {
                 max_uses,
                 max_uses_per_member: None,
+                online_only: false,
             },
         }
     }
@@ -242,6 +243,13 @@ impl Voucher {
     /// May be used `uses` times in all.
     pub fn max_uses(mut self, uses: u32) -> Self {
         self.state.max_uses = uses;
+        self
+    }
+
+    /// May be redeemed only online, by the chain's shared ledger: a till working offline
+    /// refuses it ([`crate::Rejection::OnlineRequired`]).
+    pub fn online_only(mut self) -> Self {
+        self.state.online_only = true;
         self
     }
 

@@ -16,6 +16,7 @@
 
 mod file;
 mod integrity;
+mod journal;
 mod members;
 mod row_check;
 mod schema;
@@ -29,11 +30,14 @@ use super::{
     recorded_movement, recorded_receipt, replay, visit_of,
 };
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
+use crate::journal::{JournalEntry, RedeemedTerms};
 use crate::local_time::LocalDateTime;
 use crate::membership::member::{CardNumber, Member};
 use crate::voucher::Voucher;
 use chrono::{DateTime, Utc};
 use file::FileIdentity;
+pub use journal::SyncStatus;
+use journal::TillJournal;
 use row_check::{RowCheck, RowCheckMismatch};
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
@@ -320,6 +324,8 @@ pub struct SqliteLedger {
     file: FileIdentity,
     busy_timeout_ms: AtomicU64,
     conn: Mutex<Session>,
+    /// A till's journal key and offline policy (`with_journal`).
+    till: Option<TillJournal>,
 }
 
 /// The connection and its recent writes.
@@ -478,6 +484,7 @@ impl SqliteLedger {
                 last_commit: None,
                 burst_start: None,
             }),
+            till: None,
         })
     }
 
@@ -646,6 +653,12 @@ impl Ledger for SqliteLedger {
                 Ok(admitted) => admitted,
                 Err(reason) => return Ok(RedeemOutcome::Refused { reason }),
             };
+            if let Some(allowance) = self.till.as_ref().and_then(|t| t.allowance.as_ref())
+                && let Some(reason) =
+                    journal::allowance_refusal(tx, allowance, acceptance, admitted.amount_minor)?
+            {
+                return Ok(RedeemOutcome::Refused { reason });
+            }
             record.apply_redemption(admitted);
             store_record(tx, &record).map_err(sqlite_error)?;
             let row = ReceiptRow {
@@ -679,6 +692,10 @@ impl Ledger for SqliteLedger {
             let id = ReceiptId(uint(tx.last_insert_rowid()));
             let receipt = recorded_receipt(id, request, admitted.amount_minor);
             insert_visit(tx, &visit_of(acceptance, admitted.amount_minor)).map_err(sqlite_error)?;
+            self.journaled(tx, || JournalEntry::Redeemed {
+                receipt: receipt.clone(),
+                terms: RedeemedTerms::of(voucher),
+            })?;
             Ok(RedeemOutcome::Redeemed {
                 receipt,
                 replayed: false,
@@ -721,6 +738,11 @@ impl Ledger for SqliteLedger {
             tx.prepare_cached("UPDATE receipts SET voided_at = ?1, row_check = ?2 WHERE id = ?3")
                 .and_then(|mut s| s.execute([voided_at, row.check(), int(receipt.0)]))
                 .map_err(sqlite_error)?;
+            self.journaled(tx, || JournalEntry::Voided {
+                receipt,
+                voucher,
+                at,
+            })?;
             Ok(record)
         })
     }
@@ -735,7 +757,8 @@ impl Ledger for SqliteLedger {
                 return Err(LedgerError::AlreadyRevoked(voucher));
             }
             record.revoked_at = Some(at);
-            store_record(tx, &record).map_err(sqlite_error)
+            store_record(tx, &record).map_err(sqlite_error)?;
+            self.journaled(tx, || JournalEntry::Revoked { voucher, at })
         })
     }
 
@@ -826,11 +849,11 @@ impl Ledger for SqliteLedger {
                 ])
             })
             .map_err(sqlite_error)?;
-            Ok(recorded_movement(
-                uint(tx.last_insert_rowid()),
-                request,
-                after,
-            ))
+            let movement = recorded_movement(uint(tx.last_insert_rowid()), request, after);
+            self.journaled(tx, || JournalEntry::Moved {
+                movement: movement.clone(),
+            })?;
+            Ok(movement)
         })
     }
 
@@ -850,7 +873,12 @@ impl Ledger for SqliteLedger {
 
     fn record_visit(&self, visit: &VisitEvent) -> Result<(), LedgerError> {
         check_instant(visit.at)?;
-        self.write(|tx| insert_visit(tx, visit).map_err(sqlite_error))
+        self.write(|tx| {
+            insert_visit(tx, visit).map_err(sqlite_error)?;
+            self.journaled(tx, || JournalEntry::Visited {
+                visit: visit.clone(),
+            })
+        })
     }
 
     fn visits(&self) -> Result<Vec<VisitEvent>, LedgerError> {
@@ -894,7 +922,21 @@ impl Ledger for SqliteLedger {
     fn check_in(&self, request: &CheckInRequest<'_>) -> Result<CheckInOutcome, LedgerError> {
         check_instant(request.at)?;
         check_request(self.merchant, request)?;
-        self.write(|tx| members::check_in(tx, self.merchant, request))
+        self.write(|tx| {
+            let outcome = members::check_in(tx, self.merchant, request)?;
+            if let CheckInOutcome::Visited {
+                member,
+                enrolled,
+                visit,
+            } = &outcome
+            {
+                self.journaled(tx, || JournalEntry::CheckedIn {
+                    visit: visit.clone(),
+                    enrolled: enrolled.then(|| member.clone()),
+                })?;
+            }
+            Ok(outcome)
+        })
     }
 
     fn member(&self, id: MemberId) -> Result<Option<Member>, LedgerError> {

@@ -15,7 +15,7 @@ use std::path::Path;
 pub(super) const APPLICATION_ID: i64 = 0x4F32_4F4B;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: u32 = 3;
+pub(super) const SCHEMA_VERSION: u32 = 4;
 
 /// `MIGRATIONS[n]` takes a file from version `n` to `n + 1`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -115,6 +115,21 @@ CREATE TABLE check_ins (
 ALTER TABLE vouchers ADD COLUMN row_check INTEGER;
 ALTER TABLE receipts ADD COLUMN row_check INTEGER;
 ALTER TABLE accounts ADD COLUMN row_check INTEGER;
+"#,
+    r#"
+-- Version 4: a till's journal (see src/journal): one row per decision written while the
+-- ledger has a journal key, gap-free from 1, with its chained MAC; the deny list the till
+-- built from the head office's deltas. The sync state sits in meta: journal_till,
+-- acknowledged_through, last_sync_at.
+CREATE TABLE journal (
+    seq     INTEGER PRIMARY KEY CHECK (seq >= 1),
+    payload BLOB NOT NULL,
+    mac     BLOB NOT NULL CHECK (length(mac) = 32)
+);
+CREATE TABLE deny_list (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    list BLOB NOT NULL
+);
 "#,
 ];
 
