@@ -72,6 +72,8 @@ pub mod deny_list;
 mod error;
 #[cfg(feature = "capi")]
 pub mod ffi;
+#[cfg(feature = "sqlite")]
+pub mod head_office;
 pub mod ids;
 pub mod journal;
 pub mod keys;
@@ -89,6 +91,8 @@ pub mod voucher;
 
 pub use deny_list::{DenyList, DenyListDelta, DenyListError};
 pub use error::Error;
+#[cfg(feature = "sqlite")]
+pub use head_office::HeadOffice;
 pub use ids::{
     CampaignId, CategoryId, ItemId, KeyId, MemberId, MerchantId, StoreId, TillId, VoucherId,
 };

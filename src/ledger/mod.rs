@@ -28,6 +28,8 @@ pub use memory::MemoryLedger;
 pub use postgres::{PgLedger, PgOptions};
 pub use record::{Terms, VoucherRecord, VoucherStatus};
 #[cfg(feature = "sqlite")]
+pub(crate) use sqlite::sqlite_error;
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteLedger, SyncStatus};
 
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};

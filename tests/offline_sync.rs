@@ -1,0 +1,704 @@
+//! Offline tills and the head office: journal, sync, reconciliation, deny list, offline
+//! allowance (issue 15). A day of a 3-store chain with 2 tills each, cut off at random; then
+//! the faults a link and a franchise can cause.
+#![cfg(feature = "sqlite")]
+
+use chrono::{DateTime, Duration, Utc};
+use o2okit::head_office::Conflict;
+use o2okit::journal::{JournalBatch, JournalEntry};
+use o2okit::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+const MERCHANT: MerchantId = MerchantId(7);
+const DAILY_CAP: u64 = 100_000;
+const MAX_OFFLINE_DISCOUNT: u64 = 3_000;
+
+/// A small deterministic generator (xorshift64*), so a failing day can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn secret() -> MerchantSecret {
+    MerchantSecret::from_bytes(&[0x5a; 32]).unwrap()
+}
+
+fn root() -> Ed25519Key {
+    Ed25519Key::from_seed(&[0x11; 32])
+}
+
+fn keyring() -> Keyring {
+    Keyring::with_active_key(
+        MERCHANT,
+        KeyId(1),
+        SigningKey::from_bytes(&[0x42; 32]).unwrap(),
+    )
+}
+
+fn store(id: u32) -> Store {
+    Store::new(
+        StoreId(id),
+        MERCHANT,
+        chrono_tz::Asia::Shanghai,
+        RegionCode::new("440305").unwrap(),
+    )
+}
+
+fn head_office(dir: &Path) -> HeadOffice {
+    HeadOffice::create(dir.join("hq.sync"), MERCHANT, secret(), root()).unwrap()
+}
+
+fn allowance() -> OfflineAllowance {
+    OfflineAllowance::new(chrono_tz::Asia::Shanghai)
+        .max_discount(MAX_OFFLINE_DISCOUNT)
+        .max_since_sync(Duration::hours(4))
+        .daily_discount_cap(DAILY_CAP)
+}
+
+fn till_ledger(dir: &Path, hq: &HeadOffice, till: TillId) -> SqliteLedger {
+    let path = dir.join(format!("till-{}.ledger", till.0));
+    let ledger = if path.exists() {
+        SqliteLedger::open(&path, MERCHANT).unwrap()
+    } else {
+        SqliteLedger::create(&path, MERCHANT).unwrap()
+    };
+    let key = JournalKey::from_key(
+        MERCHANT,
+        till,
+        SigningKey::from_bytes(hq.journal_key(till).expose_secret()).unwrap(),
+    );
+    ledger
+        .with_journal(key)
+        .unwrap()
+        .with_offline_allowance(allowance())
+        .unwrap()
+}
+
+/// One full sync: every unacknowledged record up, the answer down.
+fn sync(ledger: &SqliteLedger, hq: &HeadOffice, at: DateTime<Utc>) -> head_office::Ingested {
+    let batch = ledger.export_journal(10_000).unwrap();
+    let ingested = hq.ingest(&batch, at).unwrap();
+    ledger
+        .apply_sync_ack(&ingested.ack, &root().public_key(), at)
+        .unwrap();
+    ingested
+}
+
+fn voucher_text(id: u64, benefit: Benefit, max_uses: u32) -> String {
+    Voucher::new(VoucherId(id), MERCHANT, Currency::CNY, benefit)
+        .max_uses(max_uses)
+        .sign(&keyring())
+        .unwrap()
+        .to_scanner_text()
+}
+
+struct Till {
+    id: TillId,
+    store: Store,
+    ledger: SqliteLedger,
+    online: bool,
+    /// Every redemption this till accepted: voucher, receipt, amount.
+    accepted: Vec<(VoucherId, ReceiptId, u64)>,
+}
+
+impl Till {
+    /// Presents `text` at this till: verified against its deny list, redeemed in its ledger.
+    fn present(
+        &mut self,
+        text: &str,
+        spend: u64,
+        at: DateTime<Utc>,
+        sale: &str,
+    ) -> Result<u64, Rejection> {
+        let basket = Basket::single(Currency::CNY, spend).unwrap();
+        let deny = self.ledger.deny_list().unwrap();
+        let ctx = RedemptionContext::new(&self.store, at, &basket).with_deny_list(&deny);
+        let accepted = match verify(text, &keyring(), &ctx) {
+            Decision::Accepted(a) => a,
+            Decision::Rejected { reason } => return Err(reason),
+        };
+        let key = IdempotencyKey::new(sale).unwrap();
+        match self
+            .ledger
+            .redeem(&RedeemRequest::new(&accepted, &key))
+            .unwrap()
+        {
+            RedeemOutcome::Redeemed { receipt, .. } => {
+                self.accepted
+                    .push((receipt.voucher, receipt.id, receipt.amount_minor));
+                Ok(receipt.amount_minor)
+            }
+            RedeemOutcome::Refused { reason } => Err(reason),
+        }
+    }
+}
+
+#[test]
+fn a_day_of_a_chain_with_tills_cut_off_at_random() {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = head_office(dir.path());
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let start: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap(); // 09:00 in Shanghai
+    let mut tills: Vec<Till> = (0..6)
+        .map(|i| Till {
+            id: TillId(i + 1),
+            store: store(i / 2 + 1),
+            ledger: till_ledger(dir.path(), &hq, TillId(i + 1)),
+            online: true,
+            accepted: Vec::new(),
+        })
+        .collect();
+    for till in &tills {
+        sync(&till.ledger, &hq, start);
+    }
+    // 300 single-use vouchers and 20 stored-value cards of 5,000.
+    let single: Vec<String> = (1..=300)
+        .map(|id| {
+            voucher_text(
+                id,
+                Benefit::AmountOff {
+                    minor: 500 + 100 * (id % 26),
+                },
+                1,
+            )
+        })
+        .collect();
+    let cards: Vec<String> = (1001..=1020)
+        .map(|id| voucher_text(id, Benefit::StoredValue { minor: 5_000 }, u32::MAX))
+        .collect();
+    let identities = IdentityKey::from_bytes(&[3; 32]).unwrap();
+    let (mut refused_online, mut check_ins, mut enrollments, mut sales) = (0, 0, 0, 0);
+
+    // First, deliberate double spends: ten vouchers presented at two tills, both offline.
+    for (n, id) in (0..10).map(|n| (n, 280 + n as usize)) {
+        let (a, b) = (n % 6, (n + 3) % 6);
+        tills[a].online = false;
+        tills[b].online = false;
+        let at = start + Duration::minutes(n as i64);
+        tills[a]
+            .present(&single[id], 9_000, at, &format!("dbl-a-{n}"))
+            .unwrap();
+        tills[b]
+            .present(&single[id], 9_000, at, &format!("dbl-b-{n}"))
+            .unwrap();
+    }
+
+    for step in 0..1_200u32 {
+        let at = start + Duration::seconds(35 * i64::from(step) + 600);
+        let t = rng.below(6) as usize;
+        if rng.chance(12) {
+            tills[t].online = !tills[t].online;
+        }
+        if tills[t].online {
+            let ingested = sync(&tills[t].ledger, &hq, at);
+            if rng.chance(10) {
+                // The link delivers a batch twice: the second changes nothing.
+                let again = hq
+                    .ingest(&tills[t].ledger.export_journal(10_000).unwrap(), at)
+                    .unwrap();
+                assert_eq!(again.new_records, 0);
+                assert_eq!(again.through, ingested.through);
+            }
+        }
+        let till = &mut tills[t];
+        match rng.below(10) {
+            0..=5 => {
+                let (text, spend) = if rng.chance(15) {
+                    (&cards[rng.below(20) as usize], 2_000 + rng.below(3_000))
+                } else {
+                    (&single[rng.below(280) as usize], 5_000 + rng.below(20_000))
+                };
+                match till.present(text, spend, at, &format!("t{}-{step}", till.id.0)) {
+                    Ok(_) => {}
+                    Err(Rejection::OnlineRequired) => refused_online += 1,
+                    Err(Rejection::AlreadyUsed | Rejection::NoValueLeft) => {}
+                    Err(other) => panic!("unexpected refusal {other}"),
+                }
+            }
+            6..=8 => {
+                let who = identities.pseudonym(
+                    MERCHANT,
+                    &AccountIdentity::phone(&format!("+86138{:08}", rng.below(150))).unwrap(),
+                );
+                let check_in = CheckIn {
+                    store: till.store.id,
+                    presence: Presence::Proven,
+                    step: Some(u64::from(step)),
+                };
+                if let CheckInOutcome::Visited { enrolled, .. } = till
+                    .ledger
+                    .check_in(&CheckInRequest::new(&check_in, &who, at))
+                    .unwrap()
+                {
+                    check_ins += 1;
+                    enrollments += usize::from(enrolled);
+                }
+            }
+            _ => {
+                till.ledger
+                    .record_visit(&VisitEvent {
+                        member: None,
+                        store: till.store.id,
+                        at,
+                        spend_minor: 1_000 + rng.below(9_000),
+                        voucher: None,
+                        campaign: None,
+                        discount_minor: 0,
+                    })
+                    .unwrap();
+                sales += 1;
+            }
+        }
+    }
+    // Evening: every till back online, synced twice (the second brings each the deny list
+    // that includes what the others reported last).
+    let evening = start + Duration::hours(13);
+    for _ in 0..2 {
+        for till in &tills {
+            sync(&till.ledger, &hq, evening);
+        }
+    }
+
+    let redemptions: usize = tills.iter().map(|t| t.accepted.len()).sum();
+    assert!(redemptions >= 200, "{redemptions} redemptions");
+    assert!(
+        check_ins >= 150 && enrollments >= 50,
+        "{check_ins} check-ins, {enrollments} enrolled"
+    );
+    assert!(sales > 50 && refused_online > 0);
+
+    // Every till entry is at the head office exactly once, in order.
+    for till in &tills {
+        let status = till.ledger.sync_status().unwrap();
+        assert_eq!(status.acknowledged, status.written);
+        let held = hq.entries(till.id).unwrap();
+        assert_eq!(held.len() as u64, status.written);
+        assert!(
+            held.iter()
+                .enumerate()
+                .all(|(i, (seq, _))| *seq == i as u64 + 1)
+        );
+        let receipts: Vec<(VoucherId, ReceiptId, u64)> = held
+            .iter()
+            .filter_map(|(_, e)| match e {
+                JournalEntry::Redeemed { receipt, .. } => {
+                    Some((receipt.voucher, receipt.id, receipt.amount_minor))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(receipts, till.accepted);
+        let hq_status = hq.till_status(till.id).unwrap();
+        assert_eq!(
+            (hq_status.through, hq_status.missing.len()),
+            (status.written, 0)
+        );
+    }
+
+    // Every double spend, and nothing else, is in the reconciliation report with every receipt.
+    let mut by_voucher: BTreeMap<VoucherId, Vec<(TillId, ReceiptId, u64)>> = BTreeMap::new();
+    for till in &tills {
+        for &(v, r, amount) in &till.accepted {
+            by_voucher.entry(v).or_default().push((till.id, r, amount));
+        }
+    }
+    let expected: BTreeMap<VoucherId, BTreeSet<(TillId, ReceiptId)>> = by_voucher
+        .iter()
+        .filter(|(v, spent)| {
+            if v.0 > 1000 {
+                spent.iter().map(|s| s.2).sum::<u64>() > 5_000
+            } else {
+                spent.len() > 1
+            }
+        })
+        .map(|(v, spent)| (*v, spent.iter().map(|s| (s.0, s.1)).collect()))
+        .collect();
+    let conflicts: Vec<Conflict> = hq.conflicts().unwrap();
+    let reported: BTreeMap<VoucherId, BTreeSet<(TillId, ReceiptId)>> = conflicts
+        .iter()
+        .map(|c| {
+            (
+                c.voucher,
+                c.receipts.iter().map(|r| (r.till, r.receipt)).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(reported, expected);
+    println!(
+        "{redemptions} redemptions, {check_ins} check-ins ({enrollments} enrolled), {sales} sales, \
+         {refused_online} refused online_required, {} conflicts",
+        conflicts.len()
+    );
+    for n in 0..10 {
+        let c = conflicts
+            .iter()
+            .find(|c| c.voucher == VoucherId(281 + n))
+            .unwrap();
+        assert_eq!(c.excess_uses, 1);
+        let tills_seen: BTreeSet<TillId> = c.receipts.iter().map(|r| r.till).collect();
+        assert_eq!(
+            tills_seen.len(),
+            2,
+            "both tills of the deliberate double spend"
+        );
+    }
+    // The head office's counts stay exact: the excess is counted, not hidden.
+    for (v, spent) in &by_voucher {
+        let (uses, value) = hq.voucher_uses(*v).unwrap();
+        assert_eq!(uses, spent.len() as u64);
+        assert_eq!(value, spent.iter().map(|s| s.2).sum::<u64>());
+    }
+
+    // Each till stayed within its offline allowance.
+    for till in &tills {
+        let given: u64 = till.accepted.iter().map(|a| a.2).sum();
+        assert!(given <= DAILY_CAP, "till {} gave {given}", till.id);
+        assert!(till.accepted.iter().all(|a| a.2 <= MAX_OFFLINE_DISCOUNT));
+    }
+
+    // Once synced, a voucher spent anywhere is refused at every till, even offline.
+    let next_day = start + Duration::hours(24);
+    for till in &mut tills {
+        till.online = false;
+        sync(&till.ledger, &hq, next_day);
+        for v in by_voucher.keys().filter(|v| v.0 <= 300) {
+            let text = &single[v.0 as usize - 1];
+            assert_eq!(
+                till.present(text, 9_000, next_day, &format!("late-{}-{v}", till.id)),
+                Err(Rejection::AlreadyUsed),
+                "voucher {v} at till {}",
+                till.id
+            );
+        }
+    }
+}
+
+/// A till with `n` decisions (visits), and the head office.
+fn till_with_records(n: u32) -> (tempfile::TempDir, HeadOffice, SqliteLedger) {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = head_office(dir.path());
+    let ledger = till_ledger(dir.path(), &hq, TillId(1));
+    let at: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
+    for i in 0..n {
+        ledger
+            .record_visit(&VisitEvent {
+                member: None,
+                store: StoreId(1),
+                at: at + Duration::minutes(i64::from(i)),
+                spend_minor: 1_000 + u64::from(i),
+                voucher: None,
+                campaign: None,
+                discount_minor: 0,
+            })
+            .unwrap();
+    }
+    (dir, hq, ledger)
+}
+
+fn at() -> DateTime<Utc> {
+    "2026-12-01T12:00:00Z".parse().unwrap()
+}
+
+/// The batch's records `range` as a batch of their own, chained from the record before.
+fn slice(batch: &JournalBatch, range: std::ops::Range<usize>) -> Vec<u8> {
+    let previous = if range.start == 0 {
+        batch.previous
+    } else {
+        batch.records[range.start - 1].mac
+    };
+    JournalBatch {
+        previous,
+        records: batch.records[range].to_vec(),
+        ..batch.clone()
+    }
+    .encode()
+}
+
+#[test]
+fn a_batch_twice_or_out_of_order_converges() {
+    let (_dir, hq, till) = till_with_records(10);
+    let bytes = till.export_journal(100).unwrap();
+    let batch = JournalBatch::decode(&bytes).unwrap();
+    // The second half first: held, but not acknowledged past the gap.
+    let late = hq.ingest(&slice(&batch, 5..10), at()).unwrap();
+    assert_eq!(
+        (late.new_records, late.through, late.missing.clone()),
+        (5, 0, vec![(1, 5)])
+    );
+    let ack = SyncAck::open(&late.ack, &hq.journal_key(TillId(1))).unwrap();
+    assert_eq!((ack.through, ack.missing), (0, vec![(1, 5)]));
+    let first = hq.ingest(&slice(&batch, 0..5), at()).unwrap();
+    assert_eq!((first.new_records, first.through), (5, 10));
+    let whole = hq.ingest(&bytes, at()).unwrap();
+    assert_eq!(
+        (whole.new_records, whole.duplicates, whole.through),
+        (0, 10, 10)
+    );
+    let overlap = hq.ingest(&slice(&batch, 3..8), at()).unwrap();
+    assert_eq!((overlap.new_records, overlap.duplicates), (0, 5));
+    assert_eq!(hq.entries(TillId(1)).unwrap().len(), 10);
+    // Acknowledgements applied out of order never move back.
+    let root = root().public_key();
+    assert_eq!(
+        till.apply_sync_ack(&whole.ack, &root, at())
+            .unwrap()
+            .acknowledged,
+        10
+    );
+    assert_eq!(
+        till.apply_sync_ack(&late.ack, &root, at())
+            .unwrap()
+            .acknowledged,
+        10
+    );
+    assert!(
+        JournalBatch::decode(&till.export_journal(100).unwrap())
+            .unwrap()
+            .records
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_gap_is_reported_and_filled_by_the_next_export() {
+    let (_dir, hq, till) = till_with_records(10);
+    let batch = JournalBatch::decode(&till.export_journal(100).unwrap()).unwrap();
+    hq.ingest(&slice(&batch, 0..3), at()).unwrap();
+    let gapped = hq.ingest(&slice(&batch, 6..10), at()).unwrap();
+    assert_eq!((gapped.through, gapped.missing.clone()), (3, vec![(4, 6)]));
+    till.apply_sync_ack(&gapped.ack, &root().public_key(), at())
+        .unwrap();
+    let resent = JournalBatch::decode(&till.export_journal(100).unwrap()).unwrap();
+    assert_eq!(resent.range(), Some((4, 10)));
+    let filled = hq.ingest(&resent.encode(), at()).unwrap();
+    assert_eq!(
+        (filled.new_records, filled.duplicates, filled.through),
+        (3, 4, 10)
+    );
+    assert!(filled.missing.is_empty());
+}
+
+#[test]
+fn truncated_edited_or_forked_batches_are_refused_whole() {
+    let (dir, hq, till) = till_with_records(6);
+    let bytes = till.export_journal(100).unwrap();
+    for cut in [1, 10, 40, bytes.len() / 2, bytes.len() - 1] {
+        assert!(matches!(
+            hq.ingest(&bytes[..cut], at()),
+            Err(LedgerError::Sync(SyncError::Malformed(_)))
+        ));
+    }
+    // One entry edited: its spend raised by one digit. The MAC chain catches it.
+    let mut batch = JournalBatch::decode(&bytes).unwrap();
+    let text = String::from_utf8(batch.records[3].payload.clone()).unwrap();
+    batch.records[3].payload = text
+        .replace("\"spend_minor\":1003", "\"spend_minor\":9003")
+        .into_bytes();
+    assert_ne!(batch.records[3].payload, text.as_bytes());
+    assert_eq!(
+        hq.ingest(&batch.encode(), at()).unwrap_err(),
+        LedgerError::Sync(SyncError::BrokenChain {
+            till: TillId(1),
+            seq: 4
+        })
+    );
+    // A record deleted: the next one no longer chains.
+    let mut batch = JournalBatch::decode(&bytes).unwrap();
+    batch.records.remove(2);
+    for r in &mut batch.records[2..] {
+        r.seq -= 1;
+    }
+    assert!(matches!(
+        hq.ingest(&batch.encode(), at()),
+        Err(LedgerError::Sync(SyncError::BrokenChain { seq: 3, .. }))
+    ));
+    // Another till's key cannot write this till's journal.
+    let mut batch = JournalBatch::decode(&bytes).unwrap();
+    batch.till = TillId(2);
+    assert!(matches!(
+        hq.ingest(&batch.encode(), at()),
+        Err(LedgerError::Sync(SyncError::BrokenChain { .. }))
+    ));
+    assert_eq!(
+        hq.till_status(TillId(1)).unwrap().records,
+        0,
+        "nothing stored"
+    );
+    // A second ledger file claiming the same till: its record 1 differs from the one held.
+    hq.ingest(&bytes, at()).unwrap();
+    let other = SqliteLedger::create(dir.path().join("impostor.ledger"), MERCHANT)
+        .unwrap()
+        .with_journal(hq.journal_key(TillId(1)))
+        .unwrap();
+    other.revoke(VoucherId(9), at()).unwrap();
+    assert_eq!(
+        hq.ingest(&other.export_journal(10).unwrap(), at())
+            .unwrap_err(),
+        LedgerError::Sync(SyncError::Forked {
+            till: TillId(1),
+            seq: 1
+        })
+    );
+    assert_eq!(hq.till_status(TillId(1)).unwrap().records, 6);
+}
+
+#[test]
+fn forged_or_altered_acknowledgements_change_nothing() {
+    let (_dir, hq, till) = till_with_records(4);
+    let ingested = hq.ingest(&till.export_journal(100).unwrap(), at()).unwrap();
+    let root = root().public_key();
+    let forged = SyncAck {
+        merchant: MERCHANT,
+        till: TillId(1),
+        through: 4,
+        missing: vec![],
+        deny_list_delta: vec![],
+    }
+    .encode(&hq.journal_key(TillId(2)));
+    assert_eq!(
+        till.apply_sync_ack(&forged, &root, at()).unwrap_err(),
+        LedgerError::Sync(SyncError::BadAck)
+    );
+    let mut altered = ingested.ack.clone();
+    let n = altered.len();
+    altered[n - 40] ^= 1;
+    assert!(till.apply_sync_ack(&altered, &root, at()).is_err());
+    assert!(
+        till.apply_sync_ack(&ingested.ack[..n - 1], &root, at())
+            .is_err()
+    );
+    assert_eq!(till.sync_status().unwrap().acknowledged, 0);
+    assert_eq!(
+        till.apply_sync_ack(&ingested.ack, &root, at())
+            .unwrap()
+            .acknowledged,
+        4
+    );
+}
+
+#[test]
+fn the_deny_list_follows_revocations_spends_and_voids() {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = head_office(dir.path());
+    let a = till_ledger(dir.path(), &hq, TillId(1));
+    let b = till_ledger(dir.path(), &hq, TillId(2));
+    let t0: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
+    sync(&a, &hq, t0);
+    sync(&b, &hq, t0);
+    let mut till_a = Till {
+        id: TillId(1),
+        store: store(1),
+        ledger: a,
+        online: true,
+        accepted: vec![],
+    };
+    let text = voucher_text(5, Benefit::AmountOff { minor: 800 }, 1);
+    till_a.present(&text, 5_000, t0, "a-1").unwrap();
+    hq.revoke(VoucherId(6), t0).unwrap();
+    sync(&till_a.ledger, &hq, t0);
+    sync(&b, &hq, t0);
+    let list = b.deny_list().unwrap();
+    assert_eq!(list.check(VoucherId(5)), Some(Rejection::AlreadyUsed));
+    assert_eq!(list.check(VoucherId(6)), Some(Rejection::Revoked));
+    assert_eq!(list.check(VoucherId(7)), None);
+    // A refund restores the use: the next delta takes the voucher off the list.
+    let receipt = till_a.accepted[0].1;
+    till_a
+        .ledger
+        .void(receipt, t0 + Duration::minutes(5))
+        .unwrap();
+    sync(&till_a.ledger, &hq, t0);
+    sync(&b, &hq, t0);
+    assert_eq!(b.deny_list().unwrap().check(VoucherId(5)), None);
+    assert_eq!(
+        b.deny_list().unwrap().version(),
+        hq.deny_list().unwrap().version()
+    );
+    // The list survives a restart of the till.
+    drop(b);
+    let b = till_ledger(dir.path(), &hq, TillId(2));
+    assert_eq!(
+        b.deny_list().unwrap().check(VoucherId(6)),
+        Some(Rejection::Revoked)
+    );
+    // And a full signed list agrees with the deltas.
+    let full = DenyList::open(
+        &hq.signed_deny_list().unwrap(),
+        &root().public_key(),
+        MERCHANT,
+    )
+    .unwrap();
+    assert_eq!(full, b.deny_list().unwrap());
+}
+
+#[test]
+fn online_only_vouchers_and_a_stale_sync_are_refused_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = head_office(dir.path());
+    let mut till = Till {
+        id: TillId(1),
+        store: store(1),
+        ledger: till_ledger(dir.path(), &hq, TillId(1)),
+        online: false,
+        accepted: vec![],
+    };
+    let t0: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
+    let plain = voucher_text(1, Benefit::AmountOff { minor: 500 }, 1);
+    assert_eq!(
+        till.present(&plain, 5_000, t0, "s1"),
+        Err(Rejection::OnlineRequired),
+        "never synced"
+    );
+    sync(&till.ledger, &hq, t0);
+    let online_only = Voucher::new(
+        VoucherId(2),
+        MERCHANT,
+        Currency::CNY,
+        Benefit::AmountOff { minor: 500 },
+    )
+    .online_only()
+    .sign(&keyring())
+    .unwrap()
+    .to_scanner_text();
+    assert_eq!(
+        till.present(&online_only, 5_000, t0, "s2"),
+        Err(Rejection::OnlineRequired)
+    );
+    let big = voucher_text(3, Benefit::AmountOff { minor: 3_001 }, 1);
+    assert_eq!(
+        till.present(&big, 9_000, t0, "s3"),
+        Err(Rejection::OnlineRequired)
+    );
+    assert_eq!(
+        till.present(&plain, 5_000, t0 + Duration::hours(4), "s4"),
+        Ok(500)
+    );
+    let later = voucher_text(4, Benefit::AmountOff { minor: 500 }, 1);
+    assert_eq!(
+        till.present(
+            &later,
+            5_000,
+            t0 + Duration::hours(4) + Duration::seconds(1),
+            "s5"
+        ),
+        Err(Rejection::OnlineRequired)
+    );
+    // A retry of an accepted sale still gets its receipt, whatever the allowance says now.
+    assert_eq!(
+        till.present(&plain, 5_000, t0 + Duration::hours(9), "s4"),
+        Ok(500)
+    );
+}
