@@ -702,3 +702,94 @@ fn online_only_vouchers_and_a_stale_sync_are_refused_offline() {
         Ok(500)
     );
 }
+
+/// The child of [`killed_mid_sync_loses_and_doubles_nothing`]: a till that records a sale and
+/// syncs, over and over, until it is killed.
+#[test]
+#[ignore = "run as a child process by killed_mid_sync_loses_and_doubles_nothing"]
+fn sync_child_loop() {
+    let Some(dir) = std::env::var_os("O2OKIT_SYNC_CHILD") else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    let hq = HeadOffice::open(dir.join("hq.sync"), MERCHANT, secret(), root()).unwrap();
+    let till = till_ledger(dir, &hq, TillId(1));
+    let base: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
+    for i in 0.. {
+        let n = till.visits().unwrap().len() as i64;
+        till.record_visit(&VisitEvent {
+            member: None,
+            store: StoreId(1),
+            at: base + Duration::seconds(n),
+            spend_minor: 100 + n as u64,
+            voucher: None,
+            campaign: None,
+            discount_minor: 0,
+        })
+        .unwrap();
+        if i % 3 != 2 {
+            sync(&till, &hq, base);
+        }
+    }
+}
+
+#[test]
+fn killed_mid_sync_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(head_office(dir.path()));
+    let mut rng = Rng(42);
+    let mut sales = 0;
+    for round in 0..20 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "sync_child_loop",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("O2OKIT_SYNC_CHILD", dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(60 + rng.below(250)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let hq = HeadOffice::open(dir.path().join("hq.sync"), MERCHANT, secret(), root()).unwrap();
+        let till = till_ledger(dir.path(), &hq, TillId(1));
+        let status = till.sync_status().unwrap();
+        let held = hq.till_status(TillId(1)).unwrap();
+        // The head office never holds more than the till wrote, nor acknowledged more than
+        // it holds; the till never believes more is delivered than was.
+        assert!(
+            held.through <= status.written && status.acknowledged <= held.through,
+            "round {round}"
+        );
+        sync(&till, &hq, at());
+        let entries = hq.entries(TillId(1)).unwrap();
+        let visits: Vec<VisitEvent> = entries
+            .into_iter()
+            .map(|(_, e)| match e {
+                JournalEntry::Visited { visit } => visit,
+                other => panic!("unexpected entry {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            visits,
+            till.visits().unwrap(),
+            "round {round}: every sale once, in order"
+        );
+        assert_eq!(
+            till.sync_status().unwrap().acknowledged,
+            visits.len() as u64
+        );
+        sales = visits.len();
+    }
+    println!("{sales} sales over 20 kills");
+    assert!(
+        sales >= 40,
+        "the child made only {sales} sales: the kills proved little"
+    );
+}
