@@ -284,6 +284,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     redeem_exactly_once(&keyring, &nanshan, &texts[0], member)?;
+    offline_tills_and_the_head_office(&keyring, &nanshan)?;
     Ok(())
 }
 
@@ -466,6 +467,127 @@ fn redeem_exactly_once(
         till_1.visits()?.len()
     );
     drop((till_1, till_2));
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// Two tills of different stores lose the network and both accept the same single-use
+/// voucher (each alone cannot know). Back online, each sends its journal to the head office,
+/// which reports the double spend with both receipts and sends both tills a deny list: from
+/// then on the voucher is refused even offline.
+fn offline_tills_and_the_head_office(
+    keyring: &Keyring,
+    nanshan: &Store,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!("o2okit-quickstart-hq-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let merchant = keyring.merchant();
+    // In production: the merchant secret and the root key live at the head office only.
+    let root = Ed25519Key::from_seed(&[0x21; 32]);
+    let hq = HeadOffice::create(
+        dir.join("hq.sync"),
+        merchant,
+        MerchantSecret::from_bytes(&[0x13; 32])?,
+        root.clone(),
+    )?;
+    let futian = Store::new(
+        StoreId(1002),
+        merchant,
+        chrono_tz::Asia::Shanghai,
+        RegionCode::new("440304")?,
+    )
+    .named("Futian, Shenzhen");
+    let allowance = OfflineAllowance::new(chrono_tz::Asia::Shanghai)
+        .max_discount(5_000)
+        .daily_discount_cap(50_000);
+    let open_till = |n: u32| -> Result<SqliteLedger, Box<dyn std::error::Error>> {
+        Ok(
+            SqliteLedger::create(dir.join(format!("till-{n}.ledger")), merchant)?
+                .with_journal(hq.journal_key(TillId(n)))? // provisioned once per till
+                .with_offline_allowance(allowance)?,
+        )
+    };
+    let tills = [(open_till(1)?, nanshan), (open_till(2)?, &futian)];
+    let morning = instant("2026-06-20T01:00:00Z");
+    let sync =
+        |till: &SqliteLedger, at| -> Result<head_office::Ingested, Box<dyn std::error::Error>> {
+            let batch = till.export_journal(1_000)?; // bytes: send them any way you like
+            let answer = hq.ingest(&batch, at)?;
+            till.apply_sync_ack(&answer.ack, &root.public_key(), at)?;
+            Ok(answer)
+        };
+    for (till, _) in &tills {
+        sync(till, morning)?;
+    }
+    let text = Voucher::new(
+        VoucherId(9_001),
+        merchant,
+        Currency::CNY,
+        Benefit::AmountOff { minor: 3_000 },
+    )
+    .sign(keyring)?
+    .to_scanner_text();
+    let basket = Basket::single(Currency::CNY, 15_000)?;
+    println!("\nOffline tills, then the head office:");
+    let present = |till: &SqliteLedger,
+                   store: &Store,
+                   at,
+                   sale: &str|
+     -> Result<String, Box<dyn std::error::Error>> {
+        let deny_list = till.deny_list()?;
+        let ctx = RedemptionContext::new(store, at, &basket).with_deny_list(&deny_list);
+        Ok(match verify(&text, keyring, &ctx) {
+            Decision::Accepted(ok) => {
+                match till.redeem(&RedeemRequest::new(&ok, &IdempotencyKey::new(sale)?))? {
+                    RedeemOutcome::Redeemed { receipt, .. } => {
+                        format!("REDEEMED  receipt #{} offline", receipt.id)
+                    }
+                    RedeemOutcome::Refused { reason } => format!("REFUSED   {reason}"),
+                }
+            }
+            Decision::Rejected { reason } => {
+                format!("REFUSED   {reason} (deny list v{})", deny_list.version())
+            }
+        })
+    };
+    let noon = instant("2026-06-20T04:00:00Z");
+    for (n, (till, store)) in tills.iter().enumerate() {
+        println!(
+            "  network down, till {} in {:<18} {}",
+            n + 1,
+            store.name,
+            present(till, store, noon, &format!("t{n}/0001"))?
+        );
+    }
+    let evening = instant("2026-06-20T10:00:00Z");
+    for (n, (till, _)) in tills.iter().enumerate() {
+        let answer = sync(till, evening)?;
+        println!(
+            "  network back, till {} syncs: {} journal records delivered",
+            n + 1,
+            answer.new_records
+        );
+    }
+    for conflict in hq.conflicts()? {
+        let at: Vec<String> = conflict
+            .receipts
+            .iter()
+            .map(|r| format!("till {} receipt #{}", r.till, r.receipt))
+            .collect();
+        println!(
+            "  head office: voucher {} spent {} time(s) too many ({})",
+            conflict.voucher,
+            conflict.excess_uses,
+            at.join(", ")
+        );
+    }
+    sync(&tills[0].0, evening)?; // the next sync brings the deny list
+    let later = instant("2026-06-21T04:00:00Z");
+    println!(
+        "  next day, offline again, till 1: {}",
+        present(&tills[0].0, nanshan, later, "t0/0002")?
+    );
+    drop((tills, hq));
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
