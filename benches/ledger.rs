@@ -2,6 +2,9 @@
 //! to the same file, like two tills), and the in-memory ledger; beside this disk's raw fsync
 //! rate, measured in the same run, which bounds any durable ledger.
 //!
+//! A till's redemptions with its journal (one more row and MAC per decision, same
+//! transaction), and the head office ingesting a till's batch of 2,000 records.
+//!
 //! Also the cost of opening a ledger, which checks the whole file (page structure, every row's
 //! check, use counts against receipts): a ledger of 20,000 receipts and 100,000 issued
 //! vouchers.
@@ -156,6 +159,53 @@ fn postgres_rates(
     }
 }
 
+fn secret() -> MerchantSecret {
+    MerchantSecret::from_bytes(&[0x5a; 32]).unwrap()
+}
+
+fn journal_key(till: TillId) -> JournalKey {
+    JournalKey::derive(&secret(), MERCHANT, till)
+}
+
+/// Head-office ingest: a till's batch of 2,000 redemptions into a fresh sync file, every MAC
+/// checked, every record and redemption stored, the deny list brought up to date, the
+/// acknowledgement and its signed delta made, committed with synchronous=FULL.
+fn head_office_ingest(c: &mut Criterion, dir: &std::path::Path, next_id: &AtomicU64) {
+    const RECORDS: u64 = 2_000;
+    let till = SqliteLedger::create(dir.join("bench-ingest-till.db"), MERCHANT)
+        .unwrap()
+        .with_journal(journal_key(TillId(7)))
+        .unwrap();
+    redeem_all(&till, &acceptances(next_id, RECORDS));
+    let batch = till.export_journal(RECORDS as usize).unwrap();
+    println!(
+        "a batch of {RECORDS} redemption records: {} bytes",
+        batch.len()
+    );
+    let root = Ed25519Key::from_seed(&[0x11; 32]);
+    let files = AtomicU64::new(0);
+    let mut group = c.benchmark_group("head office ingest");
+    group.throughput(Throughput::Elements(RECORDS));
+    group.sample_size(10);
+    group.bench_function("SQLite, 2,000 redemption records per batch", |b| {
+        b.iter_custom(|n| {
+            let mut total = Duration::ZERO;
+            for _ in 0..n {
+                let path = dir.join(format!("hq-{}.sync", files.fetch_add(1, Ordering::Relaxed)));
+                let hq = HeadOffice::create(&path, MERCHANT, secret(), root.clone()).unwrap();
+                let start = Instant::now();
+                let ingested = hq.ingest(&batch, at("2026-06-02T00:00:00Z")).unwrap();
+                total += start.elapsed();
+                assert_eq!(ingested.new_records, RECORDS as usize);
+                drop(hq);
+                std::fs::remove_file(&path).unwrap();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
 fn main() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     println!(
@@ -178,6 +228,19 @@ fn main() {
             let batch = acceptances(&next_id, n);
             let start = Instant::now();
             redeem_all(&sqlite, &batch);
+            start.elapsed()
+        })
+    });
+
+    let journaled = SqliteLedger::create(dir.path().join("bench-till.db"), MERCHANT)
+        .unwrap()
+        .with_journal(journal_key(TillId(1)))
+        .unwrap();
+    group.bench_function("SQLite, durable, 1 thread, with the till journal", |b| {
+        b.iter_custom(|n| {
+            let batch = acceptances(&next_id, n);
+            let start = Instant::now();
+            redeem_all(&journaled, &batch);
             start.elapsed()
         })
     });
@@ -209,6 +272,8 @@ fn main() {
         })
     });
     group.finish();
+
+    head_office_ingest(&mut c, dir.path(), &next_id);
 
     let big = dir.path().join("bench-open.db");
     {
