@@ -289,6 +289,46 @@ enum o2o_status
    */
   O2O_STATUS_DENY_LIST_UNSUPPORTED = 222,
   /*
+   Bytes that are not a journal batch or acknowledgement (or cut short).
+   */
+  O2O_STATUS_SYNC_MALFORMED = 230,
+  /*
+   A journal batch or acknowledgement format this build does not read.
+   */
+  O2O_STATUS_SYNC_UNSUPPORTED = 231,
+  /*
+   A journal batch or acknowledgement of another merchant.
+   */
+  O2O_STATUS_SYNC_WRONG_MERCHANT = 232,
+  /*
+   A journal batch, acknowledgement or ledger file of another till.
+   */
+  O2O_STATUS_SYNC_WRONG_TILL = 233,
+  /*
+   A journal record whose MAC does not check or chain: edited, deleted, reordered, or not the till's.
+   */
+  O2O_STATUS_SYNC_BROKEN_CHAIN = 234,
+  /*
+   An acknowledgement whose MAC does not check: forged or altered. Nothing changed.
+   */
+  O2O_STATUS_SYNC_BAD_ACK = 235,
+  /*
+   Journal records out of order within one batch.
+   */
+  O2O_STATUS_SYNC_OUT_OF_ORDER = 236,
+  /*
+   A journal record differing from the one the head office holds under its number.
+   */
+  O2O_STATUS_SYNC_FORKED = 237,
+  /*
+   A journal call on a ledger that keeps no journal.
+   */
+  O2O_STATUS_SYNC_NO_JOURNAL = 238,
+  /*
+   An acknowledgement of records this ledger never wrote (another file of the same till).
+   */
+  O2O_STATUS_SYNC_ACK_BEYOND_JOURNAL = 239,
+  /*
    Bytes or text that are not a token (a refused voucher is not an error: see
    `o2o_decision_rejection`).
    */
@@ -574,6 +614,12 @@ enum o2o_rejection
    Revoked by the merchant.
    */
   O2O_REJECTION_REVOKED = 53,
+  /*
+   This till is working offline and its offline allowance does not cover this voucher
+   (online only, above the offline value, the till's offline budget for the day spent, or
+   too long since its last sync): redeem it online.
+   */
+  O2O_REJECTION_ONLINE_REQUIRED = 60,
   /*
    No decision to read: the decision pointer was NULL. Never accept on it. (C only:
    a Rust `Decision` always exists.)

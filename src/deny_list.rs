@@ -396,12 +396,14 @@ impl DenyList {
         w
     }
 
+    #[cfg(feature = "sqlite")]
     /// The list's bytes without a signature, for a till's own storage of the list it built
     /// from signed deltas (its ledger file, which it trusts as it trusts its receipts).
     pub(crate) fn stored_bytes(&self) -> Vec<u8> {
         self.unsigned().into_bytes()
     }
 
+    #[cfg(feature = "sqlite")]
     /// A list from [`DenyList::stored_bytes`].
     pub(crate) fn from_stored_bytes(
         bytes: &[u8],

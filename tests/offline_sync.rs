@@ -183,7 +183,7 @@ fn a_day_of_a_chain_with_tills_cut_off_at_random() {
     let (mut refused_online, mut check_ins, mut enrollments, mut sales) = (0, 0, 0, 0);
 
     // First, deliberate double spends: ten vouchers presented at two tills, both offline.
-    for (n, id) in (0..10).map(|n| (n, 280 + n as usize)) {
+    for (n, id) in (0..10usize).map(|n| (n, 280 + n)) {
         let (a, b) = (n % 6, (n + 3) % 6);
         tills[a].online = false;
         tills[b].online = false;

@@ -3,6 +3,7 @@
 use crate::Error;
 use crate::analytics::AnalyticsError;
 use crate::deny_list::DenyListError;
+use crate::journal::SyncError;
 use crate::keys::KeyError;
 use crate::keys::key_set::KeySetError;
 use crate::ledger::LedgerError;
@@ -87,6 +88,26 @@ pub enum o2o_status {
     DenyListVersionGap = 221,
     /// A deny-list format this build does not read.
     DenyListUnsupported = 222,
+    /// Bytes that are not a journal batch or acknowledgement (or cut short).
+    SyncMalformed = 230,
+    /// A journal batch or acknowledgement format this build does not read.
+    SyncUnsupported = 231,
+    /// A journal batch or acknowledgement of another merchant.
+    SyncWrongMerchant = 232,
+    /// A journal batch, acknowledgement or ledger file of another till.
+    SyncWrongTill = 233,
+    /// A journal record whose MAC does not check or chain: edited, deleted, reordered, or not the till's.
+    SyncBrokenChain = 234,
+    /// An acknowledgement whose MAC does not check: forged or altered. Nothing changed.
+    SyncBadAck = 235,
+    /// Journal records out of order within one batch.
+    SyncOutOfOrder = 236,
+    /// A journal record differing from the one the head office holds under its number.
+    SyncForked = 237,
+    /// A journal call on a ledger that keeps no journal.
+    SyncNoJournal = 238,
+    /// An acknowledgement of records this ledger never wrote (another file of the same till).
+    SyncAckBeyondJournal = 239,
     /// Bytes or text that are not a token (a refused voucher is not an error: see
     /// `o2o_decision_rejection`).
     TokenMalformed = 300,
@@ -159,7 +180,7 @@ pub enum o2o_status {
 
 impl o2o_status {
     /// Every status, in code order.
-    pub const ALL: [o2o_status; 67] = {
+    pub const ALL: [o2o_status; 77] = {
         use o2o_status::*;
         [
             Ok,
@@ -197,6 +218,16 @@ impl o2o_status {
             DenyListRollback,
             DenyListVersionGap,
             DenyListUnsupported,
+            SyncMalformed,
+            SyncUnsupported,
+            SyncWrongMerchant,
+            SyncWrongTill,
+            SyncBrokenChain,
+            SyncBadAck,
+            SyncOutOfOrder,
+            SyncForked,
+            SyncNoJournal,
+            SyncAckBeyondJournal,
             TokenMalformed,
             VoucherJson,
             VoucherInvalid,
@@ -271,6 +302,16 @@ impl o2o_status {
             DenyListRollback => c"deny_list_rollback",
             DenyListVersionGap => c"deny_list_version_gap",
             DenyListUnsupported => c"deny_list_unsupported",
+            SyncMalformed => c"sync_malformed",
+            SyncUnsupported => c"sync_unsupported",
+            SyncWrongMerchant => c"sync_wrong_merchant",
+            SyncWrongTill => c"sync_wrong_till",
+            SyncBrokenChain => c"sync_broken_chain",
+            SyncBadAck => c"sync_bad_ack",
+            SyncOutOfOrder => c"sync_out_of_order",
+            SyncForked => c"sync_forked",
+            SyncNoJournal => c"sync_no_journal",
+            SyncAckBeyondJournal => c"sync_ack_beyond_journal",
             TokenMalformed => c"token_malformed",
             VoucherJson => c"voucher_json",
             VoucherInvalid => c"voucher_invalid",
@@ -311,6 +352,34 @@ impl o2o_status {
         Self::ALL.into_iter().find(|s| *s as u32 == code)
     }
 
+    fn of_deny_list(e: &DenyListError) -> o2o_status {
+        use o2o_status::*;
+        match e {
+            DenyListError::Malformed(_) => DenyListMalformed,
+            DenyListError::BadSignature => DenyListBadSignature,
+            DenyListError::WrongMerchant { .. } => DenyListWrongMerchant,
+            DenyListError::Rollback { .. } => DenyListRollback,
+            DenyListError::VersionGap { .. } => DenyListVersionGap,
+            DenyListError::UnsupportedFormat(_) => DenyListUnsupported,
+        }
+    }
+
+    fn of_sync(e: &SyncError) -> o2o_status {
+        use o2o_status::*;
+        match e {
+            SyncError::Malformed(_) => SyncMalformed,
+            SyncError::UnsupportedFormat(_) => SyncUnsupported,
+            SyncError::WrongMerchant { .. } => SyncWrongMerchant,
+            SyncError::WrongTill { .. } => SyncWrongTill,
+            SyncError::BrokenChain { .. } => SyncBrokenChain,
+            SyncError::BadAck => SyncBadAck,
+            SyncError::OutOfOrder { .. } => SyncOutOfOrder,
+            SyncError::Forked { .. } => SyncForked,
+            SyncError::NoJournal => SyncNoJournal,
+            SyncError::AckBeyondJournal { .. } => SyncAckBeyondJournal,
+        }
+    }
+
     /// The status of a library error.
     pub(crate) fn of(error: &Error) -> o2o_status {
         use o2o_status::*;
@@ -340,14 +409,8 @@ impl o2o_status {
                 KeySetError::TooLarge(_) => KeySetTooLarge,
                 KeySetError::DuplicateKey(_) => KeySetDuplicateKey,
             },
-            Error::DenyList(e) => match e {
-                DenyListError::Malformed(_) => DenyListMalformed,
-                DenyListError::BadSignature => DenyListBadSignature,
-                DenyListError::WrongMerchant { .. } => DenyListWrongMerchant,
-                DenyListError::Rollback { .. } => DenyListRollback,
-                DenyListError::VersionGap { .. } => DenyListVersionGap,
-                DenyListError::UnsupportedFormat(_) => DenyListUnsupported,
-            },
+            Error::DenyList(e) => Self::of_deny_list(e),
+            Error::Sync(e) => Self::of_sync(e),
             Error::Token(_) => TokenMalformed,
             Error::Voucher(_) => VoucherInvalid,
             Error::Ledger(e) => match e {
@@ -375,6 +438,8 @@ impl o2o_status {
                 LedgerError::Unavailable(_) => LedgerUnavailable,
                 LedgerError::OutcomeUnknown(_) => LedgerOutcomeUnknown,
                 LedgerError::UnregisteredMerchant { .. } => LedgerUnregisteredMerchant,
+                LedgerError::Sync(e) => Self::of_sync(e),
+                LedgerError::DenyList(e) => Self::of_deny_list(e),
             },
             Error::Analytics(e) => match e {
                 AnalyticsError::ImplausibleInstant { .. } => AnalyticsImplausibleInstant,
@@ -542,7 +607,7 @@ pub unsafe extern "C" fn o2o_last_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{KeyId, MerchantId, VoucherId};
+    use crate::ids::{KeyId, MerchantId, TillId, VoucherId};
     use crate::ledger::{Account, MovementKind, ReceiptId};
     use std::collections::HashMap;
 
@@ -609,6 +674,30 @@ mod tests {
             DenyListError::VersionGap { held: 2, from: 1 } => DenyListVersionGap,
         Error::DenyList(DenyListError::UnsupportedFormat(_)) =>
             DenyListError::UnsupportedFormat(2) => DenyListUnsupported,
+        Error::Sync(SyncError::Malformed(_)) =>
+            SyncError::Malformed("x".into()) => SyncMalformed,
+        Error::Sync(SyncError::UnsupportedFormat(_)) =>
+            SyncError::UnsupportedFormat(2) => SyncUnsupported,
+        Error::Sync(SyncError::WrongMerchant { .. }) =>
+            SyncError::WrongMerchant { expected: 1, found: 2 } => SyncWrongMerchant,
+        Error::Sync(SyncError::WrongTill { .. }) =>
+            SyncError::WrongTill { expected: TillId(1), found: TillId(2) } => SyncWrongTill,
+        Error::Sync(SyncError::BrokenChain { .. }) =>
+            SyncError::BrokenChain { till: TillId(1), seq: 1 } => SyncBrokenChain,
+        Error::Sync(SyncError::BadAck) =>
+            SyncError::BadAck => SyncBadAck,
+        Error::Sync(SyncError::OutOfOrder { .. }) =>
+            SyncError::OutOfOrder { seq: 1 } => SyncOutOfOrder,
+        Error::Sync(SyncError::Forked { .. }) =>
+            SyncError::Forked { till: TillId(1), seq: 1 } => SyncForked,
+        Error::Sync(SyncError::NoJournal) =>
+            SyncError::NoJournal => SyncNoJournal,
+        Error::Sync(SyncError::AckBeyondJournal { .. }) =>
+            SyncError::AckBeyondJournal { acknowledged: 2, written: 1 } => SyncAckBeyondJournal,
+        Error::Ledger(LedgerError::Sync(_)) =>
+            LedgerError::Sync(SyncError::BadAck) => SyncBadAck,
+        Error::Ledger(LedgerError::DenyList(_)) =>
+            LedgerError::DenyList(DenyListError::BadSignature) => DenyListBadSignature,
         Error::KeySet(KeySetError::Malformed(_)) =>
             KeySetError::Malformed("x".into()) => KeySetMalformed,
         Error::KeySet(KeySetError::UnsupportedFormat(_)) =>

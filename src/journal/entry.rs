@@ -94,6 +94,7 @@ impl JournalEntry {
     }
 
     /// The entry's payload bytes (its JSON form).
+    #[cfg(feature = "sqlite")]
     pub(crate) fn to_payload(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("journal entries serialize")
     }
