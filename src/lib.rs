@@ -23,7 +23,10 @@
 //!    the voucher exactly once per [`IdempotencyKey`] and writes a [`Receipt`].
 //! 5. **Members.** A customer who scans the store's check-in code becomes a [`Member`]: see
 //!    [`membership`] for check-in codes, enrollment, membership cards and share codes.
-//! 6. **Report.** [`analytics`] turns the ledger's visits into new, returning and retained
+//! 6. **Sync.** A till working offline journals every decision ([`journal`]); the head
+//!    office's `HeadOffice` ingests the journals, reports offline double spends and answers
+//!    with deny-list deltas; an [`OfflineAllowance`] bounds what a till accepts offline.
+//! 7. **Report.** [`analytics`] turns the ledger's visits into new, returning and retained
 //!    customers, average ticket, cohorts, segments, referrals and campaign attribution.
 //!
 //! Every fallible call returns [`Error`] (or the module error it wraps); a refusal is not an

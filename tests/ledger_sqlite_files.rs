@@ -87,7 +87,7 @@ fn a_newer_schema_is_refused() {
     assert_refused_untouched(&newer, |e| {
         *e == LedgerError::SchemaTooNew {
             found: 99,
-            supported: 3,
+            supported: 4,
         }
     });
 }
