@@ -17,11 +17,18 @@
  * till shares (libpq "host=… user=… dbname=…"; the library must be built with the `postgres`
  * feature). Nothing else changes between the two.
  *
+ * A chain's till working offline opens its own ledger as a till's (--till N --journal-key HEX,
+ * provisioned by the head office): every decision is journaled for the head office
+ * (examples/till_sync.c sends it), the deny list the head office sent back is consulted, and
+ * its offline allowance applies: --offline-max MINOR (largest discount), --offline-cap MINOR
+ * (discount per store-local day), --max-since-sync SECONDS.
+ *
  * Without VOUCHER_TEXT it reads one line from standard input, as a keyboard-wedge barcode
  * scanner types it (the trailing Enter is fine).
  *
  * Prints one line and exits with:
- *   0  REDEEMED receipt=… discount=… replayed=yes|no voucher=… benefit=… valid_until=…|-
+ *   0  REDEEMED receipt=… discount=… replayed=yes|no offline=yes|no voucher=… benefit=…
+ *      valid_until=…|-
  *   2  REFUSED reason=… (verification: expired, wrong_store, bad_signature, …)
  *   3  REFUSED reason=… (ledger: already_used, revoked, …)
  *   1  ERROR status=… message=…
@@ -134,6 +141,9 @@ int main(int argc, char **argv) {
     const char *key_set_path = NULL, *root_hex = NULL, *deny_list_path = NULL;
     unsigned long long min_key_set_version = 0;
     unsigned long merchant = 0, key_id = 1, store_id = 0, other_vouchers = 0, busy_ms = 2000;
+    unsigned long till = 0;
+    const char *journal_key_hex = NULL;
+    o2o_offline_allowance allowance = {NULL, 0, 0, 0};
     long long at = 0, spend = 0;
     int has_member = 0;
     o2o_member member = {0, 0, false};
@@ -185,6 +195,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--tier")) member.tier = (uint8_t)strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--other-vouchers")) other_vouchers = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--busy-ms")) busy_ms = strtoul(value, NULL, 10);
+        else if (!strcmp(arg, "--till")) till = strtoul(value, NULL, 10);
+        else if (!strcmp(arg, "--journal-key")) journal_key_hex = value;
+        else if (!strcmp(arg, "--offline-max")) allowance.max_discount_minor = strtoull(value, NULL, 10);
+        else if (!strcmp(arg, "--offline-cap")) allowance.daily_discount_cap_minor = strtoull(value, NULL, 10);
+        else if (!strcmp(arg, "--max-since-sync")) allowance.max_seconds_since_sync = strtoll(value, NULL, 10);
         else { fprintf(stderr, "unknown flag %s\n", arg); return 1; }
     }
     if (key_hex && key_set_path) {
@@ -249,6 +264,22 @@ int main(int argc, char **argv) {
      * ledger is an error (O2O_STATUS_LEDGER_NOT_FOUND), never silently a new empty one. */
     if (pg_conninfo != NULL) {
         status = o2o_ledger_open_pg(pg_conninfo, (uint32_t)merchant, &ledger);
+    } else if (journal_key_hex != NULL) {
+        uint8_t journal_key[64];
+        long journal_key_len = decode_hex(journal_key_hex, journal_key, sizeof journal_key);
+        if (journal_key_len < 0) { fprintf(stderr, "--journal-key is not hex\n"); exit_code = 1; goto done; }
+        if (create_ledger) {
+            status = o2o_ledger_create(ledger_path, (uint32_t)merchant, &ledger);
+            o2o_ledger_close(ledger);
+            ledger = NULL;
+            if (status != O2O_STATUS_OK) { exit_code = fail("creating the ledger", status); goto done; }
+        }
+        allowance.time_zone = zone;
+        status = o2o_ledger_open_till(ledger_path, (uint32_t)merchant, (uint32_t)till, journal_key,
+                                      (size_t)journal_key_len, &allowance, &ledger);
+        memset(journal_key, 0, sizeof journal_key);
+        /* The deny list this till received at its last sync. */
+        if (status == O2O_STATUS_OK) status = o2o_ledger_load_deny_list_into(ledger, keyring);
     } else if (create_ledger) {
         status = o2o_ledger_create(ledger_path, (uint32_t)merchant, &ledger);
     } else {
@@ -296,10 +327,11 @@ int main(int argc, char **argv) {
         exit_code = fail("reading the voucher", status);
         goto done;
     }
-    printf("REDEEMED receipt=%llu discount=%llu replayed=%s voucher=%llu benefit=%s "
+    printf("REDEEMED receipt=%llu discount=%llu replayed=%s offline=%s voucher=%llu benefit=%s "
            "valid_until=%s\n",
            (unsigned long long)redemption.receipt_id, (unsigned long long)redemption.amount_minor,
-           redemption.replayed ? "yes" : "no", (unsigned long long)voucher_id,
+           redemption.replayed ? "yes" : "no", redemption.offline ? "yes" : "no",
+           (unsigned long long)voucher_id,
            benefit_name(benefit.kind), valid_until[0] ? valid_until : "-");
     exit_code = 0;
 

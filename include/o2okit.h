@@ -962,6 +962,11 @@ typedef struct o2o_redemption {
    was spent this time.
    */
   bool replayed;
+  /*
+   True when a till's own ledger (`o2o_ledger_open_till`) decided, without the chain's
+   ledger: the head office learns of it at the next sync.
+   */
+  bool offline;
 } o2o_redemption;
 
 /*
@@ -1004,6 +1009,57 @@ typedef struct o2o_card {
    */
   char card_number[17];
 } o2o_card;
+
+/*
+ A till's offline allowance: what it accepts while it cannot reach the chain's ledger. Past
+ any limit a redemption is refused as `O2O_REJECTION_ONLINE_REQUIRED`; vouchers signed
+ online-only always are.
+ */
+typedef struct o2o_offline_allowance {
+  /*
+   The store's IANA time zone (days for the daily cap are store-local). Required.
+   */
+  const char *time_zone;
+  /*
+   A redemption worth more than this is refused, minor units; 0: no limit.
+   */
+  uint64_t max_discount_minor;
+  /*
+   Everything is refused once the last sync is older than this many seconds (or the
+   till never synced); 0: no limit.
+   */
+  int64_t max_seconds_since_sync;
+  /*
+   The most discount this till gives per store-local day, minor units; 0: no limit.
+   */
+  uint64_t daily_discount_cap_minor;
+} o2o_offline_allowance;
+
+/*
+ Where a till's journal and sync stand.
+ */
+typedef struct o2o_sync_status {
+  /*
+   The till.
+   */
+  uint32_t till_id;
+  /*
+   The last journal record written (0: none).
+   */
+  uint64_t written;
+  /*
+   The last record the head office acknowledged holding.
+   */
+  uint64_t acknowledged;
+  /*
+   When the till last applied an acknowledgement, Unix seconds; -1: never.
+   */
+  int64_t last_sync_unix_seconds;
+  /*
+   The version of the deny list the till holds (0: none yet).
+   */
+  uint64_t deny_list_version;
+} o2o_sync_status;
 
 /*
  One basket line: a POS category and its amount in minor units.
@@ -1914,6 +1970,122 @@ const char *o2o_status_name(uint32_t status);
 o2o_status o2o_last_error(char *buffer,
                           size_t capacity,
                           size_t *needed);
+
+/*
+ Opens the existing ledger file at `path` as till `till_id`'s: every decision it writes is
+ also a record of the till's journal, MACed with `journal_key` (`key_len` bytes, provisioned
+ by the head office, which derives it from the merchant secret). With `allowance` (may be
+ NULL: no limit), redemptions past it are refused as `O2O_REJECTION_ONLINE_REQUIRED`.
+ Create the file first with `o2o_ledger_create` (once, at install). A file journaled by
+ another till is refused.
+
+ On success `*out` receives a ledger, to be released with `o2o_ledger_close`; its
+ redemptions report `offline`. Errors: as `o2o_ledger_open`, and `O2O_STATUS_KEY_TOO_SHORT`
+ (a key below 32 bytes), `O2O_STATUS_SYNC_WRONG_TILL`, `O2O_STATUS_INVALID_PLACE` (an unknown
+ zone), `O2O_STATUS_INVALID_ARGUMENT` (a negative `max_seconds_since_sync`).
+
+ # Safety
+ - `path` is NULL or a NUL-terminated string.
+ - `journal_key` is NULL or points to `key_len` readable bytes.
+ - `allowance` is NULL or points to a readable `o2o_offline_allowance` whose `time_zone`
+   is NULL or a NUL-terminated string.
+ - `out` is NULL or points to writable memory for an `o2o_ledger *`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_ledger_open_till(const char *path,
+                                uint32_t merchant_id,
+                                uint32_t till_id,
+                                const uint8_t *journal_key,
+                                size_t key_len,
+                                const struct o2o_offline_allowance *allowance,
+                                struct o2o_ledger **out);
+
+/*
+ Writes the till's journal records that the head office has not acknowledged (at most
+ `max_records`, oldest first) into `buffer` as one batch to send it: bytes, not text, with
+ the buffer convention of the header's introduction minus the NUL (`*needed` is the batch's
+ size). A till that records sales meanwhile may need a larger buffer on the second call:
+ ask again.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INSUFFICIENT_BUFFER`,
+ `O2O_STATUS_SYNC_NO_JOURNAL` (not a ledger from `o2o_ledger_open_till`),
+ `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_ledger_export_journal(const struct o2o_ledger *ledger,
+                                     size_t max_records,
+                                     uint8_t *buffer,
+                                     size_t capacity,
+                                     size_t *needed);
+
+/*
+ Applies the head office's answer to a batch (`ack_len` bytes at `ack`): the records it
+ holds are delivered, and the deny-list delta it carries, checked against the pinned root
+ public key (32 bytes at `root_public_key`), joins the till's list; `at_unix_seconds` is
+ the time of this sync on the till's clock. Writes the new status to `*out` (may be NULL).
+ Nothing changes on an error.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_KEY_INVALID` (root key),
+ `O2O_STATUS_SYNC_BAD_ACK` (forged, altered, another till's), `O2O_STATUS_SYNC_MALFORMED`,
+ `O2O_STATUS_SYNC_ACK_BEYOND_JOURNAL`, `O2O_STATUS_DENY_LIST_*`,
+ `O2O_STATUS_SYNC_NO_JOURNAL`, `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+ - `ack` is NULL or points to `ack_len` readable bytes.
+ - `root_public_key` is NULL or points to `root_len` readable bytes.
+ - `out` is NULL or points to a writable `o2o_sync_status`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_ledger_apply_sync_ack(const struct o2o_ledger *ledger,
+                                     const uint8_t *ack,
+                                     size_t ack_len,
+                                     const uint8_t *root_public_key,
+                                     size_t root_len,
+                                     int64_t at_unix_seconds,
+                                     struct o2o_sync_status *out);
+
+/*
+ Writes where the till's journal and sync stand to `*out`.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_SYNC_NO_JOURNAL`,
+ `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+ - `out` is NULL or points to a writable `o2o_sync_status`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_ledger_sync_status(const struct o2o_ledger *ledger,
+                                  struct o2o_sync_status *out);
+
+/*
+ Puts the deny list the till built from the head office's deltas into `keyring`, for
+ `o2o_voucher_verify` (replacing the list it held, unless that one is newer). Call it after
+ each `o2o_ledger_apply_sync_ack` and at start.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_SYNC_NO_JOURNAL`,
+ `O2O_STATUS_DENY_LIST_WRONG_MERCHANT`, `O2O_STATUS_LEDGER_CORRUPT`,
+ `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+ - `keyring` is NULL or a live `o2o_keyring` made by this library, not used by another thread
+   during the call.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_ledger_load_deny_list_into(const struct o2o_ledger *ledger,
+                                          struct o2o_keyring *keyring);
 
 /*
  The library's version as a NUL-terminated string, such as `"0.1.0"`; equal to

@@ -100,6 +100,16 @@ fn programs() -> &'static (PathBuf, PathBuf, PathBuf, PathBuf) {
     })
 }
 
+fn till_syncs() -> &'static (PathBuf, PathBuf) {
+    static TILL_SYNCS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    TILL_SYNCS.get_or_init(|| {
+        (
+            build("examples/till_sync.c", "till_sync", false),
+            build("examples/till_sync.c", "till_sync-asan", true),
+        )
+    })
+}
+
 fn kiosks() -> &'static (PathBuf, PathBuf) {
     static KIOSKS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     KIOSKS.get_or_init(|| {
@@ -254,7 +264,7 @@ fn pos_accepts_then_replays_then_refuses_a_double_spend() {
         till.scan("sale-1", &voucher, &[]),
         (
             0,
-            "REDEEMED receipt=1 discount=500 replayed=no voucher=1 benefit=amount_off \
+            "REDEEMED receipt=1 discount=500 replayed=no offline=no voucher=1 benefit=amount_off \
              valid_until=-\n"
                 .into()
         )
@@ -263,7 +273,7 @@ fn pos_accepts_then_replays_then_refuses_a_double_spend() {
         till.scan("sale-1", &voucher, &[]),
         (
             0,
-            "REDEEMED receipt=1 discount=500 replayed=yes voucher=1 benefit=amount_off \
+            "REDEEMED receipt=1 discount=500 replayed=yes offline=no voucher=1 benefit=amount_off \
              valid_until=-\n"
                 .into()
         )
@@ -392,7 +402,7 @@ fn pos_reads_a_keyboard_wedge_scan_from_stdin() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "REDEEMED receipt=1 discount=700 replayed=no voucher=40 benefit=amount_off \
+        "REDEEMED receipt=1 discount=700 replayed=no offline=no voucher=40 benefit=amount_off \
          valid_until=-\n"
     );
 }
@@ -414,7 +424,7 @@ fn pos_prints_what_a_receipt_needs_and_names_its_errors() {
         till.scan("sale-41", &text(&dated), &["--busy-ms", "500"]),
         (
             0,
-            "REDEEMED receipt=1 discount=1500 replayed=no voucher=41 benefit=percent_off \
+            "REDEEMED receipt=1 discount=1500 replayed=no offline=no voucher=41 benefit=percent_off \
              valid_until=2026-07-01T00:00\n"
                 .into()
         )
@@ -990,4 +1000,135 @@ fn a_chain_till_verifies_with_a_key_set_and_a_kiosk_signs_with_store_keys_only()
     let (exit, printed) = scan("sale-4", &chain_voucher);
     assert_eq!(exit, 1);
     assert!(printed.starts_with("ERROR status=211"), "{printed}");
+}
+
+/// Two C tills of a chain, offline, both accept one single-use voucher; `till_sync` sends their
+/// journals to the head office (here in Rust) and applies its answers: the head office reports
+/// the double spend with both receipts, and the second till then refuses the voucher offline.
+#[test]
+fn offline_c_tills_journal_sync_and_refuse_what_another_till_spent() {
+    let root = Ed25519Key::from_seed(&[0x31; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let hq = HeadOffice::create(
+        dir.path().join("hq.sync"),
+        MERCHANT,
+        MerchantSecret::from_bytes(&[0x32; 32]).unwrap(),
+        root.clone(),
+    )
+    .unwrap();
+    let tills: Vec<(Till, String)> = (1..=2u32)
+        .map(|n| (Till::new(), hex(hq.journal_key(TillId(n)).expose_secret())))
+        .collect();
+    let noon = at(NOON).timestamp().to_string();
+    let journal_args = |n: usize| -> Vec<String> {
+        [
+            "--ledger",
+            tills[n].0.ledger.to_str().unwrap(),
+            "--merchant",
+            "88",
+            "--till",
+            &(n + 1).to_string(),
+            "--journal-key",
+            &tills[n].1,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let sync = |n: usize, program: &Path| {
+        let batch = dir.path().join(format!("batch-{n}.bin"));
+        let out = Command::new(program)
+            .args(journal_args(n))
+            .args(["export", batch.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let printed = String::from_utf8(out.stdout).unwrap();
+        assert!(printed.starts_with("EXPORTED bytes="), "{printed}");
+        let ingested = hq
+            .ingest(&std::fs::read(&batch).unwrap(), at(NOON))
+            .unwrap();
+        let ack = dir.path().join(format!("ack-{n}.bin"));
+        std::fs::write(&ack, &ingested.ack).unwrap();
+        let out = Command::new(program)
+            .args(journal_args(n))
+            .args(["--root", &hex(&root.public_key().to_bytes()), "--at", &noon])
+            .args(["apply", ack.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let printed = String::from_utf8(out.stdout).unwrap();
+        assert!(printed.starts_with("SYNCED written="), "{printed}");
+        printed
+    };
+    let (plain, sanitized) = till_syncs();
+    sync(0, plain);
+    sync(1, sanitized);
+    let till_args = |n: usize| -> Vec<String> {
+        let till = (n + 1).to_string();
+        ["--till", &till, "--journal-key", &tills[n].1]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--offline-max", "3000", "--offline-cap", "50000"].map(String::from))
+            .chain(["--max-since-sync", "3600"].map(String::from))
+            .collect()
+    };
+    let scan = |n: usize, sale: &str, voucher: &str| {
+        let extra = till_args(n);
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        tills[n].0.scan(sale, voucher, &extra)
+    };
+    let voucher = text(&amount_off(70, 500));
+    for n in 0..2 {
+        let (code, printed) = scan(n, &format!("t{n}-1"), &voucher);
+        assert_eq!(code, 0, "{printed}");
+        assert!(
+            printed.contains("replayed=no offline=yes voucher=70"),
+            "{printed}"
+        );
+    }
+    // Above the offline value: refused by the ledger as online_required.
+    assert_eq!(
+        scan(0, "t0-2", &text(&amount_off(71, 3_001))),
+        (3, "REFUSED reason=online_required\n".into())
+    );
+    sync(0, plain);
+    let printed = sync(1, sanitized);
+    let conflicts = hq.conflicts().unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].voucher, VoucherId(70));
+    let tills_seen: Vec<TillId> = conflicts[0].receipts.iter().map(|r| r.till).collect();
+    assert_eq!(tills_seen.len(), 2);
+    assert!(tills_seen.contains(&TillId(1)) && tills_seen.contains(&TillId(2)));
+    assert!(printed.contains("deny_list_version=1"), "{printed}");
+    // Till 2 now refuses the voucher before its ledger is asked: the deny list says so.
+    assert_eq!(
+        scan(1, "t1-2", &text(&amount_off(70, 500))),
+        (2, "REFUSED reason=already_used\n".into())
+    );
+    // A forged acknowledgement changes nothing.
+    let forged = dir.path().join("forged.bin");
+    let mut bytes = hq
+        .ingest(&hq_batch(&tills[0].0, &hq), at(NOON))
+        .unwrap()
+        .ack;
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&forged, bytes).unwrap();
+    let out = Command::new(plain)
+        .args(journal_args(0))
+        .args(["--root", &hex(&root.public_key().to_bytes()), "--at", &noon])
+        .args(["apply", forged.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sync_bad_ack"));
+}
+
+/// The unacknowledged journal of `till`'s ledger, read from Rust.
+fn hq_batch(till: &Till, hq: &HeadOffice) -> Vec<u8> {
+    SqliteLedger::open(&till.ledger, MERCHANT)
+        .unwrap()
+        .with_journal(hq.journal_key(TillId(1)))
+        .unwrap()
+        .export_journal(100)
+        .unwrap()
 }

@@ -53,6 +53,9 @@ pub struct o2o_redemption {
     /// True when this repeats an earlier redemption with the same idempotency key: nothing
     /// was spent this time.
     pub replayed: bool,
+    /// True when a till's own ledger (`o2o_ledger_open_till`) decided, without the chain's
+    /// ledger: the head office learns of it at the next sync.
+    pub offline: bool,
 }
 
 /// Where a voucher is in its life.
@@ -356,6 +359,7 @@ pub unsafe extern "C" fn o2o_ledger_redeem(
                     })?,
             ),
         };
+        let offline = matches!(&ledger.0, Backend::Sqlite(l) if l.keeps_journal());
         let outcome = ledger.0.redeem(&RedeemRequest {
             acceptance,
             amount_minor,
@@ -367,12 +371,14 @@ pub unsafe extern "C" fn o2o_ledger_redeem(
                 receipt_id: receipt.id.0,
                 amount_minor: receipt.amount_minor,
                 replayed,
+                offline,
             },
             RedeemOutcome::Refused { reason } => o2o_redemption {
                 rejection: reason.into(),
                 receipt_id: 0,
                 amount_minor: 0,
                 replayed: false,
+                offline,
             },
         };
         // SAFETY: `out` was checked.

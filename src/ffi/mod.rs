@@ -39,6 +39,8 @@ mod member;
 #[cfg(any(feature = "qr-render", feature = "qr-decode"))]
 mod qr;
 mod status;
+#[cfg(feature = "sqlite")]
+mod sync;
 mod version;
 mod voucher;
 
@@ -55,6 +57,8 @@ pub use member::*;
 #[cfg(any(feature = "qr-render", feature = "qr-decode"))]
 pub use qr::*;
 pub use status::{O2O_MAX_ERROR_MESSAGE, o2o_last_error, o2o_status, o2o_status_name};
+#[cfg(feature = "sqlite")]
+pub use sync::*;
 pub use version::{o2o_version, o2o_version_number};
 pub use voucher::*;
 

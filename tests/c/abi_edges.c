@@ -377,6 +377,79 @@ int main(int argc, char **argv) {
                O2O_STATUS_INVALID_ARGUMENT);
     }
 
+    /* A till's journal: NULLs, a ledger that keeps none, short buffers, bad acknowledgements. */
+    {
+        /* RFC 8032 test 1's public key: a valid root key that signed none of this. */
+        static const uint8_t root[32] = {
+            0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7, 0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a,
+            0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25, 0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a};
+        static const uint8_t garbage_ack[40] = {'O', '2', 'O', 'J', 'A', 1, 88, 1};
+        o2o_ledger *till = NULL;
+        o2o_sync_status sync;
+        o2o_offline_allowance allowance = {"Asia/Shanghai", 0, -1, 0};
+        uint8_t batch[4096];
+        size_t batch_len = 0;
+        snprintf(path, sizeof path, "%s/till.ledger", argv[1]);
+        EXPECT(o2o_ledger_open_till(NULL, 1, 1, secret, 32, NULL, &till) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_open_till(path, 1, 1, NULL, 32, NULL, &till) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_open_till(path, 1, 1, secret, 32, NULL, NULL) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_open_till(path, 1, 1, secret, 32, NULL, &till) ==
+               O2O_STATUS_LEDGER_NOT_FOUND);
+        EXPECT(o2o_ledger_create(path, 1, &till) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_sync_status(till, &sync) == O2O_STATUS_SYNC_NO_JOURNAL);
+        EXPECT(o2o_ledger_export_journal(till, 10, batch, sizeof batch, &batch_len) ==
+               O2O_STATUS_SYNC_NO_JOURNAL);
+        o2o_ledger_close(till);
+        till = NULL;
+        EXPECT(o2o_ledger_open_till(path, 1, 1, secret, 16, NULL, &till) ==
+               O2O_STATUS_KEY_TOO_SHORT);
+        EXPECT(o2o_ledger_open_till(path, 1, 1, secret, 32, &allowance, &till) ==
+               O2O_STATUS_INVALID_ARGUMENT);
+        allowance.max_seconds_since_sync = 0;
+        allowance.time_zone = "Mars/Olympus_Mons";
+        EXPECT(o2o_ledger_open_till(path, 1, 1, secret, 32, &allowance, &till) ==
+               O2O_STATUS_INVALID_PLACE);
+        allowance.time_zone = NULL;
+        EXPECT(o2o_ledger_open_till(path, 1, 1, secret, 32, &allowance, &till) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(till == NULL);
+        allowance.time_zone = "Asia/Shanghai";
+        EXPECT(o2o_ledger_open_till(path, 1, 1, secret, 32, &allowance, &till) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_sync_status(till, &sync) == O2O_STATUS_OK && sync.till_id == 1 &&
+               sync.written == 0 && sync.last_sync_unix_seconds == -1);
+        EXPECT(o2o_ledger_sync_status(till, NULL) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_sync_status(NULL, &sync) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_export_journal(till, 10, NULL, 0, &batch_len) ==
+                   O2O_STATUS_INSUFFICIENT_BUFFER &&
+               batch_len > 5);
+        EXPECT(o2o_ledger_export_journal(till, 10, NULL, 8, &batch_len) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_export_journal(till, 10, batch, 3, NULL) ==
+               O2O_STATUS_INSUFFICIENT_BUFFER);
+        EXPECT(o2o_ledger_export_journal(till, 10, batch, sizeof batch, &batch_len) ==
+               O2O_STATUS_OK);
+        EXPECT(memcmp(batch, "O2OJB", 5) == 0);
+        EXPECT(o2o_ledger_apply_sync_ack(till, NULL, 10, root, 32, 0, &sync) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_apply_sync_ack(till, garbage_ack, sizeof garbage_ack, root, 31, 0,
+                                         &sync) == O2O_STATUS_KEY_INVALID);
+        EXPECT(o2o_ledger_apply_sync_ack(till, batch, batch_len, root, 32, 0, &sync) ==
+               O2O_STATUS_SYNC_MALFORMED);
+        EXPECT(o2o_ledger_apply_sync_ack(till, garbage_ack, sizeof garbage_ack, root, 32, 0,
+                                         NULL) == O2O_STATUS_SYNC_BAD_ACK);
+        EXPECT(o2o_ledger_apply_sync_ack(till, garbage_ack, 5, root, 32, 0, NULL) ==
+               O2O_STATUS_SYNC_MALFORMED);
+        EXPECT(o2o_ledger_load_deny_list_into(till, NULL) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_load_deny_list_into(NULL, NULL) == O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_sync_status(till, &sync) == O2O_STATUS_OK && sync.acknowledged == 0);
+        o2o_ledger_close(till);
+        /* The file is till 1's: another till's key cannot journal into it. */
+        till = NULL;
+        EXPECT(o2o_ledger_open_till(path, 1, 2, secret, 32, NULL, &till) ==
+               O2O_STATUS_SYNC_WRONG_TILL);
+        EXPECT(till == NULL);
+    }
+
     /* A corrupt ledger file is refused and left alone. */
     snprintf(path, sizeof path, "%s/corrupt.ledger", argv[1]);
     file = fopen(path, "wb");

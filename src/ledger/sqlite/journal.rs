@@ -208,6 +208,12 @@ impl SqliteLedger {
         Ok(self)
     }
 
+    /// Whether this is a till's ledger ([`SqliteLedger::with_journal`]): its redemptions are
+    /// decisions taken offline.
+    pub fn keeps_journal(&self) -> bool {
+        self.till.is_some()
+    }
+
     fn till_journal(&self) -> Result<&TillJournal, LedgerError> {
         Ok(self.till.as_ref().ok_or(SyncError::NoJournal)?)
     }
