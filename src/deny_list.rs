@@ -28,9 +28,10 @@
 //! 2³² take about 2 MB. Ids drawn at random from all of 2⁶⁴ would cost about 6 bytes each.
 //!
 //! Lookup: a bit filter of 8 bits per id (one bit per id, hashed) answers most misses (the
-//! everyday case: a valid voucher) from one word, without touching the ids. Past it, the ids
-//! sit sorted with every 64th one copied into a fence index (1/64 of the ids, which stays in
-//! cache): a search of the fences, then of one 64-id block.
+//! everyday case: a valid voucher) from one word, without touching the ids. Past it, an
+//! open-addressing hash table of the ids (at most half full, linear probing) finds a listed
+//! id in one memory access, rarely two. Memory: about 25 bytes per id (the sorted ids, the
+//! table, the filter): 25 MB for a million.
 
 use crate::ids::{MerchantId, VoucherId};
 use crate::keys::{Ed25519Key, PublicKey};
@@ -46,8 +47,8 @@ const SIGNATURE_LEN: usize = 64;
 /// file can make a till allocate.
 pub const MAX_IDS: usize = 50_000_000;
 
-/// Ids per block under one fence.
-const BLOCK: usize = 64;
+/// The table's empty slot. Id 0 is kept apart (`IdSet::has_zero`).
+const EMPTY: u64 = 0;
 
 /// Why deny-list bytes were refused. Nothing is changed by a refused list or delta.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,11 +91,16 @@ pub enum DenyListError {
     },
 }
 
-/// A sorted set of voucher ids with a miss filter and a fence index for fast lookups.
+/// A sorted set of voucher ids with a miss filter and a hash table for fast lookups.
 #[derive(Debug, Clone, Default)]
 struct IdSet {
     ids: Vec<u64>,
-    fences: Vec<u64>,
+    /// Every id but 0, at its hashed slot or the first free one after (linear probing); a
+    /// power of two at least twice the ids.
+    table: Vec<u64>,
+    /// 64 − log2(table slots).
+    table_shift: u32,
+    has_zero: bool,
     /// One bit per hashed id, 8 bits per id rounded up to a power of two.
     filter: Vec<u64>,
     /// 64 − log2(bits in the filter).
@@ -113,7 +119,17 @@ impl Eq for IdSet {}
 impl IdSet {
     fn from_sorted(ids: Vec<u64>) -> Self {
         debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
-        let fences = ids.iter().step_by(BLOCK).copied().collect();
+        let slots = (ids.len() * 2).next_power_of_two().max(2);
+        let table_shift = 64 - slots.trailing_zeros();
+        let mut table = vec![EMPTY; slots];
+        for &id in ids.iter().filter(|&&id| id != EMPTY) {
+            let mut slot = Self::slot(id, table_shift);
+            while table[slot] != EMPTY {
+                slot = (slot + 1) & (slots - 1);
+            }
+            table[slot] = id;
+        }
+        let has_zero = ids.first() == Some(&0);
         let bits = (ids.len() * 8).next_power_of_two().max(64);
         let filter_shift = 64 - bits.trailing_zeros();
         let mut filter = vec![0u64; bits / 64];
@@ -123,10 +139,19 @@ impl IdSet {
         }
         IdSet {
             ids,
-            fences,
+            table,
+            table_shift,
+            has_zero,
             filter,
             filter_shift,
         }
+    }
+
+    /// The table slot `id` hashes to (the high bits of a different multiplier than the
+    /// filter's, so the two are independent).
+    #[inline]
+    fn slot(id: u64, shift: u32) -> usize {
+        (id.wrapping_mul(0xd6e8_feb8_6659_fd93) >> shift) as usize
     }
 
     #[inline]
@@ -149,13 +174,18 @@ impl IdSet {
         if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
             return false;
         }
-        let block = self.fences.partition_point(|&fence| fence <= id);
-        if block == 0 {
-            return false;
+        if id == EMPTY {
+            return self.has_zero;
         }
-        let start = (block - 1) * BLOCK;
-        let end = (start + BLOCK).min(self.ids.len());
-        self.ids[start..end].binary_search(&id).is_ok()
+        let mask = self.table.len() - 1;
+        let mut slot = Self::slot(id, self.table_shift);
+        loop {
+            match self.table[slot] {
+                found if found == id => return true,
+                EMPTY => return false,
+                _ => slot = (slot + 1) & mask,
+            }
+        }
     }
 
     /// This set with `added` in and `removed` out.
@@ -560,7 +590,7 @@ mod tests {
     }
 
     #[test]
-    fn fence_lookup_agrees_with_a_hash_set() {
+    fn table_lookup_agrees_with_a_hash_set() {
         let mut state = 0x1234_5678_9abc_def0u64;
         let mut ids = Vec::new();
         for _ in 0..10_000 {
@@ -576,6 +606,15 @@ mod tests {
         }
         assert!(!IdSet::default().contains(0));
         assert!(set.contains(*set.ids.last().unwrap()));
+        // Id 0 is the table's empty slot: kept apart, never confused with one.
+        let edges = IdSet::from_unsorted(vec![0, 7, u64::MAX]);
+        assert!(edges.contains(0) && edges.contains(7) && edges.contains(u64::MAX));
+        assert!(!edges.contains(1) && !IdSet::from_unsorted(vec![7]).contains(0));
+        // Ids that all hash near each other still probe to each one.
+        let clustered: Vec<u64> = (1..=5_000u64).map(|i| i << 40).collect();
+        let set = IdSet::from_unsorted(clustered.clone());
+        assert!(clustered.iter().all(|&id| set.contains(id)));
+        assert!(!set.contains(3) && !set.contains((1 << 40) + 1));
     }
 
     #[test]
