@@ -554,6 +554,30 @@ impl DenyList {
 }
 
 impl DenyListDelta {
+    /// A delta from its parts (each list of ids in any order, without repeats).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn from_parts(
+        merchant: MerchantId,
+        from: u64,
+        to: u64,
+        mut revoked: Vec<u64>,
+        mut exhausted: Vec<u64>,
+        mut restored: Vec<u64>,
+    ) -> Self {
+        for ids in [&mut revoked, &mut exhausted, &mut restored] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        DenyListDelta {
+            merchant,
+            from,
+            to,
+            revoked,
+            exhausted,
+            restored,
+        }
+    }
+
     /// The version it applies to.
     pub fn from_version(&self) -> u64 {
         self.from

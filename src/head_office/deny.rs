@@ -112,7 +112,8 @@ pub(super) fn current(c: &Connection, merchant: MerchantId) -> Result<DenyList, 
 }
 
 /// The delta from the version a till holds to the current one (none when it is current, or
-/// claims a version the head office never made).
+/// claims a version the head office never made), from the rows changed since: its cost
+/// follows the changes, not the list.
 pub(super) fn delta_since(
     c: &Connection,
     merchant: MerchantId,
@@ -122,7 +123,120 @@ pub(super) fn delta_since(
     if held >= now {
         return Ok(None);
     }
-    Ok(Some(
-        list_at(c, merchant, held)?.delta_to(&list_at(c, merchant, now)?),
-    ))
+    let ids = |sql: &str| -> Result<Vec<u64>, LedgerError> {
+        c.prepare_cached(sql)
+            .and_then(|mut s| {
+                s.query_map([held as i64], |r| r.get::<_, i64>(0).map(|v| v as u64))?
+                    .collect()
+            })
+            .map_err(sqlite_error)
+    };
+    // Revocations are never undone: a revoked row is added and never removed.
+    let revoked =
+        ids("SELECT voucher FROM deny WHERE reason = 1 AND removed IS NULL AND added > ?1")?;
+    let exhausted = ids("SELECT voucher FROM deny d
+         WHERE reason = 2 AND removed IS NULL AND added > ?1
+           AND NOT EXISTS (SELECT 1 FROM deny e WHERE e.voucher = d.voucher AND e.reason = 2
+                           AND e.added <= ?1 AND (e.removed IS NULL OR e.removed > ?1))")?;
+    let restored = ids("SELECT voucher FROM deny e
+         WHERE reason = 2 AND added <= ?1 AND removed > ?1
+           AND NOT EXISTS (SELECT 1 FROM deny d WHERE d.voucher = e.voucher AND d.reason = 2
+                           AND d.removed IS NULL)")?;
+    Ok(Some(DenyListDelta::from_parts(
+        merchant, held, now, revoked, exhausted, restored,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Ed25519Key;
+
+    /// A sync file in memory with the deny list at version 0.
+    fn file() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(super::super::store::SCHEMA).unwrap();
+        c.execute(
+            "INSERT INTO meta (key, value) VALUES ('deny_version', 0)",
+            [],
+        )
+        .unwrap();
+        c
+    }
+
+    #[test]
+    fn a_delta_from_the_changed_rows_equals_the_difference_of_the_two_lists() {
+        let c = file();
+        let merchant = MerchantId(7);
+        let root = Ed25519Key::from_seed(&[5; 32]);
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut receipt = 0i64;
+        for _ in 0..60 {
+            let mut touched = BTreeSet::new();
+            for _ in 0..1 + next(4) {
+                // Large ids too: their i64 form is negative, their order must not be.
+                let voucher = if next(5) == 0 {
+                    u64::MAX - next(8)
+                } else {
+                    next(30)
+                };
+                match next(5) {
+                    0 => {
+                        c.execute(
+                            "INSERT OR IGNORE INTO revocations (voucher, at) VALUES (?1, 0)",
+                            [voucher as i64],
+                        )
+                        .unwrap();
+                    }
+                    1 => {
+                        c.execute(
+                            "UPDATE redemptions SET voided_at = 1
+                             WHERE receipt = (SELECT min(receipt) FROM redemptions
+                                              WHERE voucher = ?1 AND voided_at IS NULL)",
+                            [voucher as i64],
+                        )
+                        .unwrap();
+                    }
+                    _ => {
+                        receipt += 1;
+                        c.execute(
+                            "INSERT INTO redemptions (till, receipt, seq, voucher, store, at, spend,
+                                 amount, idempotency_key, max_uses)
+                             VALUES (1, ?1, ?1, ?2, 1, 0, 100, 10, ?1, 2)",
+                            params![receipt, voucher as i64],
+                        )
+                        .unwrap();
+                    }
+                }
+                touched.insert(voucher);
+            }
+            refresh(&c, &touched, at).unwrap();
+        }
+        let now = version(&c).unwrap();
+        assert!(now > 20, "the list changed {now} times");
+        let current = list_at(&c, merchant, now).unwrap();
+        assert!(!current.is_empty());
+        for held in 0..now {
+            let direct = delta_since(&c, merchant, held).unwrap().unwrap();
+            let reference = list_at(&c, merchant, held).unwrap().delta_to(&current);
+            assert_eq!(
+                direct.sign(&root),
+                reference.sign(&root),
+                "from version {held}"
+            );
+            let mut applied = list_at(&c, merchant, held).unwrap();
+            applied
+                .apply_delta(&direct.sign(&root), &root.public_key())
+                .unwrap();
+            assert_eq!(applied, current, "from version {held}");
+        }
+        assert!(delta_since(&c, merchant, now).unwrap().is_none());
+    }
 }

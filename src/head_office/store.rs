@@ -9,7 +9,7 @@ use std::path::Path;
 const APPLICATION_ID: i64 = 0x4F32_4F48;
 const SCHEMA_VERSION: i64 = 1;
 
-const SCHEMA: &str = r#"
+pub(super) const SCHEMA: &str = r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -64,7 +64,9 @@ CREATE TABLE deny (
     added   INTEGER NOT NULL,
     removed INTEGER
 );
-CREATE INDEX deny_current ON deny (voucher) WHERE removed IS NULL;
+CREATE INDEX deny_by_voucher ON deny (voucher);
+CREATE INDEX deny_by_added ON deny (added);
+CREATE INDEX deny_by_removed ON deny (removed) WHERE removed IS NOT NULL;
 "#;
 
 fn storage(path: &Path) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
