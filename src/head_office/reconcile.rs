@@ -1,9 +1,9 @@
 //! Conflicts between tills that redeemed the same voucher while offline.
 
+use super::sync_tx::SyncTx;
 use crate::ids::{StoreId, TillId, VoucherId};
-use crate::ledger::{LedgerError, ReceiptId, sqlite_error};
+use crate::ledger::ReceiptId;
 use chrono::{DateTime, Utc};
-use rusqlite::Connection;
 use serde::Serialize;
 
 /// One receipt in a conflict.
@@ -37,48 +37,16 @@ pub struct Conflict {
 }
 
 /// Every conflicting voucher, by voucher id.
-pub(super) fn conflicts(c: &Connection) -> Result<Vec<Conflict>, LedgerError> {
-    let over: Vec<(i64, i64, i64)> = c
-        .prepare(
-            "SELECT voucher,
-                    max(count(*) - max(max_uses), 0),
-                    max(coalesce(sum(amount) - max(stored_value), 0), 0)
-             FROM redemptions WHERE voided_at IS NULL
-             GROUP BY voucher
-             HAVING count(*) > max(max_uses) OR coalesce(sum(amount) > max(stored_value), 0)
-             ORDER BY voucher",
-        )
-        .and_then(|mut s| {
-            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
-        })
-        .map_err(sqlite_error)?;
-    let mut receipts = c
-        .prepare(
-            "SELECT till, receipt, store, at, amount, idempotency_key FROM redemptions
-             WHERE voucher = ?1 AND voided_at IS NULL ORDER BY at, till, receipt",
-        )
-        .map_err(sqlite_error)?;
+pub(super) fn conflicts<T: SyncTx>(tx: &mut T) -> Result<Vec<Conflict>, T::Error> {
+    let mut over = tx.over_spent()?;
+    over.sort_unstable();
     over.into_iter()
         .map(|(voucher, excess_uses, excess_minor)| {
-            let list = receipts
-                .query_map([voucher], |r| {
-                    Ok(ConflictReceipt {
-                        till: TillId(r.get(0)?),
-                        receipt: ReceiptId(r.get::<_, i64>(1)? as u64),
-                        store: StoreId(r.get(2)?),
-                        at: DateTime::from_timestamp_micros(r.get(3)?).unwrap_or_default(),
-                        amount_minor: r.get::<_, i64>(4)? as u64,
-                        idempotency_key: r.get(5)?,
-                    })
-                })
-                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                .map_err(sqlite_error)?;
             Ok(Conflict {
-                voucher: VoucherId(voucher as u64),
-                receipts: list,
-                excess_uses: excess_uses as u64,
-                excess_minor: excess_minor as u64,
+                voucher: VoucherId(voucher),
+                receipts: tx.receipts_of(voucher)?,
+                excess_uses,
+                excess_minor,
             })
         })
         .collect()

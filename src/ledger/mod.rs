@@ -16,7 +16,7 @@ pub mod account;
 mod members;
 mod memory;
 #[cfg(feature = "postgres")]
-mod postgres;
+pub(crate) mod postgres;
 pub mod record;
 #[cfg(feature = "sqlite")]
 mod sqlite;

@@ -53,7 +53,7 @@
 //!
 //! The connection string never appears in an error or in `Debug` output.
 
-mod pool;
+pub(crate) mod pool;
 mod rows;
 mod schema;
 
@@ -213,6 +213,11 @@ impl PgLedger {
 
     fn id(&self) -> i64 {
         i64::from(self.merchant.0)
+    }
+
+    /// The connection pool (the head office's sync tables live in the same database).
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
     }
 }
 

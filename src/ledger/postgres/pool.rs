@@ -17,14 +17,14 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
 /// Statement parameters.
-pub(super) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// Attempts of one transaction that hit a serialization failure, a deadlock or a unique-key
 /// race before the error reaches the caller.
 const MAX_ATTEMPTS: u32 = 8;
 
 /// A failure inside a transaction body: a ledger rule, or the database.
-pub(super) enum Failure {
+pub(crate) enum Failure {
     Ledger(LedgerError),
     Db(tokio_postgres::Error),
 }
@@ -42,7 +42,7 @@ impl From<tokio_postgres::Error> for Failure {
 }
 
 /// What a transaction body decided: keep its writes, or drop them (a refusal writes nothing).
-pub(super) enum Finish<T> {
+pub(crate) enum Finish<T> {
     Commit(T),
     Rollback(T),
 }
@@ -118,7 +118,7 @@ impl Drop for Session {
 }
 
 /// A transaction on a session. Its `BEGIN` travels with its first statement.
-pub(super) struct Tx<'a> {
+pub(crate) struct Tx<'a> {
     session: &'a mut Session,
     begin: Option<&'static str>,
     /// Set once `COMMIT` has been sent with the last write.
@@ -139,7 +139,7 @@ impl Tx<'_> {
     /// returns each one's rows. The server runs them in order, each seeing what committed
     /// before it started (READ COMMITTED): a statement after a `FOR UPDATE` sees the data of
     /// the transaction that held the lock before.
-    pub(super) fn pipeline<const N: usize>(
+    pub(crate) fn pipeline<const N: usize>(
         &mut self,
         statements: [(&'static str, Params<'_>); N],
     ) -> Result<[Vec<Row>; N], tokio_postgres::Error> {
@@ -171,7 +171,7 @@ impl Tx<'_> {
             .unwrap_or_else(|_| unreachable!("one result per statement")))
     }
 
-    pub(super) fn query(
+    pub(crate) fn query(
         &mut self,
         sql: &'static str,
         params: Params<'_>,
@@ -180,7 +180,7 @@ impl Tx<'_> {
         Ok(rows)
     }
 
-    pub(super) fn query_opt(
+    pub(crate) fn query_opt(
         &mut self,
         sql: &'static str,
         params: Params<'_>,
@@ -189,7 +189,7 @@ impl Tx<'_> {
     }
 
     /// The one row of a statement that always returns one (an aggregate, `RETURNING`).
-    pub(super) fn query_one(
+    pub(crate) fn query_one(
         &mut self,
         sql: &'static str,
         params: Params<'_>,
@@ -201,7 +201,7 @@ impl Tx<'_> {
         })
     }
 
-    pub(super) fn execute(
+    pub(crate) fn execute(
         &mut self,
         sql: &'static str,
         params: Params<'_>,
@@ -274,7 +274,7 @@ struct Idle {
 
 /// At most `max_connections` connections, opened on demand and kept; a broken one is dropped
 /// and replaced on the next call.
-pub(super) struct Pool {
+pub(crate) struct Pool {
     settings: Settings,
     /// The statement (and lock) timeout, ms; each session applies it before its next use.
     timeout_ms: AtomicU64,
@@ -403,7 +403,7 @@ impl Pool {
     /// The body's ledger error; [`LedgerError::Unavailable`] when the connection failed before
     /// the commit was sent (nothing was written); [`LedgerError::OutcomeUnknown`] when it
     /// failed while committing; [`LedgerError::Busy`] past the statement timeout.
-    pub(super) fn write<T>(
+    pub(crate) fn write<T>(
         &self,
         mut body: impl FnMut(&mut Tx<'_>) -> Result<Finish<T>, Failure>,
     ) -> Result<T, LedgerError> {
@@ -411,7 +411,7 @@ impl Pool {
     }
 
     /// Runs `body` in a read-only transaction that sees one snapshot.
-    pub(super) fn read<T>(
+    pub(crate) fn read<T>(
         &self,
         mut body: impl FnMut(&mut Tx<'_>) -> Result<T, Failure>,
     ) -> Result<T, LedgerError> {

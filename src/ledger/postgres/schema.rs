@@ -10,7 +10,7 @@ use crate::ids::MerchantId;
 use crate::ledger::LedgerError;
 
 /// The schema version this build writes and reads.
-pub(super) const VERSION: i32 = 1;
+pub(super) const VERSION: i32 = 2;
 
 const CREATE_SCHEMA_TABLE: &str = "
     CREATE TABLE IF NOT EXISTS o2okit_schema (
@@ -111,6 +111,67 @@ const VERSION_1: &str = "
     INSERT INTO o2okit_schema (version) VALUES (1);
 ";
 
+/// Version 2: the head office's sync state (`HeadOffice` on PostgreSQL): every till's journal
+/// records, the redemptions they report, revocations, and the deny list's versions.
+const VERSION_2: &str = "
+    CREATE TABLE o2okit_sync_meta (
+        merchant BIGINT PRIMARY KEY REFERENCES o2okit_merchants,
+        deny_version BIGINT NOT NULL
+    );
+    CREATE TABLE o2okit_sync_records (
+        merchant BIGINT NOT NULL REFERENCES o2okit_merchants,
+        till BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        previous BYTEA NOT NULL,
+        mac BYTEA NOT NULL,
+        payload BYTEA NOT NULL,
+        PRIMARY KEY (merchant, till, seq)
+    );
+    CREATE TABLE o2okit_sync_tills (
+        merchant BIGINT NOT NULL REFERENCES o2okit_merchants,
+        till BIGINT NOT NULL,
+        through BIGINT NOT NULL,
+        PRIMARY KEY (merchant, till)
+    );
+    CREATE TABLE o2okit_sync_redemptions (
+        merchant BIGINT NOT NULL REFERENCES o2okit_merchants,
+        till BIGINT NOT NULL,
+        receipt BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        voucher BIGINT NOT NULL,
+        store BIGINT NOT NULL,
+        member BIGINT,
+        at BIGINT NOT NULL,
+        spend BIGINT NOT NULL,
+        amount BIGINT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        max_uses BIGINT NOT NULL,
+        stored_value BIGINT,
+        campaign BIGINT,
+        voided_at BIGINT,
+        PRIMARY KEY (merchant, till, receipt)
+    );
+    CREATE INDEX o2okit_sync_redemptions_by_voucher ON o2okit_sync_redemptions (merchant, voucher);
+    CREATE TABLE o2okit_sync_revocations (
+        merchant BIGINT NOT NULL REFERENCES o2okit_merchants,
+        voucher BIGINT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (merchant, voucher)
+    );
+    CREATE TABLE o2okit_sync_deny (
+        merchant BIGINT NOT NULL REFERENCES o2okit_merchants,
+        voucher BIGINT NOT NULL,
+        reason SMALLINT NOT NULL,
+        added BIGINT NOT NULL,
+        removed BIGINT
+    );
+    CREATE INDEX o2okit_sync_deny_by_voucher ON o2okit_sync_deny (merchant, voucher);
+    CREATE INDEX o2okit_sync_deny_by_added ON o2okit_sync_deny (merchant, added);
+    CREATE INDEX o2okit_sync_deny_by_removed ON o2okit_sync_deny (merchant, removed)
+        WHERE removed IS NOT NULL;
+    UPDATE o2okit_schema SET version = 2;
+";
+
 /// Creates or migrates the schema, then checks that `merchant` may use the database: it is
 /// registered, or the database serves no merchant yet (the first is registered), or
 /// `register` asks for it. Nothing is written when the schema is newer than this build's or
@@ -128,7 +189,11 @@ pub(super) fn prepare(
             .query_opt("SELECT version FROM o2okit_schema", &[])?
             .map(|row| row.get(0));
         match version {
-            None => tx.batch(VERSION_1)?,
+            None => {
+                tx.batch(VERSION_1)?;
+                tx.batch(VERSION_2)?;
+            }
+            Some(1) => tx.batch(VERSION_2)?,
             Some(VERSION) => {}
             Some(found) => {
                 return Err(Failure::Ledger(LedgerError::SchemaTooNew {

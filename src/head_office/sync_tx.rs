@@ -1,0 +1,97 @@
+//! The statements the head office's logic needs, one method each, for SQLite and PostgreSQL.
+
+use super::reconcile::ConflictReceipt;
+use crate::ids::{TillId, VoucherId};
+use crate::journal::RedeemedTerms;
+use crate::ledger::{LedgerError, Receipt, ReceiptId};
+
+/// Deny-list rows a query selects (reason 1 revoked, 2 exhausted; `v` a version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DenyIds {
+    /// On the list at version `v` as revoked.
+    RevokedAt,
+    /// On the list at version `v` as exhausted.
+    ExhaustedAt,
+    /// Revoked after version `v` (revocations are never undone).
+    RevokedSince,
+    /// Exhausted now and not at version `v`.
+    ExhaustedSince,
+    /// Exhausted at version `v` and not now.
+    RestoredSince,
+}
+
+/// One transaction on the head office's sync state.
+pub(super) trait SyncTx {
+    /// A failure: a rule of the head office, or the database's (which PostgreSQL may retry).
+    type Error: From<LedgerError> + From<crate::journal::SyncError>;
+
+    /// The MAC of `till`'s record `seq`, if held.
+    fn record_mac(&mut self, till: TillId, seq: u64) -> Result<Option<Vec<u8>>, Self::Error>;
+    /// The MAC record `seq` chains from, if held.
+    fn record_previous(&mut self, till: TillId, seq: u64)
+    -> Result<Option<Vec<u8>>, Self::Error>;
+    /// Stores a record.
+    fn insert_record(
+        &mut self,
+        till: TillId,
+        seq: u64,
+        previous: &[u8],
+        mac: &[u8],
+        payload: &[u8],
+    ) -> Result<(), Self::Error>;
+    /// Stores a reported redemption.
+    fn insert_redemption(
+        &mut self,
+        till: TillId,
+        seq: u64,
+        receipt: &Receipt,
+        terms: &RedeemedTerms,
+    ) -> Result<(), Self::Error>;
+    /// Marks a reported redemption voided.
+    fn void_redemption(
+        &mut self,
+        till: TillId,
+        receipt: ReceiptId,
+        at: i64,
+    ) -> Result<(), Self::Error>;
+    /// Records a revocation (a second one of the same voucher changes nothing).
+    fn insert_revocation(&mut self, voucher: VoucherId, at: i64) -> Result<(), Self::Error>;
+    /// Locks `till`'s row (made if absent) for this transaction; its gap-free mark.
+    fn lock_till(&mut self, till: TillId) -> Result<u64, Self::Error>;
+    /// Sets `till`'s gap-free mark.
+    fn set_through(&mut self, till: TillId, through: u64) -> Result<(), Self::Error>;
+    /// The gap-free mark, without locking.
+    fn through(&mut self, till: TillId) -> Result<u64, Self::Error>;
+    /// The sequence numbers held after `after`, ascending.
+    fn seqs_after(&mut self, till: TillId, after: u64) -> Result<Vec<u64>, Self::Error>;
+    /// Records held from `till`.
+    fn record_count(&mut self, till: TillId) -> Result<u64, Self::Error>;
+    /// Every record of `till`: sequence number and payload, in order.
+    fn payloads(&mut self, till: TillId) -> Result<Vec<(u64, Vec<u8>)>, Self::Error>;
+    /// Locks the deny list's version for this transaction and returns it.
+    fn lock_deny_version(&mut self) -> Result<u64, Self::Error>;
+    /// The deny list's version, without locking.
+    fn deny_version(&mut self) -> Result<u64, Self::Error>;
+    /// Sets the deny list's version.
+    fn set_deny_version(&mut self, version: u64) -> Result<(), Self::Error>;
+    /// The voucher's reason on the list now (1 revoked, 2 exhausted), if listed.
+    fn listed_reason(&mut self, voucher: u64) -> Result<Option<i64>, Self::Error>;
+    /// Whether the voucher is revoked, and whether its reported redemptions spend every use
+    /// or all its value.
+    fn voucher_state(&mut self, voucher: u64) -> Result<(bool, bool), Self::Error>;
+    /// Takes the voucher off the list at `version` and puts it back with `reason`, if any.
+    fn relist(
+        &mut self,
+        voucher: u64,
+        reason: Option<i64>,
+        version: u64,
+    ) -> Result<(), Self::Error>;
+    /// The ids a deny-list query selects for version `v`.
+    fn deny_ids(&mut self, which: DenyIds, v: u64) -> Result<Vec<u64>, Self::Error>;
+    /// Vouchers spent beyond their limits: voucher, excess uses, excess value.
+    fn over_spent(&mut self) -> Result<Vec<(u64, u64, u64)>, Self::Error>;
+    /// Every receipt of `voucher` not voided, oldest first.
+    fn receipts_of(&mut self, voucher: u64) -> Result<Vec<ConflictReceipt>, Self::Error>;
+    /// Uses and value spent of `voucher` (voids deducted).
+    fn uses_of(&mut self, voucher: u64) -> Result<(u64, u64), Self::Error>;
+}
