@@ -3,6 +3,10 @@
 //! the faults a link and a franchise can cause.
 #![cfg(feature = "sqlite")]
 
+#[cfg(feature = "postgres")]
+#[path = "common/mod.rs"]
+mod common;
+
 use chrono::{DateTime, Duration, Utc};
 use o2okit::head_office::Conflict;
 use o2okit::journal::{JournalBatch, JournalEntry};
@@ -105,6 +109,43 @@ fn voucher_text(id: u64, benefit: Benefit, max_uses: u32) -> String {
         .to_scanner_text()
 }
 
+/// Runs each test on a head office in a SQLite file and, with the `postgres` feature and a
+/// server (`scripts/with-postgres`), in a fresh PostgreSQL database.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(#[test] fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let hq = head_office(dir.path());
+                super::$name(dir.path(), &hq);
+            })*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            use super::*;
+            $(#[test] fn $name() {
+                let Some(admin) = common::pg_admin(stringify!($name)) else { return };
+                let db = common::pg_database(&admin, stringify!($name));
+                let dir = tempfile::tempdir().unwrap();
+                let hq = HeadOffice::connect_pg(&db, MERCHANT, secret(), root(), PgOptions::default())
+                    .unwrap();
+                super::$name(dir.path(), &hq);
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    a_day_of_a_chain_with_tills_cut_off_at_random,
+    a_batch_twice_or_out_of_order_converges,
+    a_gap_is_reported_and_filled_by_the_next_export,
+    truncated_edited_or_forked_batches_are_refused_whole,
+    forged_or_altered_acknowledgements_change_nothing,
+    the_deny_list_follows_revocations_spends_and_voids,
+    online_only_vouchers_and_a_stale_sync_are_refused_offline,
+);
+
 struct Till {
     id: TillId,
     store: Store,
@@ -146,23 +187,20 @@ impl Till {
     }
 }
 
-#[test]
-fn a_day_of_a_chain_with_tills_cut_off_at_random() {
-    let dir = tempfile::tempdir().unwrap();
-    let hq = head_office(dir.path());
+fn a_day_of_a_chain_with_tills_cut_off_at_random(dir: &Path, hq: &HeadOffice) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let start: DateTime<Utc> = "2026-12-01T01:00:00Z".parse().unwrap(); // 09:00 in Shanghai
     let mut tills: Vec<Till> = (0..6)
         .map(|i| Till {
             id: TillId(i + 1),
             store: store(i / 2 + 1),
-            ledger: till_ledger(dir.path(), &hq, TillId(i + 1)),
+            ledger: till_ledger(dir, hq, TillId(i + 1)),
             online: true,
             accepted: Vec::new(),
         })
         .collect();
     for till in &tills {
-        sync(&till.ledger, &hq, start);
+        sync(&till.ledger, hq, start);
     }
     // 300 single-use vouchers and 20 stored-value cards of 5,000.
     let single: Vec<String> = (1..=300)
@@ -203,7 +241,7 @@ fn a_day_of_a_chain_with_tills_cut_off_at_random() {
             tills[t].online = !tills[t].online;
         }
         if tills[t].online {
-            let ingested = sync(&tills[t].ledger, &hq, at);
+            let ingested = sync(&tills[t].ledger, hq, at);
             if rng.chance(10) {
                 // The link delivers a batch twice: the second changes nothing.
                 let again = hq
@@ -268,7 +306,7 @@ fn a_day_of_a_chain_with_tills_cut_off_at_random() {
     let evening = start + Duration::hours(13);
     for _ in 0..2 {
         for till in &tills {
-            sync(&till.ledger, &hq, evening);
+            sync(&till.ledger, hq, evening);
         }
     }
 
@@ -373,7 +411,7 @@ fn a_day_of_a_chain_with_tills_cut_off_at_random() {
     let next_day = start + Duration::hours(24);
     for till in &mut tills {
         till.online = false;
-        sync(&till.ledger, &hq, next_day);
+        sync(&till.ledger, hq, next_day);
         for v in by_voucher.keys().filter(|v| v.0 <= 300) {
             let text = &single[v.0 as usize - 1];
             assert_eq!(
@@ -386,11 +424,9 @@ fn a_day_of_a_chain_with_tills_cut_off_at_random() {
     }
 }
 
-/// A till with `n` decisions (visits), and the head office.
-fn till_with_records(n: u32) -> (tempfile::TempDir, HeadOffice, SqliteLedger) {
-    let dir = tempfile::tempdir().unwrap();
-    let hq = head_office(dir.path());
-    let ledger = till_ledger(dir.path(), &hq, TillId(1));
+/// A till of `hq` with `n` decisions (visits).
+fn till_with_records(dir: &Path, hq: &HeadOffice, n: u32) -> SqliteLedger {
+    let ledger = till_ledger(dir, hq, TillId(1));
     let at: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
     for i in 0..n {
         ledger
@@ -405,7 +441,7 @@ fn till_with_records(n: u32) -> (tempfile::TempDir, HeadOffice, SqliteLedger) {
             })
             .unwrap();
     }
-    (dir, hq, ledger)
+    ledger
 }
 
 fn at() -> DateTime<Utc> {
@@ -427,9 +463,8 @@ fn slice(batch: &JournalBatch, range: std::ops::Range<usize>) -> Vec<u8> {
     .encode()
 }
 
-#[test]
-fn a_batch_twice_or_out_of_order_converges() {
-    let (_dir, hq, till) = till_with_records(10);
+fn a_batch_twice_or_out_of_order_converges(dir: &Path, hq: &HeadOffice) {
+    let till = till_with_records(dir, hq, 10);
     let bytes = till.export_journal(100).unwrap();
     let batch = JournalBatch::decode(&bytes).unwrap();
     // The second half first: held, but not acknowledged past the gap.
@@ -472,9 +507,8 @@ fn a_batch_twice_or_out_of_order_converges() {
     );
 }
 
-#[test]
-fn a_gap_is_reported_and_filled_by_the_next_export() {
-    let (_dir, hq, till) = till_with_records(10);
+fn a_gap_is_reported_and_filled_by_the_next_export(dir: &Path, hq: &HeadOffice) {
+    let till = till_with_records(dir, hq, 10);
     let batch = JournalBatch::decode(&till.export_journal(100).unwrap()).unwrap();
     hq.ingest(&slice(&batch, 0..3), at()).unwrap();
     let gapped = hq.ingest(&slice(&batch, 6..10), at()).unwrap();
@@ -491,9 +525,8 @@ fn a_gap_is_reported_and_filled_by_the_next_export() {
     assert!(filled.missing.is_empty());
 }
 
-#[test]
-fn truncated_edited_or_forked_batches_are_refused_whole() {
-    let (dir, hq, till) = till_with_records(6);
+fn truncated_edited_or_forked_batches_are_refused_whole(dir: &Path, hq: &HeadOffice) {
+    let till = till_with_records(dir, hq, 6);
     let bytes = till.export_journal(100).unwrap();
     for cut in [1, 10, 40, bytes.len() / 2, bytes.len() - 1] {
         assert!(matches!(
@@ -539,7 +572,7 @@ fn truncated_edited_or_forked_batches_are_refused_whole() {
     );
     // A second ledger file claiming the same till: its record 1 differs from the one held.
     hq.ingest(&bytes, at()).unwrap();
-    let other = SqliteLedger::create(dir.path().join("impostor.ledger"), MERCHANT)
+    let other = SqliteLedger::create(dir.join("impostor.ledger"), MERCHANT)
         .unwrap()
         .with_journal(hq.journal_key(TillId(1)))
         .unwrap();
@@ -555,9 +588,8 @@ fn truncated_edited_or_forked_batches_are_refused_whole() {
     assert_eq!(hq.till_status(TillId(1)).unwrap().records, 6);
 }
 
-#[test]
-fn forged_or_altered_acknowledgements_change_nothing() {
-    let (_dir, hq, till) = till_with_records(4);
+fn forged_or_altered_acknowledgements_change_nothing(dir: &Path, hq: &HeadOffice) {
+    let till = till_with_records(dir, hq, 4);
     let ingested = hq.ingest(&till.export_journal(100).unwrap(), at()).unwrap();
     let root = root().public_key();
     let forged = SyncAck {
@@ -589,15 +621,12 @@ fn forged_or_altered_acknowledgements_change_nothing() {
     );
 }
 
-#[test]
-fn the_deny_list_follows_revocations_spends_and_voids() {
-    let dir = tempfile::tempdir().unwrap();
-    let hq = head_office(dir.path());
-    let a = till_ledger(dir.path(), &hq, TillId(1));
-    let b = till_ledger(dir.path(), &hq, TillId(2));
+fn the_deny_list_follows_revocations_spends_and_voids(dir: &Path, hq: &HeadOffice) {
+    let a = till_ledger(dir, hq, TillId(1));
+    let b = till_ledger(dir, hq, TillId(2));
     let t0: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
-    sync(&a, &hq, t0);
-    sync(&b, &hq, t0);
+    sync(&a, hq, t0);
+    sync(&b, hq, t0);
     let mut till_a = Till {
         id: TillId(1),
         store: store(1),
@@ -608,8 +637,8 @@ fn the_deny_list_follows_revocations_spends_and_voids() {
     let text = voucher_text(5, Benefit::AmountOff { minor: 800 }, 1);
     till_a.present(&text, 5_000, t0, "a-1").unwrap();
     hq.revoke(VoucherId(6), t0).unwrap();
-    sync(&till_a.ledger, &hq, t0);
-    sync(&b, &hq, t0);
+    sync(&till_a.ledger, hq, t0);
+    sync(&b, hq, t0);
     let list = b.deny_list().unwrap();
     assert_eq!(list.check(VoucherId(5)), Some(Rejection::AlreadyUsed));
     assert_eq!(list.check(VoucherId(6)), Some(Rejection::Revoked));
@@ -620,8 +649,8 @@ fn the_deny_list_follows_revocations_spends_and_voids() {
         .ledger
         .void(receipt, t0 + Duration::minutes(5))
         .unwrap();
-    sync(&till_a.ledger, &hq, t0);
-    sync(&b, &hq, t0);
+    sync(&till_a.ledger, hq, t0);
+    sync(&b, hq, t0);
     assert_eq!(b.deny_list().unwrap().check(VoucherId(5)), None);
     assert_eq!(
         b.deny_list().unwrap().version(),
@@ -629,7 +658,7 @@ fn the_deny_list_follows_revocations_spends_and_voids() {
     );
     // The list survives a restart of the till.
     drop(b);
-    let b = till_ledger(dir.path(), &hq, TillId(2));
+    let b = till_ledger(dir, hq, TillId(2));
     assert_eq!(
         b.deny_list().unwrap().check(VoucherId(6)),
         Some(Rejection::Revoked)
@@ -644,14 +673,11 @@ fn the_deny_list_follows_revocations_spends_and_voids() {
     assert_eq!(full, b.deny_list().unwrap());
 }
 
-#[test]
-fn online_only_vouchers_and_a_stale_sync_are_refused_offline() {
-    let dir = tempfile::tempdir().unwrap();
-    let hq = head_office(dir.path());
+fn online_only_vouchers_and_a_stale_sync_are_refused_offline(dir: &Path, hq: &HeadOffice) {
     let mut till = Till {
         id: TillId(1),
         store: store(1),
-        ledger: till_ledger(dir.path(), &hq, TillId(1)),
+        ledger: till_ledger(dir, hq, TillId(1)),
         online: false,
         accepted: vec![],
     };
@@ -662,7 +688,7 @@ fn online_only_vouchers_and_a_stale_sync_are_refused_offline() {
         Err(Rejection::OnlineRequired),
         "never synced"
     );
-    sync(&till.ledger, &hq, t0);
+    sync(&till.ledger, hq, t0);
     let online_only = Voucher::new(
         VoucherId(2),
         MERCHANT,
@@ -792,4 +818,75 @@ fn killed_mid_sync_loses_and_doubles_nothing() {
         sales >= 40,
         "the child made only {sales} sales: the kills proved little"
     );
+}
+
+/// Four head-office processes (here: four `HeadOffice` values, each with its own connections)
+/// ingest eight tills' batches at once. Each voucher allows two uses and was used once at two
+/// different tills: no single batch exhausts it, only the two together; a head office that
+/// decided the deny list on a stale view would leave it off.
+#[cfg(feature = "postgres")]
+#[test]
+fn concurrent_head_offices_on_postgres_lose_no_deny_list_change() {
+    let Some(admin) = common::pg_admin("concurrent_head_offices") else {
+        return;
+    };
+    let db = common::pg_database(&admin, "concurrent_head_offices");
+    let dir = tempfile::tempdir().unwrap();
+    let offices: Vec<HeadOffice> = (0..4)
+        .map(|_| {
+            HeadOffice::connect_pg(&db, MERCHANT, secret(), root(), PgOptions::default()).unwrap()
+        })
+        .collect();
+    let t0: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
+    let mut tills: Vec<Till> = (1..=8u32)
+        .map(|n| Till {
+            id: TillId(n),
+            store: store(n),
+            ledger: till_ledger(dir.path(), &offices[0], TillId(n)),
+            online: false,
+            accepted: vec![],
+        })
+        .collect();
+    for till in &tills {
+        sync(&till.ledger, &offices[0], t0);
+    }
+    // Voucher v is used at tills v % 8 and (v + 1) % 8.
+    for v in 0..80u64 {
+        let text = voucher_text(v + 1, Benefit::AmountOff { minor: 100 }, 2);
+        for t in [v % 8, (v + 1) % 8] {
+            tills[t as usize]
+                .present(&text, 5_000, t0, &format!("v{v}-t{t}"))
+                .unwrap();
+        }
+    }
+    std::thread::scope(|s| {
+        for (office, pair) in offices.iter().zip(tills.chunks(2)) {
+            s.spawn(move || {
+                for till in pair {
+                    sync(&till.ledger, office, t0);
+                }
+            });
+        }
+    });
+    let list = offices[1].deny_list().unwrap();
+    for v in 1..=80 {
+        assert_eq!(
+            list.check(VoucherId(v)),
+            Some(Rejection::AlreadyUsed),
+            "voucher {v}"
+        );
+        assert_eq!(offices[2].voucher_uses(VoucherId(v)).unwrap(), (2, 200));
+    }
+    assert!(
+        offices[3].conflicts().unwrap().is_empty(),
+        "two uses of two: no conflict"
+    );
+    for till in &mut tills {
+        sync(&till.ledger, &offices[3], t0);
+        let text = voucher_text(5, Benefit::AmountOff { minor: 100 }, 2);
+        assert_eq!(
+            till.present(&text, 5_000, t0, "late"),
+            Err(Rejection::AlreadyUsed)
+        );
+    }
 }

@@ -87,7 +87,7 @@ pub struct HeadOffice {
 enum Store {
     Sqlite(Mutex<Connection>),
     #[cfg(feature = "postgres")]
-    Postgres(crate::ledger::PgLedger),
+    Postgres(Box<crate::ledger::PgLedger>),
 }
 
 /// What one ingest did.
@@ -131,7 +131,12 @@ impl HeadOffice {
         root: Ed25519Key,
     ) -> Result<Self, LedgerError> {
         let conn = sqlite::create(path.as_ref(), merchant.0)?;
-        Ok(Self::with(Store::Sqlite(Mutex::new(conn)), merchant, secret, root))
+        Ok(Self::with(
+            Store::Sqlite(Mutex::new(conn)),
+            merchant,
+            secret,
+            root,
+        ))
     }
 
     /// Opens the existing sync file of `merchant` at `path`.
@@ -146,7 +151,12 @@ impl HeadOffice {
         root: Ed25519Key,
     ) -> Result<Self, LedgerError> {
         let conn = sqlite::open(path.as_ref(), merchant.0)?;
-        Ok(Self::with(Store::Sqlite(Mutex::new(conn)), merchant, secret, root))
+        Ok(Self::with(
+            Store::Sqlite(Mutex::new(conn)),
+            merchant,
+            secret,
+            root,
+        ))
     }
 
     /// The sync state of `merchant` in the chain's PostgreSQL database (the one its
@@ -166,7 +176,12 @@ impl HeadOffice {
     ) -> Result<Self, LedgerError> {
         let ledger = crate::ledger::PgLedger::connect_with(conninfo, merchant, options)?;
         postgres::prepare(&ledger)?;
-        Ok(Self::with(Store::Postgres(ledger), merchant, secret, root))
+        Ok(Self::with(
+            Store::Postgres(Box::new(ledger)),
+            merchant,
+            secret,
+            root,
+        ))
     }
 
     fn with(store: Store, merchant: MerchantId, secret: MerchantSecret, root: Ed25519Key) -> Self {
@@ -310,7 +325,13 @@ impl HeadOffice {
 }
 
 /// What an ingest decided, before the acknowledgement is signed.
-type IngestOutcome = (usize, usize, u64, Vec<(u64, u64)>, Option<crate::DenyListDelta>);
+type IngestOutcome = (
+    usize,
+    usize,
+    u64,
+    Vec<(u64, u64)>,
+    Option<crate::DenyListDelta>,
+);
 
 /// The body of [`HeadOffice::ingest`], in one transaction.
 fn ingest_in<T: SyncTx>(
@@ -327,7 +348,13 @@ fn ingest_in<T: SyncTx>(
     for (record, entry) in batch.records.iter().zip(entries) {
         match t.record_mac(till, record.seq)? {
             Some(mac) if mac == record.mac => duplicates += 1,
-            Some(_) => return Err(SyncError::Forked { till, seq: record.seq }.into()),
+            Some(_) => {
+                return Err(SyncError::Forked {
+                    till,
+                    seq: record.seq,
+                }
+                .into());
+            }
             None => {
                 t.insert_record(till, record.seq, &previous, &record.mac, &record.payload)?;
                 apply_entry(t, till, record.seq, entry, &mut touched)?;
@@ -347,7 +374,13 @@ fn ingest_in<T: SyncTx>(
     t.set_through(till, through)?;
     deny::refresh(t, &touched)?;
     let delta = deny::delta_since(t, merchant, batch.deny_list_version)?;
-    Ok((new_records, duplicates, through, gaps(through, &held), delta))
+    Ok((
+        new_records,
+        duplicates,
+        through,
+        gaps(through, &held),
+        delta,
+    ))
 }
 
 /// The ranges missing between `through` and the last of `held` (ascending).
@@ -370,11 +403,20 @@ fn check_neighbours<T: SyncTx>(t: &mut T, batch: &JournalBatch) -> Result<(), T:
         return Ok(());
     };
     let till = batch.till;
-    if first > 1 && t.record_mac(till, first - 1)?.is_some_and(|mac| mac != batch.previous) {
+    if first > 1
+        && t.record_mac(till, first - 1)?
+            .is_some_and(|mac| mac != batch.previous)
+    {
         return Err(SyncError::BrokenChain { till, seq: first }.into());
     }
-    if t.record_previous(till, last + 1)?.is_some_and(|p| p != last_record.mac) {
-        return Err(SyncError::BrokenChain { till, seq: last + 1 }.into());
+    if t.record_previous(till, last + 1)?
+        .is_some_and(|p| p != last_record.mac)
+    {
+        return Err(SyncError::BrokenChain {
+            till,
+            seq: last + 1,
+        }
+        .into());
     }
     Ok(())
 }
@@ -392,7 +434,11 @@ fn apply_entry<T: SyncTx>(
             t.insert_redemption(till, seq, receipt, terms)?;
             touched.insert(receipt.voucher.0);
         }
-        JournalEntry::Voided { receipt, voucher, at } => {
+        JournalEntry::Voided {
+            receipt,
+            voucher,
+            at,
+        } => {
             t.void_redemption(till, *receipt, at.timestamp_micros())?;
             touched.insert(voucher.0);
         }

@@ -179,7 +179,10 @@ impl SqliteSync<'_> {
     fn opt_blob(&self, sql: &str, till: TillId, seq: u64) -> Result<Option<Vec<u8>>, LedgerError> {
         self.0
             .prepare_cached(sql)
-            .and_then(|mut s| s.query_row(params![till.0, int(seq)], |r| r.get(0)).optional())
+            .and_then(|mut s| {
+                s.query_row(params![till.0, int(seq)], |r| r.get(0))
+                    .optional()
+            })
             .map_err(sqlite_error)
     }
 
@@ -194,7 +197,10 @@ impl SqliteSync<'_> {
     fn ids(&self, sql: &str, values: impl rusqlite::Params) -> Result<Vec<u64>, LedgerError> {
         self.0
             .prepare_cached(sql)
-            .and_then(|mut s| s.query_map(values, |r| r.get::<_, i64>(0).map(uint))?.collect())
+            .and_then(|mut s| {
+                s.query_map(values, |r| r.get::<_, i64>(0).map(uint))?
+                    .collect()
+            })
             .map_err(sqlite_error)
     }
 
@@ -214,11 +220,19 @@ impl SyncTx for SqliteSync<'_> {
     type Error = LedgerError;
 
     fn record_mac(&mut self, till: TillId, seq: u64) -> Result<Option<Vec<u8>>, LedgerError> {
-        self.opt_blob("SELECT mac FROM records WHERE till = ?1 AND seq = ?2", till, seq)
+        self.opt_blob(
+            "SELECT mac FROM records WHERE till = ?1 AND seq = ?2",
+            till,
+            seq,
+        )
     }
 
     fn record_previous(&mut self, till: TillId, seq: u64) -> Result<Option<Vec<u8>>, LedgerError> {
-        self.opt_blob("SELECT previous FROM records WHERE till = ?1 AND seq = ?2", till, seq)
+        self.opt_blob(
+            "SELECT previous FROM records WHERE till = ?1 AND seq = ?2",
+            till,
+            seq,
+        )
     }
 
     fn insert_record(
@@ -264,7 +278,12 @@ impl SyncTx for SqliteSync<'_> {
         )
     }
 
-    fn void_redemption(&mut self, till: TillId, receipt: ReceiptId, at: i64) -> Result<(), LedgerError> {
+    fn void_redemption(
+        &mut self,
+        till: TillId,
+        receipt: ReceiptId,
+        at: i64,
+    ) -> Result<(), LedgerError> {
         self.run(
             "UPDATE redemptions SET voided_at = ?1 WHERE till = ?2 AND receipt = ?3",
             params![at, till.0, int(receipt.0)],
@@ -360,7 +379,12 @@ impl SyncTx for SqliteSync<'_> {
         Ok((revoked, exhausted))
     }
 
-    fn relist(&mut self, voucher: u64, reason: Option<i64>, version: u64) -> Result<(), LedgerError> {
+    fn relist(
+        &mut self,
+        voucher: u64,
+        reason: Option<i64>,
+        version: u64,
+    ) -> Result<(), LedgerError> {
         self.run(
             "UPDATE deny SET removed = ?1 WHERE voucher = ?2 AND removed IS NULL",
             params![int(version), int(voucher)],

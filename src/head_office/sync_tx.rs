@@ -28,8 +28,7 @@ pub(super) trait SyncTx {
     /// The MAC of `till`'s record `seq`, if held.
     fn record_mac(&mut self, till: TillId, seq: u64) -> Result<Option<Vec<u8>>, Self::Error>;
     /// The MAC record `seq` chains from, if held.
-    fn record_previous(&mut self, till: TillId, seq: u64)
-    -> Result<Option<Vec<u8>>, Self::Error>;
+    fn record_previous(&mut self, till: TillId, seq: u64) -> Result<Option<Vec<u8>>, Self::Error>;
     /// Stores a record.
     fn insert_record(
         &mut self,

@@ -216,6 +216,7 @@ impl PgLedger {
     }
 
     /// The connection pool (the head office's sync tables live in the same database).
+    #[cfg(feature = "sqlite")]
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
     }

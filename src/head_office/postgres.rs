@@ -1,0 +1,398 @@
+//! The head office's sync state in the chain's PostgreSQL database (schema version 2 of
+//! `PgLedger`'s schema: the `o2okit_sync_*` tables, keyed by merchant), and the statements of
+//! [`SyncTx`].
+//!
+//! Several head-office processes may ingest at once: an ingest locks its till's row first
+//! (`FOR UPDATE`), so two batches of one till take turns, and locks the merchant's deny-list
+//! version before deciding what the list holds, so deny-list changes are decided one after the
+//! other, each on what the one before committed (READ COMMITTED: every statement sees what
+//! committed before it started).
+
+use super::reconcile::ConflictReceipt;
+use super::sync_tx::{DenyIds, SyncTx};
+use crate::ids::{StoreId, TillId, VoucherId};
+use crate::journal::{RedeemedTerms, SyncError};
+use crate::ledger::postgres::pool::{Failure, Finish, Tx};
+use crate::ledger::{Ledger, LedgerError, PgLedger, Receipt, ReceiptId};
+use chrono::DateTime;
+
+impl From<SyncError> for Failure {
+    fn from(e: SyncError) -> Self {
+        Failure::Ledger(e.into())
+    }
+}
+
+/// Registers the merchant's deny-list version (0) if it has none yet.
+pub(super) fn prepare(ledger: &PgLedger) -> Result<(), LedgerError> {
+    let merchant = i64::from(ledger.merchant().0);
+    ledger.pool().write(|tx| {
+        tx.execute(
+            "INSERT INTO o2okit_sync_meta (merchant, deny_version) VALUES ($1, 0)
+             ON CONFLICT (merchant) DO NOTHING",
+            &[&merchant],
+        )?;
+        Ok(Finish::Commit(()))
+    })
+}
+
+/// Runs `body` in a write transaction, retried on a serialization failure or a deadlock.
+pub(super) fn write<T>(
+    ledger: &PgLedger,
+    mut body: impl FnMut(&mut PgSync<'_, '_>) -> Result<T, Failure>,
+) -> Result<T, LedgerError> {
+    let merchant = i64::from(ledger.merchant().0);
+    ledger
+        .pool()
+        .write(|tx| body(&mut PgSync { tx, merchant }).map(Finish::Commit))
+}
+
+/// Runs `body` in a read-only transaction that sees one snapshot.
+pub(super) fn read<T>(
+    ledger: &PgLedger,
+    mut body: impl FnMut(&mut PgSync<'_, '_>) -> Result<T, Failure>,
+) -> Result<T, LedgerError> {
+    let merchant = i64::from(ledger.merchant().0);
+    ledger.pool().read(|tx| body(&mut PgSync { tx, merchant }))
+}
+
+/// The statements of one transaction, for one merchant.
+pub(super) struct PgSync<'a, 'b> {
+    tx: &'a mut Tx<'b>,
+    merchant: i64,
+}
+
+fn int(v: u64) -> i64 {
+    v as i64
+}
+
+fn uint(v: i64) -> u64 {
+    v as u64
+}
+
+impl PgSync<'_, '_> {
+    fn ids(&mut self, sql: &'static str, v: i64) -> Result<Vec<u64>, Failure> {
+        Ok(self
+            .tx
+            .query(sql, &[&self.merchant, &v])?
+            .iter()
+            .map(|r| uint(r.get(0)))
+            .collect())
+    }
+}
+
+impl SyncTx for PgSync<'_, '_> {
+    type Error = Failure;
+
+    fn record_mac(&mut self, till: TillId, seq: u64) -> Result<Option<Vec<u8>>, Failure> {
+        Ok(self
+            .tx
+            .query_opt(
+                "SELECT mac FROM o2okit_sync_records WHERE merchant = $1 AND till = $2 AND seq = $3",
+                &[&self.merchant, &i64::from(till.0), &int(seq)],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn record_previous(&mut self, till: TillId, seq: u64) -> Result<Option<Vec<u8>>, Failure> {
+        Ok(self
+            .tx
+            .query_opt(
+                "SELECT previous FROM o2okit_sync_records
+                 WHERE merchant = $1 AND till = $2 AND seq = $3",
+                &[&self.merchant, &i64::from(till.0), &int(seq)],
+            )?
+            .map(|r| r.get(0)))
+    }
+
+    fn insert_record(
+        &mut self,
+        till: TillId,
+        seq: u64,
+        previous: &[u8],
+        mac: &[u8],
+        payload: &[u8],
+    ) -> Result<(), Failure> {
+        Ok(self.tx.execute(
+            "INSERT INTO o2okit_sync_records (merchant, till, seq, previous, mac, payload)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &self.merchant,
+                &i64::from(till.0),
+                &int(seq),
+                &previous,
+                &mac,
+                &payload,
+            ],
+        )?)
+    }
+
+    fn insert_redemption(
+        &mut self,
+        till: TillId,
+        seq: u64,
+        receipt: &Receipt,
+        terms: &RedeemedTerms,
+    ) -> Result<(), Failure> {
+        Ok(self.tx.execute(
+            "INSERT INTO o2okit_sync_redemptions (merchant, till, receipt, seq, voucher, store,
+                 member, at, spend, amount, idempotency_key, max_uses, stored_value, campaign)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            &[
+                &self.merchant,
+                &i64::from(till.0),
+                &int(receipt.id.0),
+                &int(seq),
+                &int(receipt.voucher.0),
+                &i64::from(receipt.store.0),
+                &receipt.member.map(|m| int(m.0)),
+                &receipt.at.timestamp_micros(),
+                &int(receipt.spend_minor),
+                &int(receipt.amount_minor),
+                &receipt.idempotency_key.as_str(),
+                &i64::from(terms.max_uses),
+                &terms.stored_value_minor.map(int),
+                &terms.campaign.map(|c| i64::from(c.0)),
+            ],
+        )?)
+    }
+
+    fn void_redemption(
+        &mut self,
+        till: TillId,
+        receipt: ReceiptId,
+        at: i64,
+    ) -> Result<(), Failure> {
+        Ok(self.tx.execute(
+            "UPDATE o2okit_sync_redemptions SET voided_at = $4
+             WHERE merchant = $1 AND till = $2 AND receipt = $3",
+            &[&self.merchant, &i64::from(till.0), &int(receipt.0), &at],
+        )?)
+    }
+
+    fn insert_revocation(&mut self, voucher: VoucherId, at: i64) -> Result<(), Failure> {
+        Ok(self.tx.execute(
+            "INSERT INTO o2okit_sync_revocations (merchant, voucher, at) VALUES ($1, $2, $3)
+             ON CONFLICT (merchant, voucher) DO NOTHING",
+            &[&self.merchant, &int(voucher.0), &at],
+        )?)
+    }
+
+    fn lock_till(&mut self, till: TillId) -> Result<u64, Failure> {
+        let till = i64::from(till.0);
+        let [_, rows] = self.tx.pipeline([
+            (
+                "INSERT INTO o2okit_sync_tills (merchant, till, through) VALUES ($1, $2, 0)
+                 ON CONFLICT (merchant, till) DO NOTHING",
+                &[&self.merchant, &till],
+            ),
+            (
+                "SELECT through FROM o2okit_sync_tills
+                 WHERE merchant = $1 AND till = $2 FOR UPDATE",
+                &[&self.merchant, &till],
+            ),
+        ])?;
+        let row = rows
+            .first()
+            .ok_or_else(|| Failure::Ledger(LedgerError::Corrupt("a till's row vanished".into())))?;
+        Ok(uint(row.get(0)))
+    }
+
+    fn set_through(&mut self, till: TillId, through: u64) -> Result<(), Failure> {
+        Ok(self.tx.execute(
+            "UPDATE o2okit_sync_tills SET through = $3 WHERE merchant = $1 AND till = $2",
+            &[&self.merchant, &i64::from(till.0), &int(through)],
+        )?)
+    }
+
+    fn through(&mut self, till: TillId) -> Result<u64, Failure> {
+        Ok(self
+            .tx
+            .query_opt(
+                "SELECT through FROM o2okit_sync_tills WHERE merchant = $1 AND till = $2",
+                &[&self.merchant, &i64::from(till.0)],
+            )?
+            .map_or(0, |r| uint(r.get(0))))
+    }
+
+    fn seqs_after(&mut self, till: TillId, after: u64) -> Result<Vec<u64>, Failure> {
+        Ok(self
+            .tx
+            .query(
+                "SELECT seq FROM o2okit_sync_records
+                 WHERE merchant = $1 AND till = $2 AND seq > $3 ORDER BY seq",
+                &[&self.merchant, &i64::from(till.0), &int(after)],
+            )?
+            .iter()
+            .map(|r| uint(r.get(0)))
+            .collect())
+    }
+
+    fn record_count(&mut self, till: TillId) -> Result<u64, Failure> {
+        let row = self.tx.query_one(
+            "SELECT count(*) FROM o2okit_sync_records WHERE merchant = $1 AND till = $2",
+            &[&self.merchant, &i64::from(till.0)],
+        )?;
+        Ok(uint(row.get(0)))
+    }
+
+    fn payloads(&mut self, till: TillId) -> Result<Vec<(u64, Vec<u8>)>, Failure> {
+        Ok(self
+            .tx
+            .query(
+                "SELECT seq, payload FROM o2okit_sync_records
+                 WHERE merchant = $1 AND till = $2 ORDER BY seq",
+                &[&self.merchant, &i64::from(till.0)],
+            )?
+            .iter()
+            .map(|r| (uint(r.get(0)), r.get(1)))
+            .collect())
+    }
+
+    fn lock_deny_version(&mut self) -> Result<u64, Failure> {
+        let row = self.tx.query_one(
+            "SELECT deny_version FROM o2okit_sync_meta WHERE merchant = $1 FOR UPDATE",
+            &[&self.merchant],
+        )?;
+        Ok(uint(row.get(0)))
+    }
+
+    fn deny_version(&mut self) -> Result<u64, Failure> {
+        let row = self.tx.query_one(
+            "SELECT deny_version FROM o2okit_sync_meta WHERE merchant = $1",
+            &[&self.merchant],
+        )?;
+        Ok(uint(row.get(0)))
+    }
+
+    fn set_deny_version(&mut self, version: u64) -> Result<(), Failure> {
+        Ok(self.tx.execute(
+            "UPDATE o2okit_sync_meta SET deny_version = $2 WHERE merchant = $1",
+            &[&self.merchant, &int(version)],
+        )?)
+    }
+
+    fn listed_reason(&mut self, voucher: u64) -> Result<Option<i64>, Failure> {
+        Ok(self
+            .tx
+            .query_opt(
+                "SELECT reason FROM o2okit_sync_deny
+                 WHERE merchant = $1 AND voucher = $2 AND removed IS NULL",
+                &[&self.merchant, &int(voucher)],
+            )?
+            .map(|r| i64::from(r.get::<_, i16>(0))))
+    }
+
+    fn voucher_state(&mut self, voucher: u64) -> Result<(bool, bool), Failure> {
+        let row = self.tx.query_one(
+            "SELECT EXISTS (SELECT 1 FROM o2okit_sync_revocations
+                            WHERE merchant = $1 AND voucher = $2),
+                    COALESCE(count(*) >= max(max_uses)
+                             OR COALESCE(sum(amount) >= max(stored_value), false), false)
+             FROM o2okit_sync_redemptions
+             WHERE merchant = $1 AND voucher = $2 AND voided_at IS NULL",
+            &[&self.merchant, &int(voucher)],
+        )?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    fn relist(&mut self, voucher: u64, reason: Option<i64>, version: u64) -> Result<(), Failure> {
+        self.tx.execute(
+            "UPDATE o2okit_sync_deny SET removed = $3
+             WHERE merchant = $1 AND voucher = $2 AND removed IS NULL",
+            &[&self.merchant, &int(voucher), &int(version)],
+        )?;
+        if let Some(reason) = reason {
+            let reason = i16::try_from(reason).unwrap_or(i16::MAX);
+            self.tx.execute(
+                "INSERT INTO o2okit_sync_deny (merchant, voucher, reason, added)
+                 VALUES ($1, $2, $3, $4)",
+                &[&self.merchant, &int(voucher), &reason, &int(version)],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn deny_ids(&mut self, which: DenyIds, v: u64) -> Result<Vec<u64>, Failure> {
+        let sql = match which {
+            DenyIds::RevokedAt => {
+                "SELECT voucher FROM o2okit_sync_deny
+                 WHERE merchant = $1 AND reason = 1 AND added <= $2
+                   AND (removed IS NULL OR removed > $2)"
+            }
+            DenyIds::ExhaustedAt => {
+                "SELECT voucher FROM o2okit_sync_deny
+                 WHERE merchant = $1 AND reason = 2 AND added <= $2
+                   AND (removed IS NULL OR removed > $2)"
+            }
+            DenyIds::RevokedSince => {
+                "SELECT voucher FROM o2okit_sync_deny
+                 WHERE merchant = $1 AND reason = 1 AND removed IS NULL AND added > $2"
+            }
+            DenyIds::ExhaustedSince => {
+                "SELECT voucher FROM o2okit_sync_deny d
+                 WHERE merchant = $1 AND reason = 2 AND removed IS NULL AND added > $2
+                   AND NOT EXISTS (SELECT 1 FROM o2okit_sync_deny e
+                                   WHERE e.merchant = $1 AND e.voucher = d.voucher
+                                     AND e.reason = 2 AND e.added <= $2
+                                     AND (e.removed IS NULL OR e.removed > $2))"
+            }
+            DenyIds::RestoredSince => {
+                "SELECT voucher FROM o2okit_sync_deny e
+                 WHERE merchant = $1 AND reason = 2 AND added <= $2 AND removed > $2
+                   AND NOT EXISTS (SELECT 1 FROM o2okit_sync_deny d
+                                   WHERE d.merchant = $1 AND d.voucher = e.voucher
+                                     AND d.reason = 2 AND d.removed IS NULL)"
+            }
+        };
+        self.ids(sql, int(v))
+    }
+
+    fn over_spent(&mut self) -> Result<Vec<(u64, u64, u64)>, Failure> {
+        Ok(self
+            .tx
+            .query(
+                "SELECT voucher,
+                        GREATEST(count(*) - max(max_uses), 0)::BIGINT,
+                        GREATEST(COALESCE(sum(amount) - max(stored_value), 0), 0)::BIGINT
+                 FROM o2okit_sync_redemptions WHERE merchant = $1 AND voided_at IS NULL
+                 GROUP BY voucher
+                 HAVING count(*) > max(max_uses)
+                     OR COALESCE(sum(amount) > max(stored_value), false)",
+                &[&self.merchant],
+            )?
+            .iter()
+            .map(|r| (uint(r.get(0)), uint(r.get(1)), uint(r.get(2))))
+            .collect())
+    }
+
+    fn receipts_of(&mut self, voucher: u64) -> Result<Vec<ConflictReceipt>, Failure> {
+        Ok(self
+            .tx
+            .query(
+                "SELECT till, receipt, store, at, amount, idempotency_key
+                 FROM o2okit_sync_redemptions
+                 WHERE merchant = $1 AND voucher = $2 AND voided_at IS NULL
+                 ORDER BY at, till, receipt",
+                &[&self.merchant, &int(voucher)],
+            )?
+            .iter()
+            .map(|r| ConflictReceipt {
+                till: TillId(u32::try_from(r.get::<_, i64>(0)).unwrap_or(u32::MAX)),
+                receipt: ReceiptId(uint(r.get(1))),
+                store: StoreId(u32::try_from(r.get::<_, i64>(2)).unwrap_or(u32::MAX)),
+                at: DateTime::from_timestamp_micros(r.get(3)).unwrap_or_default(),
+                amount_minor: uint(r.get(4)),
+                idempotency_key: r.get(5),
+            })
+            .collect())
+    }
+
+    fn uses_of(&mut self, voucher: u64) -> Result<(u64, u64), Failure> {
+        let row = self.tx.query_one(
+            "SELECT count(*), COALESCE(sum(amount), 0)::BIGINT FROM o2okit_sync_redemptions
+             WHERE merchant = $1 AND voucher = $2 AND voided_at IS NULL",
+            &[&self.merchant, &int(voucher)],
+        )?;
+        Ok((uint(row.get(0)), uint(row.get(1))))
+    }
+}
