@@ -2,6 +2,10 @@
 //! tills syncing through it over HTTP, the reconciliation report read back, then stopped with
 //! SIGTERM.
 
+#[cfg(feature = "postgres")]
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 use o2okit::head_office::HeadOffice;
 use o2okit::journal::JournalBatch;
 use o2okit::*;
@@ -46,23 +50,26 @@ struct Service {
     addr: String,
 }
 
+/// Where the service keeps its state: a SQLite file, or a PostgreSQL database.
+type Backing<'a> = Option<&'a str>;
+
 impl Service {
-    fn start(dir: &std::path::Path) -> Self {
+    fn start(dir: &std::path::Path, backing: Backing<'_>) -> Self {
         std::fs::write(dir.join("merchant.secret"), SECRET).unwrap();
         std::fs::write(dir.join("root.seed"), ROOT_SEED).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_o2okit-head-office"))
-            .args([
-                "--file",
-                dir.join("hq.sync").to_str().unwrap(),
-                "--merchant",
-                "7",
-            ])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_o2okit-head-office"));
+        match backing {
+            None => command.args(["--file", dir.join("hq.sync").to_str().unwrap(), "--create"]),
+            Some(conninfo) => command.args(["--pg", conninfo]),
+        };
+        let mut child = command
+            .args(["--merchant", "7"])
             .args([
                 "--secret-file",
                 dir.join("merchant.secret").to_str().unwrap(),
             ])
             .args(["--root-seed-file", dir.join("root.seed").to_str().unwrap()])
-            .args(["--listen", "127.0.0.1:0", "--create"])
+            .args(["--listen", "127.0.0.1:0"])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -126,8 +133,22 @@ fn redeem(till: &SqliteLedger, text: &str, sale: &str) -> Result<ReceiptId, Reje
 
 #[test]
 fn two_tills_sync_over_http_and_the_report_names_their_double_spend() {
+    two_tills_over_http(None);
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn the_same_with_the_state_in_postgresql() {
+    let Some(admin) = common::pg_admin("head_office_service") else {
+        return;
+    };
+    let db = common::pg_database(&admin, "head_office_service");
+    two_tills_over_http(Some(&db));
+}
+
+fn two_tills_over_http(backing: Backing<'_>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut service = Service::start(dir.path());
+    let mut service = Service::start(dir.path(), backing);
     let tills = [till(dir.path(), 1), till(dir.path(), 2)];
     for t in &tills {
         sync(&service, t);
@@ -234,13 +255,27 @@ fn two_tills_sync_over_http_and_the_report_names_their_double_spend() {
         .unwrap();
     assert!(killed.success());
     assert!(service.child.wait().unwrap().success());
-    // The sync file holds what was delivered, for the next start.
-    let office = HeadOffice::open(
-        dir.path().join("hq.sync"),
-        MERCHANT,
-        MerchantSecret::from_bytes(&SECRET).unwrap(),
-        Ed25519Key::from_seed(&ROOT_SEED),
-    )
+    // The store holds what was delivered, for the next start.
+    let secret = MerchantSecret::from_bytes(&SECRET).unwrap();
+    let root = Ed25519Key::from_seed(&ROOT_SEED);
+    let office = match backing {
+        None => HeadOffice::open(dir.path().join("hq.sync"), MERCHANT, secret, root),
+        Some(db) => connect_pg(db, secret, root),
+    }
     .unwrap();
     assert_eq!(office.conflicts().unwrap().len(), 1);
+}
+
+#[cfg(feature = "postgres")]
+fn connect_pg(
+    db: &str,
+    secret: MerchantSecret,
+    root: Ed25519Key,
+) -> Result<HeadOffice, LedgerError> {
+    HeadOffice::connect_pg(db, MERCHANT, secret, root, PgOptions::default())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn connect_pg(_: &str, _: MerchantSecret, _: Ed25519Key) -> Result<HeadOffice, LedgerError> {
+    unreachable!("no PostgreSQL in this build")
 }
