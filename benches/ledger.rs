@@ -167,9 +167,10 @@ fn journal_key(till: TillId) -> JournalKey {
     JournalKey::derive(&secret(), MERCHANT, till)
 }
 
-/// Head-office ingest: a till's batch of 2,000 redemptions into a fresh sync file, every MAC
-/// checked, every record and redemption stored, the deny list brought up to date, the
-/// acknowledgement and its signed delta made, committed with synchronous=FULL.
+/// Head-office ingest: a till's batch of 2,000 redemptions into a fresh sync file (and, with
+/// the `postgres` feature and a server, a fresh database), every MAC checked, every record and
+/// redemption stored, the deny list brought up to date, the acknowledgement and its signed
+/// delta made, committed durably.
 fn head_office_ingest(c: &mut Criterion, dir: &std::path::Path, next_id: &AtomicU64) {
     const RECORDS: u64 = 2_000;
     let till = SqliteLedger::create(dir.join("bench-ingest-till.db"), MERCHANT)
@@ -203,6 +204,30 @@ fn head_office_ingest(c: &mut Criterion, dir: &std::path::Path, next_id: &Atomic
             total
         })
     });
+    #[cfg(feature = "postgres")]
+    if let Some(admin) = pg_admin("head office ingest, PostgreSQL") {
+        group.bench_function("PostgreSQL, 2,000 redemption records per batch", |b| {
+            b.iter_custom(|n| {
+                let mut total = Duration::ZERO;
+                for _ in 0..n {
+                    let db = pg_database(&admin, "ingest");
+                    let hq = HeadOffice::connect_pg(
+                        &db,
+                        MERCHANT,
+                        secret(),
+                        root.clone(),
+                        PgOptions::default(),
+                    )
+                    .unwrap();
+                    let start = Instant::now();
+                    let ingested = hq.ingest(&batch, at("2026-06-02T00:00:00Z")).unwrap();
+                    total += start.elapsed();
+                    assert_eq!(ingested.new_records, RECORDS as usize);
+                }
+                total
+            })
+        });
+    }
     group.finish();
 }
 

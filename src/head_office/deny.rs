@@ -18,22 +18,24 @@ pub(super) fn refresh<T: SyncTx>(tx: &mut T, touched: &BTreeSet<u64>) -> Result<
         return Ok(());
     }
     let held_version = tx.lock_deny_version()?;
-    let mut next: Option<u64> = None;
-    for &voucher in touched {
-        let held = tx.listed_reason(voucher)?;
-        let wanted = match tx.voucher_state(voucher)? {
-            (true, _) => Some(REVOKED),
-            (false, true) => Some(EXHAUSTED),
-            (false, false) => None,
-        };
-        if held == wanted {
-            continue;
-        }
-        let version = *next.get_or_insert(held_version + 1);
-        tx.relist(voucher, wanted, version)?;
-    }
-    if let Some(version) = next {
-        tx.set_deny_version(version)?;
+    let vouchers: Vec<u64> = touched.iter().copied().collect();
+    let held = tx.listed_reasons(&vouchers)?;
+    let states = tx.voucher_states(&vouchers)?;
+    let changes: Vec<(u64, Option<i64>)> = vouchers
+        .iter()
+        .zip(held.iter().zip(&states))
+        .filter_map(|(&voucher, (&held, &state))| {
+            let wanted = match state {
+                (true, _) => Some(REVOKED),
+                (false, true) => Some(EXHAUSTED),
+                (false, false) => None,
+            };
+            (held != wanted).then_some((voucher, wanted))
+        })
+        .collect();
+    if !changes.is_empty() {
+        tx.relist_many(&changes, held_version + 1)?;
+        tx.set_deny_version(held_version + 1)?;
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
-use sync_tx::SyncTx;
+use sync_tx::{NewRecord, SyncTx};
 
 /// Runs `$body` with `$t` bound to a write transaction of the store, committed if it
 /// succeeds. On PostgreSQL a serialization failure or deadlock runs it again, so it must
@@ -342,12 +342,15 @@ fn ingest_in<T: SyncTx>(
 ) -> Result<IngestOutcome, T::Error> {
     let till = batch.till;
     let mut through = t.lock_till(till)?;
-    let (mut new_records, mut duplicates) = (0, 0);
-    let mut touched = BTreeSet::new();
+    let held: std::collections::HashMap<u64, Vec<u8>> = match batch.range() {
+        Some((first, last)) => t.record_macs(till, first, last)?.into_iter().collect(),
+        None => Default::default(),
+    };
+    let mut new = Vec::new();
     let mut previous = batch.previous;
-    for (record, entry) in batch.records.iter().zip(entries) {
-        match t.record_mac(till, record.seq)? {
-            Some(mac) if mac == record.mac => duplicates += 1,
+    for record in &batch.records {
+        match held.get(&record.seq) {
+            Some(mac) if *mac == record.mac => {}
             Some(_) => {
                 return Err(SyncError::Forked {
                     till,
@@ -355,17 +358,49 @@ fn ingest_in<T: SyncTx>(
                 }
                 .into());
             }
-            None => {
-                t.insert_record(till, record.seq, &previous, &record.mac, &record.payload)?;
-                apply_entry(t, till, record.seq, entry, &mut touched)?;
-                new_records += 1;
-            }
+            None => new.push(NewRecord {
+                seq: record.seq,
+                previous,
+                mac: record.mac,
+                payload: &record.payload,
+            }),
         }
         previous = record.mac;
     }
+    let duplicates = batch.records.len() - new.len();
+    t.insert_records(till, &new)?;
+    let mut touched = BTreeSet::new();
+    let mut redemptions = Vec::new();
+    for (record, entry) in batch.records.iter().zip(entries) {
+        if held.contains_key(&record.seq) {
+            continue;
+        }
+        match entry {
+            JournalEntry::Redeemed { receipt, terms } => {
+                redemptions.push((record.seq, receipt, terms));
+                touched.insert(receipt.voucher.0);
+            }
+            JournalEntry::Voided {
+                receipt,
+                voucher,
+                at,
+            } => {
+                // A void follows its redemption, which may be in this batch: store those first.
+                t.insert_redemptions(till, &std::mem::take(&mut redemptions))?;
+                t.void_redemption(till, *receipt, at.timestamp_micros())?;
+                touched.insert(voucher.0);
+            }
+            JournalEntry::Revoked { voucher, at } => {
+                t.insert_revocation(*voucher, at.timestamp_micros())?;
+                touched.insert(voucher.0);
+            }
+            _ => {}
+        }
+    }
+    t.insert_redemptions(till, &redemptions)?;
     check_neighbours(t, batch)?;
-    let held = t.seqs_after(till, through)?;
-    for &seq in &held {
+    let after = t.seqs_after(till, through)?;
+    for &seq in &after {
         if seq != through + 1 {
             break;
         }
@@ -374,13 +409,7 @@ fn ingest_in<T: SyncTx>(
     t.set_through(till, through)?;
     deny::refresh(t, &touched)?;
     let delta = deny::delta_since(t, merchant, batch.deny_list_version)?;
-    Ok((
-        new_records,
-        duplicates,
-        through,
-        gaps(through, &held),
-        delta,
-    ))
+    Ok((new.len(), duplicates, through, gaps(through, &after), delta))
 }
 
 /// The ranges missing between `through` and the last of `held` (ascending).
@@ -417,36 +446,6 @@ fn check_neighbours<T: SyncTx>(t: &mut T, batch: &JournalBatch) -> Result<(), T:
             seq: last + 1,
         }
         .into());
-    }
-    Ok(())
-}
-
-/// Applies an entry's effect on the head office's view of vouchers.
-fn apply_entry<T: SyncTx>(
-    t: &mut T,
-    till: TillId,
-    seq: u64,
-    entry: &JournalEntry,
-    touched: &mut BTreeSet<u64>,
-) -> Result<(), T::Error> {
-    match entry {
-        JournalEntry::Redeemed { receipt, terms } => {
-            t.insert_redemption(till, seq, receipt, terms)?;
-            touched.insert(receipt.voucher.0);
-        }
-        JournalEntry::Voided {
-            receipt,
-            voucher,
-            at,
-        } => {
-            t.void_redemption(till, *receipt, at.timestamp_micros())?;
-            touched.insert(voucher.0);
-        }
-        JournalEntry::Revoked { voucher, at } => {
-            t.insert_revocation(*voucher, at.timestamp_micros())?;
-            touched.insert(voucher.0);
-        }
-        _ => {}
     }
     Ok(())
 }

@@ -9,7 +9,7 @@
 //! committed before it started).
 
 use super::reconcile::ConflictReceipt;
-use super::sync_tx::{DenyIds, SyncTx};
+use super::sync_tx::{DenyIds, NewRecord, SyncTx};
 use crate::ids::{StoreId, TillId, VoucherId};
 use crate::journal::{RedeemedTerms, SyncError};
 use crate::ledger::postgres::pool::{Failure, Finish, Tx};
@@ -385,6 +385,158 @@ impl SyncTx for PgSync<'_, '_> {
                 idempotency_key: r.get(5),
             })
             .collect())
+    }
+
+    fn record_macs(
+        &mut self,
+        till: TillId,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, Failure> {
+        Ok(self
+            .tx
+            .query(
+                "SELECT seq, mac FROM o2okit_sync_records
+                 WHERE merchant = $1 AND till = $2 AND seq BETWEEN $3 AND $4",
+                &[&self.merchant, &i64::from(till.0), &int(first), &int(last)],
+            )?
+            .iter()
+            .map(|r| (uint(r.get(0)), r.get(1)))
+            .collect())
+    }
+
+    fn insert_records(&mut self, till: TillId, rows: &[NewRecord<'_>]) -> Result<(), Failure> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let seqs: Vec<i64> = rows.iter().map(|r| int(r.seq)).collect();
+        let previous: Vec<&[u8]> = rows.iter().map(|r| &r.previous[..]).collect();
+        let macs: Vec<&[u8]> = rows.iter().map(|r| &r.mac[..]).collect();
+        let payloads: Vec<&[u8]> = rows.iter().map(|r| r.payload).collect();
+        Ok(self.tx.execute(
+            "INSERT INTO o2okit_sync_records (merchant, till, seq, previous, mac, payload)
+             SELECT $1, $2, * FROM UNNEST($3::BIGINT[], $4::BYTEA[], $5::BYTEA[], $6::BYTEA[])",
+            &[
+                &self.merchant,
+                &i64::from(till.0),
+                &seqs,
+                &previous,
+                &macs,
+                &payloads,
+            ],
+        )?)
+    }
+
+    fn insert_redemptions(
+        &mut self,
+        till: TillId,
+        rows: &[(u64, &Receipt, &RedeemedTerms)],
+    ) -> Result<(), Failure> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let column = |f: &dyn Fn(&(u64, &Receipt, &RedeemedTerms)) -> i64| -> Vec<i64> {
+            rows.iter().map(f).collect()
+        };
+        let optional = |f: &dyn Fn(&(u64, &Receipt, &RedeemedTerms)) -> Option<i64>| {
+            rows.iter().map(f).collect::<Vec<Option<i64>>>()
+        };
+        let receipts = column(&|r| int(r.1.id.0));
+        let seqs = column(&|r| int(r.0));
+        let vouchers = column(&|r| int(r.1.voucher.0));
+        let stores = column(&|r| i64::from(r.1.store.0));
+        let members = optional(&|r| r.1.member.map(|m| int(m.0)));
+        let ats = column(&|r| r.1.at.timestamp_micros());
+        let spends = column(&|r| int(r.1.spend_minor));
+        let amounts = column(&|r| int(r.1.amount_minor));
+        let keys: Vec<&str> = rows.iter().map(|r| r.1.idempotency_key.as_str()).collect();
+        let max_uses = column(&|r| i64::from(r.2.max_uses));
+        let stored = optional(&|r| r.2.stored_value_minor.map(int));
+        let campaigns = optional(&|r| r.2.campaign.map(|c| i64::from(c.0)));
+        Ok(self.tx.execute(
+            "INSERT INTO o2okit_sync_redemptions (merchant, till, receipt, seq, voucher, store,
+                 member, at, spend, amount, idempotency_key, max_uses, stored_value, campaign)
+             SELECT $1, $2, * FROM UNNEST($3::BIGINT[], $4::BIGINT[], $5::BIGINT[],
+                 $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[],
+                 $11::TEXT[], $12::BIGINT[], $13::BIGINT[], $14::BIGINT[])",
+            &[
+                &self.merchant,
+                &i64::from(till.0),
+                &receipts,
+                &seqs,
+                &vouchers,
+                &stores,
+                &members,
+                &ats,
+                &spends,
+                &amounts,
+                &keys,
+                &max_uses,
+                &stored,
+                &campaigns,
+            ],
+        )?)
+    }
+
+    fn listed_reasons(&mut self, vouchers: &[u64]) -> Result<Vec<Option<i64>>, Failure> {
+        let ids: Vec<i64> = vouchers.iter().map(|&v| int(v)).collect();
+        let listed: std::collections::HashMap<i64, i64> = self
+            .tx
+            .query(
+                "SELECT voucher, reason FROM o2okit_sync_deny
+                 WHERE merchant = $1 AND voucher = ANY($2) AND removed IS NULL",
+                &[&self.merchant, &ids],
+            )?
+            .iter()
+            .map(|r| (r.get(0), i64::from(r.get::<_, i16>(1))))
+            .collect();
+        Ok(ids.iter().map(|v| listed.get(v).copied()).collect())
+    }
+
+    fn voucher_states(&mut self, vouchers: &[u64]) -> Result<Vec<(bool, bool)>, Failure> {
+        let ids: Vec<i64> = vouchers.iter().map(|&v| int(v)).collect();
+        let states: std::collections::HashMap<i64, (bool, bool)> = self
+            .tx
+            .query(
+                "SELECT v,
+                        EXISTS (SELECT 1 FROM o2okit_sync_revocations r
+                                WHERE r.merchant = $1 AND r.voucher = v),
+                        COALESCE((SELECT count(*) >= max(max_uses)
+                                         OR COALESCE(sum(amount) >= max(stored_value), false)
+                                  FROM o2okit_sync_redemptions d
+                                  WHERE d.merchant = $1 AND d.voucher = v
+                                    AND d.voided_at IS NULL), false)
+                 FROM UNNEST($2::BIGINT[]) AS v",
+                &[&self.merchant, &ids],
+            )?
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2))))
+            .collect();
+        Ok(ids
+            .iter()
+            .map(|v| states.get(v).copied().unwrap_or((false, false)))
+            .collect())
+    }
+
+    fn relist_many(&mut self, changes: &[(u64, Option<i64>)], version: u64) -> Result<(), Failure> {
+        let all: Vec<i64> = changes.iter().map(|c| int(c.0)).collect();
+        let (listed, reasons): (Vec<i64>, Vec<i16>) = changes
+            .iter()
+            .filter_map(|&(v, r)| Some((int(v), i16::try_from(r?).unwrap_or(i16::MAX))))
+            .unzip();
+        self.tx.pipeline([
+            (
+                "UPDATE o2okit_sync_deny SET removed = $2
+                 WHERE merchant = $1 AND voucher = ANY($3) AND removed IS NULL",
+                &[&self.merchant, &int(version), &all],
+            ),
+            (
+                "INSERT INTO o2okit_sync_deny (merchant, voucher, reason, added)
+                 SELECT $1, v, r, $2 FROM UNNEST($3::BIGINT[], $4::SMALLINT[]) AS t(v, r)",
+                &[&self.merchant, &int(version), &listed, &reasons],
+            ),
+        ])?;
+        Ok(())
     }
 
     fn uses_of(&mut self, voucher: u64) -> Result<(u64, u64), Failure> {

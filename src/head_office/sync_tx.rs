@@ -93,4 +93,73 @@ pub(super) trait SyncTx {
     fn receipts_of(&mut self, voucher: u64) -> Result<Vec<ConflictReceipt>, Self::Error>;
     /// Uses and value spent of `voucher` (voids deducted).
     fn uses_of(&mut self, voucher: u64) -> Result<(u64, u64), Self::Error>;
+
+    // Set-at-a-time forms of the statements above, for a server where every statement costs
+    // a round trip. Each default runs the one-row statement once per row.
+
+    /// The MACs held for `till`'s records `first..=last`.
+    fn record_macs(
+        &mut self,
+        till: TillId,
+        first: u64,
+        last: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, Self::Error> {
+        let mut held = Vec::new();
+        for seq in first..=last {
+            if let Some(mac) = self.record_mac(till, seq)? {
+                held.push((seq, mac));
+            }
+        }
+        Ok(held)
+    }
+
+    /// Stores records, in order.
+    fn insert_records(&mut self, till: TillId, rows: &[NewRecord<'_>]) -> Result<(), Self::Error> {
+        rows.iter()
+            .try_for_each(|r| self.insert_record(till, r.seq, &r.previous, &r.mac, r.payload))
+    }
+
+    /// Stores reported redemptions: (sequence number, receipt, terms).
+    fn insert_redemptions(
+        &mut self,
+        till: TillId,
+        rows: &[(u64, &Receipt, &RedeemedTerms)],
+    ) -> Result<(), Self::Error> {
+        rows.iter().try_for_each(|(seq, receipt, terms)| {
+            self.insert_redemption(till, *seq, receipt, terms)
+        })
+    }
+
+    /// [`SyncTx::listed_reason`] of each voucher, in order.
+    fn listed_reasons(&mut self, vouchers: &[u64]) -> Result<Vec<Option<i64>>, Self::Error> {
+        vouchers.iter().map(|&v| self.listed_reason(v)).collect()
+    }
+
+    /// [`SyncTx::voucher_state`] of each voucher, in order.
+    fn voucher_states(&mut self, vouchers: &[u64]) -> Result<Vec<(bool, bool)>, Self::Error> {
+        vouchers.iter().map(|&v| self.voucher_state(v)).collect()
+    }
+
+    /// [`SyncTx::relist`] of each (voucher, reason).
+    fn relist_many(
+        &mut self,
+        changes: &[(u64, Option<i64>)],
+        version: u64,
+    ) -> Result<(), Self::Error> {
+        changes
+            .iter()
+            .try_for_each(|&(voucher, reason)| self.relist(voucher, reason, version))
+    }
+}
+
+/// A record to store.
+pub(super) struct NewRecord<'a> {
+    /// Its sequence number.
+    pub(super) seq: u64,
+    /// The MAC it chains from.
+    pub(super) previous: crate::journal::Mac,
+    /// Its MAC.
+    pub(super) mac: crate::journal::Mac,
+    /// The entry's bytes.
+    pub(super) payload: &'a [u8],
 }
