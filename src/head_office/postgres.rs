@@ -55,6 +55,9 @@ pub(super) fn read<T>(
     ledger.pool().read(|tx| body(&mut PgSync { tx, merchant }))
 }
 
+/// A reported redemption to store: sequence number, receipt, terms.
+type Redeemed<'a> = (u64, &'a Receipt, &'a RedeemedTerms);
+
 /// The statements of one transaction, for one merchant.
 pub(super) struct PgSync<'a, 'b> {
     tx: &'a mut Tx<'b>,
@@ -435,11 +438,10 @@ impl SyncTx for PgSync<'_, '_> {
         if rows.is_empty() {
             return Ok(());
         }
-        let column = |f: &dyn Fn(&(u64, &Receipt, &RedeemedTerms)) -> i64| -> Vec<i64> {
+        let column =
+            |f: &dyn Fn(&Redeemed<'_>) -> i64| -> Vec<i64> { rows.iter().map(f).collect() };
+        let optional = |f: &dyn Fn(&Redeemed<'_>) -> Option<i64>| -> Vec<Option<i64>> {
             rows.iter().map(f).collect()
-        };
-        let optional = |f: &dyn Fn(&(u64, &Receipt, &RedeemedTerms)) -> Option<i64>| {
-            rows.iter().map(f).collect::<Vec<Option<i64>>>()
         };
         let receipts = column(&|r| int(r.1.id.0));
         let seqs = column(&|r| int(r.0));
