@@ -30,8 +30,9 @@
 //! Lookup: a bit filter of 8 bits per id (one bit per id, hashed) answers most misses (the
 //! everyday case: a valid voucher) from one word, without touching the ids. Past it, an
 //! open-addressing hash table of the ids (at most half full, linear probing) finds a listed
-//! id in one memory access, rarely two. Memory: about 25 bytes per id (the sorted ids, the
-//! table, the filter): 25 MB for a million.
+//! id in one memory access, rarely two; ids within 2³² of the smallest (ids from a counter)
+//! take 4 bytes a slot, others 8. Memory: the sorted ids (8 bytes each), the table (8 to 16
+//! bytes per id when its ids take 4 bytes), the filter (1 byte): 17 to 25 MB for a million.
 
 use crate::ids::{MerchantId, VoucherId};
 use crate::keys::{Ed25519Key, PublicKey};
@@ -47,8 +48,99 @@ const SIGNATURE_LEN: usize = 64;
 /// file can make a till allocate.
 pub const MAX_IDS: usize = 50_000_000;
 
-/// The table's empty slot. Id 0 is kept apart (`IdSet::has_zero`).
-const EMPTY: u64 = 0;
+/// The hash table of a set's ids. Its empty slot is 0.
+#[derive(Debug, Clone)]
+enum Table {
+    /// Ids within 2³² − 1 of the smallest: slot value `id − base + 1` in 4 bytes.
+    Narrow { base: u64, slots: Vec<u32> },
+    /// Any ids: the id itself in 8 bytes (id 0, the empty slot's value, is kept apart).
+    Wide { slots: Vec<u64>, has_zero: bool },
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table::Narrow {
+            base: 0,
+            slots: vec![0],
+        }
+    }
+}
+
+/// The slot `id` hashes to among `len` (fast range reduction of a multiplicative hash).
+#[inline]
+fn home(id: u64, len: usize) -> usize {
+    let hash = id.wrapping_mul(0xd6e8_feb8_6659_fd93);
+    ((u128::from(hash) * len as u128) >> 64) as usize
+}
+
+/// Puts `value` (never 0) in the first free slot from `id`'s home.
+fn put<T: Copy + PartialEq + Default>(slots: &mut [T], id: u64, value: T) {
+    let mut slot = home(id, slots.len());
+    while slots[slot] != T::default() {
+        slot = if slot + 1 == slots.len() { 0 } else { slot + 1 };
+    }
+    slots[slot] = value;
+}
+
+/// Whether `value` sits in the run of slots from `id`'s home.
+#[inline]
+fn holds<T: Copy + PartialEq + Default>(slots: &[T], id: u64, value: T) -> bool {
+    let mut slot = home(id, slots.len());
+    loop {
+        let found = slots[slot];
+        if found == value {
+            return true;
+        }
+        if found == T::default() {
+            return false;
+        }
+        slot = if slot + 1 == slots.len() { 0 } else { slot + 1 };
+    }
+}
+
+impl Table {
+    fn of(ids: &[u64]) -> Self {
+        let len = (ids.len() * 2).next_power_of_two().max(2);
+        match (ids.first(), ids.last()) {
+            (Some(&min), Some(&max)) if max - min < u64::from(u32::MAX) => {
+                let mut slots = vec![0u32; len];
+                for &id in ids {
+                    put(&mut slots, id, (id - min + 1) as u32);
+                }
+                Table::Narrow { base: min, slots }
+            }
+            _ => {
+                let mut slots = vec![0u64; len];
+                for &id in ids.iter().filter(|&&id| id != 0) {
+                    put(&mut slots, id, id);
+                }
+                Table::Wide {
+                    slots,
+                    has_zero: ids.first() == Some(&0),
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn contains(&self, id: u64) -> bool {
+        match self {
+            Table::Narrow { base, slots } => match id.checked_sub(*base) {
+                Some(offset) if offset < u64::from(u32::MAX) => {
+                    holds(slots, id, offset as u32 + 1)
+                }
+                _ => false,
+            },
+            Table::Wide { slots, has_zero } => {
+                if id == 0 {
+                    *has_zero
+                } else {
+                    holds(slots, id, id)
+                }
+            }
+        }
+    }
+}
 
 /// Why deny-list bytes were refused. Nothing is changed by a refused list or delta.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,12 +187,8 @@ pub enum DenyListError {
 #[derive(Debug, Clone, Default)]
 struct IdSet {
     ids: Vec<u64>,
-    /// Every id but 0, at its hashed slot or the first free one after (linear probing); a
-    /// power of two at least twice the ids.
-    table: Vec<u64>,
-    /// 64 − log2(table slots).
-    table_shift: u32,
-    has_zero: bool,
+    /// Every id at its hashed slot or the first free one after (linear probing).
+    table: Table,
     /// One bit per hashed id, 8 bits per id rounded up to a power of two.
     filter: Vec<u64>,
     /// 64 − log2(bits in the filter).
@@ -119,17 +207,7 @@ impl Eq for IdSet {}
 impl IdSet {
     fn from_sorted(ids: Vec<u64>) -> Self {
         debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
-        let slots = (ids.len() * 2).next_power_of_two().max(2);
-        let table_shift = 64 - slots.trailing_zeros();
-        let mut table = vec![EMPTY; slots];
-        for &id in ids.iter().filter(|&&id| id != EMPTY) {
-            let mut slot = Self::slot(id, table_shift);
-            while table[slot] != EMPTY {
-                slot = (slot + 1) & (slots - 1);
-            }
-            table[slot] = id;
-        }
-        let has_zero = ids.first() == Some(&0);
+        let table = Table::of(&ids);
         let bits = (ids.len() * 8).next_power_of_two().max(64);
         let filter_shift = 64 - bits.trailing_zeros();
         let mut filter = vec![0u64; bits / 64];
@@ -140,18 +218,9 @@ impl IdSet {
         IdSet {
             ids,
             table,
-            table_shift,
-            has_zero,
             filter,
             filter_shift,
         }
-    }
-
-    /// The table slot `id` hashes to (the high bits of a different multiplier than the
-    /// filter's, so the two are independent).
-    #[inline]
-    fn slot(id: u64, shift: u32) -> usize {
-        (id.wrapping_mul(0xd6e8_feb8_6659_fd93) >> shift) as usize
     }
 
     #[inline]
@@ -174,18 +243,7 @@ impl IdSet {
         if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
             return false;
         }
-        if id == EMPTY {
-            return self.has_zero;
-        }
-        let mask = self.table.len() - 1;
-        let mut slot = Self::slot(id, self.table_shift);
-        loop {
-            match self.table[slot] {
-                found if found == id => return true,
-                EMPTY => return false,
-                _ => slot = (slot + 1) & mask,
-            }
-        }
+        self.table.contains(id)
     }
 
     /// This set with `added` in and `removed` out.
@@ -634,6 +692,14 @@ mod tests {
         let edges = IdSet::from_unsorted(vec![0, 7, u64::MAX]);
         assert!(edges.contains(0) && edges.contains(7) && edges.contains(u64::MAX));
         assert!(!edges.contains(1) && !IdSet::from_unsorted(vec![7]).contains(0));
+        // Ids a counter issued sit in 4-byte slots, up to 2³² − 2 above the smallest.
+        let top = 10 + u64::from(u32::MAX) - 1;
+        let narrow = IdSet::from_unsorted(vec![10, 11, top]);
+        assert!(matches!(narrow.table, Table::Narrow { base: 10, .. }));
+        assert!(narrow.contains(10) && narrow.contains(11) && narrow.contains(top));
+        assert!(!narrow.contains(9) && !narrow.contains(12) && !narrow.contains(top + 1));
+        assert!(!narrow.contains(0) && !narrow.contains(u64::MAX));
+        assert!(matches!(edges.table, Table::Wide { .. }));
         // Ids that all hash near each other still probe to each one.
         let clustered: Vec<u64> = (1..=5_000u64).map(|i| i << 40).collect();
         let set = IdSet::from_unsorted(clustered.clone());
