@@ -126,9 +126,7 @@ impl Table {
     fn contains(&self, id: u64) -> bool {
         match self {
             Table::Narrow { base, slots } => match id.checked_sub(*base) {
-                Some(offset) if offset < u64::from(u32::MAX) => {
-                    holds(slots, id, offset as u32 + 1)
-                }
+                Some(offset) if offset < u64::from(u32::MAX) => holds(slots, id, offset as u32 + 1),
                 _ => false,
             },
             Table::Wide { slots, has_zero } => {
@@ -503,18 +501,7 @@ impl DenyList {
         if bytes[5] != FORMAT {
             return Err(DenyListError::UnsupportedFormat(bytes[5]));
         }
-        let mut r = Reader::new(&bytes[6..]);
-        read_merchant(&mut r, merchant)?;
-        let version = read_version(&mut r, "version")?;
-        let revoked = read_ids(&mut r, "revoked")?;
-        let exhausted = read_ids(&mut r, "exhausted")?;
-        finish(&r)?;
-        Ok(DenyList {
-            merchant,
-            version,
-            revoked: IdSet::from_sorted(revoked),
-            exhausted: IdSet::from_sorted(exhausted),
-        })
+        Self::read_body(Reader::new(&bytes[6..]), merchant)
     }
 
     /// Reads a signed list, checking it against the pinned root key and the till's merchant.
@@ -527,7 +514,11 @@ impl DenyList {
         root: &PublicKey,
         merchant: MerchantId,
     ) -> Result<Self, DenyListError> {
-        let mut r = open_frame(bytes, LIST_MAGIC, root)?;
+        Self::read_body(open_frame(bytes, LIST_MAGIC, root)?, merchant)
+    }
+
+    /// A list's fields after its header.
+    fn read_body(mut r: Reader<'_>, merchant: MerchantId) -> Result<Self, DenyListError> {
         read_merchant(&mut r, merchant)?;
         let version = read_version(&mut r, "version")?;
         let revoked = read_ids(&mut r, "revoked")?;
