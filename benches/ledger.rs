@@ -178,7 +178,9 @@ fn head_office_ingest(c: &mut Criterion, dir: &std::path::Path, next_id: &Atomic
         .with_journal(journal_key(TillId(7)))
         .unwrap();
     redeem_all(&till, &acceptances(next_id, RECORDS));
-    let batch = till.export_journal(RECORDS as usize).unwrap();
+    let batch = till
+        .export_journal(RECORDS as usize, at("2026-06-02T00:00:00Z"))
+        .unwrap();
     println!(
         "a batch of {RECORDS} redemption records: {} bytes",
         batch.len()

@@ -1,7 +1,8 @@
 /*
  * till_sync.c — a till's side of sync with the head office, through o2okit's C ABI.
  *
- *   till_sync --ledger FILE --merchant N --till N --journal-key HEX export BATCH_FILE [--max N]
+ *   till_sync --ledger FILE --merchant N --till N --journal-key HEX --at UNIX_SECONDS
+ *             export BATCH_FILE [--max N]
  *   till_sync --ledger FILE --merchant N --till N --journal-key HEX --root HEX --at UNIX_SECONDS
  *             apply ACK_FILE
  *
@@ -57,13 +58,13 @@ static long decode_hex(const char *hex, uint8_t *out, size_t capacity) {
 }
 
 /* Exports the unacknowledged records into a malloc'd buffer; the size is asked first. */
-static o2o_status export_batch(const o2o_ledger *ledger, size_t max, uint8_t **bytes,
-                               size_t *len) {
+static o2o_status export_batch(const o2o_ledger *ledger, size_t max, int64_t at,
+                               uint8_t **bytes, size_t *len) {
     o2o_status status;
     size_t needed = 0;
     *bytes = NULL;
     for (;;) {
-        status = o2o_ledger_export_journal(ledger, max, *bytes, *len, &needed);
+        status = o2o_ledger_export_journal(ledger, max, at, *bytes, *len, &needed);
         if (status != O2O_STATUS_INSUFFICIENT_BUFFER) break;
         /* Sales recorded between the two calls make the batch grow: ask again. */
         free(*bytes);
@@ -111,11 +112,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--max")) max = strtoul(value, NULL, 10);
         else { fprintf(stderr, "unknown flag %s\n", arg); return 1; }
     }
-    if (!ledger_path || !key_hex || !command || !file_path ||
+    if (!ledger_path || !key_hex || !command || !file_path || at <= 0 ||
         (strcmp(command, "export") && strcmp(command, "apply")) ||
         (!strcmp(command, "apply") && !root_hex)) {
         fprintf(stderr, "usage: till_sync --ledger FILE --merchant N --till N --journal-key HEX "
-                        "(export BATCH_FILE | --root HEX --at UNIX apply ACK_FILE)\n");
+                        "--at UNIX (export BATCH_FILE | --root HEX apply ACK_FILE)\n");
         return 1;
     }
     key_len = decode_hex(key_hex, key, sizeof key);
@@ -128,7 +129,8 @@ int main(int argc, char **argv) {
     if (!strcmp(command, "export")) {
         uint8_t *batch = NULL;
         size_t len = 0;
-        if ((status = export_batch(ledger, (size_t)max, &batch, &len)) != O2O_STATUS_OK) {
+        if ((status = export_batch(ledger, (size_t)max, (int64_t)at, &batch, &len)) !=
+            O2O_STATUS_OK) {
             exit_code = fail("exporting the journal", status);
         } else if ((file = fopen(file_path, "wb")) == NULL || fwrite(batch, 1, len, file) != len ||
                    fclose(file) != 0) {

@@ -321,7 +321,8 @@ enum o2o_status
    */
   O2O_STATUS_SYNC_FORKED = 237,
   /*
-   A journal call on a ledger that keeps no journal.
+   A journal call on a ledger that keeps no journal, or a write to a till's ledger file
+   opened without its journal key (`o2o_ledger_open_till`).
    */
   O2O_STATUS_SYNC_NO_JOURNAL = 238,
   /*
@@ -946,7 +947,8 @@ typedef struct o2o_member_check_in_details {
 typedef struct o2o_redemption {
   /*
    `O2O_REJECTION_NONE` when redeemed; otherwise why the ledger refused (already used,
-   member limit reached, no value left, revoked) and the other fields are 0.
+   member limit reached, no value left, revoked, online required) and the other fields
+   are 0 but `offline`, which says which kind of ledger refused.
    */
   o2o_rejection rejection;
   /*
@@ -1982,7 +1984,7 @@ o2o_status o2o_last_error(char *buffer,
  On success `*out` receives a ledger, to be released with `o2o_ledger_close`; its
  redemptions report `offline`. Errors: as `o2o_ledger_open`, and `O2O_STATUS_KEY_TOO_SHORT`
  (a key below 32 bytes), `O2O_STATUS_SYNC_WRONG_TILL`, `O2O_STATUS_INVALID_PLACE` (an unknown
- zone), `O2O_STATUS_INVALID_ARGUMENT` (a negative `max_seconds_since_sync`).
+ zone), `O2O_STATUS_INVALID_ARGUMENT` (a negative or too large `max_seconds_since_sync`).
 
  # Safety
  - `path` is NULL or a NUL-terminated string.
@@ -2003,14 +2005,17 @@ o2o_status o2o_ledger_open_till(const char *path,
 
 /*
  Writes the till's journal records that the head office has not acknowledged (at most
- `max_records`, oldest first) into `buffer` as one batch to send it: bytes, not text, with
- the buffer convention of the header's introduction minus the NUL (`*needed` is the batch's
- size). A till that records sales meanwhile may need a larger buffer on the second call:
- ask again.
+ `max_records`, oldest first) into `buffer` as one batch to send it, stamped with
+ `at_unix_seconds` (the till's clock): bytes, not text, with the buffer convention of the
+ header's introduction minus the NUL (`*needed` is the batch's size). The till remembers
+ its latest export: only the answer to that one counts as a sync for the offline
+ allowance. A till that records sales meanwhile may need a larger buffer on the second
+ call: ask again, with the same time.
 
  Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INSUFFICIENT_BUFFER`,
  `O2O_STATUS_SYNC_NO_JOURNAL` (not a ledger from `o2o_ledger_open_till`),
- `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+ `O2O_STATUS_LEDGER_IMPLAUSIBLE_INSTANT`, `O2O_STATUS_LEDGER_BUSY`,
+ `O2O_STATUS_LEDGER_STORAGE`.
 
  # Safety
  - `ledger` is NULL or a live `o2o_ledger` made by this library.
@@ -2021,6 +2026,7 @@ o2o_status o2o_ledger_open_till(const char *path,
  */
 o2o_status o2o_ledger_export_journal(const struct o2o_ledger *ledger,
                                      size_t max_records,
+                                     int64_t at_unix_seconds,
                                      uint8_t *buffer,
                                      size_t capacity,
                                      size_t *needed);

@@ -1039,7 +1039,7 @@ fn offline_c_tills_journal_sync_and_refuse_what_another_till_spent() {
         let batch = dir.path().join(format!("batch-{n}.bin"));
         let out = Command::new(program)
             .args(journal_args(n))
-            .args(["export", batch.to_str().unwrap()])
+            .args(["--at", &noon, "export", batch.to_str().unwrap()])
             .output()
             .unwrap();
         let printed = String::from_utf8(out.stdout).unwrap();
@@ -1129,6 +1129,6 @@ fn hq_batch(till: &Till, hq: &HeadOffice) -> Vec<u8> {
         .unwrap()
         .with_journal(hq.journal_key(TillId(1)))
         .unwrap()
-        .export_journal(100)
+        .export_journal(100, at(NOON))
         .unwrap()
 }

@@ -93,7 +93,7 @@ fn till_ledger(dir: &Path, hq: &HeadOffice, till: TillId) -> SqliteLedger {
 
 /// One full sync: every unacknowledged record up, the answer down.
 fn sync(ledger: &SqliteLedger, hq: &HeadOffice, at: DateTime<Utc>) -> head_office::Ingested {
-    let batch = ledger.export_journal(10_000).unwrap();
+    let batch = ledger.export_journal(10_000, at).unwrap();
     let ingested = hq.ingest(&batch, at).unwrap();
     ledger
         .apply_sync_ack(&ingested.ack, &root().public_key(), at)
@@ -144,6 +144,7 @@ on_both_stores!(
     forged_or_altered_acknowledgements_change_nothing,
     the_deny_list_follows_revocations_spends_and_voids,
     online_only_vouchers_and_a_stale_sync_are_refused_offline,
+    a_void_that_arrives_before_its_redemption_still_counts,
 );
 
 struct Till {
@@ -245,7 +246,7 @@ fn a_day_of_a_chain_with_tills_cut_off_at_random(dir: &Path, hq: &HeadOffice) {
             if rng.chance(10) {
                 // The link delivers a batch twice: the second changes nothing.
                 let again = hq
-                    .ingest(&tills[t].ledger.export_journal(10_000).unwrap(), at)
+                    .ingest(&tills[t].ledger.export_journal(10_000, at).unwrap(), at)
                     .unwrap();
                 assert_eq!(again.new_records, 0);
                 assert_eq!(again.through, ingested.through);
@@ -465,7 +466,7 @@ fn slice(batch: &JournalBatch, range: std::ops::Range<usize>) -> Vec<u8> {
 
 fn a_batch_twice_or_out_of_order_converges(dir: &Path, hq: &HeadOffice) {
     let till = till_with_records(dir, hq, 10);
-    let bytes = till.export_journal(100).unwrap();
+    let bytes = till.export_journal(100, at()).unwrap();
     let batch = JournalBatch::decode(&bytes).unwrap();
     // The second half first: held, but not acknowledged past the gap.
     let late = hq.ingest(&slice(&batch, 5..10), at()).unwrap();
@@ -500,7 +501,7 @@ fn a_batch_twice_or_out_of_order_converges(dir: &Path, hq: &HeadOffice) {
         10
     );
     assert!(
-        JournalBatch::decode(&till.export_journal(100).unwrap())
+        JournalBatch::decode(&till.export_journal(100, at()).unwrap())
             .unwrap()
             .records
             .is_empty()
@@ -509,13 +510,13 @@ fn a_batch_twice_or_out_of_order_converges(dir: &Path, hq: &HeadOffice) {
 
 fn a_gap_is_reported_and_filled_by_the_next_export(dir: &Path, hq: &HeadOffice) {
     let till = till_with_records(dir, hq, 10);
-    let batch = JournalBatch::decode(&till.export_journal(100).unwrap()).unwrap();
+    let batch = JournalBatch::decode(&till.export_journal(100, at()).unwrap()).unwrap();
     hq.ingest(&slice(&batch, 0..3), at()).unwrap();
     let gapped = hq.ingest(&slice(&batch, 6..10), at()).unwrap();
     assert_eq!((gapped.through, gapped.missing.clone()), (3, vec![(4, 6)]));
     till.apply_sync_ack(&gapped.ack, &root().public_key(), at())
         .unwrap();
-    let resent = JournalBatch::decode(&till.export_journal(100).unwrap()).unwrap();
+    let resent = JournalBatch::decode(&till.export_journal(100, at()).unwrap()).unwrap();
     assert_eq!(resent.range(), Some((4, 10)));
     let filled = hq.ingest(&resent.encode(), at()).unwrap();
     assert_eq!(
@@ -527,7 +528,7 @@ fn a_gap_is_reported_and_filled_by_the_next_export(dir: &Path, hq: &HeadOffice) 
 
 fn truncated_edited_or_forked_batches_are_refused_whole(dir: &Path, hq: &HeadOffice) {
     let till = till_with_records(dir, hq, 6);
-    let bytes = till.export_journal(100).unwrap();
+    let bytes = till.export_journal(100, at()).unwrap();
     for cut in [1, 10, 40, bytes.len() / 2, bytes.len() - 1] {
         assert!(matches!(
             hq.ingest(&bytes[..cut], at()),
@@ -578,7 +579,7 @@ fn truncated_edited_or_forked_batches_are_refused_whole(dir: &Path, hq: &HeadOff
         .unwrap();
     other.revoke(VoucherId(9), at()).unwrap();
     assert_eq!(
-        hq.ingest(&other.export_journal(10).unwrap(), at())
+        hq.ingest(&other.export_journal(10, at()).unwrap(), at())
             .unwrap_err(),
         LedgerError::Sync(SyncError::Forked {
             till: TillId(1),
@@ -590,11 +591,14 @@ fn truncated_edited_or_forked_batches_are_refused_whole(dir: &Path, hq: &HeadOff
 
 fn forged_or_altered_acknowledgements_change_nothing(dir: &Path, hq: &HeadOffice) {
     let till = till_with_records(dir, hq, 4);
-    let ingested = hq.ingest(&till.export_journal(100).unwrap(), at()).unwrap();
+    let ingested = hq
+        .ingest(&till.export_journal(100, at()).unwrap(), at())
+        .unwrap();
     let root = root().public_key();
     let forged = SyncAck {
         merchant: MERCHANT,
         till: TillId(1),
+        batch: [0; 8],
         through: 4,
         missing: vec![],
         deny_list_delta: vec![],
@@ -619,6 +623,17 @@ fn forged_or_altered_acknowledgements_change_nothing(dir: &Path, hq: &HeadOffice
             .acknowledged,
         4
     );
+    assert_eq!(till.sync_status().unwrap().last_sync_at, Some(at()));
+    // Kept and replayed a day later, after the till exported again, the same genuine answer
+    // does not make the till look freshly synced.
+    let later = at() + Duration::days(1);
+    let newer = till.export_journal(100, later).unwrap();
+    let status = till.apply_sync_ack(&ingested.ack, &root, later).unwrap();
+    assert_eq!(status.last_sync_at, Some(at()));
+    // The answer to the latest export does.
+    let answer = hq.ingest(&newer, later).unwrap();
+    let status = till.apply_sync_ack(&answer.ack, &root, later).unwrap();
+    assert_eq!(status.last_sync_at, Some(later));
 }
 
 fn the_deny_list_follows_revocations_spends_and_voids(dir: &Path, hq: &HeadOffice) {
@@ -889,4 +904,73 @@ fn concurrent_head_offices_on_postgres_lose_no_deny_list_change() {
             Err(Rejection::AlreadyUsed)
         );
     }
+}
+
+fn a_void_that_arrives_before_its_redemption_still_counts(dir: &Path, hq: &HeadOffice) {
+    let t0: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
+    let mut till = Till {
+        id: TillId(1),
+        store: store(1),
+        ledger: till_ledger(dir, hq, TillId(1)),
+        online: false,
+        accepted: vec![],
+    };
+    sync(&till.ledger, hq, t0);
+    let text = voucher_text(9, Benefit::AmountOff { minor: 700 }, 1);
+    till.present(&text, 5_000, t0, "sale-1").unwrap();
+    let receipt = till.accepted[0].1;
+    till.ledger
+        .void(receipt, t0 + Duration::minutes(3))
+        .unwrap();
+    let batch = JournalBatch::decode(&till.ledger.export_journal(100, at()).unwrap()).unwrap();
+    // The redemption and its void travel in different batches; the void's arrives first.
+    let n = batch.records.len();
+    assert_eq!(n, 2, "a redemption and its void");
+    let late = hq.ingest(&slice(&batch, 1..2), t0).unwrap();
+    assert_eq!((late.new_records, late.through), (1, 0));
+    let first = hq.ingest(&slice(&batch, 0..1), t0).unwrap();
+    assert_eq!(first.through, 2);
+    assert_eq!(hq.voucher_uses(VoucherId(9)).unwrap(), (0, 0));
+    assert!(hq.conflicts().unwrap().is_empty());
+    assert_eq!(hq.deny_list().unwrap().check(VoucherId(9)), None);
+}
+
+#[test]
+fn a_tills_ledger_opened_without_its_key_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let hq = head_office(dir.path());
+    let t0: DateTime<Utc> = "2026-12-01T02:00:00Z".parse().unwrap();
+    let till = till_ledger(dir.path(), &hq, TillId(1));
+    sync(&till, &hq, t0);
+    drop(till);
+    // A till program started without --journal-key: it can read, not decide.
+    let plain = SqliteLedger::open(dir.path().join("till-1.ledger"), MERCHANT).unwrap();
+    assert!(plain.visits().unwrap().is_empty());
+    assert_eq!(
+        plain.revoke(VoucherId(3), t0),
+        Err(LedgerError::Sync(SyncError::NoJournal))
+    );
+    let mut till = Till {
+        id: TillId(1),
+        store: store(1),
+        ledger: plain,
+        online: false,
+        accepted: vec![],
+    };
+    let text = voucher_text(3, Benefit::AmountOff { minor: 100 }, 1);
+    let basket = Basket::single(Currency::CNY, 5_000).unwrap();
+    let ctx = RedemptionContext::new(&till.store, t0, &basket);
+    let Decision::Accepted(accepted) = verify(&text, &keyring(), &ctx) else {
+        panic!("the voucher verifies");
+    };
+    let key = IdempotencyKey::new("plain-1").unwrap();
+    assert_eq!(
+        till.ledger.redeem(&RedeemRequest::new(&accepted, &key)),
+        Err(LedgerError::Sync(SyncError::NoJournal))
+    );
+    till.accepted.clear();
+    // With the key again, it works and journals.
+    let till = till_ledger(dir.path(), &hq, TillId(1));
+    till.revoke(VoucherId(3), t0).unwrap();
+    assert_eq!(till.sync_status().unwrap().written, 1);
 }

@@ -95,8 +95,12 @@ fn till(dir: &std::path::Path, n: u32) -> SqliteLedger {
         .unwrap()
 }
 
+fn now() -> chrono::DateTime<chrono::Utc> {
+    "2026-12-01T12:00:00Z".parse().unwrap()
+}
+
 fn sync(service: &Service, till: &SqliteLedger) -> SyncStatus {
-    let batch = till.export_journal(1_000).unwrap();
+    let batch = till.export_journal(1_000, now()).unwrap();
     let (status, ack) = http(&service.addr, "POST", "/v1/journal", &batch);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&ack));
     let root = Ed25519Key::from_seed(&ROOT_SEED).public_key();
@@ -232,7 +236,7 @@ fn two_tills_over_http(backing: Backing<'_>) {
         "b-2",
     )
     .unwrap();
-    let mut batch = JournalBatch::decode(&tills[1].export_journal(10).unwrap()).unwrap();
+    let mut batch = JournalBatch::decode(&tills[1].export_journal(10, now()).unwrap()).unwrap();
     let payload = String::from_utf8(batch.records[0].payload.clone()).unwrap();
     batch.records[0].payload = payload
         .replace("\"amount_minor\":100", "\"amount_minor\":900")

@@ -44,7 +44,8 @@ impl std::ops::Deref for Backend {
 #[derive(Debug, Clone, Copy)]
 pub struct o2o_redemption {
     /// `O2O_REJECTION_NONE` when redeemed; otherwise why the ledger refused (already used,
-    /// member limit reached, no value left, revoked) and the other fields are 0.
+    /// member limit reached, no value left, revoked, online required) and the other fields
+    /// are 0 but `offline`, which says which kind of ledger refused.
     pub rejection: o2o_rejection,
     /// The receipt's number (for `o2o_ledger_void`).
     pub receipt_id: u64,

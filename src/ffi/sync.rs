@@ -74,7 +74,7 @@ fn till_ledger(ledger: &o2o_ledger) -> Result<&SqliteLedger, Failure> {
 /// On success `*out` receives a ledger, to be released with `o2o_ledger_close`; its
 /// redemptions report `offline`. Errors: as `o2o_ledger_open`, and `O2O_STATUS_KEY_TOO_SHORT`
 /// (a key below 32 bytes), `O2O_STATUS_SYNC_WRONG_TILL`, `O2O_STATUS_INVALID_PLACE` (an unknown
-/// zone), `O2O_STATUS_INVALID_ARGUMENT` (a negative `max_seconds_since_sync`).
+/// zone), `O2O_STATUS_INVALID_ARGUMENT` (a negative or too large `max_seconds_since_sync`).
 ///
 /// # Safety
 /// - `path` is NULL or a NUL-terminated string.
@@ -122,7 +122,14 @@ pub unsafe extern "C" fn o2o_ledger_open_till(
                 ));
             }
             if a.max_seconds_since_sync > 0 {
-                policy = policy.max_since_sync(chrono::Duration::seconds(a.max_seconds_since_sync));
+                let age =
+                    chrono::Duration::try_seconds(a.max_seconds_since_sync).ok_or_else(|| {
+                        Failure::new(
+                            o2o_status::InvalidArgument,
+                            "max_seconds_since_sync is too large",
+                        )
+                    })?;
+                policy = policy.max_since_sync(age);
             }
             if a.daily_discount_cap_minor > 0 {
                 policy = policy.daily_discount_cap(a.daily_discount_cap_minor);
@@ -140,14 +147,17 @@ pub unsafe extern "C" fn o2o_ledger_open_till(
 }
 
 /// Writes the till's journal records that the head office has not acknowledged (at most
-/// `max_records`, oldest first) into `buffer` as one batch to send it: bytes, not text, with
-/// the buffer convention of the header's introduction minus the NUL (`*needed` is the batch's
-/// size). A till that records sales meanwhile may need a larger buffer on the second call:
-/// ask again.
+/// `max_records`, oldest first) into `buffer` as one batch to send it, stamped with
+/// `at_unix_seconds` (the till's clock): bytes, not text, with the buffer convention of the
+/// header's introduction minus the NUL (`*needed` is the batch's size). The till remembers
+/// its latest export: only the answer to that one counts as a sync for the offline
+/// allowance. A till that records sales meanwhile may need a larger buffer on the second
+/// call: ask again, with the same time.
 ///
 /// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INSUFFICIENT_BUFFER`,
 /// `O2O_STATUS_SYNC_NO_JOURNAL` (not a ledger from `o2o_ledger_open_till`),
-/// `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+/// `O2O_STATUS_LEDGER_IMPLAUSIBLE_INSTANT`, `O2O_STATUS_LEDGER_BUSY`,
+/// `O2O_STATUS_LEDGER_STORAGE`.
 ///
 /// # Safety
 /// - `ledger` is NULL or a live `o2o_ledger` made by this library.
@@ -159,6 +169,7 @@ pub unsafe extern "C" fn o2o_ledger_open_till(
 pub unsafe extern "C" fn o2o_ledger_export_journal(
     ledger: *const o2o_ledger,
     max_records: usize,
+    at_unix_seconds: i64,
     buffer: *mut u8,
     capacity: usize,
     needed: *mut usize,
@@ -167,7 +178,7 @@ pub unsafe extern "C" fn o2o_ledger_export_journal(
         check_buffer(buffer, capacity)?;
         // SAFETY: NULL or a live ledger, per the header.
         let ledger = till_ledger(unsafe { borrow(ledger, "ledger")? })?;
-        let batch = ledger.export_journal(max_records)?;
+        let batch = ledger.export_journal(max_records, instant(at_unix_seconds)?)?;
         if !needed.is_null() {
             // SAFETY: NULL or a writable size_t, per the header.
             unsafe { needed.write(batch.len()) };

@@ -46,8 +46,8 @@ pub(super) fn list_at<T: SyncTx>(
     merchant: MerchantId,
     version: u64,
 ) -> Result<DenyList, T::Error> {
-    let revoked = tx.deny_ids(DenyIds::RevokedAt, version)?;
-    let exhausted = tx.deny_ids(DenyIds::ExhaustedAt, version)?;
+    let revoked = tx.deny_ids(DenyIds::RevokedAt, version, version)?;
+    let exhausted = tx.deny_ids(DenyIds::ExhaustedAt, version, version)?;
     Ok(DenyList::new(merchant, version)
         .with_revoked(revoked.into_iter().map(VoucherId))
         .with_exhausted(exhausted.into_iter().map(VoucherId)))
@@ -75,9 +75,9 @@ pub(super) fn delta_since<T: SyncTx>(
         merchant,
         held,
         now,
-        tx.deny_ids(DenyIds::RevokedSince, held)?,
-        tx.deny_ids(DenyIds::ExhaustedSince, held)?,
-        tx.deny_ids(DenyIds::RestoredSince, held)?,
+        tx.deny_ids(DenyIds::RevokedSince, held, now)?,
+        tx.deny_ids(DenyIds::ExhaustedSince, held, now)?,
+        tx.deny_ids(DenyIds::RestoredSince, held, now)?,
     )))
 }
 

@@ -217,6 +217,7 @@ impl HeadOffice {
     /// ([`SyncError::Forked`]); storage errors. Nothing is stored on an error.
     pub fn ingest(&self, batch: &[u8], at: DateTime<Utc>) -> Result<Ingested, LedgerError> {
         let _ = at; // the acknowledgement carries no time: the till stamps its own sync
+        let digest = JournalBatch::digest(batch);
         let batch = JournalBatch::decode(batch)?;
         let key = self.key_of(batch.till);
         batch.check(&key)?;
@@ -231,6 +232,7 @@ impl HeadOffice {
         let ack = SyncAck {
             merchant,
             till: batch.till,
+            batch: digest,
             through,
             missing: missing.clone(),
             deny_list_delta: delta.map(|d| d.sign(&self.root)).unwrap_or_default(),
@@ -385,7 +387,8 @@ fn ingest_in<T: SyncTx>(
                 voucher,
                 at,
             } => {
-                // A void follows its redemption, which may be in this batch: store those first.
+                // A void may follow its redemption in this batch: store those first. (One whose
+                // redemption has not arrived yet is kept, and applied when it does.)
                 t.insert_redemptions(till, &std::mem::take(&mut redemptions))?;
                 t.void_redemption(till, *receipt, at.timestamp_micros())?;
                 touched.insert(voucher.0);

@@ -72,17 +72,6 @@ fn uint(v: i64) -> u64 {
     v as u64
 }
 
-impl PgSync<'_, '_> {
-    fn ids(&mut self, sql: &'static str, v: i64) -> Result<Vec<u64>, Failure> {
-        Ok(self
-            .tx
-            .query(sql, &[&self.merchant, &v])?
-            .iter()
-            .map(|r| uint(r.get(0)))
-            .collect())
-    }
-}
-
 impl SyncTx for PgSync<'_, '_> {
     type Error = Failure;
 
@@ -138,8 +127,11 @@ impl SyncTx for PgSync<'_, '_> {
     ) -> Result<(), Failure> {
         Ok(self.tx.execute(
             "INSERT INTO o2okit_sync_redemptions (merchant, till, receipt, seq, voucher, store,
-                 member, at, spend, amount, idempotency_key, max_uses, stored_value, campaign)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 member, at, spend, amount, idempotency_key, max_uses, stored_value, campaign,
+                 voided_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                     (SELECT at FROM o2okit_sync_voids
+                      WHERE merchant = $1 AND till = $2 AND receipt = $3))",
             &[
                 &self.merchant,
                 &i64::from(till.0),
@@ -165,11 +157,20 @@ impl SyncTx for PgSync<'_, '_> {
         receipt: ReceiptId,
         at: i64,
     ) -> Result<(), Failure> {
-        Ok(self.tx.execute(
-            "UPDATE o2okit_sync_redemptions SET voided_at = $4
-             WHERE merchant = $1 AND till = $2 AND receipt = $3",
-            &[&self.merchant, &i64::from(till.0), &int(receipt.0), &at],
-        )?)
+        let (till, receipt) = (i64::from(till.0), int(receipt.0));
+        self.tx.pipeline([
+            (
+                "INSERT INTO o2okit_sync_voids (merchant, till, receipt, at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (merchant, till, receipt) DO NOTHING",
+                &[&self.merchant, &till, &receipt, &at],
+            ),
+            (
+                "UPDATE o2okit_sync_redemptions SET voided_at = $4
+                 WHERE merchant = $1 AND till = $2 AND receipt = $3",
+                &[&self.merchant, &till, &receipt, &at],
+            ),
+        ])?;
+        Ok(())
     }
 
     fn insert_revocation(&mut self, voucher: VoucherId, at: i64) -> Result<(), Failure> {
@@ -315,7 +316,9 @@ impl SyncTx for PgSync<'_, '_> {
         Ok(())
     }
 
-    fn deny_ids(&mut self, which: DenyIds, v: u64) -> Result<Vec<u64>, Failure> {
+    fn deny_ids(&mut self, which: DenyIds, v: u64, now: u64) -> Result<Vec<u64>, Failure> {
+        // $2 is v, $3 now; a row is on the list at version x when added <= x and it was not
+        // removed by x.
         let sql = match which {
             DenyIds::RevokedAt => {
                 "SELECT voucher FROM o2okit_sync_deny
@@ -329,11 +332,13 @@ impl SyncTx for PgSync<'_, '_> {
             }
             DenyIds::RevokedSince => {
                 "SELECT voucher FROM o2okit_sync_deny
-                 WHERE merchant = $1 AND reason = 1 AND removed IS NULL AND added > $2"
+                 WHERE merchant = $1 AND reason = 1 AND added > $2 AND added <= $3
+                   AND (removed IS NULL OR removed > $3)"
             }
             DenyIds::ExhaustedSince => {
                 "SELECT voucher FROM o2okit_sync_deny d
-                 WHERE merchant = $1 AND reason = 2 AND removed IS NULL AND added > $2
+                 WHERE merchant = $1 AND reason = 2 AND added > $2 AND added <= $3
+                   AND (removed IS NULL OR removed > $3)
                    AND NOT EXISTS (SELECT 1 FROM o2okit_sync_deny e
                                    WHERE e.merchant = $1 AND e.voucher = d.voucher
                                      AND e.reason = 2 AND e.added <= $2
@@ -344,10 +349,18 @@ impl SyncTx for PgSync<'_, '_> {
                  WHERE merchant = $1 AND reason = 2 AND added <= $2 AND removed > $2
                    AND NOT EXISTS (SELECT 1 FROM o2okit_sync_deny d
                                    WHERE d.merchant = $1 AND d.voucher = e.voucher
-                                     AND d.reason = 2 AND d.removed IS NULL)"
+                                     AND d.reason = 2 AND d.added <= $3
+                                     AND (d.removed IS NULL OR d.removed > $3))"
             }
         };
-        self.ids(sql, int(v))
+        let (v, now) = (int(v), int(now));
+        let rows = match which {
+            DenyIds::RevokedAt | DenyIds::ExhaustedAt => {
+                self.tx.query(sql, &[&self.merchant, &v])?
+            }
+            _ => self.tx.query(sql, &[&self.merchant, &v, &now])?,
+        };
+        Ok(rows.iter().map(|r| uint(r.get(0))).collect())
     }
 
     fn over_spent(&mut self) -> Result<Vec<(u64, u64, u64)>, Failure> {
@@ -457,10 +470,16 @@ impl SyncTx for PgSync<'_, '_> {
         let campaigns = optional(&|r| r.2.campaign.map(|c| i64::from(c.0)));
         Ok(self.tx.execute(
             "INSERT INTO o2okit_sync_redemptions (merchant, till, receipt, seq, voucher, store,
-                 member, at, spend, amount, idempotency_key, max_uses, stored_value, campaign)
-             SELECT $1, $2, * FROM UNNEST($3::BIGINT[], $4::BIGINT[], $5::BIGINT[],
+                 member, at, spend, amount, idempotency_key, max_uses, stored_value, campaign,
+                 voided_at)
+             SELECT $1, $2, u.*,
+                    (SELECT v.at FROM o2okit_sync_voids v
+                     WHERE v.merchant = $1 AND v.till = $2 AND v.receipt = u.receipt)
+             FROM UNNEST($3::BIGINT[], $4::BIGINT[], $5::BIGINT[],
                  $6::BIGINT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[],
-                 $11::TEXT[], $12::BIGINT[], $13::BIGINT[], $14::BIGINT[])",
+                 $11::TEXT[], $12::BIGINT[], $13::BIGINT[], $14::BIGINT[])
+                 AS u(receipt, seq, voucher, store, member, at, spend, amount, idempotency_key,
+                      max_uses, stored_value, campaign)",
             &[
                 &self.merchant,
                 &i64::from(till.0),

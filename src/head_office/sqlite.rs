@@ -57,6 +57,15 @@ CREATE TABLE redemptions (
 );
 CREATE INDEX redemptions_by_voucher ON redemptions (voucher);
 
+-- Voids as reported, kept even before their redemption arrives (batches out of order): a
+-- redemption stored later takes its voided_at from here.
+CREATE TABLE voids (
+    till    INTEGER NOT NULL,
+    receipt INTEGER NOT NULL,
+    at      INTEGER NOT NULL,
+    PRIMARY KEY (till, receipt)
+) WITHOUT ROWID;
+
 CREATE TABLE revocations (
     voucher INTEGER PRIMARY KEY,
     at      INTEGER NOT NULL
@@ -258,8 +267,9 @@ impl SyncTx for SqliteSync<'_> {
     ) -> Result<(), LedgerError> {
         self.run(
             "INSERT INTO redemptions (till, receipt, seq, voucher, store, member, at, spend,
-                 amount, idempotency_key, max_uses, stored_value, campaign)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 amount, idempotency_key, max_uses, stored_value, campaign, voided_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+                     (SELECT at FROM voids WHERE till = ?1 AND receipt = ?2))",
             params![
                 till.0,
                 int(receipt.id.0),
@@ -284,6 +294,10 @@ impl SyncTx for SqliteSync<'_> {
         receipt: ReceiptId,
         at: i64,
     ) -> Result<(), LedgerError> {
+        self.run(
+            "INSERT OR IGNORE INTO voids (till, receipt, at) VALUES (?1, ?2, ?3)",
+            params![till.0, int(receipt.0), at],
+        )?;
         self.run(
             "UPDATE redemptions SET voided_at = ?1 WHERE till = ?2 AND receipt = ?3",
             params![at, till.0, int(receipt.0)],
@@ -398,7 +412,9 @@ impl SyncTx for SqliteSync<'_> {
         }
     }
 
-    fn deny_ids(&mut self, which: DenyIds, v: u64) -> Result<Vec<u64>, LedgerError> {
+    fn deny_ids(&mut self, which: DenyIds, v: u64, now: u64) -> Result<Vec<u64>, LedgerError> {
+        // ?1 is v, ?2 now; a row is on the list at version x when added <= x and it was not
+        // removed by x.
         let sql = match which {
             DenyIds::RevokedAt => {
                 "SELECT voucher FROM deny
@@ -409,11 +425,14 @@ impl SyncTx for SqliteSync<'_> {
                  WHERE reason = 2 AND added <= ?1 AND (removed IS NULL OR removed > ?1)"
             }
             DenyIds::RevokedSince => {
-                "SELECT voucher FROM deny WHERE reason = 1 AND removed IS NULL AND added > ?1"
+                "SELECT voucher FROM deny
+                 WHERE reason = 1 AND added > ?1 AND added <= ?2
+                   AND (removed IS NULL OR removed > ?2)"
             }
             DenyIds::ExhaustedSince => {
                 "SELECT voucher FROM deny d
-                 WHERE reason = 2 AND removed IS NULL AND added > ?1
+                 WHERE reason = 2 AND added > ?1 AND added <= ?2
+                   AND (removed IS NULL OR removed > ?2)
                    AND NOT EXISTS (SELECT 1 FROM deny e WHERE e.voucher = d.voucher
                                    AND e.reason = 2 AND e.added <= ?1
                                    AND (e.removed IS NULL OR e.removed > ?1))"
@@ -422,10 +441,14 @@ impl SyncTx for SqliteSync<'_> {
                 "SELECT voucher FROM deny e
                  WHERE reason = 2 AND added <= ?1 AND removed > ?1
                    AND NOT EXISTS (SELECT 1 FROM deny d WHERE d.voucher = e.voucher
-                                   AND d.reason = 2 AND d.removed IS NULL)"
+                                   AND d.reason = 2 AND d.added <= ?2
+                                   AND (d.removed IS NULL OR d.removed > ?2))"
             }
         };
-        self.ids(sql, [int(v)])
+        match which {
+            DenyIds::RevokedAt | DenyIds::ExhaustedAt => self.ids(sql, [int(v)]),
+            _ => self.ids(sql, [int(v), int(now)]),
+        }
     }
 
     fn over_spent(&mut self) -> Result<Vec<(u64, u64, u64)>, LedgerError> {

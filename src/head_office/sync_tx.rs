@@ -5,18 +5,20 @@ use crate::ids::{TillId, VoucherId};
 use crate::journal::RedeemedTerms;
 use crate::ledger::{LedgerError, Receipt, ReceiptId};
 
-/// Deny-list rows a query selects (reason 1 revoked, 2 exhausted; `v` a version).
+/// Deny-list rows a query selects (reason 1 revoked, 2 exhausted) for a version `v` and the
+/// current version `now` (so that a delta stays the difference of two versions even while
+/// another head office commits a newer one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum DenyIds {
     /// On the list at version `v` as revoked.
     RevokedAt,
     /// On the list at version `v` as exhausted.
     ExhaustedAt,
-    /// Revoked after version `v` (revocations are never undone).
+    /// Revoked after version `v`, by `now` (revocations are never undone).
     RevokedSince,
-    /// Exhausted now and not at version `v`.
+    /// Exhausted at `now` and not at version `v`.
     ExhaustedSince,
-    /// Exhausted at version `v` and not now.
+    /// Exhausted at version `v` and not at `now`.
     RestoredSince,
 }
 
@@ -85,8 +87,8 @@ pub(super) trait SyncTx {
         reason: Option<i64>,
         version: u64,
     ) -> Result<(), Self::Error>;
-    /// The ids a deny-list query selects for version `v`.
-    fn deny_ids(&mut self, which: DenyIds, v: u64) -> Result<Vec<u64>, Self::Error>;
+    /// The ids a deny-list query selects for versions `v` and `now`.
+    fn deny_ids(&mut self, which: DenyIds, v: u64, now: u64) -> Result<Vec<u64>, Self::Error>;
     /// Vouchers spent beyond their limits: voucher, excess uses, excess value.
     fn over_spent(&mut self) -> Result<Vec<(u64, u64, u64)>, Self::Error>;
     /// Every receipt of `voucher` not voided, oldest first.

@@ -21,6 +21,10 @@ pub struct SyncAck {
     pub merchant: MerchantId,
     /// The till.
     pub till: TillId,
+    /// The batch it answers ([`crate::JournalBatch::digest`] of its bytes): a till counts as
+    /// synced only by the answer to its latest export, so an old answer replayed proves
+    /// nothing.
+    pub batch: [u8; 8],
     /// The head office holds every record of this till up to this sequence number (0: none).
     pub through: u64,
     /// Ranges (first, last) after `through` that the head office lacks while holding later
@@ -39,9 +43,12 @@ impl SyncAck {
         w.u8(FORMAT);
         w.varint(u64::from(self.merchant.0));
         w.varint(u64::from(self.till.0));
+        w.bytes(&self.batch);
         w.varint(self.through);
-        w.varint(self.missing.len() as u64);
-        for &(first, last) in &self.missing {
+        // The first ranges only: the till resends from the first gap on anyway.
+        let missing = &self.missing[..self.missing.len().min(MAX_MISSING as usize)];
+        w.varint(missing.len() as u64);
+        for &(first, last) in missing {
             w.varint(first);
             w.varint(last);
         }
@@ -85,6 +92,11 @@ impl SyncAck {
                 found: till,
             });
         }
+        let batch: [u8; 8] = r
+            .take(8, "batch")
+            .map_err(bad)?
+            .try_into()
+            .expect("8 bytes");
         let through = r.varint("through").map_err(bad)?;
         let count = r.varint("missing").map_err(bad)?;
         if count > MAX_MISSING {
@@ -105,6 +117,7 @@ impl SyncAck {
         Ok(SyncAck {
             merchant,
             till,
+            batch,
             through,
             missing,
             deny_list_delta,

@@ -15,7 +15,7 @@ pub struct OfflineAllowance {
     /// A redemption worth more than this (its discount, minor units) is refused offline.
     pub max_discount_minor: Option<u64>,
     /// Everything is refused once the till's last sync is older than this (or it never
-    /// synced).
+    /// synced, or its clock now reads earlier than at that sync).
     pub max_since_sync: Option<Duration>,
     /// The most discount this till gives offline per store-local day, minor units: a
     /// redemption that would pass it is refused.
@@ -69,7 +69,7 @@ impl OfflineAllowance {
     ) -> Option<Rejection> {
         let stale = self
             .max_since_sync
-            .is_some_and(|age| last_sync.is_none_or(|synced| at - synced > age));
+            .is_some_and(|age| last_sync.is_none_or(|synced| synced > at || at - synced > age));
         let too_big = self
             .max_discount_minor
             .is_some_and(|max| discount_minor > max);
@@ -119,6 +119,11 @@ mod tests {
             Some(Rejection::OnlineRequired)
         );
         assert_eq!(ok(500, Some(at("2026-11-30T22:00:00Z")), 0), None);
+        // A clock set back since the last sync cannot stretch the time allowed.
+        assert_eq!(
+            ok(500, Some(at("2026-12-01T10:00:01Z")), 0),
+            Some(Rejection::OnlineRequired)
+        );
         assert_eq!(
             policy.refusal(&voucher().online_only(), 1, now, synced, 0),
             Some(Rejection::OnlineRequired)

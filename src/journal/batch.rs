@@ -48,6 +48,9 @@ pub struct JournalBatch {
     /// The version of the deny list the till holds (0: none), so the acknowledgement can
     /// carry the delta from it.
     pub deny_list_version: u64,
+    /// When the till exported it (its clock, Unix microseconds): makes each export's bytes,
+    /// and so the acknowledgement that names them, unique.
+    pub exported_at: u64,
     /// The MAC of the record before the first (zeros before record 1).
     pub previous: Mac,
     /// The records, in order.
@@ -64,6 +67,7 @@ impl JournalBatch {
         w.varint(u64::from(self.merchant.0));
         w.varint(u64::from(self.till.0));
         w.varint(self.deny_list_version);
+        w.varint(self.exported_at);
         w.bytes(&self.previous);
         w.varint(self.records.len() as u64);
         for r in &self.records {
@@ -93,6 +97,7 @@ impl JournalBatch {
         let merchant = MerchantId(r.varint_u32("merchant").map_err(bad)?);
         let till = TillId(r.varint_u32("till").map_err(bad)?);
         let deny_list_version = r.varint("deny-list version").map_err(bad)?;
+        let exported_at = r.varint("exported at").map_err(bad)?;
         let previous: Mac = r
             .take(32, "previous MAC")
             .map_err(bad)?
@@ -106,6 +111,10 @@ impl JournalBatch {
         let mut records = Vec::with_capacity(count as usize);
         for _ in 0..count {
             let seq = r.varint("seq").map_err(bad)?;
+            // The head office stores it as a signed 64-bit integer.
+            if seq >= i64::MAX as u64 {
+                return Err(SyncError::Malformed(format!("record number {seq}")));
+            }
             let expected = records
                 .last()
                 .map_or(seq.max(1), |p: &JournalRecord| p.seq + 1);
@@ -129,9 +138,20 @@ impl JournalBatch {
             merchant,
             till,
             deny_list_version,
+            exported_at,
             previous,
             records,
         })
+    }
+
+    /// The name an acknowledgement gives the batch whose `bytes` it answers: the first 8 bytes
+    /// of their SHA-256.
+    pub fn digest(bytes: &[u8]) -> [u8; 8] {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(bytes);
+        hash[..8]
+            .try_into()
+            .expect("SHA-256 is longer than 8 bytes")
     }
 
     /// The first and last sequence numbers, if any record.

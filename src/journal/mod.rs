@@ -20,11 +20,13 @@
 //!
 //! ```text
 //! batch:  "O2OJB" 1, merchant varint, till varint, deny-list version held varint,
+//!         exported at varint (the till's clock, Unix microseconds),
 //!         MAC of the record before the first (32 bytes; zeros before record 1),
 //!         count varint, then each record, with consecutive sequence numbers:
 //!         seq varint (from 1, gap-free), payload length varint, payload (the entry as JSON),
 //!         MAC (32 bytes)
-//! ack:    "O2OJA" 1, merchant varint, till varint, acknowledged through seq varint,
+//! ack:    "O2OJA" 1, merchant varint, till varint, the batch answered (8 bytes: the start
+//!         of the SHA-256 of its bytes), acknowledged through seq varint,
 //!         missing seq ranges: count varint, then (first, last) varint pairs,
 //!         deny-list delta length varint, the signed delta (empty when there is none),
 //!         MAC (32 bytes) of every byte before it, with the till's journal key
@@ -95,8 +97,8 @@ pub enum SyncError {
         seq: u64,
     },
     /// A journal call on a ledger opened without a journal key
-    /// (`SqliteLedger::with_journal`).
-    #[error("this ledger keeps no journal (open it with the till's journal key)")]
+    /// (`SqliteLedger::with_journal`), or a write to a till's ledger file opened without it.
+    #[error("this ledger keeps no journal here (open it with the till's journal key)")]
     NoJournal,
     /// The head office acknowledged records this till never wrote: an acknowledgement meant
     /// for another ledger file of the same till.

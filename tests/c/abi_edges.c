@@ -397,7 +397,7 @@ int main(int argc, char **argv) {
                O2O_STATUS_LEDGER_NOT_FOUND);
         EXPECT(o2o_ledger_create(path, 1, &till) == O2O_STATUS_OK);
         EXPECT(o2o_ledger_sync_status(till, &sync) == O2O_STATUS_SYNC_NO_JOURNAL);
-        EXPECT(o2o_ledger_export_journal(till, 10, batch, sizeof batch, &batch_len) ==
+        EXPECT(o2o_ledger_export_journal(till, 10, 1780000000, batch, sizeof batch, &batch_len) ==
                O2O_STATUS_SYNC_NO_JOURNAL);
         o2o_ledger_close(till);
         till = NULL;
@@ -419,25 +419,29 @@ int main(int argc, char **argv) {
                sync.written == 0 && sync.last_sync_unix_seconds == -1);
         EXPECT(o2o_ledger_sync_status(till, NULL) == O2O_STATUS_NULL_ARGUMENT);
         EXPECT(o2o_ledger_sync_status(NULL, &sync) == O2O_STATUS_NULL_ARGUMENT);
-        EXPECT(o2o_ledger_export_journal(till, 10, NULL, 0, &batch_len) ==
+        EXPECT(o2o_ledger_export_journal(till, 10, 0, batch, sizeof batch, &batch_len) ==
+               O2O_STATUS_LEDGER_IMPLAUSIBLE_INSTANT);
+        EXPECT(o2o_ledger_export_journal(till, 10, 1780000000, NULL, 0, &batch_len) ==
                    O2O_STATUS_INSUFFICIENT_BUFFER &&
                batch_len > 5);
-        EXPECT(o2o_ledger_export_journal(till, 10, NULL, 8, &batch_len) ==
+        EXPECT(o2o_ledger_export_journal(till, 10, 1780000000, NULL, 8, &batch_len) ==
                O2O_STATUS_NULL_ARGUMENT);
-        EXPECT(o2o_ledger_export_journal(till, 10, batch, 3, NULL) ==
+        EXPECT(o2o_ledger_export_journal(till, 10, 1780000000, batch, 3, NULL) ==
                O2O_STATUS_INSUFFICIENT_BUFFER);
-        EXPECT(o2o_ledger_export_journal(till, 10, batch, sizeof batch, &batch_len) ==
+        EXPECT(o2o_ledger_export_journal(till, 10, 1780000000, batch, sizeof batch, &batch_len) ==
                O2O_STATUS_OK);
         EXPECT(memcmp(batch, "O2OJB", 5) == 0);
         EXPECT(o2o_ledger_apply_sync_ack(till, NULL, 10, root, 32, 0, &sync) ==
                O2O_STATUS_NULL_ARGUMENT);
         EXPECT(o2o_ledger_apply_sync_ack(till, garbage_ack, sizeof garbage_ack, root, 31, 0,
                                          &sync) == O2O_STATUS_KEY_INVALID);
-        EXPECT(o2o_ledger_apply_sync_ack(till, batch, batch_len, root, 32, 0, &sync) ==
+        EXPECT(o2o_ledger_apply_sync_ack(till, batch, batch_len, root, 32, 1780000000, &sync) ==
                O2O_STATUS_SYNC_MALFORMED);
+        EXPECT(o2o_ledger_apply_sync_ack(till, garbage_ack, sizeof garbage_ack, root, 32,
+                                         1780000000, NULL) == O2O_STATUS_SYNC_BAD_ACK);
         EXPECT(o2o_ledger_apply_sync_ack(till, garbage_ack, sizeof garbage_ack, root, 32, 0,
-                                         NULL) == O2O_STATUS_SYNC_BAD_ACK);
-        EXPECT(o2o_ledger_apply_sync_ack(till, garbage_ack, 5, root, 32, 0, NULL) ==
+                                         NULL) == O2O_STATUS_LEDGER_IMPLAUSIBLE_INSTANT);
+        EXPECT(o2o_ledger_apply_sync_ack(till, garbage_ack, 5, root, 32, 1780000000, NULL) ==
                O2O_STATUS_SYNC_MALFORMED);
         EXPECT(o2o_ledger_load_deny_list_into(till, NULL) == O2O_STATUS_NULL_ARGUMENT);
         EXPECT(o2o_ledger_load_deny_list_into(NULL, NULL) == O2O_STATUS_NULL_ARGUMENT);

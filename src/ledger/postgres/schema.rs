@@ -152,6 +152,13 @@ const VERSION_2: &str = "
         PRIMARY KEY (merchant, till, receipt)
     );
     CREATE INDEX o2okit_sync_redemptions_by_voucher ON o2okit_sync_redemptions (merchant, voucher);
+    CREATE TABLE o2okit_sync_voids (
+        merchant BIGINT NOT NULL REFERENCES o2okit_merchants,
+        till BIGINT NOT NULL,
+        receipt BIGINT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (merchant, till, receipt)
+    );
     CREATE TABLE o2okit_sync_revocations (
         merchant BIGINT NOT NULL REFERENCES o2okit_merchants,
         voucher BIGINT NOT NULL,

@@ -134,16 +134,18 @@ pub(super) fn allowance_refusal(
         .and_then(opt_instant)
         .map_err(sqlite_error)?;
     let day = allowance.day_of(at);
+    // The first instant of a local day: its midnight or, where a clock change skips
+    // midnight, the first local minute after it that exists.
     let bound = |d: chrono::NaiveDate| {
-        let local = d
+        let midnight = d
             .and_hms_opt(0, 0, 0)
             .expect("midnight exists as a naive time");
-        // The earliest instant of the local day (a day that starts in a DST gap starts later).
-        allowance
-            .time_zone
-            .from_local_datetime(&local)
-            .earliest()
-            .map_or(i64::MIN, |t| micros(t.with_timezone(&Utc)))
+        (0..24 * 60)
+            .find_map(|minute| {
+                let local = midnight + chrono::Duration::minutes(minute);
+                allowance.time_zone.from_local_datetime(&local).earliest()
+            })
+            .map_or(i64::MAX, |t| micros(t.with_timezone(&Utc)))
     };
     let (start, end) = (bound(day), bound(day.succ_opt().unwrap_or(day)));
     let given: i64 = tx
@@ -165,7 +167,9 @@ pub(super) fn allowance_refusal(
 impl SqliteLedger {
     /// Makes this ledger a till's: from now on every decision it writes is also a record of
     /// the till's journal, MACed with `key` ([`JournalKey::from_key`] on the till). A ledger
-    /// file belongs to one till: opening it with another till's key fails.
+    /// file belongs to one till: opening it with another till's key fails, and opening it
+    /// without a key leaves it read-only (writes fail with [`SyncError::NoJournal`]), so no
+    /// decision escapes the journal.
     ///
     /// # Errors
     /// [`SyncError::WrongMerchant`], [`SyncError::WrongTill`] (as [`LedgerError::Sync`]);
@@ -178,19 +182,21 @@ impl SqliteLedger {
             }
             .into());
         }
-        self.write(|tx| match meta(tx, "journal_till").map_err(sqlite_error)? {
-            Some(held) if held != i64::from(key.till().0) => Err(SyncError::WrongTill {
-                expected: TillId(held as u32),
-                found: key.till(),
-            }
-            .into()),
-            Some(_) => Ok(()),
-            None => set_meta(tx, "journal_till", i64::from(key.till().0)).map_err(sqlite_error),
-        })?;
+        let till = key.till();
         self.till = Some(TillJournal {
             key,
             allowance: None,
         });
+        self.write(|tx| match meta(tx, "journal_till").map_err(sqlite_error)? {
+            Some(held) if held != i64::from(till.0) => Err(SyncError::WrongTill {
+                expected: TillId(held as u32),
+                found: till,
+            }
+            .into()),
+            Some(_) => Ok(()),
+            None => set_meta(tx, "journal_till", i64::from(till.0)).map_err(sqlite_error),
+        })?;
+        self.journaled_file = true;
         Ok(self)
     }
 
@@ -231,18 +237,21 @@ impl SqliteLedger {
     }
 
     /// The records the head office has not acknowledged, at most `max_records` of them from
-    /// the oldest, as the bytes of a [`JournalBatch`]. A batch with no record still carries the
-    /// till's deny-list version, so the answer brings the delta.
+    /// the oldest, as the bytes of a [`JournalBatch`] stamped with `at` (the till's clock). A
+    /// batch with no record still carries the till's deny-list version, so the answer brings
+    /// the delta. The till remembers its latest export: only the answer to that one counts as
+    /// a sync for [`OfflineAllowance::max_since_sync`].
     ///
     /// # Errors
-    /// [`SyncError::NoJournal`]; storage errors.
-    pub fn export_journal(&self, max_records: usize) -> Result<Vec<u8>, LedgerError> {
+    /// [`SyncError::NoJournal`]; [`LedgerError::ImplausibleInstant`]; storage errors.
+    pub fn export_journal(
+        &self,
+        max_records: usize,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<u8>, LedgerError> {
+        crate::ledger::check_instant(at)?;
         let till = self.till_journal()?;
-        let mut session = self.lock();
-        // One read transaction: the records and the state they follow from, as of one moment.
-        let c = session.conn.transaction().map_err(sqlite_error)?;
-        let batch = {
-            let c = &c;
+        self.write(|c| {
             let acknowledged = meta(c, "acknowledged_through")
                 .map_err(sqlite_error)?
                 .map_or(0, uint);
@@ -275,35 +284,41 @@ impl SqliteLedger {
                     .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .map_err(sqlite_error)?;
-            JournalBatch {
+            let bytes = JournalBatch {
                 merchant: self.merchant,
                 till: till.key.till(),
                 deny_list_version: load_deny_list(c, self)?.version(),
+                exported_at: uint(micros(at)),
                 previous,
                 records,
             }
-        };
-        drop(c);
-        self.file.check()?;
-        Ok(batch.encode())
+            .encode();
+            let digest = i64::from_le_bytes(JournalBatch::digest(&bytes));
+            set_meta(c, "last_export", digest).map_err(sqlite_error)?;
+            Ok(bytes)
+        })
     }
 
     /// Applies the head office's acknowledgement: records up to its `through` are delivered,
     /// and its deny-list delta (checked against the pinned `root` key) joins the till's list.
-    /// Both in one transaction, with `at` as the time of this sync. An older acknowledgement
-    /// arriving late moves nothing back; a delta from another version than the one held is
-    /// skipped (the next sync brings the right one).
+    /// Both in one transaction. When it answers the till's latest export, `at` (the till's
+    /// clock) becomes the time of its last sync; an older answer arriving late, or replayed,
+    /// moves nothing back and does not count as a sync. A delta from another version than the
+    /// one held is skipped (the next sync brings the right one).
     ///
     /// # Errors
     /// [`LedgerError::Sync`] for bytes not from the head office for this till (forged,
     /// altered, another till's) or acknowledging records never written;
-    /// [`LedgerError::DenyList`] for a delta that does not check. Nothing changes on an error.
+    /// [`LedgerError::DenyList`] for a delta that does not check against `root` (after a root
+    /// key rotation, pin the new key first); [`LedgerError::ImplausibleInstant`]. Nothing
+    /// changes on an error.
     pub fn apply_sync_ack(
         &self,
         ack: &[u8],
         root: &PublicKey,
         at: DateTime<Utc>,
     ) -> Result<SyncStatus, LedgerError> {
+        crate::ledger::check_instant(at)?;
         let till = self.till_journal()?;
         let ack = SyncAck::open(ack, &till.key)?;
         self.write(|tx| {
@@ -320,7 +335,11 @@ impl SqliteLedger {
                 .map_or(0, uint);
             set_meta(tx, "acknowledged_through", int(held.max(ack.through)))
                 .map_err(sqlite_error)?;
-            set_meta(tx, "last_sync_at", micros(at)).map_err(sqlite_error)?;
+            // Only the answer to the latest export proves the till reached the head office now.
+            let latest = meta(tx, "last_export").map_err(sqlite_error)?;
+            if latest == Some(i64::from_le_bytes(ack.batch)) {
+                set_meta(tx, "last_sync_at", micros(at)).map_err(sqlite_error)?;
+            }
             if !ack.deny_list_delta.is_empty() {
                 let mut list = load_deny_list(tx, self)?;
                 match list.apply_delta(&ack.deny_list_delta, root) {

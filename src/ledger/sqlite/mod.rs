@@ -326,6 +326,8 @@ pub struct SqliteLedger {
     conn: Mutex<Session>,
     /// A till's journal key and offline policy (`with_journal`).
     till: Option<TillJournal>,
+    /// The file is a till's (it has a journal): writes need the journal key.
+    journaled_file: bool,
 }
 
 /// The connection and its recent writes.
@@ -474,6 +476,13 @@ impl SqliteLedger {
         arm_deadline(busy_timeout);
         schema::open(&mut conn, &shown, merchant)?;
         integrity::check(&conn, &shown)?;
+        let journaled_file = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'journal_till')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sqlite_error)?;
         file.check()?;
         Ok(SqliteLedger {
             merchant,
@@ -485,6 +494,7 @@ impl SqliteLedger {
                 burst_start: None,
             }),
             till: None,
+            journaled_file,
         })
     }
 
@@ -557,6 +567,9 @@ impl SqliteLedger {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
+        if self.journaled_file && self.till.is_none() {
+            return Err(crate::journal::SyncError::NoJournal.into());
+        }
         let mut session = self.lock();
         let back_to_back = session.last_commit.is_some_and(|t| t.elapsed() < WRITE_GAP);
         match session.burst_start {
