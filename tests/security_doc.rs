@@ -44,7 +44,8 @@ fn every_test_named_in_security_md_exists() {
 }
 
 /// Whether `source` has a test called `name`: a `#[test]` function, or a function run as a
-/// test against both ledgers by a `both_ledgers!(…)` list in the same file.
+/// test against both ledgers (or both head-office stores) by a `both_ledgers!(…)` (or
+/// `on_both_stores!(…)`) list in the same file.
 fn is_test(source: &str, name: &str) -> bool {
     let signature = format!("fn {name}(");
     let Some(at) = source.find(&signature) else {
@@ -61,10 +62,14 @@ fn is_test(source: &str, name: &str) -> bool {
     if above.iter().any(|l| l.trim() == "#[test]") || own_line.contains("#[test]") {
         return true;
     }
-    source.split("both_ledgers!(").skip(1).any(|list| {
-        let list = &list[..list.find(')').unwrap_or(list.len())];
-        list.split(',').any(|n| n.trim() == name)
-    })
+    ["both_ledgers!(", "on_both_stores!("]
+        .iter()
+        .any(|macro_call| {
+            source.split(macro_call).skip(1).any(|list| {
+                let list = &list[..list.find(')').unwrap_or(list.len())];
+                list.split(',').any(|n| n.trim() == name)
+            })
+        })
 }
 
 #[test]
