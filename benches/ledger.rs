@@ -197,7 +197,7 @@ fn head_office_ingest(c: &mut Criterion, dir: &std::path::Path, next_id: &Atomic
                 let path = dir.join(format!("hq-{}.sync", files.fetch_add(1, Ordering::Relaxed)));
                 let hq = HeadOffice::create(&path, MERCHANT, secret(), root.clone()).unwrap();
                 let start = Instant::now();
-                let ingested = hq.ingest(&batch, at("2026-06-02T00:00:00Z")).unwrap();
+                let ingested = hq.ingest(&batch).unwrap();
                 total += start.elapsed();
                 assert_eq!(ingested.new_records, RECORDS as usize);
                 drop(hq);
@@ -222,7 +222,7 @@ fn head_office_ingest(c: &mut Criterion, dir: &std::path::Path, next_id: &Atomic
                     )
                     .unwrap();
                     let start = Instant::now();
-                    let ingested = hq.ingest(&batch, at("2026-06-02T00:00:00Z")).unwrap();
+                    let ingested = hq.ingest(&batch).unwrap();
                     total += start.elapsed();
                     assert_eq!(ingested.new_records, RECORDS as usize);
                 }

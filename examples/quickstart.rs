@@ -512,7 +512,7 @@ fn offline_tills_and_the_head_office(
     let sync =
         |till: &SqliteLedger, at| -> Result<head_office::Ingested, Box<dyn std::error::Error>> {
             let batch = till.export_journal(1_000, at)?; // bytes: send them any way you like
-            let answer = hq.ingest(&batch, at)?;
+            let answer = hq.ingest(&batch)?;
             till.apply_sync_ack(&answer.ack, &root.public_key(), at)?;
             Ok(answer)
         };

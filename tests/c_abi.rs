@@ -1044,9 +1044,7 @@ fn offline_c_tills_journal_sync_and_refuse_what_another_till_spent() {
             .unwrap();
         let printed = String::from_utf8(out.stdout).unwrap();
         assert!(printed.starts_with("EXPORTED bytes="), "{printed}");
-        let ingested = hq
-            .ingest(&std::fs::read(&batch).unwrap(), at(NOON))
-            .unwrap();
+        let ingested = hq.ingest(&std::fs::read(&batch).unwrap()).unwrap();
         let ack = dir.path().join(format!("ack-{n}.bin"));
         std::fs::write(&ack, &ingested.ack).unwrap();
         let out = Command::new(program)
@@ -1106,10 +1104,7 @@ fn offline_c_tills_journal_sync_and_refuse_what_another_till_spent() {
     );
     // A forged acknowledgement changes nothing.
     let forged = dir.path().join("forged.bin");
-    let mut bytes = hq
-        .ingest(&hq_batch(&tills[0].0, &hq), at(NOON))
-        .unwrap()
-        .ack;
+    let mut bytes = hq.ingest(&hq_batch(&tills[0].0, &hq)).unwrap().ack;
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&forged, bytes).unwrap();

@@ -76,18 +76,6 @@ fn ledger_path() -> PathBuf {
     PathBuf::from(std::env::var_os("O2OKIT_LEDGER").expect("O2OKIT_LEDGER set"))
 }
 
-/// Tiny deterministic generator for test schedules (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 fn race() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.db");

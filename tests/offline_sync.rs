@@ -3,11 +3,11 @@
 //! the faults a link and a franchise can cause.
 #![cfg(feature = "sqlite")]
 
-#[cfg(feature = "postgres")]
 #[path = "common/mod.rs"]
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::Rng;
 use o2okit::head_office::Conflict;
 use o2okit::journal::{JournalBatch, JournalEntry};
 use o2okit::*;
@@ -17,24 +17,6 @@ use std::path::Path;
 const MERCHANT: MerchantId = MerchantId(7);
 const DAILY_CAP: u64 = 100_000;
 const MAX_OFFLINE_DISCOUNT: u64 = 3_000;
-
-/// A small deterministic generator (xorshift64*), so a failing day can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 fn secret() -> MerchantSecret {
     MerchantSecret::from_bytes(&[0x5a; 32]).unwrap()
@@ -94,7 +76,7 @@ fn till_ledger(dir: &Path, hq: &HeadOffice, till: TillId) -> SqliteLedger {
 /// One full sync: every unacknowledged record up, the answer down.
 fn sync(ledger: &SqliteLedger, hq: &HeadOffice, at: DateTime<Utc>) -> head_office::Ingested {
     let batch = ledger.export_journal(10_000, at).unwrap();
-    let ingested = hq.ingest(&batch, at).unwrap();
+    let ingested = hq.ingest(&batch).unwrap();
     ledger
         .apply_sync_ack(&ingested.ack, &root().public_key(), at)
         .unwrap();
@@ -246,7 +228,7 @@ fn a_day_of_a_chain_with_tills_cut_off_at_random(dir: &Path, hq: &HeadOffice) {
             if rng.chance(10) {
                 // The link delivers a batch twice: the second changes nothing.
                 let again = hq
-                    .ingest(&tills[t].ledger.export_journal(10_000, at).unwrap(), at)
+                    .ingest(&tills[t].ledger.export_journal(10_000, at).unwrap())
                     .unwrap();
                 assert_eq!(again.new_records, 0);
                 assert_eq!(again.through, ingested.through);
@@ -469,21 +451,21 @@ fn a_batch_twice_or_out_of_order_converges(dir: &Path, hq: &HeadOffice) {
     let bytes = till.export_journal(100, at()).unwrap();
     let batch = JournalBatch::decode(&bytes).unwrap();
     // The second half first: held, but not acknowledged past the gap.
-    let late = hq.ingest(&slice(&batch, 5..10), at()).unwrap();
+    let late = hq.ingest(&slice(&batch, 5..10)).unwrap();
     assert_eq!(
         (late.new_records, late.through, late.missing.clone()),
         (5, 0, vec![(1, 5)])
     );
     let ack = SyncAck::open(&late.ack, &hq.journal_key(TillId(1))).unwrap();
     assert_eq!((ack.through, ack.missing), (0, vec![(1, 5)]));
-    let first = hq.ingest(&slice(&batch, 0..5), at()).unwrap();
+    let first = hq.ingest(&slice(&batch, 0..5)).unwrap();
     assert_eq!((first.new_records, first.through), (5, 10));
-    let whole = hq.ingest(&bytes, at()).unwrap();
+    let whole = hq.ingest(&bytes).unwrap();
     assert_eq!(
         (whole.new_records, whole.duplicates, whole.through),
         (0, 10, 10)
     );
-    let overlap = hq.ingest(&slice(&batch, 3..8), at()).unwrap();
+    let overlap = hq.ingest(&slice(&batch, 3..8)).unwrap();
     assert_eq!((overlap.new_records, overlap.duplicates), (0, 5));
     assert_eq!(hq.entries(TillId(1)).unwrap().len(), 10);
     // Acknowledgements applied out of order never move back.
@@ -511,14 +493,14 @@ fn a_batch_twice_or_out_of_order_converges(dir: &Path, hq: &HeadOffice) {
 fn a_gap_is_reported_and_filled_by_the_next_export(dir: &Path, hq: &HeadOffice) {
     let till = till_with_records(dir, hq, 10);
     let batch = JournalBatch::decode(&till.export_journal(100, at()).unwrap()).unwrap();
-    hq.ingest(&slice(&batch, 0..3), at()).unwrap();
-    let gapped = hq.ingest(&slice(&batch, 6..10), at()).unwrap();
+    hq.ingest(&slice(&batch, 0..3)).unwrap();
+    let gapped = hq.ingest(&slice(&batch, 6..10)).unwrap();
     assert_eq!((gapped.through, gapped.missing.clone()), (3, vec![(4, 6)]));
     till.apply_sync_ack(&gapped.ack, &root().public_key(), at())
         .unwrap();
     let resent = JournalBatch::decode(&till.export_journal(100, at()).unwrap()).unwrap();
     assert_eq!(resent.range(), Some((4, 10)));
-    let filled = hq.ingest(&resent.encode(), at()).unwrap();
+    let filled = hq.ingest(&resent.encode()).unwrap();
     assert_eq!(
         (filled.new_records, filled.duplicates, filled.through),
         (3, 4, 10)
@@ -531,7 +513,7 @@ fn truncated_edited_or_forked_batches_are_refused_whole(dir: &Path, hq: &HeadOff
     let bytes = till.export_journal(100, at()).unwrap();
     for cut in [1, 10, 40, bytes.len() / 2, bytes.len() - 1] {
         assert!(matches!(
-            hq.ingest(&bytes[..cut], at()),
+            hq.ingest(&bytes[..cut]),
             Err(LedgerError::Sync(SyncError::Malformed(_)))
         ));
     }
@@ -543,7 +525,7 @@ fn truncated_edited_or_forked_batches_are_refused_whole(dir: &Path, hq: &HeadOff
         .into_bytes();
     assert_ne!(batch.records[3].payload, text.as_bytes());
     assert_eq!(
-        hq.ingest(&batch.encode(), at()).unwrap_err(),
+        hq.ingest(&batch.encode()).unwrap_err(),
         LedgerError::Sync(SyncError::BrokenChain {
             till: TillId(1),
             seq: 4
@@ -556,14 +538,14 @@ fn truncated_edited_or_forked_batches_are_refused_whole(dir: &Path, hq: &HeadOff
         r.seq -= 1;
     }
     assert!(matches!(
-        hq.ingest(&batch.encode(), at()),
+        hq.ingest(&batch.encode()),
         Err(LedgerError::Sync(SyncError::BrokenChain { seq: 3, .. }))
     ));
     // Another till's key cannot write this till's journal.
     let mut batch = JournalBatch::decode(&bytes).unwrap();
     batch.till = TillId(2);
     assert!(matches!(
-        hq.ingest(&batch.encode(), at()),
+        hq.ingest(&batch.encode()),
         Err(LedgerError::Sync(SyncError::BrokenChain { .. }))
     ));
     assert_eq!(
@@ -572,14 +554,14 @@ fn truncated_edited_or_forked_batches_are_refused_whole(dir: &Path, hq: &HeadOff
         "nothing stored"
     );
     // A second ledger file claiming the same till: its record 1 differs from the one held.
-    hq.ingest(&bytes, at()).unwrap();
+    hq.ingest(&bytes).unwrap();
     let other = SqliteLedger::create(dir.join("impostor.ledger"), MERCHANT)
         .unwrap()
         .with_journal(hq.journal_key(TillId(1)))
         .unwrap();
     other.revoke(VoucherId(9), at()).unwrap();
     assert_eq!(
-        hq.ingest(&other.export_journal(10, at()).unwrap(), at())
+        hq.ingest(&other.export_journal(10, at()).unwrap())
             .unwrap_err(),
         LedgerError::Sync(SyncError::Forked {
             till: TillId(1),
@@ -591,9 +573,7 @@ fn truncated_edited_or_forked_batches_are_refused_whole(dir: &Path, hq: &HeadOff
 
 fn forged_or_altered_acknowledgements_change_nothing(dir: &Path, hq: &HeadOffice) {
     let till = till_with_records(dir, hq, 4);
-    let ingested = hq
-        .ingest(&till.export_journal(100, at()).unwrap(), at())
-        .unwrap();
+    let ingested = hq.ingest(&till.export_journal(100, at()).unwrap()).unwrap();
     let root = root().public_key();
     let forged = SyncAck {
         merchant: MERCHANT,
@@ -631,7 +611,7 @@ fn forged_or_altered_acknowledgements_change_nothing(dir: &Path, hq: &HeadOffice
     let status = till.apply_sync_ack(&ingested.ack, &root, later).unwrap();
     assert_eq!(status.last_sync_at, Some(at()));
     // The answer to the latest export does.
-    let answer = hq.ingest(&newer, later).unwrap();
+    let answer = hq.ingest(&newer).unwrap();
     let status = till.apply_sync_ack(&answer.ack, &root, later).unwrap();
     assert_eq!(status.last_sync_at, Some(later));
 }
@@ -926,9 +906,9 @@ fn a_void_that_arrives_before_its_redemption_still_counts(dir: &Path, hq: &HeadO
     // The redemption and its void travel in different batches; the void's arrives first.
     let n = batch.records.len();
     assert_eq!(n, 2, "a redemption and its void");
-    let late = hq.ingest(&slice(&batch, 1..2), t0).unwrap();
+    let late = hq.ingest(&slice(&batch, 1..2)).unwrap();
     assert_eq!((late.new_records, late.through), (1, 0));
-    let first = hq.ingest(&slice(&batch, 0..1), t0).unwrap();
+    let first = hq.ingest(&slice(&batch, 0..1)).unwrap();
     assert_eq!(first.through, 2);
     assert_eq!(hq.voucher_uses(VoucherId(9)).unwrap(), (0, 0));
     assert!(hq.conflicts().unwrap().is_empty());

@@ -152,26 +152,6 @@ fn on_threads<T: Send + 'static>(f: impl Fn(usize) -> T + Send + Sync + 'static)
     handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
-/// Tiny deterministic generator for test schedules (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn shuffled(&mut self, n: u64) -> Vec<u64> {
-        let mut order: Vec<u64> = (1..=n).collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, (self.next() % (i as u64 + 1)) as usize);
-        }
-        order
-    }
-}
-
 fn single_use(id: u64) -> Voucher {
     amount_off(id, 500)
 }

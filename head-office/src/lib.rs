@@ -82,7 +82,7 @@ fn octets(bytes: Vec<u8>) -> Response {
 }
 
 async fn ingest(State(office): State<Arc<HeadOffice>>, batch: Bytes) -> Result<Response, Failure> {
-    let ingested = blocking(office, move |o| o.ingest(&batch, chrono::Utc::now())).await?;
+    let ingested = blocking(office, move |o| o.ingest(&batch)).await?;
     Ok(octets(ingested.ack))
 }
 

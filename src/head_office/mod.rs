@@ -203,11 +203,6 @@ impl HeadOffice {
         JournalKey::derive(&self.secret, self.merchant, till)
     }
 
-    /// The journal key of `till`, as [`HeadOffice::journal_key`] (for the ingest body).
-    fn key_of(&self, till: TillId) -> JournalKey {
-        self.journal_key(till)
-    }
-
     /// Ingests a till's batch and answers it. Idempotent: a record already held is counted
     /// as a duplicate and changes nothing. Every MAC is checked before anything is stored.
     ///
@@ -215,11 +210,10 @@ impl HeadOffice {
     /// [`LedgerError::Sync`]: malformed bytes, another merchant's batch, a broken MAC chain
     /// (an edited, deleted or reordered record), a record that differs from the one held
     /// ([`SyncError::Forked`]); storage errors. Nothing is stored on an error.
-    pub fn ingest(&self, batch: &[u8], at: DateTime<Utc>) -> Result<Ingested, LedgerError> {
-        let _ = at; // the acknowledgement carries no time: the till stamps its own sync
+    pub fn ingest(&self, batch: &[u8]) -> Result<Ingested, LedgerError> {
         let digest = JournalBatch::digest(batch);
         let batch = JournalBatch::decode(batch)?;
-        let key = self.key_of(batch.till);
+        let key = self.journal_key(batch.till);
         batch.check(&key)?;
         let entries = batch
             .records

@@ -17,6 +17,38 @@ pub const SYSTEM_LIBS: [&str; 7] = [
     "-lc",
 ];
 
+/// A small deterministic generator for test schedules (xorshift64*), so a failing run can be
+/// replayed from its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    /// 1..=n in a shuffled order (Fisher-Yates).
+    pub fn shuffled(&mut self, n: u64) -> Vec<u64> {
+        let mut order: Vec<u64> = (1..=n).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, (self.next() % (i as u64 + 1)) as usize);
+        }
+        order
+    }
+}
+
 pub fn key(byte: u8) -> SigningKey {
     SigningKey::from_bytes(&[byte; 32]).unwrap()
 }
