@@ -71,6 +71,7 @@
 #![warn(missing_docs)]
 
 pub mod analytics;
+pub mod campaign;
 pub mod deny_list;
 mod error;
 #[cfg(feature = "capi")]

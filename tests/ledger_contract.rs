@@ -27,6 +27,8 @@ both_ledgers!(
     a_voided_sale_cannot_be_replayed,
     a_key_reused_for_another_member_or_basket_is_a_conflict,
     receipts_keep_microseconds_and_replay_equal,
+    the_latest_marketing_choice_wins,
+    offers_are_personal_vouchers_as_first_issued,
 );
 
 fn single_use_is_spent_once(ledger: &dyn Ledger) {
@@ -393,4 +395,69 @@ fn receipts_keep_microseconds_and_replay_equal(ledger: &dyn Ledger) {
     assert_eq!(first.at, at("2026-06-15T04:00:00.123456Z"));
     assert_eq!(redeem(ledger, &a, "micro").unwrap(), (first.clone(), true));
     assert_eq!(ledger.receipt(first.id).unwrap(), Some(first));
+}
+
+fn the_latest_marketing_choice_wins(ledger: &dyn Ledger) {
+    assert_eq!(ledger.marketing_opt_outs().unwrap(), []);
+    let (m1, m2, m3) = (MemberId(11), MemberId(12), MemberId(13));
+    ledger
+        .set_marketing_opt_out(m2, true, at("2026-06-10T00:00:00Z"))
+        .unwrap();
+    ledger
+        .set_marketing_opt_out(m1, true, at("2026-06-10T00:00:00Z"))
+        .unwrap();
+    assert_eq!(ledger.marketing_opt_outs().unwrap(), [m1, m2]);
+    // m1 opts back in; a stale opt-out recorded later (a till's journal arriving late) does
+    // not undo that.
+    ledger
+        .set_marketing_opt_out(m1, false, at("2026-06-12T00:00:00Z"))
+        .unwrap();
+    ledger
+        .set_marketing_opt_out(m1, true, at("2026-06-11T00:00:00Z"))
+        .unwrap();
+    // At the same instant, the later call wins.
+    ledger
+        .set_marketing_opt_out(m3, true, at("2026-06-12T00:00:00Z"))
+        .unwrap();
+    ledger
+        .set_marketing_opt_out(m3, false, at("2026-06-12T00:00:00Z"))
+        .unwrap();
+    ledger
+        .set_marketing_opt_out(m2, true, at("2026-06-13T00:00:00Z"))
+        .unwrap();
+    assert_eq!(ledger.marketing_opt_outs().unwrap(), [m2]);
+}
+
+fn offers_are_personal_vouchers_as_first_issued(ledger: &dyn Ledger) {
+    let personal = |id: u64, member: u64| {
+        amount_off(id, 500)
+            .for_member(MemberId(member))
+            .campaign(CampaignId(7))
+    };
+    let day = |d: u32| at(&format!("2026-06-{d:02}T08:00:00Z"));
+    ledger.record_issue(&personal(1, 100), day(1)).unwrap();
+    ledger
+        .record_issues(
+            &[personal(2, 100), personal(3, 200), amount_off(4, 500)],
+            day(5),
+        )
+        .unwrap();
+    // Recording again keeps the first issue instant.
+    ledger.record_issue(&personal(1, 100), day(9)).unwrap();
+    let offers = ledger.offers_since(day(1)).unwrap();
+    let seen: Vec<(u64, u64, i64)> = offers
+        .iter()
+        .map(|o| (o.voucher.0, o.member.0, o.issued_at.timestamp()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (1, 100, day(1).timestamp()),
+            (2, 100, day(5).timestamp()),
+            (3, 200, day(5).timestamp())
+        ]
+    );
+    assert!(offers.iter().all(|o| o.campaign == Some(CampaignId(7))));
+    assert_eq!(ledger.offers_since(day(2)).unwrap().len(), 2);
+    assert_eq!(ledger.offers_since(day(6)).unwrap(), []);
 }

@@ -430,7 +430,7 @@ fn schema_checks(admin: &str) {
         PgLedger::connect(&db, MERCHANT).unwrap_err(),
         LedgerError::SchemaTooNew {
             found: 99,
-            supported: 2
+            supported: 3
         }
     );
     assert_eq!(psql(&db, "SELECT version FROM o2okit_schema"), "99");

@@ -26,3 +26,5 @@ pub use segments::{
     DueMember, MemberSummary, RfmScore, Segment, due_again, lapsed_regulars, member_summaries, rfm,
 };
 pub use svg::cohort_heatmap;
+
+pub(crate) use segments::due_rhythm;

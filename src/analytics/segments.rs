@@ -172,12 +172,9 @@ pub fn due_again(log: &VisitLog, as_of: DateTime<Utc>, late: f64) -> Vec<DueMemb
     let now = as_of.timestamp();
     let mut due: Vec<DueMember> = member_summaries(log)
         .into_iter()
-        .filter(|s| s.visits >= 3 && s.last_visit > s.first_visit)
         .filter_map(|summary| {
-            let rhythm =
-                (summary.last_visit - summary.first_visit) as f64 / (summary.visits - 1) as f64;
-            let since = (now - summary.last_visit) as f64;
-            (since >= rhythm * late && since <= rhythm * 4.0).then(|| DueMember {
+            let (rhythm, since) = due_rhythm(&summary, now, late)?;
+            Some(DueMember {
                 rhythm_days: rhythm / DAY,
                 days_since_last: since / DAY,
                 summary,
@@ -189,6 +186,17 @@ pub fn due_again(log: &VisitLog, as_of: DateTime<Utc>, late: f64) -> Vec<DueMemb
         ratio(b).total_cmp(&ratio(a))
     });
     due
+}
+
+/// A member's average seconds between visits and seconds since the last one, when they are
+/// due at `now` by [`due_again`]'s rule.
+pub(crate) fn due_rhythm(summary: &MemberSummary, now: i64, late: f64) -> Option<(f64, f64)> {
+    if summary.visits < 3 || summary.last_visit <= summary.first_visit {
+        return None;
+    }
+    let rhythm = (summary.last_visit - summary.first_visit) as f64 / (summary.visits - 1) as f64;
+    let since = (now - summary.last_visit) as f64;
+    (since >= rhythm * late && since <= rhythm * 4.0).then_some((rhythm, since))
 }
 
 #[cfg(test)]

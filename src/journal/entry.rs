@@ -46,6 +46,15 @@ pub enum JournalEntry {
         /// The visit.
         visit: VisitEvent,
     },
+    /// A member opted out of marketing, or back in.
+    MarketingChoice {
+        /// The member.
+        member: crate::ids::MemberId,
+        /// Whether they opted out.
+        opted_out: bool,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// A member checked in by scanning the store's code.
     CheckedIn {
         /// The visit recorded.
@@ -87,7 +96,9 @@ impl JournalEntry {
     pub fn at(&self) -> DateTime<Utc> {
         match self {
             JournalEntry::Redeemed { receipt, .. } => receipt.at,
-            JournalEntry::Voided { at, .. } | JournalEntry::Revoked { at, .. } => *at,
+            JournalEntry::Voided { at, .. }
+            | JournalEntry::Revoked { at, .. }
+            | JournalEntry::MarketingChoice { at, .. } => *at,
             JournalEntry::Moved { movement } => movement.at,
             JournalEntry::Visited { visit } | JournalEntry::CheckedIn { visit, .. } => visit.at,
         }

@@ -7,8 +7,8 @@ use super::members::{
 };
 use super::record::VoucherRecord;
 use super::{
-    Account, Ledger, LedgerError, LedgerEvent, Movement, MovementRequest, Receipt, ReceiptId,
-    RedeemOutcome, RedeemRequest, VisitEvent, check_instant, check_merchant, check_void,
+    Account, Ledger, LedgerError, LedgerEvent, Movement, MovementRequest, Offer, Receipt,
+    ReceiptId, RedeemOutcome, RedeemRequest, VisitEvent, check_instant, check_merchant, check_void,
     history_of, ledger_instant, recorded_movement, recorded_receipt, replay, visit_of,
 };
 use crate::ids::{MemberId, MerchantId, StoreId, VoucherId};
@@ -37,6 +37,10 @@ struct State {
     card_serials: HashMap<u64, usize>,
     /// Every check-in by member and store.
     check_ins: HashMap<(MemberId, StoreId), Vec<RecordedCheckIn>>,
+    /// Each member's latest marketing choice: opted out, and when.
+    opt_outs: HashMap<MemberId, (bool, DateTime<Utc>)>,
+    /// Personal vouchers, keyed by voucher.
+    offers: HashMap<VoucherId, Offer>,
 }
 
 /// A check-in as recorded: its clock hour and its code's step (`None` for a printed code).
@@ -76,6 +80,14 @@ impl Ledger for MemoryLedger {
         check_merchant(self.merchant, voucher.merchant)?;
         let mut state = self.lock();
         let record = VoucherRecord::issued(state.vouchers.get(&voucher.id).cloned(), voucher, at)?;
+        if let (Some(member), Some(issued_at)) = (voucher.member, record.issued_at) {
+            state.offers.entry(voucher.id).or_insert(Offer {
+                voucher: voucher.id,
+                member,
+                campaign: voucher.campaign,
+                issued_at,
+            });
+        }
         state.vouchers.insert(voucher.id, record);
         Ok(())
     }
@@ -332,6 +344,46 @@ impl Ledger for MemoryLedger {
             .card_serials
             .get(&card.serial())
             .map(|&i| state.members[i].1.clone()))
+    }
+
+    fn set_marketing_opt_out(
+        &self,
+        member: MemberId,
+        opted_out: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        check_instant(at)?;
+        let at = ledger_instant(at);
+        let mut state = self.lock();
+        let choice = state.opt_outs.entry(member).or_insert((opted_out, at));
+        if at >= choice.1 {
+            *choice = (opted_out, at);
+        }
+        Ok(())
+    }
+
+    fn marketing_opt_outs(&self) -> Result<Vec<MemberId>, LedgerError> {
+        let mut out: Vec<MemberId> = self
+            .lock()
+            .opt_outs
+            .iter()
+            .filter(|(_, (opted_out, _))| *opted_out)
+            .map(|(m, _)| *m)
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    fn offers_since(&self, since: DateTime<Utc>) -> Result<Vec<Offer>, LedgerError> {
+        let mut offers: Vec<Offer> = self
+            .lock()
+            .offers
+            .values()
+            .filter(|o| o.issued_at >= since)
+            .copied()
+            .collect();
+        offers.sort_by_key(|o| (o.issued_at, o.voucher));
+        Ok(offers)
     }
 
     fn members(&self) -> Result<Vec<Member>, LedgerError> {

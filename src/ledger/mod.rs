@@ -436,6 +436,20 @@ pub struct VisitEvent {
     pub discount_minor: u64,
 }
 
+/// A personal voucher the ledger recorded as issued: what campaigns' frequency caps count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offer {
+    /// The voucher.
+    pub voucher: VoucherId,
+    /// The member it is bound to.
+    pub member: MemberId,
+    /// Its campaign, if any.
+    pub campaign: Option<CampaignId>,
+    /// When it was first recorded as issued.
+    pub issued_at: DateTime<Utc>,
+}
+
 /// Something that happened to a voucher, for its history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "event", deny_unknown_fields)]
@@ -678,6 +692,33 @@ pub trait Ledger: Send + Sync {
     /// # Errors
     /// Storage errors.
     fn members(&self) -> Result<Vec<Member>, LedgerError>;
+
+    /// Records a member's choice about marketing: `opted_out` true stops every campaign from
+    /// targeting them, false lets them be targeted again. The choice made at the latest `at`
+    /// wins, whatever order the calls arrive in (a till's journal may arrive late); at equal
+    /// instants the later call wins. A member the ledger has not enrolled may opt out too.
+    ///
+    /// # Errors
+    /// [`LedgerError::InvalidRequest`] for an instant out of range; storage errors.
+    fn set_marketing_opt_out(
+        &self,
+        member: MemberId,
+        opted_out: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), LedgerError>;
+
+    /// The members opted out of marketing now, ascending.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn marketing_opt_outs(&self) -> Result<Vec<MemberId>, LedgerError>;
+
+    /// The personal vouchers (bound to a member) first recorded as issued at or after
+    /// `since`, by issue time then voucher: what a campaign's frequency cap counts.
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn offers_since(&self, since: DateTime<Utc>) -> Result<Vec<Offer>, LedgerError>;
 
     /// What a till needs to know about a member to verify vouchers: tier from the schedule,
     /// and whether they are new (nothing bought yet: the check-in that enrolled them does not

@@ -57,6 +57,7 @@ pub(crate) mod pool;
 mod rows;
 mod schema;
 
+use super::Offer;
 use super::account::{Account, Movement, MovementRequest};
 use super::members::{
     CheckInOutcome, CheckInRequest, EarlierCheckIns, check_request, free_card_serial, hour_of,
@@ -68,7 +69,7 @@ use super::{
     check_instant, check_merchant, check_void, history_of, recorded_movement, recorded_receipt,
     replay, visit_of,
 };
-use crate::ids::{MemberId, MerchantId, VoucherId};
+use crate::ids::{CampaignId, MemberId, MerchantId, VoucherId};
 use crate::membership::member::{CardNumber, Member};
 use crate::voucher::Voucher;
 use chrono::{DateTime, Utc};
@@ -386,6 +387,19 @@ impl Ledger for PgLedger {
                     let existed = existing.is_some();
                     let record = VoucherRecord::issued(existing, voucher, at)?;
                     store_voucher(tx, merchant, &record, existed)?;
+                    if let (Some(member), Some(issued_at)) = (voucher.member, record.issued_at) {
+                        tx.execute(
+                            "INSERT INTO o2okit_offers (merchant, voucher, member, campaign, \
+                             issued_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                            &[
+                                &merchant,
+                                &int(voucher.id.0),
+                                &int(member.0),
+                                &voucher.campaign.map(|c| i64::from(c.0)),
+                                &micros(issued_at),
+                            ],
+                        )?;
+                    }
                 }
                 Ok(Finish::Commit(()))
             })?;
@@ -654,6 +668,69 @@ impl Ledger for PgLedger {
                 .iter()
                 .map(visit_of_row)
                 .collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn set_marketing_opt_out(
+        &self,
+        member: MemberId,
+        opted_out: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        check_instant(at)?;
+        let merchant = self.id();
+        self.pool.write(|tx| {
+            tx.execute(
+                "INSERT INTO o2okit_marketing_opt_outs (merchant, member, opted_out, at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (merchant, member) DO UPDATE \
+                 SET opted_out = excluded.opted_out, at = excluded.at \
+                 WHERE excluded.at >= o2okit_marketing_opt_outs.at",
+                &[&merchant, &int(member.0), &opted_out, &micros(at)],
+            )?;
+            Ok(Finish::Commit(()))
+        })
+    }
+
+    fn marketing_opt_outs(&self) -> Result<Vec<MemberId>, LedgerError> {
+        let merchant = self.id();
+        self.pool.read(|tx| {
+            let mut members: Vec<MemberId> = tx
+                .query(
+                    "SELECT member FROM o2okit_marketing_opt_outs \
+                     WHERE merchant = $1 AND opted_out",
+                    &[&merchant],
+                )?
+                .iter()
+                .map(|row| MemberId(uint(row.get(0))))
+                .collect();
+            members.sort_unstable();
+            Ok(members)
+        })
+    }
+
+    fn offers_since(&self, since: DateTime<Utc>) -> Result<Vec<Offer>, LedgerError> {
+        let merchant = self.id();
+        self.pool.read(|tx| {
+            let mut offers = tx
+                .query(
+                    "SELECT voucher, member, campaign, issued_at FROM o2okit_offers \
+                     WHERE merchant = $1 AND issued_at >= $2",
+                    &[&merchant, &micros(since)],
+                )?
+                .iter()
+                .map(|row| {
+                    Ok(Offer {
+                        voucher: VoucherId(uint(row.get(0))),
+                        member: MemberId(uint(row.get(1))),
+                        campaign: row
+                            .get::<_, Option<i64>>(2)
+                            .map(|c| CampaignId(u32::try_from(c).unwrap_or(u32::MAX))),
+                        issued_at: instant(row.get(3))?,
+                    })
+                })
+                .collect::<Result<Vec<_>, LedgerError>>()?;
+            offers.sort_by_key(|o| (o.issued_at, o.voucher));
+            Ok(offers)
         })
     }
 

@@ -10,7 +10,7 @@ use crate::ids::MerchantId;
 use crate::ledger::LedgerError;
 
 /// The schema version this build writes and reads.
-pub(super) const VERSION: i32 = 2;
+pub(super) const VERSION: i32 = 3;
 
 const CREATE_SCHEMA_TABLE: &str = "
     CREATE TABLE IF NOT EXISTS o2okit_schema (
@@ -179,6 +179,28 @@ const VERSION_2: &str = "
     UPDATE o2okit_schema SET version = 2;
 ";
 
+/// Version 3: personal vouchers as issued (what campaigns' frequency caps count; vouchers
+/// recorded before this version are not in it) and members' marketing opt-outs.
+const VERSION_3: &str = "
+    CREATE TABLE o2okit_offers (
+        merchant BIGINT NOT NULL REFERENCES o2okit_merchants,
+        voucher BIGINT NOT NULL,
+        member BIGINT NOT NULL,
+        campaign BIGINT,
+        issued_at BIGINT NOT NULL,
+        PRIMARY KEY (merchant, voucher)
+    );
+    CREATE INDEX o2okit_offers_by_time ON o2okit_offers (merchant, issued_at);
+    CREATE TABLE o2okit_marketing_opt_outs (
+        merchant BIGINT NOT NULL REFERENCES o2okit_merchants,
+        member BIGINT NOT NULL,
+        opted_out BOOLEAN NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (merchant, member)
+    );
+    UPDATE o2okit_schema SET version = 3;
+";
+
 /// Creates or migrates the schema, then checks that `merchant` may use the database: it is
 /// registered, or the database serves no merchant yet (the first is registered), or
 /// `register` asks for it. Nothing is written when the schema is newer than this build's or
@@ -199,8 +221,13 @@ pub(super) fn prepare(
             None => {
                 tx.batch(VERSION_1)?;
                 tx.batch(VERSION_2)?;
+                tx.batch(VERSION_3)?;
             }
-            Some(1) => tx.batch(VERSION_2)?,
+            Some(1) => {
+                tx.batch(VERSION_2)?;
+                tx.batch(VERSION_3)?;
+            }
+            Some(2) => tx.batch(VERSION_3)?,
             Some(VERSION) => {}
             Some(found) => {
                 return Err(Failure::Ledger(LedgerError::SchemaTooNew {

@@ -25,9 +25,9 @@ use super::account::{Account, Movement, MovementKind, MovementRequest};
 use super::members::{CheckInOutcome, CheckInRequest, check_request};
 use super::record::{Terms, VoucherRecord};
 use super::{
-    IdempotencyKey, Ledger, LedgerError, LedgerEvent, Receipt, ReceiptId, RedeemOutcome,
+    IdempotencyKey, Ledger, LedgerError, LedgerEvent, Offer, Receipt, ReceiptId, RedeemOutcome,
     RedeemRequest, StorageError, VisitEvent, check_instant, check_merchant, check_void, history_of,
-    recorded_movement, recorded_receipt, replay, visit_of,
+    ledger_instant, recorded_movement, recorded_receipt, replay, visit_of,
 };
 use crate::ids::{CampaignId, MemberId, MerchantId, StoreId, VoucherId};
 use crate::journal::{JournalEntry, RedeemedTerms};
@@ -626,7 +626,23 @@ impl Ledger for SqliteLedger {
                 chunk.iter().try_for_each(|voucher| {
                     let existing = load_record(tx, voucher.id).map_err(sqlite_error)?;
                     let record = VoucherRecord::issued(existing, voucher, at)?;
-                    store_record(tx, &record).map_err(sqlite_error)
+                    store_record(tx, &record).map_err(sqlite_error)?;
+                    if let (Some(member), Some(issued_at)) = (voucher.member, record.issued_at) {
+                        tx.prepare_cached(
+                            "INSERT OR IGNORE INTO offers (voucher, member, campaign, issued_at)
+                             VALUES (?1, ?2, ?3, ?4)",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                int(voucher.id.0),
+                                int(member.0),
+                                voucher.campaign.map(|c| c.0),
+                                micros(issued_at)
+                            ])
+                        })
+                        .map_err(sqlite_error)?;
+                    }
+                    Ok(())
                 })
             })?;
         }
@@ -892,6 +908,61 @@ impl Ledger for SqliteLedger {
                 visit: visit.clone(),
             })
         })
+    }
+
+    fn set_marketing_opt_out(
+        &self,
+        member: MemberId,
+        opted_out: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        check_instant(at)?;
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO marketing_opt_outs (member, opted_out, at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (member) DO UPDATE SET opted_out = excluded.opted_out,
+                     at = excluded.at
+                 WHERE excluded.at >= marketing_opt_outs.at",
+            )
+            .and_then(|mut s| s.execute(params![int(member.0), opted_out, micros(at)]))
+            .map_err(sqlite_error)?;
+            self.journaled(tx, || JournalEntry::MarketingChoice {
+                member,
+                opted_out,
+                at: ledger_instant(at),
+            })
+        })
+    }
+
+    fn marketing_opt_outs(&self) -> Result<Vec<MemberId>, LedgerError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT member FROM marketing_opt_outs WHERE opted_out = 1")?
+                .query_map([], |row| Ok(MemberId(uint(row.get(0)?))))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map(|mut members| {
+            members.sort_unstable();
+            members
+        })
+    }
+
+    fn offers_since(&self, since: DateTime<Utc>) -> Result<Vec<Offer>, LedgerError> {
+        let mut offers = self.read(|c| {
+            c.prepare_cached(
+                "SELECT voucher, member, campaign, issued_at FROM offers WHERE issued_at >= ?1",
+            )?
+            .query_map([micros(since)], |row| {
+                Ok(Offer {
+                    voucher: VoucherId(uint(row.get(0)?)),
+                    member: MemberId(uint(row.get(1)?)),
+                    campaign: row.get::<_, Option<u32>>(2)?.map(CampaignId),
+                    issued_at: instant(row.get(3)?)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        offers.sort_by_key(|o| (o.issued_at, o.voucher));
+        Ok(offers)
     }
 
     fn visits(&self) -> Result<Vec<VisitEvent>, LedgerError> {

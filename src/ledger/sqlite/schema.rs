@@ -15,7 +15,7 @@ use std::path::Path;
 pub(super) const APPLICATION_ID: i64 = 0x4F32_4F4B;
 
 /// The schema version this build writes.
-pub(super) const SCHEMA_VERSION: u32 = 4;
+pub(super) const SCHEMA_VERSION: u32 = 5;
 
 /// `MIGRATIONS[n]` takes a file from version `n` to `n + 1`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -129,6 +129,22 @@ CREATE TABLE journal (
 CREATE TABLE deny_list (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     list BLOB NOT NULL
+);
+"#,
+    r#"
+-- Version 5: personal vouchers as issued (what campaigns' frequency caps count; vouchers
+-- recorded before this version are not in it) and members' marketing opt-outs.
+CREATE TABLE offers (
+    voucher   INTEGER PRIMARY KEY,
+    member    INTEGER NOT NULL,
+    campaign  INTEGER,
+    issued_at INTEGER NOT NULL
+);
+CREATE INDEX offers_by_time ON offers (issued_at);
+CREATE TABLE marketing_opt_outs (
+    member    INTEGER PRIMARY KEY,
+    opted_out INTEGER NOT NULL CHECK (opted_out IN (0, 1)),
+    at        INTEGER NOT NULL
 );
 "#,
 ];

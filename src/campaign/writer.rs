@@ -1,0 +1,210 @@
+//! Bulk issuance out: the signed offers for the merchant's messaging system, and the
+//! assignments (both arms) that the lift report reads back.
+
+use super::error::CampaignError;
+use super::offer::OfferTemplate;
+use super::plan::{Arm, Assignment, CampaignPlan};
+use crate::ids::{CampaignId, MemberId, StoreId, VoucherId};
+use crate::keys::Keyring;
+use std::io::{BufRead, Write};
+
+/// How [`write_offers`] writes each offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OfferFormat {
+    /// One JSON object per line:
+    /// `{"campaign":7,"member":42,"voucher":1001,"valid_until":"2027-01-05T10:00","text":"…"}`
+    /// (`valid_until` is store-local wall-clock time, `null` without an end).
+    JsonLines,
+    /// CSV with the header `campaign,member,voucher,valid_until,text`.
+    Csv,
+}
+
+/// What [`write_offers`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssueSummary {
+    /// Offers written.
+    pub offers: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Offers signed per batch; each thread takes a contiguous part of a batch.
+const BATCH: usize = 1 << 15;
+
+/// Signs every treatment member's voucher of `plan` with `keyring` and writes it to `out` in
+/// `format`, in plan order, on `threads` threads. Memory stays bounded by one batch.
+///
+/// # Errors
+/// [`CampaignError::Offer`] when a voucher cannot be made or signed; [`CampaignError::Io`].
+pub fn write_offers(
+    plan: &CampaignPlan,
+    offer: &OfferTemplate,
+    keyring: &Keyring,
+    format: OfferFormat,
+    threads: usize,
+    out: &mut impl Write,
+) -> Result<IssueSummary, CampaignError> {
+    let treated: Vec<(VoucherId, MemberId)> = plan
+        .assignments
+        .iter()
+        .filter_map(|a| Some((a.voucher?, a.member)))
+        .collect();
+    let mut summary = IssueSummary {
+        offers: 0,
+        bytes: 0,
+    };
+    if format == OfferFormat::Csv {
+        let header = b"campaign,member,voucher,valid_until,text\n";
+        out.write_all(header)?;
+        summary.bytes += header.len() as u64;
+    }
+    let threads = threads.max(1);
+    let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); threads];
+    for batch in treated.chunks(BATCH) {
+        let part = batch.len().div_ceil(threads);
+        let results: Vec<Result<(), CampaignError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .chunks(part)
+                .zip(buffers.iter_mut())
+                .map(|(slice, buffer)| {
+                    scope.spawn(move || {
+                        buffer.clear();
+                        slice.iter().try_for_each(|&(id, member)| {
+                            write_one(plan, offer, keyring, format, id, member, buffer)
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("an offer writer panicked"))
+                .collect()
+        });
+        results.into_iter().collect::<Result<(), _>>()?;
+        for buffer in &buffers[..batch.len().div_ceil(part)] {
+            out.write_all(buffer)?;
+            summary.bytes += buffer.len() as u64;
+        }
+        summary.offers += batch.len() as u64;
+    }
+    out.flush()?;
+    Ok(summary)
+}
+
+fn write_one(
+    plan: &CampaignPlan,
+    offer: &OfferTemplate,
+    keyring: &Keyring,
+    format: OfferFormat,
+    id: VoucherId,
+    member: MemberId,
+    out: &mut Vec<u8>,
+) -> Result<(), CampaignError> {
+    let voucher = offer.personalize(id, member, plan.campaign, plan.at)?;
+    let text = voucher
+        .sign(keyring)
+        .map_err(CampaignError::Offer)?
+        .to_scanner_text();
+    let until = voucher.time.valid_until;
+    let campaign = plan.campaign.0;
+    // Scanner text is Crockford base32 and the time is digits and separators: nothing to
+    // escape in JSON or CSV.
+    match (format, until) {
+        (OfferFormat::JsonLines, Some(until)) => writeln!(
+            out,
+            r#"{{"campaign":{campaign},"member":{},"voucher":{},"valid_until":"{until}","text":"{text}"}}"#,
+            member.0, id.0
+        ),
+        (OfferFormat::JsonLines, None) => writeln!(
+            out,
+            r#"{{"campaign":{campaign},"member":{},"voucher":{},"valid_until":null,"text":"{text}"}}"#,
+            member.0, id.0
+        ),
+        (_, until) => {
+            let until = until.map(|u| u.to_string()).unwrap_or_default();
+            writeln!(out, "{campaign},{},{},{until},{text}", member.0, id.0)
+        }
+    }?;
+    Ok(())
+}
+
+/// The header of an assignments CSV.
+pub const ASSIGNMENTS_HEADER: &str = "campaign,member,home_store,arm,voucher";
+
+/// Writes assignments as CSV ([`ASSIGNMENTS_HEADER`]; `voucher` empty in the holdout).
+///
+/// # Errors
+/// [`CampaignError::Io`].
+pub fn write_assignments_csv(
+    assignments: &[Assignment],
+    out: &mut impl Write,
+) -> Result<(), CampaignError> {
+    writeln!(out, "{ASSIGNMENTS_HEADER}")?;
+    for a in assignments {
+        let voucher = a.voucher.map(|v| v.0.to_string()).unwrap_or_default();
+        writeln!(
+            out,
+            "{},{},{},{},{voucher}",
+            a.campaign.0,
+            a.member.0,
+            a.home_store.0,
+            a.arm.as_str()
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Reads what [`write_assignments_csv`] wrote.
+///
+/// # Errors
+/// [`CampaignError::Csv`] naming the first line that is not an assignment (a treatment row
+/// needs a voucher, a holdout row must not have one); [`CampaignError::Io`].
+pub fn read_assignments_csv(input: impl BufRead) -> Result<Vec<Assignment>, CampaignError> {
+    let mut assignments = Vec::new();
+    for (n, line) in input.lines().enumerate() {
+        let line = line?;
+        let number = n as u64 + 1;
+        let bad = |reason: &str| CampaignError::Csv {
+            line: number,
+            reason: reason.to_owned(),
+        };
+        if n == 0 {
+            if line.trim_end() != ASSIGNMENTS_HEADER {
+                return Err(bad(
+                    "the header is not campaign,member,home_store,arm,voucher",
+                ));
+            }
+            continue;
+        }
+        let fields: Vec<&str> = line.trim_end_matches('\r').split(',').collect();
+        let [campaign, member, store, arm, voucher] = fields[..] else {
+            return Err(bad("expected 5 fields"));
+        };
+        let arm = match arm {
+            "treatment" => Arm::Treatment,
+            "holdout" => Arm::Holdout,
+            _ => return Err(bad("arm is neither treatment nor holdout")),
+        };
+        let voucher = match (arm, voucher) {
+            (Arm::Holdout, "") => None,
+            (Arm::Treatment, v) if !v.is_empty() => Some(VoucherId(
+                v.parse().map_err(|_| bad("voucher is not a u64"))?,
+            )),
+            _ => {
+                return Err(bad(
+                    "a treatment row needs a voucher, a holdout row has none",
+                ));
+            }
+        };
+        assignments.push(Assignment {
+            campaign: CampaignId(campaign.parse().map_err(|_| bad("campaign is not a u32"))?),
+            member: MemberId(member.parse().map_err(|_| bad("member is not a u64"))?),
+            home_store: StoreId(store.parse().map_err(|_| bad("home_store is not a u32"))?),
+            arm,
+            voucher,
+        });
+    }
+    Ok(assignments)
+}
