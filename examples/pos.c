@@ -26,6 +26,10 @@
  * Without VOUCHER_TEXT it reads one line from standard input, as a keyboard-wedge barcode
  * scanner types it (the trailing Enter is fine).
  *
+ * --opt-out MEMBER (or --opt-in MEMBER) records, instead of a sale, a member's choice at the
+ * till about marketing: an opted-out member is never targeted by a campaign. It prints
+ * MARKETING member=… opted_out=yes|no and exits 0.
+ *
  * Prints one line and exits with:
  *   0  REDEEMED receipt=… discount=… replayed=yes|no offline=yes|no voucher=… benefit=…
  *      valid_until=…|-
@@ -145,7 +149,9 @@ int main(int argc, char **argv) {
     const char *journal_key_hex = NULL;
     o2o_offline_allowance allowance = {NULL, 0, 0, 0};
     long long at = 0, spend = 0;
-    int has_member = 0;
+    int has_member = 0, marketing_choice = 0;
+    unsigned long long marketing_member = 0;
+    bool opted_out = false;
     o2o_member member = {0, 0, false};
     uint8_t secret[128];
     long secret_len;
@@ -192,6 +198,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(arg, "--currency")) currency = value;
         else if (!strcmp(arg, "--sale")) sale = value;
         else if (!strcmp(arg, "--member")) { member.id = strtoull(value, NULL, 10); has_member = 1; }
+        else if (!strcmp(arg, "--opt-out") || !strcmp(arg, "--opt-in")) {
+            marketing_member = strtoull(value, NULL, 10);
+            opted_out = !strcmp(arg, "--opt-out");
+            marketing_choice = 1;
+        }
         else if (!strcmp(arg, "--tier")) member.tier = (uint8_t)strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--other-vouchers")) other_vouchers = strtoul(value, NULL, 10);
         else if (!strcmp(arg, "--busy-ms")) busy_ms = strtoul(value, NULL, 10);
@@ -210,13 +221,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "give --ledger or --pg, not both\n");
         return 1;
     }
-    if (!(ledger_path || pg_conninfo) || !(key_hex || (key_set_path && root_hex)) || !zone || !region || !sale ||
-        spend < 0) {
+    if (!(ledger_path || pg_conninfo) || !(key_hex || (key_set_path && root_hex)) || !zone || !region ||
+        !(sale || marketing_choice) || spend < 0) {
         fprintf(stderr, "usage: pos (--ledger FILE | --pg CONNINFO) --merchant N (--key-set FILE --root HEX | --key HEX) "
                         "--store N --tz ZONE --region CODE --at UNIX --spend MINOR --sale KEY [VOUCHER]\n");
         return 1;
     }
-    if (voucher_text == NULL) {
+    if (voucher_text == NULL && !marketing_choice) {
         if (fgets(scanned, sizeof scanned, stdin) == NULL) {
             fprintf(stderr, "no voucher on standard input\n");
             return 1;
@@ -292,6 +303,17 @@ int main(int argc, char **argv) {
     /* A till waits at most this long for a back office holding the ledger's lock. */
     if ((status = o2o_ledger_set_busy_timeout(ledger, (uint32_t)busy_ms)) != O2O_STATUS_OK) {
         exit_code = fail("setting the busy timeout", status);
+        goto done;
+    }
+    if (marketing_choice) {
+        status = o2o_ledger_set_marketing_opt_out(ledger, (uint64_t)marketing_member, opted_out,
+                                                  (int64_t)at);
+        if (status != O2O_STATUS_OK) {
+            exit_code = fail("recording the marketing choice", status);
+            goto done;
+        }
+        printf("MARKETING member=%llu opted_out=%s\n", marketing_member, opted_out ? "yes" : "no");
+        exit_code = 0;
         goto done;
     }
     line.category = 0;

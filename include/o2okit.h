@@ -1814,6 +1814,24 @@ o2o_status o2o_ledger_revoke(const struct o2o_ledger *ledger,
                              int64_t at_unix_seconds);
 
 /*
+ Records member `member_id`'s marketing choice at the till: `opted_out` true keeps every
+ campaign from targeting them, false lets them be targeted again. The choice made at the
+ latest `at_unix_seconds` wins, whatever order choices reach the ledger in.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` (an instant out of
+ range), `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+
+ # Safety
+ - `ledger` is NULL or a live `o2o_ledger` made by this library.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_ledger_set_marketing_opt_out(const struct o2o_ledger *ledger,
+                                            uint64_t member_id,
+                                            bool opted_out,
+                                            int64_t at_unix_seconds);
+
+/*
  Writes voucher `voucher_id`'s state at `at_unix_seconds` on the clock of `time_zone` (the
  store's, for expiry) into `*out`.
 

@@ -285,6 +285,38 @@ fn pos_accepts_then_replays_then_refuses_a_double_spend() {
 }
 
 #[test]
+fn pos_records_a_members_marketing_choice() {
+    let till = Till::new();
+    let choose = |flag: &str| {
+        let out = wrapped(&[], &programs().0)
+            .args(till.args("unused", &[flag, "42"]))
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+    let opted_out = || {
+        SqliteLedger::open(&till.ledger, MERCHANT)
+            .unwrap()
+            .marketing_opt_outs()
+            .unwrap()
+    };
+    assert_eq!(
+        choose("--opt-out"),
+        (0, "MARKETING member=42 opted_out=yes\n".into())
+    );
+    assert_eq!(opted_out(), [MemberId(42)]);
+    // Back in, at the same instant: the later choice wins.
+    assert_eq!(
+        choose("--opt-in"),
+        (0, "MARKETING member=42 opted_out=no\n".into())
+    );
+    assert_eq!(opted_out(), []);
+}
+
+#[test]
 fn pos_refuses_with_each_main_reason() {
     let till = Till::new();
     let cases: Vec<(Voucher, &[&str], &str)> = vec![

@@ -31,14 +31,21 @@ impl HoldoutKey {
         HoldoutKey { mac }
     }
 
-    /// The member's draw for the campaign: 64 uniformly distributed bits.
+    /// The member's holdout draw for the campaign: 64 uniformly distributed bits.
     pub fn draw(&self, campaign: CampaignId, member: MemberId) -> u64 {
+        self.draws(campaign, member).0
+    }
+
+    /// The holdout draw and, independent of it, the member's place in the campaign's random
+    /// order (what a budget cuts): two 64-bit words of one keyed hash.
+    pub fn draws(&self, campaign: CampaignId, member: MemberId) -> (u64, u64) {
         let mut mac = self.mac.clone();
         mac.update(LABEL);
         mac.update(&campaign.0.to_be_bytes());
         mac.update(&member.0.to_be_bytes());
         let tag = mac.finalize().into_bytes();
-        u64::from_be_bytes(tag[..8].try_into().expect("8 of 32 bytes"))
+        let word = |i: usize| u64::from_be_bytes(tag[i..i + 8].try_into().expect("8 bytes"));
+        (word(0), word(8))
     }
 
     /// Whether a draw falls in a holdout of `share_bp` basis points (1,000 = 10%).

@@ -238,7 +238,7 @@ pub fn plan(campaign: &Campaign, ctx: &PlanContext<'_>) -> Result<CampaignPlan, 
         max_discount_minor: cost.map(|_| 0),
     };
     let mut spent = 0u64;
-    for (walked, &(draw, index)) in order.iter().enumerate() {
+    for (walked, &(_, draw, index)) in order.iter().enumerate() {
         let profile = audience[index as usize];
         let member = profile.member;
         if ctx.opted_out.is_some_and(|o| o.contains(&member)) {
@@ -279,13 +279,14 @@ pub fn plan(campaign: &Campaign, ctx: &PlanContext<'_>) -> Result<CampaignPlan, 
     Ok(plan)
 }
 
-/// `(draw, index into audience)` sorted by draw: the campaign's random order of its audience.
+/// `(order, holdout draw, index into audience)` sorted by order: the campaign's random order of
+/// its audience.
 fn random_order(
     campaign: CampaignId,
     audience: &[&MemberProfile],
     ctx: &PlanContext<'_>,
-) -> Vec<(u64, u32)> {
-    let mut order = vec![(0u64, 0u32); audience.len()];
+) -> Vec<(u64, u64, u32)> {
+    let mut order = vec![(0u64, 0u64, 0u32); audience.len()];
     let chunk = audience.len().div_ceil(ctx.threads).max(1);
     std::thread::scope(|scope| {
         for (n, slots) in order.chunks_mut(chunk).enumerate() {
@@ -293,7 +294,8 @@ fn random_order(
             scope.spawn(move || {
                 for (i, slot) in slots.iter_mut().enumerate() {
                     let index = start + i;
-                    *slot = (ctx.key.draw(campaign, audience[index].member), index as u32);
+                    let (draw, place) = ctx.key.draws(campaign, audience[index].member);
+                    *slot = (place, draw, index as u32);
                 }
             });
         }

@@ -4,7 +4,7 @@
 use super::status::{Failure, guard, o2o_status};
 use super::voucher::{o2o_decision, o2o_rejection};
 use super::{borrow, check_out, hand_out, instant, put, release, text, zone};
-use crate::ids::{MerchantId, VoucherId};
+use crate::ids::{MemberId, MerchantId, VoucherId};
 use crate::ledger::{
     IdempotencyKey, Ledger, ReceiptId, RedeemOutcome, RedeemRequest, SqliteLedger, VoucherStatus,
 };
@@ -435,6 +435,36 @@ pub unsafe extern "C" fn o2o_ledger_revoke(
         ledger
             .0
             .revoke(VoucherId(voucher_id), instant(at_unix_seconds)?)?;
+        Ok(())
+    })
+}
+
+/// Records member `member_id`'s marketing choice at the till: `opted_out` true keeps every
+/// campaign from targeting them, false lets them be targeted again. The choice made at the
+/// latest `at_unix_seconds` wins, whatever order choices reach the ledger in.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` (an instant out of
+/// range), `O2O_STATUS_LEDGER_BUSY`, `O2O_STATUS_LEDGER_STORAGE`.
+///
+/// # Safety
+/// - `ledger` is NULL or a live `o2o_ledger` made by this library.
+///
+/// Every pointer stays valid for the whole call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn o2o_ledger_set_marketing_opt_out(
+    ledger: *const o2o_ledger,
+    member_id: u64,
+    opted_out: bool,
+    at_unix_seconds: i64,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live ledger, per the header.
+        let ledger = unsafe { borrow(ledger, "ledger") }?;
+        ledger.0.set_marketing_opt_out(
+            MemberId(member_id),
+            opted_out,
+            instant(at_unix_seconds)?,
+        )?;
         Ok(())
     })
 }

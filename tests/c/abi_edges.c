@@ -509,6 +509,13 @@ int main(int argc, char **argv) {
         EXPECT(state.status == O2O_VOUCHER_STATUS_ISSUED && state.uses_left == 1);
         EXPECT(o2o_ledger_revoke(ledger, 7, 1750000300) == O2O_STATUS_OK);
         EXPECT(o2o_ledger_revoke(ledger, 7, 1750000400) == O2O_STATUS_LEDGER_ALREADY_REVOKED);
+        /* A member's marketing choice at the till. */
+        EXPECT(o2o_ledger_set_marketing_opt_out(ledger, 42, true, 1750000500) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_set_marketing_opt_out(ledger, 42, false, 1750000600) == O2O_STATUS_OK);
+        EXPECT(o2o_ledger_set_marketing_opt_out(NULL, 42, true, 1750000500) ==
+               O2O_STATUS_NULL_ARGUMENT);
+        EXPECT(o2o_ledger_set_marketing_opt_out(ledger, 42, true, INT64_MAX) ==
+               O2O_STATUS_INVALID_ARGUMENT);
         EXPECT(o2o_ledger_redeem(ledger, decision, "sale-3", -1, &r) == O2O_STATUS_OK);
         EXPECT(r.rejection == O2O_REJECTION_REVOKED);
         EXPECT(o2o_ledger_state(ledger, 8, "Asia/Shanghai", 1750000000, &state) == O2O_STATUS_OK);
