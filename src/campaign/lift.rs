@@ -12,13 +12,13 @@
 //! Below [`MIN_ARM_MEMBERS`] members in either arm the report gives no estimate and says so.
 
 use super::plan::{Arm, Assignment};
+use super::tally::{MemberTally, tally};
 use crate::ids::{CampaignId, MemberId, StoreId};
 use crate::ledger::VisitEvent;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// The fewest members an arm needs before the report estimates anything.
 pub const MIN_ARM_MEMBERS: u64 = 100;
@@ -99,9 +99,9 @@ pub enum Verdict {
     /// An arm is below [`MIN_ARM_MEMBERS`]: no estimate.
     TooSmall {
         /// Treatment members.
-        treatment: u64,
+        treatment_members: u64,
         /// Holdout members.
-        holdout: u64,
+        holdout_members: u64,
         /// The fewest an arm needs.
         needed: u64,
     },
@@ -147,8 +147,8 @@ impl LiftRow {
         match (self.verdict, self.visit_lift, self.return_minor) {
             (
                 Verdict::TooSmall {
-                    treatment,
-                    holdout,
+                    treatment_members: treatment,
+                    holdout_members: holdout,
                     needed,
                 },
                 _,
@@ -249,36 +249,6 @@ impl LiftReport {
     }
 }
 
-/// A multiplicative hash for member ids, which are already keyed-hash pseudonyms.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        let x = (n ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.0 = x ^ (x >> 29);
-    }
-}
-
-type IdMap<V> = HashMap<MemberId, V, BuildHasherDefault<IdHasher>>;
-
-/// One assigned member's counters in the window.
-#[derive(Clone, Copy, Default)]
-struct MemberTally {
-    visits: u64,
-    spend: u64,
-    redeemed: bool,
-    discount: u64,
-}
-
 /// Sums of one arm of one row, kept exact.
 #[derive(Clone, Copy, Default)]
 struct ArmSums {
@@ -337,57 +307,21 @@ pub fn lift_report(
     visits: &[VisitEvent],
     window: LiftWindow,
 ) -> LiftReport {
-    let tallies = tally(assignments, visits, window);
-    let mut groups: BTreeMap<(CampaignId, Option<StoreId>), [ArmSums; 2]> = BTreeMap::new();
+    let tallies = tally(assignments, visits, window.from, window.until);
+    let mut groups: HashMap<(CampaignId, Option<StoreId>), [ArmSums; 2]> = HashMap::new();
     for (a, t) in assignments.iter().zip(&tallies) {
         let arm = usize::from(a.arm == Arm::Holdout);
         for store in [None, Some(a.home_store)] {
             groups.entry((a.campaign, store)).or_default()[arm].add(a, t);
         }
     }
+    let mut groups: Vec<_> = groups.into_iter().collect();
+    groups.sort_unstable_by_key(|&(key, _)| key);
     let rows = groups
         .into_iter()
         .map(|((campaign, store), [t, h])| row(campaign, store, &t, &h))
         .collect();
     LiftReport { window, rows }
-}
-
-/// Each assignment's counters over the window's visits.
-fn tally(
-    assignments: &[Assignment],
-    visits: &[VisitEvent],
-    window: LiftWindow,
-) -> Vec<MemberTally> {
-    let mut first: IdMap<u32> = IdMap::default();
-    let mut next_of_member = vec![u32::MAX; assignments.len()];
-    for (i, a) in assignments.iter().enumerate().rev() {
-        if let Some(prev) = first.insert(a.member, i as u32) {
-            next_of_member[i] = prev;
-        }
-    }
-    let mut tallies = vec![MemberTally::default(); assignments.len()];
-    for v in visits {
-        if v.at < window.from || v.at >= window.until {
-            continue;
-        }
-        let Some(member) = v.member else { continue };
-        let Some(&start) = first.get(&member) else {
-            continue;
-        };
-        let mut i = start;
-        while i != u32::MAX {
-            let a = &assignments[i as usize];
-            let t = &mut tallies[i as usize];
-            t.visits += 1;
-            t.spend += v.spend_minor;
-            if v.voucher.is_some() && v.voucher == a.voucher && v.campaign == Some(a.campaign) {
-                t.redeemed = true;
-                t.discount += v.discount_minor;
-            }
-            i = next_of_member[i as usize];
-        }
-    }
-    tallies
 }
 
 fn row(campaign: CampaignId, store: Option<StoreId>, t: &ArmSums, h: &ArmSums) -> LiftRow {
@@ -417,8 +351,8 @@ fn row(campaign: CampaignId, store: Option<StoreId>, t: &ArmSums, h: &ArmSums) -
     };
     if tf.members < MIN_ARM_MEMBERS || hf.members < MIN_ARM_MEMBERS {
         row.verdict = Verdict::TooSmall {
-            treatment: tf.members,
-            holdout: hf.members,
+            treatment_members: tf.members,
+            holdout_members: hf.members,
             needed: MIN_ARM_MEMBERS,
         };
         return row;
@@ -465,7 +399,7 @@ pub fn lift_chart(
     campaign: CampaignId,
 ) -> String {
     let days = ((window.until - window.from).num_seconds().max(1) as u64).div_ceil(86_400) as usize;
-    let mut arm_of: IdMap<usize> = IdMap::default();
+    let mut arm_of: HashMap<MemberId, usize> = HashMap::new();
     let mut members = [0u64; 2];
     for a in assignments.iter().filter(|a| a.campaign == campaign) {
         let arm = usize::from(a.arm == Arm::Holdout);

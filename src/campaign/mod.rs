@@ -29,6 +29,7 @@ mod offer;
 mod plan;
 mod rules;
 pub mod simulate;
+mod tally;
 mod writer;
 
 pub use crate::ledger::Offer;

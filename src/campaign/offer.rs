@@ -58,15 +58,35 @@ impl OfferTemplate {
         campaign: CampaignId,
         issued_at: DateTime<Utc>,
     ) -> Result<Voucher, CampaignError> {
+        Ok(self.for_campaign(campaign, issued_at)?.for_one(id, member))
+    }
+
+    /// The campaign's voucher before its per-member fields: what every member's copy shares.
+    pub(crate) fn for_campaign(
+        &self,
+        campaign: CampaignId,
+        issued_at: DateTime<Utc>,
+    ) -> Result<Shared, CampaignError> {
         let mut voucher = self.voucher.clone();
-        voucher.id = id;
-        voucher.member = Some(member);
         voucher.campaign = Some(campaign);
         if let Some((zone, days)) = self.relative_validity {
             voucher = voucher
                 .valid_for_days(issued_at, zone, days)
                 .map_err(CampaignError::Offer)?;
         }
-        Ok(voucher)
+        Ok(Shared(voucher))
+    }
+}
+
+/// A campaign's voucher with its shared fields resolved once.
+pub(crate) struct Shared(pub(crate) Voucher);
+
+impl Shared {
+    /// One member's copy.
+    pub(crate) fn for_one(&self, id: VoucherId, member: MemberId) -> Voucher {
+        let mut voucher = self.0.clone();
+        voucher.id = id;
+        voucher.member = Some(member);
+        voucher
     }
 }

@@ -191,11 +191,12 @@ impl CampaignPlan {
     /// # Errors
     /// [`CampaignError::Offer`] when the template makes an invalid voucher.
     pub fn vouchers(&self, offer: &OfferTemplate) -> Result<Vec<Voucher>, CampaignError> {
-        self.assignments
+        let shared = offer.for_campaign(self.campaign, self.at)?;
+        Ok(self
+            .assignments
             .iter()
-            .filter_map(|a| Some((a.voucher?, a.member)))
-            .map(|(id, member)| offer.personalize(id, member, self.campaign, self.at))
-            .collect()
+            .filter_map(|a| Some(shared.for_one(a.voucher?, a.member)))
+            .collect())
     }
 }
 

@@ -2,7 +2,7 @@
 //! assignments (both arms) that the lift report reads back.
 
 use super::error::CampaignError;
-use super::offer::OfferTemplate;
+use super::offer::{OfferTemplate, Shared};
 use super::plan::{Arm, Assignment, CampaignPlan};
 use crate::ids::{CampaignId, MemberId, StoreId, VoucherId};
 use crate::keys::Keyring;
@@ -60,6 +60,8 @@ pub fn write_offers(
         summary.bytes += header.len() as u64;
     }
     let threads = threads.max(1);
+    let shared = offer.for_campaign(plan.campaign, plan.at)?;
+    let line = LineParts::new(plan, &shared, format);
     let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); threads];
     for batch in treated.chunks(BATCH) {
         let part = batch.len().div_ceil(threads);
@@ -68,10 +70,17 @@ pub fn write_offers(
                 .chunks(part)
                 .zip(buffers.iter_mut())
                 .map(|(slice, buffer)| {
+                    let (shared, line) = (&shared, &line);
                     scope.spawn(move || {
                         buffer.clear();
                         slice.iter().try_for_each(|&(id, member)| {
-                            write_one(plan, offer, keyring, format, id, member, buffer)
+                            let text = shared
+                                .for_one(id, member)
+                                .sign(keyring)
+                                .map_err(CampaignError::Offer)?
+                                .to_scanner_text();
+                            line.write(buffer, member, id, &text);
+                            Ok(())
                         })
                     })
                 })
@@ -92,41 +101,56 @@ pub fn write_offers(
     Ok(summary)
 }
 
-fn write_one(
-    plan: &CampaignPlan,
-    offer: &OfferTemplate,
-    keyring: &Keyring,
+/// The constant parts of every line, resolved once per plan. Scanner text is Crockford base32
+/// and the time digits and separators: nothing to escape in JSON or CSV.
+struct LineParts {
     format: OfferFormat,
-    id: VoucherId,
-    member: MemberId,
-    out: &mut Vec<u8>,
-) -> Result<(), CampaignError> {
-    let voucher = offer.personalize(id, member, plan.campaign, plan.at)?;
-    let text = voucher
-        .sign(keyring)
-        .map_err(CampaignError::Offer)?
-        .to_scanner_text();
-    let until = voucher.time.valid_until;
-    let campaign = plan.campaign.0;
-    // Scanner text is Crockford base32 and the time is digits and separators: nothing to
-    // escape in JSON or CSV.
-    match (format, until) {
-        (OfferFormat::JsonLines, Some(until)) => writeln!(
-            out,
-            r#"{{"campaign":{campaign},"member":{},"voucher":{},"valid_until":"{until}","text":"{text}"}}"#,
-            member.0, id.0
-        ),
-        (OfferFormat::JsonLines, None) => writeln!(
-            out,
-            r#"{{"campaign":{campaign},"member":{},"voucher":{},"valid_until":null,"text":"{text}"}}"#,
-            member.0, id.0
-        ),
-        (_, until) => {
-            let until = until.map(|u| u.to_string()).unwrap_or_default();
-            writeln!(out, "{campaign},{},{},{until},{text}", member.0, id.0)
+    campaign: String,
+    until: String,
+}
+
+impl LineParts {
+    fn new(plan: &CampaignPlan, shared: &Shared, format: OfferFormat) -> Self {
+        let until = shared.0.time.valid_until;
+        LineParts {
+            format,
+            campaign: plan.campaign.0.to_string(),
+            until: match (format, until) {
+                (OfferFormat::JsonLines, Some(until)) => format!("\"{until}\""),
+                (OfferFormat::JsonLines, None) => "null".to_owned(),
+                (_, until) => until.map(|u| u.to_string()).unwrap_or_default(),
+            },
         }
-    }?;
-    Ok(())
+    }
+
+    fn write(&self, out: &mut Vec<u8>, member: MemberId, id: VoucherId, text: &str) {
+        let mut digits = [0u8; 20];
+        let json = self.format == OfferFormat::JsonLines;
+        out.extend_from_slice(if json { b"{\"campaign\":" } else { b"" });
+        out.extend_from_slice(self.campaign.as_bytes());
+        out.extend_from_slice(if json { b",\"member\":" } else { b"," });
+        out.extend_from_slice(decimal(member.0, &mut digits));
+        out.extend_from_slice(if json { b",\"voucher\":" } else { b"," });
+        out.extend_from_slice(decimal(id.0, &mut digits));
+        out.extend_from_slice(if json { b",\"valid_until\":" } else { b"," });
+        out.extend_from_slice(self.until.as_bytes());
+        out.extend_from_slice(if json { b",\"text\":\"" } else { b"," });
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(if json { b"\"}\n" } else { b"\n" });
+    }
+}
+
+/// `n` in decimal, in the tail of `buffer`.
+fn decimal(mut n: u64, buffer: &mut [u8; 20]) -> &[u8] {
+    let mut start = buffer.len();
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buffer[start..];
+        }
+    }
 }
 
 /// The header of an assignments CSV.
