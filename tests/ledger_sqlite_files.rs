@@ -87,7 +87,7 @@ fn a_newer_schema_is_refused() {
     assert_refused_untouched(&newer, |e| {
         *e == LedgerError::SchemaTooNew {
             found: 99,
-            supported: 4,
+            supported: 5,
         }
     });
 }
@@ -190,6 +190,7 @@ fn a_version_1_ledger_is_migrated_keeping_its_redemptions() {
              ALTER TABLE receipts DROP COLUMN row_check;
              ALTER TABLE accounts DROP COLUMN row_check;
              DROP TABLE journal; DROP TABLE deny_list;
+             DROP TABLE offers; DROP TABLE marketing_opt_outs;
              PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -199,7 +200,7 @@ fn a_version_1_ledger_is_migrated_keeping_its_redemptions() {
         .unwrap()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     assert_eq!(ledger.receipt(receipt.id).unwrap(), Some(receipt));
     ledger.check_integrity().unwrap();
     assert_eq!(redeem(&ledger, &a, "k2"), Err(Rejection::AlreadyUsed));
@@ -223,6 +224,10 @@ fn a_version_1_ledger_is_migrated_keeping_its_redemptions() {
         outcome,
         CheckInOutcome::Visited { enrolled: true, .. }
     ));
+    ledger
+        .set_marketing_opt_out(MemberId(5), true, at("2026-06-15T04:00:00Z"))
+        .unwrap();
+    assert_eq!(ledger.marketing_opt_outs().unwrap(), [MemberId(5)]);
 }
 
 #[test]

@@ -127,6 +127,7 @@ on_both_stores!(
     the_deny_list_follows_revocations_spends_and_voids,
     online_only_vouchers_and_a_stale_sync_are_refused_offline,
     a_void_that_arrives_before_its_redemption_still_counts,
+    marketing_choices_made_at_tills_reach_the_head_office,
 );
 
 struct Till {
@@ -953,4 +954,30 @@ fn a_tills_ledger_opened_without_its_key_writes_nothing() {
     let till = till_ledger(dir.path(), &hq, TillId(1));
     till.revoke(VoucherId(3), t0).unwrap();
     assert_eq!(till.sync_status().unwrap().written, 1);
+}
+
+fn marketing_choices_made_at_tills_reach_the_head_office(dir: &Path, hq: &HeadOffice) {
+    let (t1, t2) = (
+        till_ledger(dir, hq, TillId(1)),
+        till_ledger(dir, hq, TillId(2)),
+    );
+    let hour = |h| at() + Duration::hours(h);
+    t1.set_marketing_opt_out(MemberId(5), true, hour(1))
+        .unwrap();
+    t1.set_marketing_opt_out(MemberId(6), true, hour(1))
+        .unwrap();
+    // At till 2, an hour later, member 6 opts back in.
+    t2.set_marketing_opt_out(MemberId(6), false, hour(2))
+        .unwrap();
+    assert_eq!(t1.marketing_opt_outs().unwrap(), [MemberId(5), MemberId(6)]);
+    assert_eq!(hq.marketing_opt_outs().unwrap(), []);
+    // Till 2 syncs first; till 1's older opt-out of member 6 arrives after and loses.
+    sync(&t2, hq, hour(3));
+    assert_eq!(hq.marketing_opt_outs().unwrap(), []);
+    let batch = t1.export_journal(100, hour(3)).unwrap();
+    assert_eq!(hq.ingest(&batch).unwrap().new_records, 2);
+    assert_eq!(hq.marketing_opt_outs().unwrap(), [MemberId(5)]);
+    // The same batch again changes nothing.
+    assert_eq!(hq.ingest(&batch).unwrap().duplicates, 2);
+    assert_eq!(hq.marketing_opt_outs().unwrap(), [MemberId(5)]);
 }

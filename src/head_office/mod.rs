@@ -24,7 +24,7 @@ mod sync_tx;
 pub use reconcile::{Conflict, ConflictReceipt};
 
 use crate::deny_list::DenyList;
-use crate::ids::{MerchantId, TillId, VoucherId};
+use crate::ids::{MemberId, MerchantId, TillId, VoucherId};
 use crate::journal::{JournalBatch, JournalEntry, JournalKey, SyncAck, SyncError};
 use crate::keys::{Ed25519Key, MerchantSecret};
 use crate::ledger::{LedgerError, sqlite_error};
@@ -304,6 +304,22 @@ impl HeadOffice {
         })
     }
 
+    /// The members opted out of marketing at a till (the latest choice of each wins), in
+    /// ascending order. On PostgreSQL these are the chain ledger's own opt-outs, so
+    /// `PgLedger::marketing_opt_outs` returns them too; with a sync file, merge them with the
+    /// ledger's before planning a campaign.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn marketing_opt_outs(&self) -> Result<Vec<MemberId>, LedgerError> {
+        let mut members: Vec<MemberId> = in_read!(self, |t| t.marketing_opt_outs())?
+            .into_iter()
+            .map(MemberId)
+            .collect();
+        members.sort_unstable();
+        Ok(members)
+    }
+
     /// Every entry held from `till`, in journal order.
     ///
     /// # Errors
@@ -391,6 +407,11 @@ fn ingest_in<T: SyncTx>(
                 t.insert_revocation(*voucher, at.timestamp_micros())?;
                 touched.insert(voucher.0);
             }
+            JournalEntry::MarketingChoice {
+                member,
+                opted_out,
+                at,
+            } => t.record_marketing_choice(member.0, *opted_out, at.timestamp_micros())?,
             _ => {}
         }
     }

@@ -181,6 +181,35 @@ impl SyncTx for PgSync<'_, '_> {
         )?)
     }
 
+    fn record_marketing_choice(
+        &mut self,
+        member: u64,
+        opted_out: bool,
+        at: i64,
+    ) -> Result<(), Failure> {
+        // The chain's ledger's own table: campaigns planned from `PgLedger` see the choice.
+        self.tx.execute(
+            "INSERT INTO o2okit_marketing_opt_outs (merchant, member, opted_out, at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (merchant, member) DO UPDATE \
+             SET opted_out = excluded.opted_out, at = excluded.at \
+             WHERE excluded.at >= o2okit_marketing_opt_outs.at",
+            &[&self.merchant, &int(member), &opted_out, &at],
+        )?;
+        Ok(())
+    }
+
+    fn marketing_opt_outs(&mut self) -> Result<Vec<u64>, Failure> {
+        Ok(self
+            .tx
+            .query(
+                "SELECT member FROM o2okit_marketing_opt_outs WHERE merchant = $1 AND opted_out",
+                &[&self.merchant],
+            )?
+            .iter()
+            .map(|row| row.get::<_, i64>(0) as u64)
+            .collect())
+    }
+
     fn lock_till(&mut self, till: TillId) -> Result<u64, Failure> {
         let till = i64::from(till.0);
         let [_, rows] = self.tx.pipeline([

@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// `O2OH` in ASCII: the sync file's SQLite `application_id`.
 const APPLICATION_ID: i64 = 0x4F32_4F48;
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE meta (
@@ -84,6 +84,15 @@ CREATE INDEX deny_by_added ON deny (added);
 CREATE INDEX deny_by_removed ON deny (removed) WHERE removed IS NOT NULL;
 "#;
 
+/// Version 2: members' marketing choices made at tills (the latest wins).
+const VERSION_2: &str = r#"
+CREATE TABLE marketing_opt_outs (
+    member    INTEGER PRIMARY KEY,
+    opted_out INTEGER NOT NULL CHECK (opted_out IN (0, 1)),
+    at        INTEGER NOT NULL
+);
+"#;
+
 fn storage(path: &Path) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
     move |e| LedgerError::Storage(StorageError::caused_by(path.display().to_string(), e))
 }
@@ -114,6 +123,7 @@ pub(super) fn create(path: &Path, merchant: u32) -> Result<Connection, LedgerErr
     settings(&conn)?;
     let tx = conn.transaction().map_err(sqlite_error)?;
     tx.execute_batch(SCHEMA).map_err(sqlite_error)?;
+    tx.execute_batch(VERSION_2).map_err(sqlite_error)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('merchant', ?1), ('deny_version', 0)",
         [i64::from(merchant)],
@@ -133,7 +143,7 @@ pub(super) fn open(path: &Path, merchant: u32) -> Result<Connection, LedgerError
     if path.symlink_metadata().is_err() {
         return Err(LedgerError::NotFound { path: shown });
     }
-    let conn = Connection::open_with_flags(
+    let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
@@ -157,6 +167,13 @@ pub(super) fn open(path: &Path, merchant: u32) -> Result<Connection, LedgerError
         });
     }
     settings(&conn)?;
+    if version < SCHEMA_VERSION {
+        let tx = conn.transaction().map_err(sqlite_error)?;
+        tx.execute_batch(VERSION_2).map_err(sqlite_error)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(sqlite_error)?;
+        tx.commit().map_err(sqlite_error)?;
+    }
     let owner: Option<i64> = conn
         .query_row("SELECT value FROM meta WHERE key = 'merchant'", [], |r| {
             r.get(0)
@@ -309,6 +326,31 @@ impl SyncTx for SqliteSync<'_> {
             "INSERT OR IGNORE INTO revocations (voucher, at) VALUES (?1, ?2)",
             params![int(voucher.0), at],
         )
+    }
+
+    fn record_marketing_choice(
+        &mut self,
+        member: u64,
+        opted_out: bool,
+        at: i64,
+    ) -> Result<(), LedgerError> {
+        self.run(
+            "INSERT INTO marketing_opt_outs (member, opted_out, at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (member) DO UPDATE SET opted_out = excluded.opted_out, at = excluded.at
+             WHERE excluded.at >= marketing_opt_outs.at",
+            params![int(member), opted_out, at],
+        )
+    }
+
+    fn marketing_opt_outs(&mut self) -> Result<Vec<u64>, LedgerError> {
+        self.0
+            .prepare_cached("SELECT member FROM marketing_opt_outs WHERE opted_out = 1")
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get::<_, i64>(0))?
+                    .map(|m| m.map(|m| m as u64))
+                    .collect()
+            })
+            .map_err(sqlite_error)
     }
 
     fn lock_till(&mut self, till: TillId) -> Result<u64, LedgerError> {

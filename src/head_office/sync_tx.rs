@@ -57,6 +57,16 @@ pub(super) trait SyncTx {
     ) -> Result<(), Self::Error>;
     /// Records a revocation (a second one of the same voucher changes nothing).
     fn insert_revocation(&mut self, voucher: VoucherId, at: i64) -> Result<(), Self::Error>;
+    /// Records a member's marketing choice made at a till; a choice made earlier than the one
+    /// held changes nothing.
+    fn record_marketing_choice(
+        &mut self,
+        member: u64,
+        opted_out: bool,
+        at: i64,
+    ) -> Result<(), Self::Error>;
+    /// The members opted out of marketing now.
+    fn marketing_opt_outs(&mut self) -> Result<Vec<u64>, Self::Error>;
     /// Locks `till`'s row (made if absent) for this transaction; its gap-free mark.
     fn lock_till(&mut self, till: TillId) -> Result<u64, Self::Error>;
     /// Sets `till`'s gap-free mark.
