@@ -28,6 +28,9 @@
 //!    with deny-list deltas; an [`OfflineAllowance`] bounds what a till accepts offline.
 //! 7. **Report.** [`analytics`] turns the ledger's visits into new, returning and retained
 //!    customers, average ticket, cohorts, segments, referrals and campaign attribution.
+//! 8. **Market.** [`campaign`] turns a segment into personal vouchers under frequency caps,
+//!    opt-outs and a budget, keeps a randomized holdout, and reports the visits and spend
+//!    the campaign caused, with confidence intervals.
 //!
 //! Every fallible call returns [`Error`] (or the module error it wraps); a refusal is not an
 //! error. Money is integer minor units ([`Money`]); time rules run on the store's IANA zone

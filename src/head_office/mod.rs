@@ -3,7 +3,7 @@
 //!
 //! [`HeadOffice`] keeps every journal record of every till exactly once, the redemptions they
 //! report, and the deny list's versions: in its own SQLite file ([`HeadOffice::create`]), or
-//! in the chain's PostgreSQL database beside `PgLedger`'s tables ([`HeadOffice::connect_pg`],
+//! in the chain's PostgreSQL database beside `PgLedger`'s tables (`HeadOffice::connect_pg`,
 //! feature `postgres`), where several head-office processes may ingest at once. Ingesting is
 //! idempotent: the same batch twice, overlapping batches and batches out of order converge to
 //! the same state, and a batch that does not check (a broken MAC chain, a record that differs
