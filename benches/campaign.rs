@@ -29,6 +29,7 @@ fn profiles() -> Vec<MemberProfile> {
                 member: MemberId(1_000_000 + i),
                 home_store: StoreId(1 + (i % 500) as u32),
                 tier: Tier::BASIC,
+                enrolled: true,
                 referred: false,
                 visits: None,
                 segment: None,
@@ -62,6 +63,7 @@ fn main() {
     let profiles = profiles();
     let campaign = campaign();
     let key = HoldoutKey::from_bytes(&[0x42; 32]);
+    let state = MarketingState::none();
     let keyring = Keyring::with_active_key(
         MerchantId(88),
         KeyId(1),
@@ -71,33 +73,18 @@ fn main() {
     let mut out: Vec<u8> = Vec::with_capacity(200 << 20);
     let issue = |out: &mut Vec<u8>| {
         out.clear();
-        let ctx = PlanContext::new(&profiles, &key, at(), VoucherId(1)).with_threads(threads);
+        let ctx =
+            PlanContext::new(&profiles, &state, &key, at(), VoucherId(1)).with_threads(threads);
         let p = plan(&campaign, &ctx).unwrap();
-        write_offers(
-            &p,
-            &campaign.offer,
-            &keyring,
-            OfferFormat::JsonLines,
-            threads,
-            out,
-        )
-        .unwrap()
+        write_offers(&p, &keyring, OfferFormat::JsonLines, threads, out).unwrap()
     };
 
     // One pass, timed by phase.
     let start = Instant::now();
-    let ctx = PlanContext::new(&profiles, &key, at(), VoucherId(1)).with_threads(threads);
+    let ctx = PlanContext::new(&profiles, &state, &key, at(), VoucherId(1)).with_threads(threads);
     let p = plan(&campaign, &ctx).unwrap();
     let planned = start.elapsed();
-    let summary = write_offers(
-        &p,
-        &campaign.offer,
-        &keyring,
-        OfferFormat::JsonLines,
-        threads,
-        &mut out,
-    )
-    .unwrap();
+    let summary = write_offers(&p, &keyring, OfferFormat::JsonLines, threads, &mut out).unwrap();
     let total = start.elapsed();
     println!(
         "bulk issuance, {MEMBERS} members on {threads} threads: {} vouchers, {} MB of JSON Lines; \
@@ -144,7 +131,7 @@ fn main() {
         until: at() + Duration::days(28),
     };
     let start = Instant::now();
-    let report = lift_report(&assignments, &visits, window);
+    let report = lift_report(&assignments, &visits, window).unwrap();
     println!(
         "lift report: {} assignments, {VISITS} visits, {} rows in {:.0} ms",
         assignments.len(),
@@ -152,7 +139,7 @@ fn main() {
         start.elapsed().as_secs_f64() * 1e3
     );
     c.bench_function("campaign/lift report 10M visits, 1M members", |b| {
-        b.iter(|| black_box(lift_report(&assignments, &visits, window)))
+        b.iter(|| black_box(lift_report(&assignments, &visits, window).unwrap()))
     });
     c.final_summary();
 }

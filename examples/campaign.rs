@@ -22,7 +22,7 @@ use o2okit::analytics::VisitLog;
 use o2okit::campaign::simulate::{Simulation, SimulationParams};
 use o2okit::campaign::*;
 use o2okit::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -124,8 +124,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let log = VisitLog::from_events(zone, &ledger.visits()?);
     let profiles = member_profiles(&members, &log, campaign_at);
     let cap = FrequencyCap::new(1, 30);
-    let history = OfferHistory::new(&ledger.offers_since(cap.window_start(campaign_at))?);
-    let opted_out: HashSet<MemberId> = ledger.marketing_opt_outs()?.into_iter().collect();
     let offer = OfferTemplate::new(
         Voucher::new(
             VoucherId(0),
@@ -142,10 +140,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_budget(Budget::discount(15_000_000));
     let holdout_key = HoldoutKey::from_bytes(&[0x42; 32]); // the merchant's secret
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let ctx = PlanContext::new(&profiles, &holdout_key, campaign_at, VoucherId(1_000_000))
-        .with_history(&history)
-        .with_opt_outs(&opted_out)
-        .with_threads(threads);
+    // What the ledger knows: opt-outs, and the offers that count against the cap.
+    let state = MarketingState::load(&ledger, campaign.frequency_cap.as_ref(), campaign_at)?;
+    let ctx = PlanContext::new(
+        &profiles,
+        &state,
+        &holdout_key,
+        campaign_at,
+        VoucherId(1_000_000),
+    )
+    .with_threads(threads);
     let plan = plan(&campaign, &ctx)?;
     say(format!(
         "campaign {}: audience {} lapsed regulars of {} members; skipped {} opted out, {} at the \
@@ -161,7 +165,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         plan.holdout().count()
     ));
 
-    // Issue: signed offers for the messaging system, the issuance in the ledger.
+    // Issue: the vouchers into the ledger first (so what is sent counts against caps), then
+    // the signed offers for the messaging system.
     let keyring =
         Keyring::with_active_key(MERCHANT, KeyId(1), SigningKey::from_bytes(&[0x24; 32])?);
     let dir = match &args.out {
@@ -172,18 +177,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => std::env::temp_dir().join(format!("o2okit-campaign-{}", std::process::id())),
     };
     std::fs::create_dir_all(&dir)?;
-    let mut out = BufWriter::new(std::fs::File::create(dir.join("offers.jsonl"))?);
-    let written = write_offers(
-        &plan,
-        &campaign.offer,
-        &keyring,
-        OfferFormat::JsonLines,
-        threads,
-        &mut out,
-    )?;
-    drop(out);
-    let vouchers = plan.vouchers(&campaign.offer)?;
+    let vouchers = plan.vouchers()?;
     ledger.record_issues(&vouchers, campaign_at)?;
+    let mut out = BufWriter::new(std::fs::File::create(dir.join("offers.jsonl"))?);
+    let written = write_offers(&plan, &keyring, OfferFormat::JsonLines, threads, &mut out)?;
+    drop(out);
     say(format!(
         "issued {} offers ({} KB of JSON Lines) in {}",
         written.offers,
@@ -231,7 +229,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         until: campaign_at + Duration::days(28),
     };
     let visits = ledger.visits()?;
-    let report = lift_report(&plan.assignments, &visits, window);
+    let report = lift_report(&plan.assignments, &visits, window)?;
     if let Some(out) = &args.out {
         write_outputs(out, &plan, &visits, &report)?;
         std::fs::write(

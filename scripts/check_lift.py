@@ -64,8 +64,18 @@ FIGURES = ["members", "visiting_members", "visits", "spend_minor", "visits_per_m
            "spend_per_member", "visits_variance", "spend_variance"]
 
 
-def micros(text):
-    return int(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()) * 1_000_000
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+# The example's campaign instant and its 28-day window: the check's own, not the report's.
+WINDOW = (datetime.datetime(2026, 9, 1, 2, tzinfo=datetime.timezone.utc),
+          datetime.datetime(2026, 9, 29, 2, tzinfo=datetime.timezone.utc))
+
+
+def micros(instant):
+    return (instant - EPOCH) // datetime.timedelta(microseconds=1)
+
+
+def parse(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def around(estimate, se):
@@ -76,11 +86,11 @@ def scaled(e, by, minus):
     return {k: v * by - minus for k, v in e.items()}
 
 
-def reference(directory, window):
+def reference(directory):
     con = duckdb.connect()
     params = {"assignments": str(directory / "assignments.csv"),
               "visits": str(directory / "visits.csv"),
-              "from": micros(window["from"]), "until": micros(window["until"])}
+              "from": micros(WINDOW[0]), "until": micros(WINDOW[1])}
     for statement in TALLIES.split(";"):
         if statement.strip():
             keys = {k: v for k, v in params.items() if "$" + k in statement}
@@ -100,7 +110,8 @@ def reference(directory, window):
         row = {
             "campaign": campaign, "store": store,
             "treatment": {f: t[f] for f in FIGURES}, "holdout": {f: h[f] for f in FIGURES},
-            "visits_difference": None, "spend_difference": None, "visit_lift": None,
+            "visiting_difference": None, "visits_difference": None, "spend_difference": None,
+            "visit_lift": None,
             "issued": issued, "redeemed": redeemed,
             "redemption_rate": redeemed / issued if issued else 0.0,
             "discount_minor": discount,
@@ -112,6 +123,8 @@ def reference(directory, window):
             rows.append(row)
             continue
         nt, nh = t["members"], h["members"]
+        pt, ph = t["visiting_members"] / nt, h["visiting_members"] / nh
+        row["visiting_difference"] = around(pt - ph, math.sqrt(pt * (1 - pt) / nt + ph * (1 - ph) / nh))
         for figure, key in [("visits", "visits_difference"), ("spend", "spend_difference")]:
             mt, mh = t[f"{figure}_per_member"], h[f"{figure}_per_member"]
             vt, vh = t[f"{figure}_variance"], h[f"{figure}_variance"]
@@ -152,9 +165,12 @@ def main():
             report = json.loads(subprocess.run(
                 [campaign, "--members", members, "--seed", seed, "--true-lift", lift,
                  "--out", str(out), "--json"], check=True, capture_output=True, text=True).stdout)
-            theirs = reference(out, report["window"])
+            theirs = reference(out)
             problems = [] if len(report["rows"]) == len(theirs) else \
                 [f"{len(report['rows'])} rows vs {len(theirs)}"]
+            window = (parse(report["window"]["from"]), parse(report["window"]["until"]))
+            if window != WINDOW:
+                problems.append(f"window {window} is not the example's {WINDOW}")
             for ours, ref in zip(report["rows"], theirs):
                 problems += differences(ours, ref, f"campaign {ours['campaign']} store {ours['store']}")
             verdicts = sorted({r["verdict"] for r in report["rows"]})

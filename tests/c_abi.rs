@@ -287,9 +287,10 @@ fn pos_accepts_then_replays_then_refuses_a_double_spend() {
 #[test]
 fn pos_records_a_members_marketing_choice() {
     let till = Till::new();
-    let choose = |flag: &str| {
+    let choose = |flag: &str, later: i64| {
+        let when = (at(NOON).timestamp() + later).to_string();
         let out = wrapped(&[], &programs().0)
-            .args(till.args("unused", &[flag, "42"]))
+            .args(till.args("unused", &[flag, "42", "--at", &when]))
             .output()
             .unwrap();
         (
@@ -304,15 +305,18 @@ fn pos_records_a_members_marketing_choice() {
             .unwrap()
     };
     assert_eq!(
-        choose("--opt-out"),
+        choose("--opt-out", 0),
         (0, "MARKETING member=42 opted_out=yes\n".into())
     );
     assert_eq!(opted_out(), [MemberId(42)]);
-    // Back in, at the same instant: the later choice wins.
+    // Back in at the same instant: opting out wins a tie.
     assert_eq!(
-        choose("--opt-in"),
+        choose("--opt-in", 0),
         (0, "MARKETING member=42 opted_out=no\n".into())
     );
+    assert_eq!(opted_out(), [MemberId(42)]);
+    // Back in a minute later.
+    choose("--opt-in", 60);
     assert_eq!(opted_out(), []);
 }
 

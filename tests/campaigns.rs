@@ -4,6 +4,7 @@
 #[macro_use]
 mod common;
 
+use chrono::{DateTime, Utc};
 use common::*;
 use o2okit::analytics::{MemberSummary, VisitLog};
 use o2okit::campaign::simulate::{Simulation, SimulationParams};
@@ -30,6 +31,7 @@ fn profiles(n: u64, visits: u64) -> Vec<MemberProfile> {
             member: MemberId(id),
             home_store: StoreId(1 + (id % 3) as u32),
             tier: Tier::BASIC,
+            enrolled: true,
             referred: id % 10 == 0,
             visits: (visits > 0).then(|| MemberSummary {
                 member: id.to_string(),
@@ -54,9 +56,16 @@ fn campaign(id: u32) -> Campaign {
 
 fn planned(campaign: &Campaign, profiles: &[MemberProfile], first: u64) -> CampaignPlan {
     let key = key();
+    let state = MarketingState::none();
     plan(
         campaign,
-        &PlanContext::new(profiles, &key, at("2026-06-01T02:00:00Z"), VoucherId(first)),
+        &PlanContext::new(
+            profiles,
+            &state,
+            &key,
+            at("2026-06-01T02:00:00Z"),
+            VoucherId(first),
+        ),
     )
     .unwrap()
 }
@@ -66,37 +75,39 @@ fn frequency_cap_holds_across_overlapping_campaigns(ledger: &dyn Ledger) {
     let cap = FrequencyCap::new(1, 30);
     let key = key();
     let first_at = at("2026-06-01T02:00:00Z");
+    let plan_at = |campaign: &Campaign, members: &[MemberProfile], when, state: &MarketingState| {
+        let first = VoucherId(u64::from(campaign.id.0) * 10_000);
+        plan(
+            campaign,
+            &PlanContext::new(members, state, &key, when, first),
+        )
+        .unwrap()
+    };
     // Campaign 1 targets members 1..=300 and holds out 20%.
     let a = Campaign::new(CampaignId(1), Audience::everyone(), offer())
         .with_holdout(2_000)
         .with_frequency_cap(cap);
-    let plan_a = plan(
-        &a,
-        &PlanContext::new(&members[..300], &key, first_at, VoucherId(1_000)),
-    )
-    .unwrap();
+    let state = MarketingState::load(ledger, Some(&cap), first_at).unwrap();
+    let plan_a = plan_at(&a, &members[..300], first_at, &state);
     ledger
-        .record_issues(&plan_a.vouchers(&a.offer).unwrap(), first_at)
+        .record_issues(&plan_a.vouchers().unwrap(), first_at)
         .unwrap();
-    // Campaign 2, ten days later, targets everyone: whoever got campaign 1's voucher is at
-    // the cap; campaign 1's holdout got nothing, so they are not.
-    let second_at = at("2026-06-11T02:00:00Z");
-    let history = OfferHistory::new(&ledger.offers_since(cap.window_start(second_at)).unwrap());
-    let b = Campaign::new(CampaignId(2), Audience::everyone(), offer())
-        .with_holdout(1_000)
-        .with_frequency_cap(cap);
-    let plan_b = plan(
-        &b,
-        &PlanContext::new(&members, &key, second_at, VoucherId(5_000)).with_history(&history),
-    )
-    .unwrap();
     let treated_a: HashSet<MemberId> = plan_a
         .assignments
         .iter()
         .filter(|x| x.arm == Arm::Treatment)
         .map(|x| x.member)
         .collect();
-    assert!(treated_a.len() > 200);
+    let held_a: HashSet<MemberId> = plan_a.holdout().map(|x| x.member).collect();
+    assert!(treated_a.len() > 200 && held_a.len() > 30);
+    // Campaign 2, ten days later, targets everyone: whoever got campaign 1's voucher is at
+    // the cap. Campaign 1's holdout got nothing, so the cap lets them through...
+    let second_at = at("2026-06-11T02:00:00Z");
+    let b = Campaign::new(CampaignId(2), Audience::everyone(), offer())
+        .with_holdout(1_000)
+        .with_frequency_cap(cap);
+    let state = MarketingState::load(ledger, Some(&cap), second_at).unwrap();
+    let plan_b = plan_at(&b, &members, second_at, &state);
     assert_eq!(plan_b.skipped.capped, treated_a.len() as u64);
     assert!(
         plan_b
@@ -105,24 +116,62 @@ fn frequency_cap_holds_across_overlapping_campaigns(ledger: &dyn Ledger) {
             .all(|x| !treated_a.contains(&x.member))
     );
     assert_eq!(plan_b.assignments.len(), 400 - treated_a.len());
+    // ...unless campaign 1 is still being measured: then its holdout is kept out too.
+    let keeping = state.clone().keeping_holdouts(&plan_a.assignments);
+    let plan_b2 = plan_at(&b, &members, second_at, &keeping);
+    assert_eq!(plan_b2.skipped.held_out_elsewhere, held_a.len() as u64);
+    assert!(
+        plan_b2
+            .assignments
+            .iter()
+            .all(|x| !held_a.contains(&x.member))
+    );
+    assert_eq!(
+        plan_b2.assignments.len(),
+        400 - treated_a.len() - held_a.len()
+    );
     // Forty days after campaign 1 its offers are outside the window: nobody is capped.
     let later = at("2026-07-11T02:00:00Z");
-    let history = OfferHistory::new(&ledger.offers_since(cap.window_start(later)).unwrap());
-    let plan_c = plan(
-        &b,
-        &PlanContext::new(&members, &key, later, VoucherId(9_000)).with_history(&history),
-    )
-    .unwrap();
-    assert_eq!(plan_c.skipped.capped, 0);
+    let state = MarketingState::load(ledger, Some(&cap), later).unwrap();
+    assert_eq!(plan_at(&b, &members, later, &state).skipped.capped, 0);
+    // A campaign planned for before campaign 1 (out of time order) is capped by it as well.
+    let earlier = at("2026-05-20T02:00:00Z");
+    let state = MarketingState::load(ledger, Some(&cap), earlier).unwrap();
+    assert_eq!(
+        plan_at(&b, &members, earlier, &state).skipped.capped,
+        treated_a.len() as u64
+    );
     // A cap of 2 lets campaign 1's members get one more.
     let b2 = b.clone().with_frequency_cap(FrequencyCap::new(2, 30));
-    let history = OfferHistory::new(&ledger.offers_since(cap.window_start(second_at)).unwrap());
-    let plan_d = plan(
-        &b2,
-        &PlanContext::new(&members, &key, second_at, VoucherId(5_000)).with_history(&history),
-    )
-    .unwrap();
-    assert_eq!(plan_d.skipped.capped, 0);
+    let state = MarketingState::load(ledger, b2.frequency_cap.as_ref(), second_at).unwrap();
+    assert_eq!(plan_at(&b2, &members, second_at, &state).skipped.capped, 0);
+}
+
+#[test]
+fn the_cap_counts_offers_less_than_its_window_away_either_side() {
+    let cap = FrequencyCap::new(1, 30);
+    let now = at("2026-06-30T00:00:00Z");
+    let offer_at = |t: DateTime<Utc>| Offer {
+        voucher: VoucherId(1),
+        member: MemberId(1),
+        campaign: None,
+        issued_at: t,
+    };
+    let count = |t| OfferHistory::new(&[offer_at(t)]).count_within(MemberId(1), &cap, now);
+    let second = chrono::Duration::seconds(1);
+    let window = chrono::Duration::days(30);
+    assert_eq!(count(now - window), 0);
+    assert_eq!(count(now - window + second), 1);
+    assert_eq!(count(now), 1);
+    assert_eq!(count(now + window - second), 1);
+    assert_eq!(count(now + window), 0);
+    let other = OfferHistory::new(&[offer_at(now)]).count_within(MemberId(2), &cap, now);
+    assert_eq!(other, 0);
+    // A window past what chrono holds is the whole past, not a panic.
+    let forever = FrequencyCap::new(1, u32::MAX);
+    assert_eq!(forever.window_start(now), DateTime::<Utc>::MIN_UTC);
+    let old = OfferHistory::new(&[offer_at(at("2001-01-01T00:00:00Z"))]);
+    assert_eq!(old.count_within(MemberId(1), &forever, now), 1);
 }
 
 fn opted_out_members_are_never_targeted(ledger: &dyn Ledger) {
@@ -141,10 +190,11 @@ fn opted_out_members_are_never_targeted(ledger: &dyn Ledger) {
     assert_eq!(opted_out.len(), 71);
     let c = campaign(3).with_holdout(1_000);
     let key = key();
+    let when = at("2026-06-02T02:00:00Z");
+    let state = MarketingState::load(ledger, None, when).unwrap();
     let p = plan(
         &c,
-        &PlanContext::new(&members, &key, at("2026-06-02T02:00:00Z"), VoucherId(1))
-            .with_opt_outs(&opted_out),
+        &PlanContext::new(&members, &state, &key, when, VoucherId(1)),
     )
     .unwrap();
     assert_eq!(p.skipped.opted_out, 71);
@@ -154,10 +204,10 @@ fn opted_out_members_are_never_targeted(ledger: &dyn Ledger) {
 }
 
 fn a_vouchers_campaign_flows_through_redemption_into_the_report(ledger: &dyn Ledger) {
-    let members = profiles(300, 2);
+    let members = profiles(1_000, 2);
     let c = campaign(9).with_holdout(3_000);
     let p = planned(&c, &members, 70_000);
-    let vouchers = p.vouchers(&c.offer).unwrap();
+    let vouchers = p.vouchers().unwrap();
     ledger.record_issues(&vouchers, p.at).unwrap();
     let ring = keyring();
     let store = shenzhen();
@@ -197,10 +247,20 @@ fn a_vouchers_campaign_flows_through_redemption_into_the_report(ledger: &dyn Led
         from: p.at,
         until: at("2026-06-29T02:00:00Z"),
     };
-    let report = lift_report(&p.assignments, &ledger.visits().unwrap(), window);
+    let report = lift_report(&p.assignments, &ledger.visits().unwrap(), window).unwrap();
     let row = report.overall(CampaignId(9)).unwrap();
+    assert_eq!(row.verdict, Verdict::Measured);
     assert_eq!(row.issued, vouchers.len() as u64);
     assert_eq!(row.redeemed, 3);
+    assert_eq!(row.redemption_rate, 3.0 / vouchers.len() as f64);
+    let (incremental, ret) = (
+        row.incremental_spend_minor.unwrap(),
+        row.return_minor.unwrap(),
+    );
+    assert_eq!(ret.estimate, incremental.estimate - 6_000.0);
+    let held_n = row.holdout.members as f64;
+    let expected_difference = 3.0 * 12_000.0 / row.treatment.members as f64 - 5_000.0 / held_n;
+    assert!((row.spend_difference.unwrap().estimate - expected_difference).abs() < 1e-9);
     assert_eq!(row.discount_minor, 3 * 2_000);
     assert_eq!(row.treatment.visits, 3);
     assert_eq!(row.treatment.spend_minor, 3 * 12_000);
@@ -213,7 +273,7 @@ fn a_vouchers_campaign_flows_through_redemption_into_the_report(ledger: &dyn Led
         .filter(|r| r.store.is_some())
         .map(|r| r.treatment.members + r.holdout.members)
         .sum();
-    assert_eq!(per_store, 300);
+    assert_eq!(per_store, 1_000);
 }
 
 #[test]
@@ -225,7 +285,7 @@ fn budget_stops_issuance_exactly() {
         .with_budget(Budget::vouchers(123));
     let p = planned(&c, &members, 1);
     assert_eq!(p.vouchers, 123);
-    assert_eq!(p.vouchers(&c.offer).unwrap().len(), 123);
+    assert_eq!(p.vouchers().unwrap().len(), 123);
     let holdout = p.holdout().count() as u64;
     assert_eq!(
         p.assignments.len() as u64 + p.skipped.over_budget,
@@ -274,9 +334,11 @@ fn budget_stops_issuance_exactly() {
     let c = Campaign::new(CampaignId(4), Audience::everyone(), percent)
         .with_budget(Budget::discount(1_000));
     let key = key();
+    let state = MarketingState::none();
+    let when = at("2026-06-01T00:00:00Z");
     let err = plan(
         &c,
-        &PlanContext::new(&members, &key, at("2026-06-01T00:00:00Z"), VoucherId(1)),
+        &PlanContext::new(&members, &state, &key, when, VoucherId(1)),
     )
     .unwrap_err();
     assert!(matches!(err, CampaignError::UnboundedOffer));
@@ -344,9 +406,11 @@ fn holdout_is_stable_uniform_and_keyed() {
         assert_eq!(a.arm == Arm::Holdout, HoldoutKey::in_holdout(draw, 1_000));
     }
     let c = campaign(1).with_holdout(10_001);
+    let state = MarketingState::none();
+    let when = at("2026-06-01T00:00:00Z");
     let err = plan(
         &c,
-        &PlanContext::new(&members, &k, at("2026-06-01T00:00:00Z"), VoucherId(1)),
+        &PlanContext::new(&members, &state, &k, when, VoucherId(1)),
     );
     assert!(matches!(err, Err(CampaignError::HoldoutShare(10_001))));
 }
@@ -359,13 +423,13 @@ fn holdout_members_never_receive_a_voucher() {
     let held: HashSet<MemberId> = p.holdout().map(|a| a.member).collect();
     assert!(held.len() > 600);
     assert!(p.holdout().all(|a| a.voucher.is_none()));
-    let vouchers = p.vouchers(&c.offer).unwrap();
+    let vouchers = p.vouchers().unwrap();
     assert_eq!(vouchers.len() + held.len(), 3_000);
     assert!(vouchers.iter().all(|v| !held.contains(&v.member.unwrap())));
     // Nor in what is sent out: every JSON line is a treatment member's own, verifying voucher.
     let ring = keyring();
     let mut out = Vec::new();
-    let summary = write_offers(&p, &c.offer, &ring, OfferFormat::JsonLines, 3, &mut out).unwrap();
+    let summary = write_offers(&p, &ring, OfferFormat::JsonLines, 3, &mut out).unwrap();
     assert_eq!(summary.offers, vouchers.len() as u64);
     assert_eq!(summary.bytes, out.len() as u64);
     let text = String::from_utf8(out).unwrap();
@@ -386,7 +450,7 @@ fn holdout_members_never_receive_a_voucher() {
     assert_eq!(seen.len(), vouchers.len());
     // CSV carries the same offers under a header.
     let mut csv = Vec::new();
-    write_offers(&p, &c.offer, &ring, OfferFormat::Csv, 2, &mut csv).unwrap();
+    write_offers(&p, &ring, OfferFormat::Csv, 2, &mut csv).unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert_eq!(
         csv.lines().next(),
@@ -443,9 +507,10 @@ fn audience_filters_pick_the_members_they_name() {
         pick(Audience::everyone().with(AudienceFilter::DueAgain { late: 1.3 })),
         [2]
     );
+    // Member 5 spent nothing but never enrolled: not "enrolled, never bought".
     assert_eq!(
         pick(Audience::everyone().with(AudienceFilter::NeverBought)),
-        [4, 5]
+        [4]
     );
     assert_eq!(
         pick(Audience::everyone().with(AudienceFilter::Referred)),
@@ -508,6 +573,15 @@ fn assignments_round_trip_through_csv_and_bad_lines_are_named() {
     );
     assert_eq!(bad(&format!("{header}1,x,3,holdout,\n")), 2);
     assert_eq!(bad(&format!("{header}1,2,3\n")), 2);
+    assert_eq!(bad(""), 1);
+    assert_eq!(
+        bad(&format!("{header}1,2,3,holdout,\n1,2,4,treatment,9\n")),
+        3
+    );
+    assert_eq!(bad(&format!("{header}{}\n", "9".repeat(5_000))), 2);
+    // The same member in two campaigns is fine.
+    let two = format!("{header}1,2,3,holdout,\n2,2,3,treatment,9\n");
+    assert_eq!(read_assignments_csv(two.as_bytes()).unwrap().len(), 2);
 }
 
 #[test]
@@ -518,7 +592,7 @@ fn a_small_holdout_says_so_instead_of_guessing() {
         from: p.at,
         until: at("2026-07-01T00:00:00Z"),
     };
-    let report = lift_report(&p.assignments, &[], window);
+    let report = lift_report(&p.assignments, &[], window).unwrap();
     let row = report.overall(CampaignId(7)).unwrap();
     assert!(row.holdout.members < MIN_ARM_MEMBERS);
     assert!(matches!(row.verdict, Verdict::TooSmall { .. }));
@@ -539,9 +613,11 @@ fn simulated_lift(true_lift: f64, seed: u64) -> Estimate {
     );
     let c = campaign(8).with_holdout(2_500);
     let key = HoldoutKey::from_bytes(&[seed as u8; 32]);
+    let state = MarketingState::none();
+    let when = sim.params().campaign_at;
     let p = plan(
         &c,
-        &PlanContext::new(&profiles, &key, sim.params().campaign_at, VoucherId(1)),
+        &PlanContext::new(&profiles, &state, &key, when, VoucherId(1)),
     )
     .unwrap();
     let visits: Vec<VisitEvent> = sim
@@ -553,7 +629,7 @@ fn simulated_lift(true_lift: f64, seed: u64) -> Estimate {
         from: sim.params().campaign_at,
         until: sim.params().campaign_at + chrono::Duration::days(28),
     };
-    let report = lift_report(&p.assignments, &visits, window);
+    let report = lift_report(&p.assignments, &visits, window).unwrap();
     report.overall(CampaignId(8)).unwrap().visit_lift.unwrap()
 }
 
@@ -575,4 +651,68 @@ fn the_interval_covers_the_true_lift_and_the_estimate_is_unbiased() {
             "lift {true_lift}: mean estimate {mean:.4}"
         );
     }
+}
+
+#[test]
+fn a_plan_is_the_same_on_any_number_of_threads() {
+    let members = profiles(20_000, 1);
+    let c = campaign(11)
+        .with_holdout(1_500)
+        .with_budget(Budget::vouchers(9_000));
+    let (key, state) = (key(), MarketingState::none());
+    let when = at("2026-06-01T02:00:00Z");
+    let on = |threads| {
+        let ctx =
+            PlanContext::new(&members, &state, &key, when, VoucherId(1)).with_threads(threads);
+        plan(&c, &ctx).unwrap()
+    };
+    let one = on(1);
+    assert_eq!(one.vouchers, 9_000);
+    for threads in [0, 2, 3, 8, 1_000_000] {
+        assert_eq!(on(threads), one, "{threads} threads");
+    }
+    // The offers too; a million writer threads are capped, not spawned.
+    let ring = keyring();
+    let write = |threads| {
+        let mut out = Vec::new();
+        write_offers(&one, &ring, OfferFormat::Csv, threads, &mut out).unwrap();
+        out
+    };
+    assert_eq!(write(1), write(1_000_000));
+}
+
+#[test]
+fn overflowing_figures_are_an_error_not_a_wrong_report() {
+    let members = profiles(300, 1);
+    let p = planned(&campaign(12).with_holdout(5_000), &members, 1);
+    let member = p.assignments[0].member;
+    let visit = |spend| VisitEvent {
+        member: Some(member),
+        store: StoreId(1),
+        at: at("2026-06-02T00:00:00Z"),
+        spend_minor: spend,
+        voucher: None,
+        campaign: None,
+        discount_minor: 0,
+    };
+    let window = LiftWindow {
+        from: p.at,
+        until: at("2026-07-01T00:00:00Z"),
+    };
+    assert!(matches!(
+        lift_report(&p.assignments, &[visit(u64::MAX), visit(1)], window),
+        Err(CampaignError::Overflow(_))
+    ));
+    // A spend whose square, summed over the arm, passes 128 bits: an error too.
+    assert!(matches!(
+        lift_report(&p.assignments, &[visit(u64::MAX / 4)], window),
+        Err(CampaignError::Overflow(_))
+    ));
+    // CNY 10 billion is a large spend, not an overflow.
+    let fine = lift_report(&p.assignments, &[visit(1_000_000_000_000)], window).unwrap();
+    let row = fine.overall(CampaignId(12)).unwrap();
+    assert_eq!(
+        row.treatment.spend_minor + row.holdout.spend_minor,
+        1_000_000_000_000
+    );
 }

@@ -415,7 +415,7 @@ fn the_latest_marketing_choice_wins(ledger: &dyn Ledger) {
     ledger
         .set_marketing_opt_out(m1, true, at("2026-06-11T00:00:00Z"))
         .unwrap();
-    // At the same instant, the later call wins.
+    // At the same instant, opting out wins, whatever the order.
     ledger
         .set_marketing_opt_out(m3, true, at("2026-06-12T00:00:00Z"))
         .unwrap();
@@ -424,6 +424,10 @@ fn the_latest_marketing_choice_wins(ledger: &dyn Ledger) {
         .unwrap();
     ledger
         .set_marketing_opt_out(m2, true, at("2026-06-13T00:00:00Z"))
+        .unwrap();
+    assert_eq!(ledger.marketing_opt_outs().unwrap(), [m2, m3]);
+    ledger
+        .set_marketing_opt_out(m3, false, at("2026-06-12T00:00:01Z"))
         .unwrap();
     assert_eq!(ledger.marketing_opt_outs().unwrap(), [m2]);
 }

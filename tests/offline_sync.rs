@@ -962,22 +962,74 @@ fn marketing_choices_made_at_tills_reach_the_head_office(dir: &Path, hq: &HeadOf
         till_ledger(dir, hq, TillId(2)),
     );
     let hour = |h| at() + Duration::hours(h);
-    t1.set_marketing_opt_out(MemberId(5), true, hour(1))
-        .unwrap();
-    t1.set_marketing_opt_out(MemberId(6), true, hour(1))
-        .unwrap();
+    let choose = |till: &SqliteLedger, member, opted_out, h| {
+        till.set_marketing_opt_out(MemberId(member), opted_out, hour(h))
+            .unwrap()
+    };
+    choose(&t1, 5, true, 1);
+    choose(&t1, 6, true, 1);
     // At till 2, an hour later, member 6 opts back in.
-    t2.set_marketing_opt_out(MemberId(6), false, hour(2))
-        .unwrap();
+    choose(&t2, 6, false, 2);
+    // Member 7 chose both ways at the same instant at two tills: opting out wins, whichever
+    // batch arrives first.
+    choose(&t2, 7, true, 1);
+    choose(&t1, 7, false, 1);
     assert_eq!(t1.marketing_opt_outs().unwrap(), [MemberId(5), MemberId(6)]);
     assert_eq!(hq.marketing_opt_outs().unwrap(), []);
     // Till 2 syncs first; till 1's older opt-out of member 6 arrives after and loses.
     sync(&t2, hq, hour(3));
-    assert_eq!(hq.marketing_opt_outs().unwrap(), []);
+    assert_eq!(hq.marketing_opt_outs().unwrap(), [MemberId(7)]);
     let batch = t1.export_journal(100, hour(3)).unwrap();
-    assert_eq!(hq.ingest(&batch).unwrap().new_records, 2);
-    assert_eq!(hq.marketing_opt_outs().unwrap(), [MemberId(5)]);
+    assert_eq!(hq.ingest(&batch).unwrap().new_records, 3);
+    assert_eq!(hq.marketing_opt_outs().unwrap(), [MemberId(5), MemberId(7)]);
     // The same batch again changes nothing.
-    assert_eq!(hq.ingest(&batch).unwrap().duplicates, 2);
-    assert_eq!(hq.marketing_opt_outs().unwrap(), [MemberId(5)]);
+    assert_eq!(hq.ingest(&batch).unwrap().duplicates, 3);
+    assert_eq!(hq.marketing_opt_outs().unwrap(), [MemberId(5), MemberId(7)]);
+    // The choices carry their instants, and apply to a ledger with the same outcome.
+    let choices = hq.marketing_choices().unwrap();
+    assert_eq!(choices.len(), 3);
+    assert_eq!(
+        (choices[1].member, choices[1].opted_out, choices[1].at),
+        (MemberId(6), false, hour(2))
+    );
+    let ledger = MemoryLedger::new(MERCHANT);
+    ledger
+        .set_marketing_opt_out(MemberId(6), true, hour(1))
+        .unwrap();
+    assert_eq!(hq.apply_marketing_choices(&ledger).unwrap(), 3);
+    assert_eq!(
+        ledger.marketing_opt_outs().unwrap(),
+        [MemberId(5), MemberId(7)]
+    );
+}
+
+#[test]
+fn a_version_1_sync_file_is_migrated_and_another_merchants_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.sync");
+    drop(HeadOffice::create(&path, MERCHANT, secret(), root()).unwrap());
+    let version = || -> i64 {
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(version(), 2);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE marketing_opt_outs; PRAGMA user_version = 1;")
+        .unwrap();
+    // Another merchant's head office is refused before anything is written.
+    assert!(matches!(
+        HeadOffice::open(&path, MerchantId(8), secret(), root()),
+        Err(LedgerError::WrongMerchant { .. })
+    ));
+    assert_eq!(version(), 1);
+    let hq = HeadOffice::open(&path, MERCHANT, secret(), root()).unwrap();
+    assert_eq!(version(), 2);
+    assert_eq!(hq.marketing_choices().unwrap(), []);
+    drop(hq);
+    // Opening again finds it migrated.
+    let hq = HeadOffice::open(&path, MERCHANT, secret(), root()).unwrap();
+    assert_eq!(hq.marketing_opt_outs().unwrap(), []);
 }

@@ -15,8 +15,12 @@ pub struct MemberProfile {
     /// The store they enrolled at (or, for a member known only from visits, the store of
     /// their first visit).
     pub home_store: StoreId,
-    /// Their tier (BASIC unless set from the ledger's accounts).
+    /// Their tier. [`member_profiles`] leaves it BASIC: set it from the merchant's tier
+    /// schedule ([`Ledger::member_context`](crate::Ledger::member_context)) before filtering
+    /// by [`AudienceFilter::MinTier`].
     pub tier: Tier,
+    /// Whether the ledger enrolled them (a member known only from visits is not).
+    pub enrolled: bool,
     /// Whether another member's share code brought them.
     pub referred: bool,
     /// Their visits, first and last visit and spend, when they visited at all.
@@ -47,6 +51,7 @@ pub fn member_profiles(
                 member: m.id,
                 home_store: m.enrolled_store,
                 tier: Tier::BASIC,
+                enrolled: true,
                 referred: m.referred_by.is_some(),
                 visits: None,
                 segment: None,
@@ -65,6 +70,7 @@ pub fn member_profiles(
             member: MemberId(id),
             home_store: home.unwrap_or(StoreId(0)),
             tier: Tier::BASIC,
+            enrolled: false,
             referred: false,
             visits: None,
             segment: None,
@@ -114,7 +120,7 @@ pub enum AudienceFilter {
         /// How late, in multiples of their average interval (1.3 = 30% late).
         late: f64,
     },
-    /// Enrolled but never spent anything.
+    /// Enrolled, and never spent anything.
     NeverBought,
     /// Brought by another member's share code.
     Referred,
@@ -153,7 +159,7 @@ impl AudienceFilter {
             AudienceFilter::DueAgain { late } => {
                 visits.is_some_and(|v| due_rhythm(v, now, *late).is_some())
             }
-            AudienceFilter::NeverBought => p.spend_minor() == 0,
+            AudienceFilter::NeverBought => p.enrolled && p.spend_minor() == 0,
             AudienceFilter::Referred => p.referred,
             AudienceFilter::HomeStores { stores } => stores.contains(&p.home_store),
             AudienceFilter::MinTier { tier } => p.tier >= *tier,

@@ -24,6 +24,10 @@ pub enum CampaignError {
         /// How many.
         count: u64,
     },
+    /// A sum passed what its type holds (hostile or corrupt figures): nothing is reported
+    /// rather than a wrong total.
+    #[error("{0} overflows")]
+    Overflow(&'static str),
     /// The offer template cannot make a valid voucher (see the source).
     #[error("the offer template makes an invalid voucher: {0}")]
     Offer(#[source] Error),

@@ -11,6 +11,7 @@
 //! members; the campaign's return is that minus the discount its vouchers gave in the window.
 //! Below [`MIN_ARM_MEMBERS`] members in either arm the report gives no estimate and says so.
 
+use super::error::CampaignError;
 use super::plan::{Arm, Assignment};
 use super::tally::{MemberTally, tally};
 use crate::ids::{CampaignId, MemberId, StoreId};
@@ -118,6 +119,9 @@ pub struct LiftRow {
     pub treatment: ArmFigures,
     /// The holdout arm.
     pub holdout: ArmFigures,
+    /// The share of members who visited, treatment minus holdout (0.03 = 3 points; Wald
+    /// interval).
+    pub visiting_difference: Option<Estimate>,
     /// Visits per member, treatment minus holdout.
     pub visits_difference: Option<Estimate>,
     /// Spend per member, treatment minus holdout, minor units.
@@ -176,9 +180,11 @@ impl LiftRow {
                     ret.high
                 )
             }
-            (Verdict::Measured, _, _) => {
-                "no visits in the holdout or the treatment: no relative lift".to_owned()
-            }
+            (Verdict::Measured, _, ret) => format!(
+                "no visits in the holdout or the treatment: no relative lift; return {:.0} minor \
+                 units",
+                ret.map_or(0.0, |r| r.estimate)
+            ),
         }
     }
 }
@@ -263,56 +269,65 @@ struct ArmSums {
     discount: u64,
 }
 
+const SUMS: CampaignError = CampaignError::Overflow("an arm's visits, spend or discount");
+
 impl ArmSums {
-    fn add(&mut self, a: &Assignment, t: &MemberTally) {
+    fn add(&mut self, a: &Assignment, t: &MemberTally) -> Result<(), CampaignError> {
+        let square = |x: u64| u128::from(x) * u128::from(x);
         self.members += 1;
         self.visiting += u64::from(t.visits > 0);
-        self.visits += t.visits;
-        self.visits_sq += u128::from(t.visits) * u128::from(t.visits);
-        self.spend += t.spend;
-        self.spend_sq += u128::from(t.spend) * u128::from(t.spend);
+        self.visits = self.visits.checked_add(t.visits).ok_or(SUMS)?;
+        self.visits_sq = self.visits_sq.checked_add(square(t.visits)).ok_or(SUMS)?;
+        self.spend = self.spend.checked_add(t.spend).ok_or(SUMS)?;
+        self.spend_sq = self.spend_sq.checked_add(square(t.spend)).ok_or(SUMS)?;
         self.issued += u64::from(a.voucher.is_some());
         self.redeemed += u64::from(t.redeemed);
-        self.discount += t.discount;
+        self.discount = self.discount.checked_add(t.discount).ok_or(SUMS)?;
+        Ok(())
     }
 
-    fn figures(&self) -> ArmFigures {
+    fn figures(&self) -> Result<ArmFigures, CampaignError> {
         let n = self.members;
         let mean = |sum: u64| if n == 0 { 0.0 } else { sum as f64 / n as f64 };
         // (n Σx² − (Σx)²) / (n (n − 1)), exact up to the last division.
         let variance = |sum: u64, sq: u128| {
             if n < 2 {
-                return 0.0;
+                return Some(0.0);
             }
-            let num = u128::from(n) * sq - u128::from(sum) * u128::from(sum);
-            num as f64 / (n as f64 * (n - 1) as f64)
+            let num = u128::from(n).checked_mul(sq)? - u128::from(sum) * u128::from(sum);
+            Some(num as f64 / (n as f64 * (n - 1) as f64))
         };
-        ArmFigures {
+        Ok(ArmFigures {
             members: n,
             visiting_members: self.visiting,
             visits: self.visits,
             spend_minor: self.spend,
             visits_per_member: mean(self.visits),
             spend_per_member: mean(self.spend),
-            visits_variance: variance(self.visits, self.visits_sq),
-            spend_variance: variance(self.spend, self.spend_sq),
-        }
+            visits_variance: variance(self.visits, self.visits_sq).ok_or(SUMS)?,
+            spend_variance: variance(self.spend, self.spend_sq).ok_or(SUMS)?,
+        })
     }
 }
 
 /// The lift report of every campaign in `assignments`, from the ledger's `visits` (a
-/// treatment member's voucher counts as redeemed when a visit in the window used it).
+/// treatment member's voucher counts as redeemed when a visit of theirs in the window used
+/// it).
+///
+/// # Errors
+/// [`CampaignError::Overflow`] when visits, spend or discount pass what their sums hold
+/// (only hostile or corrupt figures do).
 pub fn lift_report(
     assignments: &[Assignment],
     visits: &[VisitEvent],
     window: LiftWindow,
-) -> LiftReport {
-    let tallies = tally(assignments, visits, window.from, window.until);
+) -> Result<LiftReport, CampaignError> {
+    let tallies = tally(assignments, visits, window.from, window.until)?;
     let mut groups: HashMap<(CampaignId, Option<StoreId>), [ArmSums; 2]> = HashMap::new();
     for (a, t) in assignments.iter().zip(&tallies) {
         let arm = usize::from(a.arm == Arm::Holdout);
         for store in [None, Some(a.home_store)] {
-            groups.entry((a.campaign, store)).or_default()[arm].add(a, t);
+            groups.entry((a.campaign, store)).or_default()[arm].add(a, t)?;
         }
     }
     let mut groups: Vec<_> = groups.into_iter().collect();
@@ -320,13 +335,18 @@ pub fn lift_report(
     let rows = groups
         .into_iter()
         .map(|((campaign, store), [t, h])| row(campaign, store, &t, &h))
-        .collect();
-    LiftReport { window, rows }
+        .collect::<Result<_, _>>()?;
+    Ok(LiftReport { window, rows })
 }
 
-fn row(campaign: CampaignId, store: Option<StoreId>, t: &ArmSums, h: &ArmSums) -> LiftRow {
-    let (tf, hf) = (t.figures(), h.figures());
-    let discount = t.discount + h.discount;
+fn row(
+    campaign: CampaignId,
+    store: Option<StoreId>,
+    t: &ArmSums,
+    h: &ArmSums,
+) -> Result<LiftRow, CampaignError> {
+    let (tf, hf) = (t.figures()?, h.figures()?);
+    let discount = t.discount.checked_add(h.discount).ok_or(SUMS)?;
     let issued = t.issued + h.issued;
     let redeemed = t.redeemed + h.redeemed;
     let mut row = LiftRow {
@@ -334,6 +354,7 @@ fn row(campaign: CampaignId, store: Option<StoreId>, t: &ArmSums, h: &ArmSums) -
         store,
         treatment: tf,
         holdout: hf,
+        visiting_difference: None,
         visits_difference: None,
         spend_difference: None,
         visit_lift: None,
@@ -355,7 +376,7 @@ fn row(campaign: CampaignId, store: Option<StoreId>, t: &ArmSums, h: &ArmSums) -
             holdout_members: hf.members,
             needed: MIN_ARM_MEMBERS,
         };
-        return row;
+        return Ok(row);
     }
     let (nt, nh) = (tf.members as f64, hf.members as f64);
     let difference =
@@ -382,12 +403,18 @@ fn row(campaign: CampaignId, store: Option<StoreId>, t: &ArmSums, h: &ArmSums) -
             high: ratio * (Z95 * se).exp() - 1.0,
         });
     }
+    let share = |f: &ArmFigures| f.visiting_members as f64 / f.members as f64;
+    let (pt, ph) = (share(&tf), share(&hf));
+    row.visiting_difference = Some(Estimate::around(
+        pt - ph,
+        (pt * (1.0 - pt) / nt + ph * (1.0 - ph) / nh).sqrt(),
+    ));
     let incremental = spend.scaled(nt, 0.0);
     row.visits_difference = Some(visits);
     row.spend_difference = Some(spend);
     row.incremental_spend_minor = Some(incremental);
     row.return_minor = Some(incremental.scaled(1.0, discount as f64));
-    row
+    Ok(row)
 }
 
 /// Cumulative visits per member, day by day over the window, treatment against holdout, for

@@ -42,7 +42,7 @@ pub use lift::{
 };
 pub use offer::OfferTemplate;
 pub use plan::{Arm, Assignment, Campaign, CampaignPlan, PlanContext, Skipped, plan};
-pub use rules::{Budget, FrequencyCap, OfferHistory};
+pub use rules::{Budget, FrequencyCap, MarketingState, OfferHistory};
 pub use writer::{
     ASSIGNMENTS_HEADER, IssueSummary, OfferFormat, read_assignments_csv, write_assignments_csv,
     write_offers,

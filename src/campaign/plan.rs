@@ -4,12 +4,11 @@ use super::audience::{Audience, MemberProfile};
 use super::error::CampaignError;
 use super::holdout::HoldoutKey;
 use super::offer::OfferTemplate;
-use super::rules::{Budget, FrequencyCap, OfferHistory};
+use super::rules::{Budget, FrequencyCap, MarketingState};
 use crate::ids::{CampaignId, MemberId, StoreId, VoucherId};
 use crate::voucher::Voucher;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 
 /// A campaign: whom, what, and under which rules.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,54 +60,45 @@ impl Campaign {
     }
 }
 
-/// Everything a plan reads besides the campaign: the members, what the ledger knows, the
-/// holdout key, the instant, and the first voucher id to use.
+/// Everything a plan reads besides the campaign: the members, what the ledger knows
+/// ([`MarketingState`]), the holdout key, the instant, and the first voucher id to use.
 #[derive(Debug, Clone)]
 pub struct PlanContext<'a> {
     profiles: &'a [MemberProfile],
+    state: &'a MarketingState,
     key: &'a HoldoutKey,
     at: DateTime<Utc>,
     first_voucher: VoucherId,
-    history: Option<&'a OfferHistory>,
-    opted_out: Option<&'a HashSet<MemberId>>,
     threads: usize,
 }
 
+/// More threads than this never help a plan or a writer.
+pub(crate) const MAX_THREADS: usize = 64;
+
 impl<'a> PlanContext<'a> {
-    /// Plans over `profiles` at `at`; treatment vouchers get ids from `first_voucher` up (a
-    /// range no other voucher uses).
+    /// Plans over `profiles` at `at`, respecting `state` (load it with
+    /// [`MarketingState::load`]); treatment vouchers get ids from `first_voucher` up (a range
+    /// no other voucher uses).
     pub fn new(
         profiles: &'a [MemberProfile],
+        state: &'a MarketingState,
         key: &'a HoldoutKey,
         at: DateTime<Utc>,
         first_voucher: VoucherId,
     ) -> Self {
         PlanContext {
             profiles,
+            state,
             key,
             at,
             first_voucher,
-            history: None,
-            opted_out: None,
             threads: 1,
         }
     }
 
-    /// The offers already sent, for the frequency cap.
-    pub fn with_history(mut self, history: &'a OfferHistory) -> Self {
-        self.history = Some(history);
-        self
-    }
-
-    /// The members who opted out of marketing.
-    pub fn with_opt_outs(mut self, opted_out: &'a HashSet<MemberId>) -> Self {
-        self.opted_out = Some(opted_out);
-        self
-    }
-
-    /// Draws the holdout on this many threads (1 by default).
+    /// Draws the holdout on this many threads (1 by default; at most 64).
     pub fn with_threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
+        self.threads = threads.clamp(1, MAX_THREADS);
         self
     }
 }
@@ -156,6 +146,8 @@ pub struct Skipped {
     pub opted_out: u64,
     /// At the frequency cap.
     pub capped: u64,
+    /// In the holdout of another campaign still being measured.
+    pub held_out_elsewhere: u64,
     /// Not reached before the budget ran out (either arm).
     pub over_budget: u64,
 }
@@ -177,6 +169,9 @@ pub struct CampaignPlan {
     pub vouchers: u64,
     /// The most the vouchers can take off together, minor units (when the offer bounds it).
     pub max_discount_minor: Option<u64>,
+    /// The offer, as planned (and budgeted).
+    #[serde(skip)]
+    offer: OfferTemplate,
 }
 
 impl CampaignPlan {
@@ -185,13 +180,18 @@ impl CampaignPlan {
         self.assignments.iter().filter(|a| a.arm == Arm::Holdout)
     }
 
-    /// The treatment members' vouchers, to sign and to record in the ledger
-    /// ([`Ledger::record_issues`](crate::Ledger::record_issues)).
+    /// The offer the plan was made (and budgeted) for.
+    pub fn offer(&self) -> &OfferTemplate {
+        &self.offer
+    }
+
+    /// The treatment members' vouchers, to record in the ledger
+    /// ([`Ledger::record_issues`](crate::Ledger::record_issues)) before they are sent.
     ///
     /// # Errors
     /// [`CampaignError::Offer`] when the template makes an invalid voucher.
-    pub fn vouchers(&self, offer: &OfferTemplate) -> Result<Vec<Voucher>, CampaignError> {
-        let shared = offer.for_campaign(self.campaign, self.at)?;
+    pub fn vouchers(&self) -> Result<Vec<Voucher>, CampaignError> {
+        let shared = self.offer.for_campaign(self.campaign, self.at)?;
         Ok(self
             .assignments
             .iter()
@@ -200,12 +200,14 @@ impl CampaignPlan {
     }
 }
 
-/// Plans `campaign`: the audience in random order (the holdout key's draw), opted-out and
-/// capped members skipped, a `holdout_bp` share held out, vouchers until the budget is spent.
+/// Plans `campaign`: the audience in random order (the holdout key's draw); opted-out and
+/// capped members, and members held out by a campaign still being measured, skipped; a
+/// `holdout_bp` share held out; vouchers until the budget is spent.
 ///
 /// # Errors
 /// [`CampaignError::HoldoutShare`] above 100%; [`CampaignError::UnboundedOffer`] for a
-/// discount budget on an offer without a bounded discount; [`CampaignError::VoucherIdsOverflow`].
+/// discount budget on an offer without a bounded discount; [`CampaignError::VoucherIdsOverflow`];
+/// [`CampaignError::Overflow`] when the vouchers' total discount passes `u64::MAX`.
 pub fn plan(campaign: &Campaign, ctx: &PlanContext<'_>) -> Result<CampaignPlan, CampaignError> {
     if campaign.holdout_bp > 10_000 {
         return Err(CampaignError::HoldoutShare(campaign.holdout_bp));
@@ -237,23 +239,25 @@ pub fn plan(campaign: &Campaign, ctx: &PlanContext<'_>) -> Result<CampaignPlan, 
         skipped: Skipped::default(),
         vouchers: 0,
         max_discount_minor: cost.map(|_| 0),
+        offer: campaign.offer.clone(),
     };
     let mut spent = 0u64;
     for (walked, &(_, draw, index)) in order.iter().enumerate() {
         let profile = audience[index as usize];
         let member = profile.member;
-        if ctx.opted_out.is_some_and(|o| o.contains(&member)) {
+        if ctx.state.opted_out(member) {
             plan.skipped.opted_out += 1;
             continue;
         }
-        if let Some(cap) = &campaign.frequency_cap {
-            let sent = ctx
-                .history
-                .map_or(0, |h| h.count_within(member, cap, ctx.at));
-            if sent >= cap.max_offers {
-                plan.skipped.capped += 1;
-                continue;
-            }
+        if let Some(cap) = &campaign.frequency_cap
+            && ctx.state.history().count_within(member, cap, ctx.at) >= cap.max_offers
+        {
+            plan.skipped.capped += 1;
+            continue;
+        }
+        if ctx.state.held_out(member) {
+            plan.skipped.held_out_elsewhere += 1;
+            continue;
         }
         let (arm, voucher) = if HoldoutKey::in_holdout(draw, campaign.holdout_bp) {
             (Arm::Holdout, None)
@@ -263,7 +267,9 @@ pub fn plan(campaign: &Campaign, ctx: &PlanContext<'_>) -> Result<CampaignPlan, 
                 plan.skipped.over_budget = (order.len() - walked) as u64;
                 break;
             }
-            spent += cost;
+            spent = spent
+                .checked_add(cost)
+                .ok_or(CampaignError::Overflow("the vouchers' total discount"))?;
             let id = VoucherId(ctx.first_voucher.0 + plan.vouchers);
             plan.vouchers += 1;
             (Arm::Treatment, Some(id))
@@ -288,7 +294,9 @@ fn random_order(
     ctx: &PlanContext<'_>,
 ) -> Vec<(u64, u64, u32)> {
     let mut order = vec![(0u64, 0u64, 0u32); audience.len()];
-    let chunk = audience.len().div_ceil(ctx.threads).max(1);
+    // A thread per few thousand members at most: spawning costs more than a small draw.
+    let threads = ctx.threads.min(audience.len().div_ceil(4096)).max(1);
+    let chunk = audience.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         for (n, slots) in order.chunks_mut(chunk).enumerate() {
             let start = n * chunk;

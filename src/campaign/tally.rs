@@ -5,6 +5,7 @@
 //! member, both counters and where the member's assignments start, so a visit costs one probe;
 //! the rare visit that used a voucher is matched to the member's assignments afterwards.
 
+use super::error::CampaignError;
 use super::plan::Assignment;
 use crate::ids::MemberId;
 use crate::ledger::VisitEvent;
@@ -85,12 +86,17 @@ impl Counters {
 /// Each assignment's counters (in `assignments` order) over the visits with `from <= at <
 /// until`; a visit redeems a treatment member's voucher when it is the member's and carries
 /// that voucher and the assignment's campaign.
+///
+/// # Errors
+/// [`CampaignError::Overflow`] when a member's visits pass `u32::MAX` or their spend or
+/// discount `u64::MAX`.
 pub(super) fn tally(
     assignments: &[Assignment],
     visits: &[VisitEvent],
     from: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> Vec<MemberTally> {
+) -> Result<Vec<MemberTally>, CampaignError> {
+    let overflow = || CampaignError::Overflow("a member's visits, spend or discount in the window");
     let mut counters = Counters::new(assignments);
     let mut with_voucher: Vec<(&VisitEvent, u32)> = Vec::new();
     for v in visits {
@@ -101,8 +107,8 @@ pub(super) fn tally(
         let at = counters.position(member);
         let slot = &mut counters.slots[at];
         if slot.first != EMPTY {
-            slot.visits += 1;
-            slot.spend += v.spend_minor;
+            slot.visits = slot.visits.checked_add(1).ok_or_else(overflow)?;
+            slot.spend = slot.spend.checked_add(v.spend_minor).ok_or_else(overflow)?;
             if v.voucher.is_some() {
                 with_voucher.push((v, slot.first));
             }
@@ -121,10 +127,14 @@ pub(super) fn tally(
         for &i in of_member {
             let a = &assignments[i as usize];
             if v.voucher == a.voucher && v.campaign == Some(a.campaign) {
-                tallies[i as usize].redeemed = true;
-                tallies[i as usize].discount += v.discount_minor;
+                let t = &mut tallies[i as usize];
+                t.redeemed = true;
+                t.discount = t
+                    .discount
+                    .checked_add(v.discount_minor)
+                    .ok_or_else(overflow)?;
             }
         }
     }
-    tallies
+    Ok(tallies)
 }

@@ -2,11 +2,12 @@
 //! assignments (both arms) that the lift report reads back.
 
 use super::error::CampaignError;
-use super::offer::{OfferTemplate, Shared};
-use super::plan::{Arm, Assignment, CampaignPlan};
+use super::offer::Shared;
+use super::plan::{Arm, Assignment, CampaignPlan, MAX_THREADS};
 use crate::ids::{CampaignId, MemberId, StoreId, VoucherId};
 use crate::keys::Keyring;
-use std::io::{BufRead, Write};
+use std::collections::HashSet;
+use std::io::{BufRead, Read, Write};
 
 /// How [`write_offers`] writes each offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,14 +33,15 @@ pub struct IssueSummary {
 /// Offers signed per batch; each thread takes a contiguous part of a batch.
 const BATCH: usize = 1 << 15;
 
-/// Signs every treatment member's voucher of `plan` with `keyring` and writes it to `out` in
-/// `format`, in plan order, on `threads` threads. Memory stays bounded by one batch.
+/// Signs every treatment member's voucher of `plan` (its offer, as budgeted) with `keyring`
+/// and writes it to `out` in `format`, in plan order, on `threads` threads (at most 64).
+/// Memory stays bounded by one batch. Record the vouchers in the ledger first
+/// ([`CampaignPlan::vouchers`]), so that what is sent always counts against frequency caps.
 ///
 /// # Errors
 /// [`CampaignError::Offer`] when a voucher cannot be made or signed; [`CampaignError::Io`].
 pub fn write_offers(
     plan: &CampaignPlan,
-    offer: &OfferTemplate,
     keyring: &Keyring,
     format: OfferFormat,
     threads: usize,
@@ -59,8 +61,8 @@ pub fn write_offers(
         out.write_all(header)?;
         summary.bytes += header.len() as u64;
     }
-    let threads = threads.max(1);
-    let shared = offer.for_campaign(plan.campaign, plan.at)?;
+    let threads = threads.clamp(1, MAX_THREADS);
+    let shared = plan.offer().for_campaign(plan.campaign, plan.at)?;
     let line = LineParts::new(plan, &shared, format);
     let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); threads];
     for batch in treated.chunks(BATCH) {
@@ -180,29 +182,48 @@ pub fn write_assignments_csv(
     Ok(())
 }
 
+/// The longest line [`read_assignments_csv`] reads (an assignment takes under 80 bytes).
+const MAX_LINE: u64 = 4096;
+
 /// Reads what [`write_assignments_csv`] wrote.
 ///
 /// # Errors
-/// [`CampaignError::Csv`] naming the first line that is not an assignment (a treatment row
-/// needs a voucher, a holdout row must not have one); [`CampaignError::Io`].
-pub fn read_assignments_csv(input: impl BufRead) -> Result<Vec<Assignment>, CampaignError> {
+/// [`CampaignError::Csv`] naming the first line that is not an assignment: a missing or
+/// other header, a line over 4 KiB, a field that does not parse, a treatment row without a
+/// voucher or a holdout row with one, a member twice in one campaign. [`CampaignError::Io`].
+pub fn read_assignments_csv(mut input: impl BufRead) -> Result<Vec<Assignment>, CampaignError> {
     let mut assignments = Vec::new();
-    for (n, line) in input.lines().enumerate() {
-        let line = line?;
-        let number = n as u64 + 1;
+    let mut seen = HashSet::new();
+    let mut line = Vec::new();
+    for number in 1u64.. {
+        line.clear();
+        let read = (&mut input)
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut line)?;
         let bad = |reason: &str| CampaignError::Csv {
             line: number,
             reason: reason.to_owned(),
         };
-        if n == 0 {
-            if line.trim_end() != ASSIGNMENTS_HEADER {
+        if read == 0 {
+            if number == 1 {
+                return Err(bad("empty: no header"));
+            }
+            break;
+        }
+        if line.len() as u64 > MAX_LINE {
+            return Err(bad("longer than 4,096 bytes"));
+        }
+        let text = std::str::from_utf8(&line).map_err(|_| bad("not UTF-8"))?;
+        let text = text.trim_end_matches('\n').trim_end_matches('\r');
+        if number == 1 {
+            if text != ASSIGNMENTS_HEADER {
                 return Err(bad(
                     "the header is not campaign,member,home_store,arm,voucher",
                 ));
             }
             continue;
         }
-        let fields: Vec<&str> = line.trim_end_matches('\r').split(',').collect();
+        let fields: Vec<&str> = text.split(',').collect();
         let [campaign, member, store, arm, voucher] = fields[..] else {
             return Err(bad("expected 5 fields"));
         };
@@ -222,13 +243,17 @@ pub fn read_assignments_csv(input: impl BufRead) -> Result<Vec<Assignment>, Camp
                 ));
             }
         };
-        assignments.push(Assignment {
+        let assignment = Assignment {
             campaign: CampaignId(campaign.parse().map_err(|_| bad("campaign is not a u32"))?),
             member: MemberId(member.parse().map_err(|_| bad("member is not a u64"))?),
             home_store: StoreId(store.parse().map_err(|_| bad("home_store is not a u32"))?),
             arm,
             voucher,
-        });
+        };
+        if !seen.insert((assignment.campaign, assignment.member)) {
+            return Err(bad("the member is already assigned in this campaign"));
+        }
+        assignments.push(assignment);
     }
     Ok(assignments)
 }

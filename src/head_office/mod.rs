@@ -75,6 +75,17 @@ macro_rules! in_read {
     };
 }
 
+/// A member's marketing choice as a till reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarketingChoice {
+    /// The member.
+    pub member: MemberId,
+    /// Whether they opted out.
+    pub opted_out: bool,
+    /// When they chose.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 /// The head office's sync state for one merchant.
 pub struct HeadOffice {
     merchant: MerchantId,
@@ -304,20 +315,59 @@ impl HeadOffice {
         })
     }
 
-    /// The members opted out of marketing at a till (the latest choice of each wins), in
-    /// ascending order. On PostgreSQL these are the chain ledger's own opt-outs, so
-    /// `PgLedger::marketing_opt_outs` returns them too; with a sync file, merge them with the
-    /// ledger's before planning a campaign.
+    /// Every member's latest marketing choice made at a till (the latest instant wins; at
+    /// equal instants, opting out), by member. On PostgreSQL these are the chain ledger's own
+    /// choices, which `PgLedger` reads directly; with a sync file, apply them to the ledger
+    /// campaigns are planned from ([`HeadOffice::apply_marketing_choices`]).
     ///
     /// # Errors
-    /// Storage errors.
-    pub fn marketing_opt_outs(&self) -> Result<Vec<MemberId>, LedgerError> {
-        let mut members: Vec<MemberId> = in_read!(self, |t| t.marketing_opt_outs())?
+    /// Storage errors; [`LedgerError::Corrupt`] for an instant out of range.
+    pub fn marketing_choices(&self) -> Result<Vec<MarketingChoice>, LedgerError> {
+        let mut choices = in_read!(self, |t| t.marketing_choices())?
             .into_iter()
-            .map(MemberId)
-            .collect();
-        members.sort_unstable();
-        Ok(members)
+            .map(|(member, opted_out, micros)| {
+                let at = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(|| {
+                    LedgerError::Corrupt(format!("marketing choice at {micros} µs"))
+                })?;
+                Ok(MarketingChoice {
+                    member: MemberId(member),
+                    opted_out,
+                    at,
+                })
+            })
+            .collect::<Result<Vec<_>, LedgerError>>()?;
+        choices.sort_unstable_by_key(|c| c.member);
+        Ok(choices)
+    }
+
+    /// The members opted out of marketing at a till now, ascending.
+    ///
+    /// # Errors
+    /// As [`HeadOffice::marketing_choices`].
+    pub fn marketing_opt_outs(&self) -> Result<Vec<MemberId>, LedgerError> {
+        Ok(self
+            .marketing_choices()?
+            .into_iter()
+            .filter(|c| c.opted_out)
+            .map(|c| c.member)
+            .collect())
+    }
+
+    /// Records every marketing choice tills reported in `ledger` (the latest choice wins
+    /// there too, so applying again, or after choices made elsewhere, is safe). Returns how
+    /// many were applied.
+    ///
+    /// # Errors
+    /// As [`HeadOffice::marketing_choices`], and the ledger's.
+    pub fn apply_marketing_choices(
+        &self,
+        ledger: &dyn crate::Ledger,
+    ) -> Result<usize, LedgerError> {
+        let choices = self.marketing_choices()?;
+        for c in &choices {
+            ledger.set_marketing_opt_out(c.member, c.opted_out, c.at)?;
+        }
+        Ok(choices.len())
     }
 
     /// Every entry held from `till`, in journal order.

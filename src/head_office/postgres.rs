@@ -192,21 +192,22 @@ impl SyncTx for PgSync<'_, '_> {
             "INSERT INTO o2okit_marketing_opt_outs (merchant, member, opted_out, at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (merchant, member) DO UPDATE \
              SET opted_out = excluded.opted_out, at = excluded.at \
-             WHERE excluded.at >= o2okit_marketing_opt_outs.at",
+             WHERE excluded.at > o2okit_marketing_opt_outs.at \
+                 OR (excluded.at = o2okit_marketing_opt_outs.at AND excluded.opted_out)",
             &[&self.merchant, &int(member), &opted_out, &at],
         )?;
         Ok(())
     }
 
-    fn marketing_opt_outs(&mut self) -> Result<Vec<u64>, Failure> {
+    fn marketing_choices(&mut self) -> Result<Vec<(u64, bool, i64)>, Failure> {
         Ok(self
             .tx
             .query(
-                "SELECT member FROM o2okit_marketing_opt_outs WHERE merchant = $1 AND opted_out",
+                "SELECT member, opted_out, at FROM o2okit_marketing_opt_outs WHERE merchant = $1",
                 &[&self.merchant],
             )?
             .iter()
-            .map(|row| row.get::<_, i64>(0) as u64)
+            .map(|row| (row.get::<_, i64>(0) as u64, row.get(1), row.get(2)))
             .collect())
     }
 

@@ -167,13 +167,6 @@ pub(super) fn open(path: &Path, merchant: u32) -> Result<Connection, LedgerError
         });
     }
     settings(&conn)?;
-    if version < SCHEMA_VERSION {
-        let tx = conn.transaction().map_err(sqlite_error)?;
-        tx.execute_batch(VERSION_2).map_err(sqlite_error)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(sqlite_error)?;
-        tx.commit().map_err(sqlite_error)?;
-    }
     let owner: Option<i64> = conn
         .query_row("SELECT value FROM meta WHERE key = 'merchant'", [], |r| {
             r.get(0)
@@ -181,13 +174,32 @@ pub(super) fn open(path: &Path, merchant: u32) -> Result<Connection, LedgerError
         .optional()
         .map_err(sqlite_error)?;
     match owner {
-        Some(m) if m == i64::from(merchant) => Ok(conn),
-        Some(m) => Err(LedgerError::WrongMerchant {
-            expected: crate::ids::MerchantId(m as u32),
-            found: crate::ids::MerchantId(merchant),
-        }),
-        None => Err(LedgerError::Corrupt(format!("{shown}: no merchant"))),
+        Some(m) if m == i64::from(merchant) => {}
+        Some(m) => {
+            return Err(LedgerError::WrongMerchant {
+                expected: crate::ids::MerchantId(m as u32),
+                found: crate::ids::MerchantId(merchant),
+            });
+        }
+        None => return Err(LedgerError::Corrupt(format!("{shown}: no merchant"))),
     }
+    if version < SCHEMA_VERSION {
+        // Write-locked, and the version read again under the lock: of two processes opening
+        // an old file at once, one migrates and the other finds it done.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite_error)?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(sqlite_error)?;
+        if version < 2 {
+            tx.execute_batch(VERSION_2).map_err(sqlite_error)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(sqlite_error)?;
+        tx.commit().map_err(sqlite_error)?;
+    }
+    Ok(conn)
 }
 
 /// The statements of one transaction on the SQLite sync file.
@@ -337,18 +349,20 @@ impl SyncTx for SqliteSync<'_> {
         self.run(
             "INSERT INTO marketing_opt_outs (member, opted_out, at) VALUES (?1, ?2, ?3)
              ON CONFLICT (member) DO UPDATE SET opted_out = excluded.opted_out, at = excluded.at
-             WHERE excluded.at >= marketing_opt_outs.at",
+             WHERE excluded.at > marketing_opt_outs.at
+                 OR (excluded.at = marketing_opt_outs.at AND excluded.opted_out = 1)",
             params![int(member), opted_out, at],
         )
     }
 
-    fn marketing_opt_outs(&mut self) -> Result<Vec<u64>, LedgerError> {
+    fn marketing_choices(&mut self) -> Result<Vec<(u64, bool, i64)>, LedgerError> {
         self.0
-            .prepare_cached("SELECT member FROM marketing_opt_outs WHERE opted_out = 1")
+            .prepare_cached("SELECT member, opted_out, at FROM marketing_opt_outs")
             .and_then(|mut s| {
-                s.query_map([], |r| r.get::<_, i64>(0))?
-                    .map(|m| m.map(|m| m as u64))
-                    .collect()
+                s.query_map([], |r| {
+                    Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+                })?
+                .collect()
             })
             .map_err(sqlite_error)
     }

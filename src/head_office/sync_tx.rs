@@ -65,8 +65,8 @@ pub(super) trait SyncTx {
         opted_out: bool,
         at: i64,
     ) -> Result<(), Self::Error>;
-    /// The members opted out of marketing now.
-    fn marketing_opt_outs(&mut self) -> Result<Vec<u64>, Self::Error>;
+    /// Every member's latest marketing choice: member, opted out, instant (microseconds).
+    fn marketing_choices(&mut self) -> Result<Vec<(u64, bool, i64)>, Self::Error>;
     /// Locks `till`'s row (made if absent) for this transaction; its gap-free mark.
     fn lock_till(&mut self, till: TillId) -> Result<u64, Self::Error>;
     /// Sets `till`'s gap-free mark.

@@ -356,7 +356,7 @@ impl Ledger for MemoryLedger {
         let at = ledger_instant(at);
         let mut state = self.lock();
         let choice = state.opt_outs.entry(member).or_insert((opted_out, at));
-        if at >= choice.1 {
+        if at > choice.1 || (at == choice.1 && opted_out) {
             *choice = (opted_out, at);
         }
         Ok(())

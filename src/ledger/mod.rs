@@ -696,7 +696,8 @@ pub trait Ledger: Send + Sync {
     /// Records a member's choice about marketing: `opted_out` true stops every campaign from
     /// targeting them, false lets them be targeted again. The choice made at the latest `at`
     /// wins, whatever order the calls arrive in (a till's journal may arrive late); at equal
-    /// instants the later call wins. A member the ledger has not enrolled may opt out too.
+    /// instants opting out wins, so every order gives the same answer. A member the ledger
+    /// has not enrolled may opt out too.
     ///
     /// # Errors
     /// [`LedgerError::InvalidRequest`] for an instant out of range; storage errors.

@@ -684,7 +684,8 @@ impl Ledger for PgLedger {
                 "INSERT INTO o2okit_marketing_opt_outs (merchant, member, opted_out, at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (merchant, member) DO UPDATE \
                  SET opted_out = excluded.opted_out, at = excluded.at \
-                 WHERE excluded.at >= o2okit_marketing_opt_outs.at",
+                 WHERE excluded.at > o2okit_marketing_opt_outs.at \
+                 OR (excluded.at = o2okit_marketing_opt_outs.at AND excluded.opted_out)",
                 &[&merchant, &int(member.0), &opted_out, &micros(at)],
             )?;
             Ok(Finish::Commit(()))

@@ -922,7 +922,8 @@ impl Ledger for SqliteLedger {
                 "INSERT INTO marketing_opt_outs (member, opted_out, at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (member) DO UPDATE SET opted_out = excluded.opted_out,
                      at = excluded.at
-                 WHERE excluded.at >= marketing_opt_outs.at",
+                 WHERE excluded.at > marketing_opt_outs.at
+                 OR (excluded.at = marketing_opt_outs.at AND excluded.opted_out = 1)",
             )
             .and_then(|mut s| s.execute(params![int(member.0), opted_out, micros(at)]))
             .map_err(sqlite_error)?;
