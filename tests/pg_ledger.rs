@@ -424,6 +424,20 @@ fn schema_checks(admin: &str) {
             .unwrap()
             .is_some()
     );
+    // A version 2 database (before offers and opt-outs) is migrated, its data kept.
+    psql(
+        &db,
+        "DROP TABLE o2okit_offers; DROP TABLE o2okit_marketing_opt_outs; \
+         UPDATE o2okit_schema SET version = 2",
+    );
+    let migrated = PgLedger::connect(&db, MERCHANT).unwrap();
+    assert_eq!(psql(&db, "SELECT version FROM o2okit_schema"), "3");
+    assert!(migrated.record(VoucherId(1)).unwrap().is_some());
+    migrated
+        .set_marketing_opt_out(MemberId(3), true, at("2026-06-01T00:00:00Z"))
+        .unwrap();
+    assert_eq!(migrated.marketing_opt_outs().unwrap(), [MemberId(3)]);
+    drop(migrated);
     // A newer schema is refused and left as it is.
     psql(&db, "UPDATE o2okit_schema SET version = 99");
     assert_eq!(
