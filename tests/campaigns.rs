@@ -601,7 +601,7 @@ fn a_small_holdout_says_so_instead_of_guessing() {
 }
 
 /// One simulated campaign with a true lift: the report's relative visit lift.
-fn simulated_lift(true_lift: f64, seed: u64) -> Estimate {
+fn simulated_lift(true_lift: f64, seed: u64) -> LiftRow {
     let mut params = SimulationParams::new(MERCHANT, 8_000, at("2026-06-01T02:00:00Z"), seed);
     params.true_lift = true_lift;
     let sim = Simulation::new(params);
@@ -630,15 +630,16 @@ fn simulated_lift(true_lift: f64, seed: u64) -> Estimate {
         until: sim.params().campaign_at + chrono::Duration::days(28),
     };
     let report = lift_report(&p.assignments, &visits, window).unwrap();
-    report.overall(CampaignId(8)).unwrap().visit_lift.unwrap()
+    report.overall(CampaignId(8)).unwrap().clone()
 }
 
 #[test]
 fn the_interval_covers_the_true_lift_and_the_estimate_is_unbiased() {
     for true_lift in [0.0, 0.05, 0.20] {
-        let estimates: Vec<Estimate> = (1..=20)
+        let rows: Vec<LiftRow> = (1..=20)
             .map(|seed| simulated_lift(true_lift, seed))
             .collect();
+        let estimates: Vec<Estimate> = rows.iter().map(|r| r.visit_lift.unwrap()).collect();
         let covered = estimates.iter().filter(|e| e.covers(true_lift)).count();
         assert!(
             covered >= 18,
@@ -650,6 +651,20 @@ fn the_interval_covers_the_true_lift_and_the_estimate_is_unbiased() {
             (mean - true_lift).abs() < 0.03,
             "lift {true_lift}: mean estimate {mean:.4}"
         );
+        if true_lift == 0.0 {
+            // No effect: the spend, visiting-share and return intervals cover nothing caused.
+            for (name, pick) in [
+                (
+                    "spend",
+                    (|r: &LiftRow| r.spend_difference) as fn(&LiftRow) -> Option<Estimate>,
+                ),
+                ("visiting share", |r: &LiftRow| r.visiting_difference),
+                ("visits", |r: &LiftRow| r.visits_difference),
+            ] {
+                let covered = rows.iter().filter(|r| pick(r).unwrap().covers(0.0)).count();
+                assert!(covered >= 18, "{name}: {covered} of 20 intervals cover 0");
+            }
+        }
     }
 }
 
