@@ -731,3 +731,44 @@ fn overflowing_figures_are_an_error_not_a_wrong_report() {
         1_000_000_000_000
     );
 }
+
+#[test]
+fn the_chart_ends_at_the_reports_visits_per_member() {
+    let mut params = SimulationParams::new(MERCHANT, 3_000, at("2026-06-01T02:00:00Z"), 5);
+    params.true_lift = 0.2;
+    let sim = Simulation::new(params);
+    let log = VisitLog::from_events(chrono_tz::UTC, &[]);
+    let profiles = member_profiles(&sim.members(), &log, sim.params().campaign_at);
+    let p = planned(&campaign(13).with_holdout(3_000), &profiles, 1);
+    let visits: Vec<VisitEvent> = sim
+        .weeks_after(&p.assignments)
+        .into_iter()
+        .map(|v| v.visit)
+        .collect();
+    let window = LiftWindow {
+        from: sim.params().campaign_at,
+        until: sim.params().campaign_at + chrono::Duration::days(28),
+    };
+    let row = lift_report(&p.assignments, &visits, window).unwrap();
+    let row = row.overall(CampaignId(13)).unwrap();
+    let svg = lift_chart(&p.assignments, &visits, window, CampaignId(13));
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("<polyline").count(), 2);
+    // One point per day and the origin, on each curve.
+    let points = svg
+        .split("points=\"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].split(' ').count())
+        .collect::<Vec<_>>();
+    assert_eq!(points, [29, 29]);
+    // Each curve's label is where it ends: the arm's visits per member over the window.
+    assert!(svg.contains(&format!("treatment {:.3}", row.treatment.visits_per_member)));
+    assert!(svg.contains(&format!("holdout {:.3}", row.holdout.visits_per_member)));
+    assert!(svg.contains(&format!(
+        "treatment ({} members) against holdout ({} members)",
+        row.treatment.members, row.holdout.members
+    )));
+    // Another campaign's chart has no members and stays a valid, empty chart.
+    let empty = lift_chart(&p.assignments, &visits, window, CampaignId(99));
+    assert!(empty.contains("treatment 0.000") && empty.contains("holdout 0.000"));
+}
