@@ -601,6 +601,20 @@ fn a_small_holdout_says_so_instead_of_guessing() {
 }
 
 /// One simulated campaign with a true lift: the report's relative visit lift.
+/// The simulated visits of the four weeks after `p`, and that window.
+fn weeks_after(sim: &Simulation, p: &CampaignPlan) -> (Vec<VisitEvent>, LiftWindow) {
+    let visits = sim
+        .weeks_after(&p.assignments)
+        .into_iter()
+        .map(|v| v.visit)
+        .collect();
+    let window = LiftWindow {
+        from: sim.params().campaign_at,
+        until: sim.params().campaign_at + chrono::Duration::days(28),
+    };
+    (visits, window)
+}
+
 fn simulated_lift(true_lift: f64, seed: u64) -> LiftRow {
     let mut params = SimulationParams::new(MERCHANT, 8_000, at("2026-06-01T02:00:00Z"), seed);
     params.true_lift = true_lift;
@@ -620,15 +634,7 @@ fn simulated_lift(true_lift: f64, seed: u64) -> LiftRow {
         &PlanContext::new(&profiles, &state, &key, when, VoucherId(1)),
     )
     .unwrap();
-    let visits: Vec<VisitEvent> = sim
-        .weeks_after(&p.assignments)
-        .into_iter()
-        .map(|v| v.visit)
-        .collect();
-    let window = LiftWindow {
-        from: sim.params().campaign_at,
-        until: sim.params().campaign_at + chrono::Duration::days(28),
-    };
+    let (visits, window) = weeks_after(&sim, &p);
     let report = lift_report(&p.assignments, &visits, window).unwrap();
     report.overall(CampaignId(8)).unwrap().clone()
 }
@@ -740,15 +746,7 @@ fn the_chart_ends_at_the_reports_visits_per_member() {
     let log = VisitLog::from_events(chrono_tz::UTC, &[]);
     let profiles = member_profiles(&sim.members(), &log, sim.params().campaign_at);
     let p = planned(&campaign(13).with_holdout(3_000), &profiles, 1);
-    let visits: Vec<VisitEvent> = sim
-        .weeks_after(&p.assignments)
-        .into_iter()
-        .map(|v| v.visit)
-        .collect();
-    let window = LiftWindow {
-        from: sim.params().campaign_at,
-        until: sim.params().campaign_at + chrono::Duration::days(28),
-    };
+    let (visits, window) = weeks_after(&sim, &p);
     let row = lift_report(&p.assignments, &visits, window).unwrap();
     let row = row.overall(CampaignId(13)).unwrap();
     let svg = lift_chart(&p.assignments, &visits, window, CampaignId(13));
