@@ -81,12 +81,33 @@ fn kind_of(e: &tokio_postgres::Error) -> Kind {
     }
 }
 
+/// The error with its causes: tokio-postgres shows a server's refusal only as "db error" and
+/// keeps the server's message (such as "too many clients already") in its source.
+pub(super) fn describe(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// "PostgreSQL", with the server's SQLSTATE and message when the server refused.
+fn context(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("PostgreSQL {} {}", db.code().code(), db.message()),
+        None => "PostgreSQL".into(),
+    }
+}
+
 /// The ledger error for a database error outside a commit.
 pub(super) fn ledger_error(e: tokio_postgres::Error) -> LedgerError {
     match kind_of(&e) {
-        Kind::Connection => LedgerError::Unavailable(e.to_string()),
+        Kind::Connection => LedgerError::Unavailable(describe(&e)),
         Kind::Timeout => LedgerError::Busy,
-        Kind::Retry | Kind::Other => LedgerError::Storage(StorageError::caused_by("PostgreSQL", e)),
+        Kind::Retry | Kind::Other => LedgerError::Storage(StorageError::caused_by(context(&e), e)),
     }
 }
 
@@ -250,7 +271,7 @@ impl Tx<'_> {
         match (rows, committed) {
             (Ok(rows), Ok(())) => Ok(rows),
             (Err(e), _) | (Ok(_), Err(e)) if unknown(&e) => {
-                Err(Failure::Ledger(LedgerError::OutcomeUnknown(e.to_string())))
+                Err(Failure::Ledger(LedgerError::OutcomeUnknown(describe(&e))))
             }
             // The statement failed, so COMMIT rolled back; or the commit itself was refused.
             (Err(e), _) | (Ok(_), Err(e)) => Err(Failure::Db(e)),
@@ -306,7 +327,7 @@ impl Pool {
             .map_err(|e| LedgerError::Storage(StorageError::caused_by("a runtime", e)))?;
         let (client, connection) = runtime
             .block_on(self.settings.config.connect(NoTls))
-            .map_err(|e| LedgerError::Unavailable(format!("cannot connect: {e}")))?;
+            .map_err(|e| LedgerError::Unavailable(format!("cannot connect: {}", describe(&e))))?;
         // The connection task runs whenever the session's runtime runs a statement.
         runtime.spawn(connection);
         let session = Session {
@@ -445,7 +466,7 @@ impl Pool {
                 Err(Attempt::Stale(e)) => return Err(ledger_error(e)),
                 Err(Attempt::Retry(e)) => {
                     return Err(LedgerError::Storage(StorageError::caused_by(
-                        format!("PostgreSQL, after {MAX_ATTEMPTS} attempts"),
+                        format!("{}, after {MAX_ATTEMPTS} attempts", context(&e)),
                         e,
                     )));
                 }
@@ -489,7 +510,7 @@ fn run<T>(
             Ok(()) => (Ok(value), true),
             Err(e) => match kind_of(&e) {
                 Kind::Connection => (
-                    Err(Attempt::Failed(LedgerError::OutcomeUnknown(e.to_string()))),
+                    Err(Attempt::Failed(LedgerError::OutcomeUnknown(describe(&e)))),
                     false,
                 ),
                 Kind::Retry => (Err(Attempt::Retry(e)), true),
