@@ -69,7 +69,7 @@ pub struct CsvImport {
 }
 
 /// One record as read: its fields' bytes and where each ends, or why it was not kept.
-struct Record {
+pub(super) struct Record {
     bytes: Vec<u8>,
     ends: Vec<usize>,
     line: usize,
@@ -77,6 +77,11 @@ struct Record {
 }
 
 impl Record {
+    /// Whether it was read whole (not cut short by a bound).
+    pub(super) fn is_whole(&self) -> bool {
+        self.problem.is_none()
+    }
+
     fn field(&self, i: usize) -> Option<&[u8]> {
         let end = *self.ends.get(i)?;
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
@@ -85,7 +90,7 @@ impl Record {
 }
 
 /// Reads records one at a time into fixed buffers.
-struct Records<R> {
+pub(super) struct Records<R> {
     input: R,
     parser: csv_core::Reader,
     bytes: Vec<u8>,
@@ -93,7 +98,7 @@ struct Records<R> {
 }
 
 impl<R: BufRead> Records<R> {
-    fn new(input: R) -> Self {
+    pub(super) fn new(input: R) -> Self {
         Records {
             input,
             parser: csv_core::Reader::new(),
@@ -102,13 +107,25 @@ impl<R: BufRead> Records<R> {
         }
     }
 
+    /// Reads `input` from its start, reusing the buffers.
+    pub(super) fn restart(&mut self, input: R) {
+        self.input = input;
+        self.parser.reset();
+    }
+
     /// The line the parser is on.
-    fn line(&self) -> usize {
+    pub(super) fn line(&self) -> usize {
         usize::try_from(self.parser.line()).unwrap_or(usize::MAX)
     }
 
+    /// The input after the records read so far.
+    pub(super) fn into_rest(self) -> R {
+        self.input
+    }
+
     /// The next record, or `None` at the end of the input.
-    fn next(&mut self) -> std::io::Result<Option<Record>> {
+    pub(super) fn next(&mut self) -> std::io::Result<Option<Record>> {
+        self.skip_empty_lines()?;
         let line = self.line();
         let (mut out, mut nends) = (0, 0);
         let mut problem = None;
@@ -145,13 +162,33 @@ impl<R: BufRead> Records<R> {
             }
         }
     }
+
+    /// Consumes the line ends before a record. (csv-core skips empty lines too, but only
+    /// once reading, after the record's line was taken: a record after blank lines was
+    /// reported on the first of them.)
+    fn skip_empty_lines(&mut self) -> std::io::Result<()> {
+        loop {
+            let input = self.input.fill_buf()?;
+            let ends = input
+                .iter()
+                .take_while(|&&b| b == b'\n' || b == b'\r')
+                .count();
+            if ends == 0 {
+                return Ok(());
+            }
+            let lines = input[..ends].iter().filter(|&&b| b == b'\n').count();
+            self.input.consume(ends);
+            self.parser
+                .set_line(self.parser.line().saturating_add(lines as u64));
+        }
+    }
 }
 
 /// Where each needed column is in a record, and how many fields the header has.
-struct Layout([usize; 4], usize);
+pub(super) struct Layout([usize; 4], usize);
 
 impl Layout {
-    fn of(header: &Record) -> Result<Layout, String> {
+    pub(super) fn of(header: &Record) -> Result<Layout, String> {
         let names: Vec<String> = (0..header.ends.len())
             .map(|i| {
                 let name = String::from_utf8_lossy(header.field(i).unwrap_or_default());
@@ -170,6 +207,16 @@ impl Layout {
         }
         Ok(Layout(at, names.len()))
     }
+
+    /// The fields of `member_id`, `store_id`, `visited_at` and `spend_minor`.
+    pub(super) fn columns(&self) -> [usize; 4] {
+        self.0
+    }
+
+    /// How many fields the header has (a record needs at least as many).
+    pub(super) fn fields(&self) -> usize {
+        self.1
+    }
 }
 
 fn text<'a>(record: &'a Record, index: usize, name: &str) -> Result<&'a str, String> {
@@ -184,11 +231,23 @@ fn member_of(field: &str) -> &str {
     field.strip_prefix('\'').unwrap_or(field)
 }
 
-fn parse_row(
-    builder: &mut VisitLogBuilder,
-    record: &Record,
-    layout: &Layout,
-) -> Result<(), String> {
+/// One visit as read from a record.
+pub(super) struct Visit<'r> {
+    pub(super) member: Option<&'r str>,
+    pub(super) store: u32,
+    pub(super) at_unix: i64,
+    pub(super) spend_minor: i64,
+}
+
+/// Whether a record is a blank line (skipped, not an error).
+pub(super) fn is_blank(record: &Record) -> bool {
+    record.problem.is_none()
+        && record.ends.len() <= 1
+        && record.bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+/// The visit in a record, or why the record is malformed.
+pub(super) fn parse_visit<'r>(record: &'r Record, layout: &Layout) -> Result<Visit<'r>, String> {
     if let Some(problem) = &record.problem {
         return Err(problem.clone());
     }
@@ -238,9 +297,12 @@ fn parse_row(
             "spend_minor {spend} is negative: a refund is not a visit (record it as a void)"
         ));
     }
-    let member = (!member.is_empty()).then_some(member);
-    builder.push(member, StoreId(store), at.to_utc(), spend);
-    Ok(())
+    Ok(Visit {
+        member: (!member.is_empty()).then_some(member),
+        store,
+        at_unix: at.timestamp(),
+        spend_minor: spend,
+    })
 }
 
 /// Reads a visit CSV; periods of the log are cut on the wall clock of `zone`.
@@ -272,20 +334,28 @@ pub fn read_csv(input: impl BufRead, zone: Tz, mode: CsvMode) -> Result<CsvImpor
         let Some(record) = records.next().map_err(io(line))? else {
             break;
         };
-        let blank = record.problem.is_none()
-            && record.ends.len() <= 1
-            && record.bytes.iter().all(u8::is_ascii_whitespace);
-        if blank {
+        if is_blank(&record) {
             continue;
         }
-        if let Err(reason) = parse_row(&mut builder, &record, &layout) {
-            let error = CsvError {
-                line: record.line,
-                reason,
-            };
-            match mode {
-                CsvMode::Strict => return Err(error),
-                CsvMode::SkipMalformed => skipped.push(error),
+        match parse_visit(&record, &layout) {
+            Ok(visit) => {
+                let member = visit.member.map_or(ANONYMOUS, |id| builder.intern(id));
+                builder.push_indexed(
+                    member,
+                    StoreId(visit.store),
+                    visit.at_unix,
+                    visit.spend_minor,
+                );
+            }
+            Err(reason) => {
+                let error = CsvError {
+                    line: record.line,
+                    reason,
+                };
+                match mode {
+                    CsvMode::Strict => return Err(error),
+                    CsvMode::SkipMalformed => skipped.push(error),
+                }
             }
         }
     }

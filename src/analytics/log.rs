@@ -1,11 +1,11 @@
 //! The visit log: visits held column by column, sorted by time, members interned to dense
 //! indexes, so a report is one pass over a few flat arrays.
 
+use super::dictionary::Dictionary;
 use crate::ids::StoreId;
 use crate::ledger::VisitEvent;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use std::collections::HashMap;
 
 /// The member column's value for an anonymous walk-in.
 pub const ANONYMOUS: u32 = u32::MAX;
@@ -16,7 +16,7 @@ pub const ANONYMOUS: u32 = u32::MAX;
 #[derive(Debug, Clone)]
 pub struct VisitLog {
     zone: Tz,
-    members: Vec<String>,
+    members: Dictionary,
     at: Vec<i64>,
     member: Vec<u32>,
     store: Vec<u32>,
@@ -46,7 +46,7 @@ impl VisitLog {
 
     /// The external id of dense member `index`.
     pub fn member_id(&self, index: u32) -> &str {
-        &self.members[index as usize]
+        self.members.text(index)
     }
 
     /// Visit instants, Unix seconds, ascending.
@@ -107,7 +107,6 @@ impl VisitLog {
 #[derive(Debug)]
 pub struct VisitLogBuilder {
     zone: Tz,
-    interned: HashMap<String, u32>,
     log: VisitLog,
 }
 
@@ -121,10 +120,9 @@ impl VisitLogBuilder {
     pub fn with_capacity(zone: Tz, visits: usize) -> Self {
         VisitLogBuilder {
             zone,
-            interned: HashMap::new(),
             log: VisitLog {
                 zone,
-                members: Vec::new(),
+                members: Dictionary::new(super::dictionary::random_seed()),
                 at: Vec::with_capacity(visits),
                 member: Vec::with_capacity(visits),
                 store: Vec::with_capacity(visits),
@@ -133,15 +131,31 @@ impl VisitLogBuilder {
         }
     }
 
+    /// A builder holding visits already in columns, with their members' dictionary.
+    pub(super) fn from_columns(
+        zone: Tz,
+        members: Dictionary,
+        at: Vec<i64>,
+        member: Vec<u32>,
+        store: Vec<u32>,
+        spend: Vec<i64>,
+    ) -> Self {
+        VisitLogBuilder {
+            zone,
+            log: VisitLog {
+                zone,
+                members,
+                at,
+                member,
+                store,
+                spend,
+            },
+        }
+    }
+
     /// The dense index of member `id`, interning it on first sight.
     pub fn intern(&mut self, id: &str) -> u32 {
-        if let Some(&index) = self.interned.get(id) {
-            return index;
-        }
-        let index = self.log.members.len() as u32;
-        self.log.members.push(id.to_owned());
-        self.interned.insert(id.to_owned(), index);
-        index
+        self.log.members.id(id)
     }
 
     /// Adds a visit; `member` is `None` for an anonymous walk-in.

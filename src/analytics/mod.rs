@@ -6,10 +6,13 @@
 
 mod campaigns;
 mod csv;
+mod dictionary;
+mod ingest;
 mod log;
 pub mod metrics;
 mod period;
 mod referrals;
+mod rfc3339;
 mod segments;
 mod svg;
 pub mod synthetic;
@@ -18,6 +21,7 @@ pub use campaigns::{CampaignRow, campaigns};
 pub use csv::{
     CsvError, CsvImport, CsvMode, HEADER, MAX_LINE_BYTES, MAX_MEMBER_ID_BYTES, read_csv, write_csv,
 };
+pub use ingest::{read_csv_bytes, read_csv_file};
 pub use log::{ANONYMOUS, VisitLog, VisitLogBuilder};
 pub use metrics::{AnalyticsError, CohortRow, PeriodRow, VisitReport, analyze};
 pub use period::{Granularity, Periods};

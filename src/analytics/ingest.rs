@@ -1,0 +1,354 @@
+//! Reading visit CSV at disk speed: the input in memory, cut at line ends into one chunk per
+//! thread, each line read by a fast path (plain fields, the fixed RFC 3339 layout, member ids
+//! borrowed from the input: no allocation per row), and any line the fast path does not take
+//! handed to the same record parser and rules as [`read_csv`](super::read_csv).
+//!
+//! The result is exactly `read_csv`'s on the same bytes: the same visits in the same order,
+//! members numbered in order of first appearance, the same errors on the same lines. Where
+//! lines cannot be cut apart without parsing (a `"` anywhere after the header: a quoted field
+//! may hold a line break; or a carriage return that does not end a line) the whole input goes
+//! through `read_csv`'s parser on one thread.
+
+use super::csv::{
+    CsvError, CsvImport, CsvMode, Layout, MAX_FIELDS, MAX_LINE_BYTES, MAX_MEMBER_ID_BYTES, Records,
+    Visit, is_blank, parse_visit, read_csv,
+};
+use super::dictionary::Dictionary;
+use super::log::{ANONYMOUS, VisitLogBuilder};
+use chrono_tz::Tz;
+use std::path::Path;
+
+/// Visits read ahead of numbering their members (see `read_chunk`).
+const BATCH: usize = 32;
+
+/// Below this many bytes per thread, one thread per core is more than the input needs (unless
+/// the caller asks for a number of threads).
+const MIN_PARALLEL_BYTES: usize = 1 << 20;
+
+/// Reads a visit CSV file on `threads` threads (0: one per core); see [`read_csv_bytes`].
+///
+/// # Errors
+/// A [`CsvError`] on line 0 when the file cannot be read; otherwise as [`read_csv`].
+pub fn read_csv_file(
+    path: impl AsRef<Path>,
+    zone: Tz,
+    mode: CsvMode,
+    threads: usize,
+) -> Result<CsvImport, CsvError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| CsvError {
+        line: 0,
+        reason: format!("{}: {e}", path.display()),
+    })?;
+    read_csv_bytes(&bytes, zone, mode, threads)
+}
+
+/// Reads visit CSV held in memory on `threads` threads (0: one per core, fewer for a small
+/// input). Same columns, rules, result and errors as [`read_csv`], which reads a stream on
+/// one thread.
+///
+/// # Errors
+/// As [`read_csv`]: a missing or incomplete header, or (in [`CsvMode::Strict`]) the first
+/// malformed row.
+pub fn read_csv_bytes(
+    input: &[u8],
+    zone: Tz,
+    mode: CsvMode,
+    threads: usize,
+) -> Result<CsvImport, CsvError> {
+    let mut records = Records::new(input);
+    let header = match records.next() {
+        Ok(Some(header)) if header.is_whole() => header,
+        // An empty input or a bad header: read_csv says what is wrong.
+        _ => return read_csv(input, zone, mode),
+    };
+    let Ok(layout) = Layout::of(&header) else {
+        return read_csv(input, zone, mode);
+    };
+    let first_line = records.line();
+    let body = records.into_rest();
+    let threads = match threads {
+        0 => std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(body.len() / MIN_PARALLEL_BYTES)
+            .max(1),
+        n => n,
+    };
+    let chunks = split_lines(body, threads);
+    let seed = super::dictionary::random_seed();
+    let read: Option<Vec<Chunk>> = if chunks.len() == 1 {
+        read_chunk(chunks[0], &layout, mode, seed).map(|chunk| vec![chunk])
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = chunks
+                .iter()
+                .map(|&chunk| scope.spawn(|| read_chunk(chunk, &layout, mode, seed)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    };
+    match read {
+        Some(chunks) => merge(chunks, first_line, zone, mode),
+        None => read_csv(input, zone, mode),
+    }
+}
+
+/// Whether lines can be told apart without parsing: no quote (a quoted field may hold a line
+/// break) and no carriage return (csv-core ends a record at a lone one). `line` is one
+/// without its line end.
+fn plain(line: &[u8]) -> bool {
+    !line.iter().any(|&b| b == b'"' || b == b'\r')
+}
+
+/// `body` cut into at most `n` pieces, each of whole lines.
+fn split_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut chunks = Vec::with_capacity(n);
+    let mut start = 0;
+    for i in 1..n {
+        let target = (body.len() * i / n).max(start);
+        let Some(end) = body[target..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        let end = target + end + 1;
+        chunks.push(&body[start..end]);
+        start = end;
+    }
+    chunks.push(&body[start..]);
+    chunks
+}
+
+/// What one thread read: its visits with members numbered within the chunk, and its errors
+/// with lines counted from the chunk's start.
+struct Chunk {
+    members: Dictionary,
+    member: Vec<u32>,
+    store: Vec<u32>,
+    at: Vec<i64>,
+    spend: Vec<i64>,
+    errors: Vec<CsvError>,
+    lines: usize,
+}
+
+/// Reads a chunk's lines, or `None` when a line cannot be read on its own (see [`plain`]).
+fn read_chunk(chunk: &[u8], layout: &Layout, mode: CsvMode, seed: u64) -> Option<Chunk> {
+    let rows = chunk.len() / 40 + 1;
+    let mut read = Chunk {
+        members: Dictionary::new(seed),
+        member: Vec::with_capacity(rows),
+        store: Vec::with_capacity(rows),
+        at: Vec::with_capacity(rows),
+        spend: Vec::with_capacity(rows),
+        errors: Vec::new(),
+        lines: 0,
+    };
+    // Visits read but not yet numbered, with their member's hash: their dictionary slots are
+    // loaded as they are read, and they are numbered a batch later (see Dictionary::touch).
+    let mut pending: Vec<(Visit<'_>, u64)> = Vec::with_capacity(BATCH);
+    // The record parser for the lines the fast path leaves, made on the first.
+    let mut records = None;
+    let mut lines = chunk.split_inclusive(|&b| b == b'\n');
+    while let Some(line) = lines.next() {
+        let number = read.lines;
+        read.lines += usize::from(line.last() == Some(&b'\n'));
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if let Some(visit) = fast_visit(text, layout) {
+            let hash = visit.member.map_or(0, |m| read.members.hash(m));
+            read.members.touch(hash);
+            pending.push((visit, hash));
+            if pending.len() == BATCH {
+                read.number(&mut pending);
+            }
+            continue;
+        }
+        read.number(&mut pending);
+        if !plain(text) {
+            return None;
+        }
+        // Everything else as read_csv reads it: the line is one whole record.
+        let records = records.get_or_insert_with(|| Records::new(&[][..]));
+        records.restart(line);
+        let Ok(Some(record)) = records.next() else {
+            continue;
+        };
+        if is_blank(&record) {
+            continue;
+        }
+        match parse_visit(&record, layout) {
+            Ok(visit) => {
+                let member = visit.member.map_or(ANONYMOUS, |m| read.members.id(m));
+                read.push(member, &visit);
+            }
+            Err(reason) => {
+                read.errors.push(CsvError {
+                    line: number,
+                    reason,
+                });
+                if mode == CsvMode::Strict {
+                    // The error stands only if the lines after it could be cut apart too.
+                    let rest_plain = lines.all(|line| {
+                        let text = line.strip_suffix(b"\n").unwrap_or(line);
+                        plain(text.strip_suffix(b"\r").unwrap_or(text))
+                    });
+                    return rest_plain.then_some(read);
+                }
+            }
+        }
+    }
+    read.number(&mut pending);
+    Some(read)
+}
+
+impl Chunk {
+    /// Numbers the pending visits' members and adds the visits, in order.
+    fn number(&mut self, pending: &mut Vec<(Visit<'_>, u64)>) {
+        for (visit, hash) in pending.drain(..) {
+            let member = visit
+                .member
+                .map_or(ANONYMOUS, |m| self.members.id_hashed(m, hash));
+            self.push(member, &visit);
+        }
+    }
+
+    fn push(&mut self, member: u32, visit: &Visit<'_>) {
+        self.member.push(member);
+        self.store.push(visit.store);
+        self.at.push(visit.at_unix);
+        self.spend.push(visit.spend_minor);
+    }
+}
+
+/// The visit of a plain line, or `None` for anything the record parser must look at: a quote
+/// or carriage return, a long line, too few or too many fields, a field that
+/// is not plain digits or the fixed timestamp layout, a long member id, an implausible time.
+/// Every line it takes, `parse_visit` reads the same way.
+fn fast_visit<'a>(line: &'a [u8], layout: &Layout) -> Option<Visit<'a>> {
+    if line.len() > MAX_LINE_BYTES {
+        return None;
+    }
+    let mut bounds = [0usize; MAX_FIELDS + 1];
+    let mut fields = 1;
+    for (i, &b) in line.iter().enumerate() {
+        match b {
+            b',' => {
+                if fields == MAX_FIELDS {
+                    return None;
+                }
+                bounds[fields] = i + 1;
+                fields += 1;
+            }
+            b'"' | b'\r' => return None,
+            _ => {}
+        }
+    }
+    if fields < layout.fields() {
+        return None;
+    }
+    bounds[fields] = line.len() + 1;
+    let field = |i: usize| &line[bounds[i]..bounds[i + 1] - 1];
+    let [m, s, a, p] = layout.columns();
+    let member = std::str::from_utf8(field(m)).ok()?;
+    let member = member.strip_prefix('\'').unwrap_or(member);
+    if member.len() > MAX_MEMBER_ID_BYTES {
+        return None;
+    }
+    let store = u32::try_from(digits(field(s), 10)?).ok()?;
+    let at_unix = super::rfc3339::unix_seconds(field(a))?;
+    if !crate::is_plausible(at_unix) {
+        return None;
+    }
+    let spend_minor = digits(field(p), 18)?;
+    Some(Visit {
+        member: (!member.is_empty()).then_some(member),
+        store,
+        at_unix,
+        spend_minor,
+    })
+}
+
+/// The value of one to `max` ASCII digits (no sign, no spaces), or `None`.
+fn digits(field: &[u8], max: usize) -> Option<i64> {
+    if field.is_empty() || field.len() > max {
+        return None;
+    }
+    field.iter().try_fold(0i64, |value, &b| {
+        b.is_ascii_digit().then(|| value * 10 + i64::from(b - b'0'))
+    })
+}
+
+/// Numbers the chunks' members in order of first appearance across the whole input, appends
+/// their visits in input order and puts their errors on the input's lines.
+fn merge(
+    chunks: Vec<Chunk>,
+    first_line: usize,
+    zone: Tz,
+    mode: CsvMode,
+) -> Result<CsvImport, CsvError> {
+    let visits = chunks.iter().map(|c| c.member.len()).sum();
+    let mut columns = Columns {
+        members: None,
+        member: Vec::with_capacity(visits),
+        store: Vec::with_capacity(visits),
+        at: Vec::with_capacity(visits),
+        spend: Vec::with_capacity(visits),
+    };
+    let mut skipped = Vec::new();
+    let mut line = first_line;
+    for chunk in chunks {
+        for mut error in chunk.errors {
+            error.line += line;
+            if mode == CsvMode::Strict {
+                return Err(error);
+            }
+            skipped.push(error);
+        }
+        line += chunk.lines;
+        columns.store.extend_from_slice(&chunk.store);
+        columns.at.extend_from_slice(&chunk.at);
+        columns.spend.extend_from_slice(&chunk.spend);
+        match &mut columns.members {
+            // The first chunk's numbers are the log's.
+            None => {
+                columns.member.extend_from_slice(&chunk.member);
+                columns.members = Some(chunk.members);
+            }
+            Some(members) => {
+                let ids = members.absorb(&chunk.members);
+                columns
+                    .member
+                    .extend(chunk.member.iter().map(|&local| match local {
+                        ANONYMOUS => ANONYMOUS,
+                        local => ids[local as usize],
+                    }));
+            }
+        }
+    }
+    let members = columns
+        .members
+        .unwrap_or_else(|| Dictionary::new(super::dictionary::random_seed()));
+    let log = VisitLogBuilder::from_columns(
+        zone,
+        members,
+        columns.at,
+        columns.member,
+        columns.store,
+        columns.spend,
+    )
+    .build();
+    Ok(CsvImport { log, skipped })
+}
+
+/// The log's columns as the chunks are merged.
+struct Columns {
+    members: Option<Dictionary>,
+    member: Vec<u32>,
+    store: Vec<u32>,
+    at: Vec<i64>,
+    spend: Vec<i64>,
+}
