@@ -99,13 +99,6 @@ pub fn read_csv_bytes(
     }
 }
 
-/// Whether lines can be told apart without parsing: no quote (a quoted field may hold a line
-/// break) and no carriage return (csv-core ends a record at a lone one). `line` is one
-/// without its line end.
-fn plain(line: &[u8]) -> bool {
-    !line.iter().any(|&b| b == b'"' || b == b'\r')
-}
-
 /// `body` cut into at most `n` pieces, each of whole lines.
 fn split_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
     let mut chunks = Vec::with_capacity(n);
@@ -135,8 +128,15 @@ struct Chunk {
     lines: usize,
 }
 
-/// Reads a chunk's lines, or `None` when a line cannot be read on its own (see [`plain`]).
+/// Reads a chunk's lines, or `None` when its lines cannot be told apart without parsing: a
+/// quote (a quoted field may hold a line break) or a carriage return that does not end a line
+/// (csv-core ends a record there).
 fn read_chunk(chunk: &[u8], layout: &Layout, mode: CsvMode, seed: u64) -> Option<Chunk> {
+    if memchr::memchr(b'"', chunk).is_some()
+        || memchr::memchr_iter(b'\r', chunk).any(|i| chunk.get(i + 1) != Some(&b'\n'))
+    {
+        return None;
+    }
     let rows = chunk.len() / 40 + 1;
     let mut read = Chunk {
         members: Dictionary::new(seed),
@@ -152,13 +152,41 @@ fn read_chunk(chunk: &[u8], layout: &Layout, mode: CsvMode, seed: u64) -> Option
     let mut pending: Vec<(Visit<'_>, u64)> = Vec::with_capacity(BATCH);
     // The record parser for the lines the fast path leaves, made on the first.
     let mut records = None;
-    let mut lines = chunk.split_inclusive(|&b| b == b'\n');
-    while let Some(line) = lines.next() {
+    // Where each field of the current line starts; more than MAX_FIELDS fields is `crowded`.
+    let mut starts = [0usize; MAX_FIELDS];
+    let (mut fields, mut crowded) = (1, false);
+    let mut start = 0;
+    // Commas and line ends in one vectorised scan.
+    let mut hits = memchr::memchr2_iter(b',', b'\n', chunk);
+    loop {
+        let end = match hits.next() {
+            Some(comma) if chunk[comma] == b',' => {
+                if fields < MAX_FIELDS {
+                    starts[fields] = comma + 1;
+                    fields += 1;
+                } else {
+                    crowded = true;
+                }
+                continue;
+            }
+            Some(line_end) => line_end,
+            None if start < chunk.len() => chunk.len(),
+            None => break,
+        };
         let number = read.lines;
-        read.lines += usize::from(line.last() == Some(&b'\n'));
-        let text = line.strip_suffix(b"\n").unwrap_or(line);
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        if let Some(visit) = fast_visit(text, layout) {
+        read.lines += usize::from(end < chunk.len());
+        let line = &chunk[start..(end + 1).min(chunk.len())];
+        let text_end = if end > start && chunk[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        let fast = (!crowded)
+            .then(|| fast_visit(chunk, &starts[..fields], text_end, layout))
+            .flatten();
+        (start, fields, crowded) = (end + 1, 1, false);
+        starts[0] = start;
+        if let Some(visit) = fast {
             let hash = visit.member.map_or(0, |m| read.members.hash(m));
             read.members.touch(hash);
             pending.push((visit, hash));
@@ -168,9 +196,6 @@ fn read_chunk(chunk: &[u8], layout: &Layout, mode: CsvMode, seed: u64) -> Option
             continue;
         }
         read.number(&mut pending);
-        if !plain(text) {
-            return None;
-        }
         // Everything else as read_csv reads it: the line is one whole record.
         let records = records.get_or_insert_with(|| Records::new(&[][..]));
         records.restart(line);
@@ -191,12 +216,7 @@ fn read_chunk(chunk: &[u8], layout: &Layout, mode: CsvMode, seed: u64) -> Option
                     reason,
                 });
                 if mode == CsvMode::Strict {
-                    // The error stands only if the lines after it could be cut apart too.
-                    let rest_plain = lines.all(|line| {
-                        let text = line.strip_suffix(b"\n").unwrap_or(line);
-                        plain(text.strip_suffix(b"\r").unwrap_or(text))
-                    });
-                    return rest_plain.then_some(read);
+                    break;
                 }
             }
         }
@@ -224,34 +244,23 @@ impl Chunk {
     }
 }
 
-/// The visit of a plain line, or `None` for anything the record parser must look at: a quote
-/// or carriage return, a long line, too few or too many fields, a field that
-/// is not plain digits or the fixed timestamp layout, a long member id, an implausible time.
-/// Every line it takes, `parse_visit` reads the same way.
-fn fast_visit<'a>(line: &'a [u8], layout: &Layout) -> Option<Visit<'a>> {
-    if line.len() > MAX_LINE_BYTES {
+/// The visit of a plain line whose fields start at `starts` in `chunk` and whose text ends at
+/// `end`, or `None` for anything the record parser must look at: a long line, too few
+/// fields, a field that is not plain digits or the fixed timestamp layout, a long member id,
+/// an implausible time. Every line it takes, `parse_visit` reads the same way.
+fn fast_visit<'a>(
+    chunk: &'a [u8],
+    starts: &[usize],
+    end: usize,
+    layout: &Layout,
+) -> Option<Visit<'a>> {
+    if end - starts[0] > MAX_LINE_BYTES || starts.len() < layout.fields() {
         return None;
     }
-    let mut bounds = [0usize; MAX_FIELDS + 1];
-    let mut fields = 1;
-    for (i, &b) in line.iter().enumerate() {
-        match b {
-            b',' => {
-                if fields == MAX_FIELDS {
-                    return None;
-                }
-                bounds[fields] = i + 1;
-                fields += 1;
-            }
-            b'"' | b'\r' => return None,
-            _ => {}
-        }
-    }
-    if fields < layout.fields() {
-        return None;
-    }
-    bounds[fields] = line.len() + 1;
-    let field = |i: usize| &line[bounds[i]..bounds[i + 1] - 1];
+    let field = |i: usize| match starts.get(i + 1) {
+        Some(&next) => &chunk[starts[i]..next - 1],
+        None => &chunk[starts[i]..end],
+    };
     let [m, s, a, p] = layout.columns();
     let member = std::str::from_utf8(field(m)).ok()?;
     let member = member.strip_prefix('\'').unwrap_or(member);
