@@ -1,13 +1,18 @@
 //! `cargo run --release --example visit_report -- visits.csv [--tz Asia/Shanghai] [--json]
-//! [--svg cohorts.svg] [--period month|week|day] [--skip-bad] [--threads N]`
+//! [--svg cohorts.svg] [--period month|week|day] [--skip-bad] [--threads N]
+//! [--from YYYY-MM-DD] [--to YYYY-MM-DD]`
 //!
 //! Reads a visit CSV (`member_id,store_id,visited_at,spend_minor`) and prints the monthly
 //! table — or JSON with `--json` — and writes a cohort heatmap with `--svg`. A malformed row
 //! stops the report with its line number, unless `--skip-bad`, which skips such rows and
 //! counts them on standard error. The file is read on every core (`--threads N` to choose;
-//! `--threads 1` on one).
+//! `--threads 1` on one). `--from` and `--to` (store-local days, both included) choose the
+//! periods shown: the visits after `--to` are left out, as if the report ran that night, and
+//! the periods before `--from`'s are computed but not shown, so a member seen before `--from`
+//! is not new in it.
 
-use o2okit::analytics::{self, CsvMode, Granularity};
+use o2okit::LocalDateTime;
+use o2okit::analytics::{self, CsvMode, Granularity, Periods};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -19,6 +24,8 @@ struct Args {
     granularity: Granularity,
     mode: CsvMode,
     threads: usize,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -32,6 +39,8 @@ fn parse_args() -> Result<Args, String> {
         granularity: Granularity::Month,
         mode: CsvMode::Strict,
         threads: 0,
+        from: None,
+        to: None,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -44,6 +53,16 @@ fn parse_args() -> Result<Args, String> {
             "--json" => parsed.json = true,
             "--svg" => parsed.svg = Some(args.next().ok_or("--svg needs a file name")?),
             "--skip-bad" => parsed.mode = CsvMode::SkipMalformed,
+            "--from" | "--to" => {
+                let date = args
+                    .next()
+                    .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+                    .ok_or(format!("{arg} takes a date, YYYY-MM-DD"))?;
+                match arg.as_str() {
+                    "--from" => parsed.from = Some(date),
+                    _ => parsed.to = Some(date),
+                }
+            }
             "--threads" => {
                 parsed.threads = args
                     .next()
@@ -65,7 +84,12 @@ fn parse_args() -> Result<Args, String> {
             path => file = Some(path.to_owned()),
         }
     }
-    parsed.file = file.ok_or("usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N]")?;
+    parsed.file = file.ok_or("usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N] [--from YYYY-MM-DD] [--to YYYY-MM-DD]")?;
+    if let (Some(from), Some(to)) = (parsed.from, parsed.to)
+        && from > to
+    {
+        return Err(format!("--from {from} is after --to {to}"));
+    }
     Ok(parsed)
 }
 
@@ -81,8 +105,21 @@ fn run() -> Result<(), String> {
     if !import.skipped.is_empty() {
         eprintln!("{} malformed rows skipped", import.skipped.len());
     }
-    let report = analytics::analyze(&import.log, args.granularity)
-        .map_err(|e| format!("{}: {e}", args.file))?;
+    let log = match args.to {
+        Some(to) => import
+            .log
+            .before(first_instant(to.succ_opt().unwrap_or(to), args.zone)?),
+        None => import.log,
+    };
+    let mut report =
+        analytics::analyze(&log, args.granularity).map_err(|e| format!("{}: {e}", args.file))?;
+    if let Some(from) = args.from {
+        let start = first_instant(from, args.zone)?;
+        let first = Periods::covering(args.granularity, args.zone, start, start);
+        let shown = |label: &str| label >= first.label(0);
+        report.periods.retain(|r| shown(&r.period));
+        report.cohorts.retain(|c| shown(&c.cohort));
+    }
     let (plural, singular) = match args.granularity {
         Granularity::Month => ("months", "month"),
         Granularity::Week => ("weeks", "week"),
@@ -109,8 +146,8 @@ fn run() -> Result<(), String> {
     } else {
         println!(
             "{} visits, {} members, periods in {}\n",
-            import.log.len(),
-            import.log.member_count(),
+            log.len(),
+            log.member_count(),
             args.zone
         );
         println!(
@@ -152,4 +189,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The first instant of a store-local day in `zone`, Unix seconds.
+fn first_instant(day: chrono::NaiveDate, zone: chrono_tz::Tz) -> Result<i64, String> {
+    let midnight = day
+        .and_hms_opt(0, 0, 0)
+        .ok_or("a date without a midnight")?;
+    LocalDateTime::from_naive(midnight)
+        .map(|local| local.first_instant_in(zone))
+        .map_err(|e| format!("{day}: {e}"))
 }

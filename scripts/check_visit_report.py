@@ -26,18 +26,23 @@ def main():
         generated = pathlib.Path(tmp) / "generated.csv"
         run(generate, str(generated), "--members", "3000", "--months", "24", "--stores", "7",
             "--tz", "America/New_York", "--seed", "7")
+        # (file, zone, visit_report's extra options, the reference's)
+        window = ["--from", "2025-04-17", "--to", "2026-03-08"]
         cases = [
-            (ROOT / "tests/data/visits_small.csv", "Asia/Shanghai"),
-            (ROOT / "tests/data/visits_small.csv", "UTC"),
-            (ROOT / "tests/data/visits_small.csv", "America/New_York"),
-            (generated, "America/New_York"),
-            (generated, "Asia/Shanghai"),
+            (ROOT / "tests/data/visits_small.csv", "Asia/Shanghai", [], []),
+            (ROOT / "tests/data/visits_small.csv", "UTC", [], []),
+            (ROOT / "tests/data/visits_small.csv", "America/New_York", [], []),
+            (generated, "America/New_York", [], []),
+            (generated, "Asia/Shanghai", [], []),
+            # Chunks read on three threads; a window of days (New York's clocks change in it).
+            (generated, "America/New_York", ["--threads", "3"], []),
+            (generated, "America/New_York", window, window),
         ]
         passed = failed = 0
-        for csv, tz in cases:
-            ours = json.loads(run(report, str(csv), "--tz", tz, "--json"))
-            theirs = json.loads(run(sys.executable, str(HERE / "duckdb_visits.py"), "report", str(csv), "--tz", tz))
-            name = f"{csv.name} in {tz}: {len(ours['months'])} months"
+        for csv, tz, options, reference in cases:
+            ours = json.loads(run(report, str(csv), "--tz", tz, "--json", *options))
+            theirs = json.loads(run(sys.executable, str(HERE / "duckdb_visits.py"), "report", str(csv), "--tz", tz, *reference))
+            name = f"{csv.name} in {tz} {' '.join(options)}: {len(ours['months'])} months"
             if ours == theirs:
                 passed += 1
                 print(f"same  {name}")

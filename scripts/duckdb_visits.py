@@ -2,7 +2,8 @@
 """DuckDB reference for o2okit's visit analytics: the same monthly table and cohort matrix,
 computed in SQL, for checking o2okit's figures and for timing against them.
 
-  duckdb_visits.py report VISITS.csv [--tz ZONE]     JSON like `visit_report --json`
+  duckdb_visits.py report VISITS.csv [--tz ZONE] [--from DAY] [--to DAY]
+                                                     JSON like `visit_report --json`
   duckdb_visits.py bench DIR [--tz ZONE] [--runs N]  time the query on raw columns in DIR
                                                      (at.i64, member.u32, spend.i64)
 
@@ -98,7 +99,19 @@ def report(args):
         "'spend_minor': 'BIGINT'})",
         {"path": args.path},
     )
-    json.dump(monthly(con, args.tz), sys.stdout, separators=(",", ":"))
+    if args.to:
+        # Visits after the last day are left out, as if the report ran that night.
+        con.execute(
+            "DELETE FROM visits WHERE visited_at >= timezone($tz, CAST($day AS DATE) + INTERVAL 1 DAY)",
+            {"tz": args.tz, "day": args.to},
+        )
+    result = monthly(con, args.tz)
+    if args.from_:
+        # Months before the first day's are computed but not shown.
+        first = args.from_[:7]
+        result["months"] = [m for m in result["months"] if m["month"] >= first]
+        result["cohorts"] = [c for c in result["cohorts"] if c["cohort"] >= first]
+    json.dump(result, sys.stdout, separators=(",", ":"))
     print()
 
 
@@ -135,6 +148,8 @@ def main():
     r = sub.add_parser("report")
     r.add_argument("path")
     r.add_argument("--tz", default="UTC")
+    r.add_argument("--from", dest="from_")
+    r.add_argument("--to")
     b = sub.add_parser("bench")
     b.add_argument("path")
     b.add_argument("--tz", default="UTC")

@@ -379,3 +379,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_log_cut_at_an_instant_reports_the_periods_before_it_unchanged() {
+    let zone = chrono_tz::America::New_York;
+    let log = synthetic::generate(&synthetic::SyntheticParams {
+        members: 800,
+        stores: 3,
+        start: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+        months: 6,
+        zone,
+        seed: 11,
+    });
+    // The first instant of April in New York.
+    let until = LocalDateTime::new(2025, 4, 1, 0, 0)
+        .unwrap()
+        .first_instant_in(zone);
+    let cut = log.before(until);
+    assert!(!cut.is_empty() && cut.len() < log.len());
+    assert!(cut.at().iter().all(|&t| t < until));
+    assert_eq!(cut.len(), log.at().iter().filter(|&&t| t < until).count());
+    // Members keep their numbers.
+    for i in 0..cut.len() {
+        assert_eq!(cut.member()[i], log.member()[i]);
+    }
+    let whole = analyze(&log, Granularity::Month).unwrap();
+    let part = analyze(&cut, Granularity::Month).unwrap();
+    let labels: Vec<&str> = part.periods.iter().map(|r| r.period.as_str()).collect();
+    assert_eq!(labels, ["2025-01", "2025-02", "2025-03"]);
+    for (a, b) in part.periods.iter().zip(&whole.periods) {
+        assert_eq!(row(a), row(b));
+    }
+}

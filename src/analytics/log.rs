@@ -84,6 +84,20 @@ impl VisitLog {
         }
     }
 
+    /// The visits before `until_unix` (Unix seconds), sharing this log's member dictionary: a
+    /// report cut at an instant, whose periods up to it are what they were on that day.
+    pub fn before(&self, until_unix: i64) -> VisitLog {
+        let n = self.at.partition_point(|&t| t < until_unix);
+        VisitLog {
+            zone: self.zone,
+            members: self.members.clone(),
+            at: self.at[..n].to_vec(),
+            member: self.member[..n].to_vec(),
+            store: self.store[..n].to_vec(),
+            spend: self.spend[..n].to_vec(),
+        }
+    }
+
     /// The distinct stores, ascending.
     pub fn stores(&self) -> Vec<StoreId> {
         let mut stores = self.store.clone();
