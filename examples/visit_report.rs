@@ -144,10 +144,18 @@ fn run() -> Result<(), String> {
             .collect();
         println!("{}", json!({ plural: periods, "cohorts": cohorts }));
     } else {
+        // Members with a visit in the log read (the dictionary also knows those seen after
+        // --to).
+        let mut seen = vec![false; log.member_count()];
+        for &m in log.member() {
+            if let Some(s) = seen.get_mut(m as usize) {
+                *s = true;
+            }
+        }
         println!(
             "{} visits, {} members, periods in {}\n",
             log.len(),
-            log.member_count(),
+            seen.iter().filter(|&&s| s).count(),
             args.zone
         );
         println!(

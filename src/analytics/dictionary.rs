@@ -5,8 +5,8 @@
 //! A lookup costs what the memory it touches costs: a `HashMap<&str, u32>` whose keys point
 //! into a large input reads a far-away key on every hit. Here a slot holds a hash tag, the
 //! text's length and its first eight bytes, so a probe for an id of up to eight bytes (most
-//! member ids) touches one slot and nothing else; a longer one also reads its text in the
-//! arena, which is as compact as the distinct ids themselves.
+//! member ids) reads slots only (usually one; the next ones after a collision); a longer one
+//! also reads its text in the arena, which is as compact as the distinct ids themselves.
 
 /// A random hash key, as the standard library's hash maps draw theirs.
 pub(super) fn random_seed() -> u64 {

@@ -69,7 +69,8 @@ impl VisitLog {
         &self.spend
     }
 
-    /// The visits of one store, sharing this log's member dictionary.
+    /// The visits of one store, with (a copy of) this log's member dictionary: members keep
+    /// their numbers.
     pub fn for_store(&self, store: StoreId) -> VisitLog {
         let keep: Vec<usize> = (0..self.len())
             .filter(|&i| self.store[i] == store.0)
@@ -84,8 +85,10 @@ impl VisitLog {
         }
     }
 
-    /// The visits before `until_unix` (Unix seconds), sharing this log's member dictionary: a
-    /// report cut at an instant, whose periods up to it are what they were on that day.
+    /// The visits before `until_unix` (Unix seconds), with (a copy of) this log's member
+    /// dictionary, so members keep their numbers (and `member_count` still counts those seen
+    /// only later): a report cut at an instant, whose periods up to it are what they were on
+    /// that day.
     pub fn before(&self, until_unix: i64) -> VisitLog {
         let n = self.at.partition_point(|&t| t < until_unix);
         VisitLog {

@@ -3,8 +3,9 @@
 //! is read here in a few nanoseconds without allocating.
 //!
 //! Anything else, even when valid RFC 3339 (a lower-case `t`, a space, a leap second, `-00:00`,
-//! a longer fraction), gives `None`, and the caller falls back to chrono's full parser: both
-//! paths accept the same texts and give the same instants (tested against chrono).
+//! a longer fraction), gives `None`, and the caller falls back to chrono's full parser. What
+//! the fast path accepts, chrono accepts too, at the same instant (tested against chrono), so
+//! together they accept exactly what chrono does.
 
 /// The Unix seconds of `text` (the fraction dropped), or `None` when it is not in the fast
 /// layout.
