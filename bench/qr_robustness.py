@@ -12,8 +12,8 @@ N frames without a code of each kind (a shop scene: shelves, labels, price tags,
 barcodes; and sensor noise) at each size. Then prints, for each decoder and each group of
 frames, the share of codes recovered exactly and the decode time per frame: in-process, on a
 frame already in memory, the median of --repeat decodes (zxing-cpp's read_barcodes on a numpy
-array; o2okit's decode_luma timed inside the scan example with --time). File loading is
-excluded for both.
+array; o2okit's qr::Decoder, one kept across the frames as a kiosk keeps one, timed inside
+the scan example with --time). File loading is excluded for both.
 """
 import argparse
 import pathlib

@@ -2,12 +2,13 @@
 //! `FILE<TAB>TEXT` for every QR code found in each PNG or JPEG file, or `FILE<TAB>-` when none
 //! is found. An unreadable file is reported on standard error and the exit status is 1.
 //!
-//! With `--time`, each file is loaded first and then decoded from memory (`decode_luma`), and
-//! a line `#time<TAB>FILE<TAB>MS` gives the decode time alone in milliseconds: the median of
+//! With `--time`, each file is loaded first and then decoded from memory by one `qr::Decoder`
+//! kept across all the files (as a kiosk's camera loop keeps one), and a line
+//! `#time<TAB>FILE<TAB>MS` gives the decode time alone in milliseconds: the median of
 //! `--repeat` decodes (default 1), file reading excluded. This is the figure to put beside
 //! another decoder's in-process time on an already loaded frame.
 
-use o2okit::qr::{DecodeLimits, decode_luma, read_image_file};
+use o2okit::qr::{DecodeLimits, Decoder, read_image_file};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -27,9 +28,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut status = ExitCode::SUCCESS;
+    let mut decoder = Decoder::new();
     for file in args {
         let decoded = if time {
-            decode_timed(&file, repeat)
+            decode_timed(&mut decoder, &file, repeat)
         } else {
             o2okit::qr::decode_image_file(&file)
         };
@@ -46,13 +48,19 @@ fn main() -> ExitCode {
 }
 
 /// Loads `file`, decodes it `repeat` times from memory and prints the median decode time.
-fn decode_timed(file: &str, repeat: usize) -> Result<Vec<String>, o2okit::qr::QrError> {
+fn decode_timed(
+    decoder: &mut Decoder,
+    file: &str,
+    repeat: usize,
+) -> Result<Vec<String>, o2okit::qr::QrError> {
     let image = read_image_file(file, &DecodeLimits::default())?;
     let mut times = Vec::with_capacity(repeat);
     let mut texts = Vec::new();
     for _ in 0..repeat {
         let start = Instant::now();
-        texts = decode_luma(image.width, image.height, image.width, &image.pixels)?;
+        texts = decoder
+            .decode(image.width, image.height, image.width, &image.pixels)?
+            .to_vec();
         times.push(start.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(f64::total_cmp);

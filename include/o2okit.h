@@ -798,6 +798,14 @@ typedef struct o2o_ledger o2o_ledger;
 typedef struct o2o_member_check_in o2o_member_check_in;
 
 /*
+ A QR decoder a kiosk keeps across camera frames: it reuses its working buffers from one
+ frame to the next and holds the last frame's texts, so a frame is decoded once however the
+ texts are fetched. Made by `o2o_qr_decoder_new`, freed by `o2o_qr_decoder_free`. One
+ thread at a time; several decoders may run on several threads.
+ */
+typedef struct o2o_qr_decoder o2o_qr_decoder;
+
+/*
  A store: where vouchers are verified. Its IANA time zone is the clock of every time limit.
 
  Thread safety: immutable after `o2o_store_set_location`; const functions may share it.
@@ -1964,6 +1972,75 @@ o2o_status o2o_qr_decode_luma(const uint8_t *pixels,
                               size_t capacity,
                               size_t *needed,
                               size_t *count);
+
+/*
+ Makes a decoder within the default limits (frames up to 50 megapixels; larger work frames
+ box-shrunk to 1920×1080's pixel count).
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`.
+
+ # Safety
+ - `out` is NULL or points to writable memory for an `o2o_qr_decoder *`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_qr_decoder_new(struct o2o_qr_decoder **out);
+
+/*
+ Frees a decoder and the texts it holds. NULL is ignored.
+
+ # Safety
+ - `decoder` is NULL or a live `o2o_qr_decoder` made by this library, not used by another
+   thread, and not used after this call.
+ */
+void o2o_qr_decoder_free(struct o2o_qr_decoder *decoder);
+
+/*
+ Decodes every QR code in an 8-bit grey camera frame of `width × height` pixels whose rows
+ start `stride` bytes apart; `*count` receives how many codes were found (0 is not an
+ error), and `o2o_qr_decoder_text` gives each one's text until the next frame.
+
+ Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` (a frame whose stride and
+ length disagree), `O2O_STATUS_QR_FRAME_TOO_LARGE` (above 50 megapixels). After an error the
+ decoder holds no texts and takes the next frame as usual.
+
+ # Safety
+ - `decoder` is NULL or a live `o2o_qr_decoder`, not used by another thread during the
+   call.
+ - `pixels` is NULL or points to `pixels_len` readable bytes.
+ - `count` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_qr_decoder_decode(struct o2o_qr_decoder *decoder,
+                                 const uint8_t *pixels,
+                                 size_t pixels_len,
+                                 size_t width,
+                                 size_t height,
+                                 size_t stride,
+                                 size_t *count);
+
+/*
+ Writes the text of code `index` (from 0) of the decoder's last frame into `buffer`,
+ NUL-terminated.
+
+ See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+ `O2O_STATUS_INVALID_ARGUMENT` (`index` not below the last frame's count),
+ `O2O_STATUS_INSUFFICIENT_BUFFER`.
+
+ # Safety
+ - `decoder` is NULL or a live `o2o_qr_decoder`, not used by another thread during the
+   call.
+ - `buffer` is NULL or points to `capacity` writable bytes.
+ - `needed` is NULL or points to a writable `size_t`.
+
+ Every pointer stays valid for the whole call.
+ */
+o2o_status o2o_qr_decoder_text(const struct o2o_qr_decoder *decoder,
+                               size_t index,
+                               char *buffer,
+                               size_t capacity,
+                               size_t *needed);
 
 /*
  The stable snake_case name of status `status` (`"ok"`, `"ledger_busy"`, …; `"unknown"` for

@@ -120,8 +120,8 @@ fn kiosks() -> &'static (PathBuf, PathBuf) {
     })
 }
 
-/// A 640×480 frame, rows padded to 672 bytes, with `text`'s code in it (or none).
-fn frame_file(dir: &Path, text: Option<&str>) -> PathBuf {
+/// A 640×480 frame, rows padded to 672 bytes, with `text`'s code in it (or none), as `name`.
+fn frame_file(dir: &Path, name: &str, text: Option<&str>) -> PathBuf {
     let (h, stride) = (480, 672);
     let mut frame = vec![120u8; stride * h];
     if let Some(text) = text {
@@ -134,7 +134,7 @@ fn frame_file(dir: &Path, text: Option<&str>) -> PathBuf {
             }
         }
     }
-    let path = dir.join("frame.raw");
+    let path = dir.join(name);
     std::fs::write(&path, frame).unwrap();
     path
 }
@@ -143,7 +143,7 @@ fn frame_file(dir: &Path, text: Option<&str>) -> PathBuf {
 fn kiosk_decodes_a_raw_camera_frame_plain_sanitized_and_under_valgrind() {
     let dir = tempfile::tempdir().unwrap();
     let text = text(&amount_off(80, 500));
-    let with_code = frame_file(dir.path(), Some(&text));
+    let with_code = frame_file(dir.path(), "frame.raw", Some(&text));
     let args = ["640", "480", "672"];
     let run = |wrapper: &[&str], program: &Path, frame: &Path| {
         wrapped(wrapper, program)
@@ -167,7 +167,7 @@ fn kiosk_decodes_a_raw_camera_frame_plain_sanitized_and_under_valgrind() {
         assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{text}\n"));
     }
     let empty_dir = tempfile::tempdir().unwrap();
-    let blank = frame_file(empty_dir.path(), None);
+    let blank = frame_file(empty_dir.path(), "frame.raw", None);
     let out = run(&[], &kiosks().0, &blank);
     assert_eq!(out.status.code(), Some(2));
     // A frame file shorter than its stated size is an error, not a crash.
@@ -179,6 +179,47 @@ fn kiosk_decodes_a_raw_camera_frame_plain_sanitized_and_under_valgrind() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_kiosk_keeps_one_decoder_across_a_run_of_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (text(&amount_off(81, 500)), text(&amount_off(82, 700)));
+    let frames = [
+        frame_file(dir.path(), "1.raw", Some(&a)),
+        frame_file(dir.path(), "2.raw", None),
+        frame_file(dir.path(), "3.raw", Some(&b)),
+        frame_file(dir.path(), "4.raw", Some(&a)),
+    ];
+    for (wrapper, program) in [
+        (&[][..], &kiosks().0),
+        (&[][..], &kiosks().1),
+        (&valgrind()[..], &kiosks().0),
+    ] {
+        let out = wrapped(wrapper, program)
+            .args(["640", "480", "672"])
+            .args(&frames)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Each frame's own codes, nothing left over from the frame before.
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{a}\n{b}\n{a}\n")
+        );
+    }
+    // A run of frames without a code says so.
+    let out = wrapped(&[], &kiosks().0)
+        .args(["640", "480", "672"])
+        .args([&frames[1], &frames[1]])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 const NOON: &str = "2026-06-15T04:00:00Z"; // Monday 12:00 in Shenzhen

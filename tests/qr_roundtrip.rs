@@ -246,3 +246,49 @@ fn decoder_panics_are_contained() {
     let result = decode_luma(width, pixels.len() / stride, stride, pixels);
     assert_eq!(result, Err(QrError::DecoderPanic));
 }
+
+#[test]
+fn a_decoder_kept_across_frames_reads_each_as_decode_luma_does() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/qr");
+    let text = reference_voucher()
+        .sign(&keyring())
+        .unwrap()
+        .to_scanner_text();
+    let code = encode(&text, EcLevel::M).unwrap();
+    let (side, clean) = code.to_luma(4);
+    // A 1920×1080 frame with the code at 8 px a module: searched at full size, then halved.
+    let (big_side, big) = code.to_luma(8);
+    let (w, h) = (1920, 1080);
+    let mut full_hd = vec![128u8; w * h];
+    for y in 0..big_side {
+        for x in 0..big_side {
+            full_hd[(y + 100) * w + x + 900] = big[y * big_side + x];
+        }
+    }
+    let mut frames: Vec<(usize, usize, usize, Vec<u8>)> = vec![
+        (side, side, side, clean.clone()),
+        (1280, 720, 1280, vec![90u8; 1280 * 720]),
+        (w, h, w, full_hd),
+        // Too short for its size: an error, after which the decoder goes on.
+        (side, side, side, clean[..side].to_vec()),
+        (side, side, side + 3, clean.clone()),
+    ];
+    for (file, _) in HARD_FRAMES {
+        let image = read_frame(&dir.join(file));
+        frames.push((image.width, image.height, image.width, image.pixels));
+    }
+    frames.push((side, side, side, clean));
+    let mut decoder = qr::Decoder::new();
+    let mut decoded = 0;
+    for (round, (w, h, stride, pixels)) in frames.iter().enumerate() {
+        let fresh = decode_luma(*w, *h, *stride, pixels);
+        let kept = decoder
+            .decode(*w, *h, *stride, pixels)
+            .map(<[String]>::to_vec);
+        assert_eq!(kept, fresh, "frame {round}");
+        assert_eq!(decoder.texts(), kept.as_deref().unwrap_or(&[]));
+        decoded += kept.map_or(0, |texts| texts.len());
+    }
+    // The clean code twice, the full-HD one, the five hard frames.
+    assert_eq!(decoded, 8);
+}

@@ -176,3 +176,125 @@ pub unsafe extern "C" fn o2o_qr_decode_luma(
         write_text(&joined, buffer, capacity, needed)
     })
 }
+
+#[cfg(feature = "qr-decode")]
+/// A QR decoder a kiosk keeps across camera frames: it reuses its working buffers from one
+/// frame to the next and holds the last frame's texts, so a frame is decoded once however the
+/// texts are fetched. Made by `o2o_qr_decoder_new`, freed by `o2o_qr_decoder_free`. One
+/// thread at a time; several decoders may run on several threads.
+pub struct o2o_qr_decoder(crate::qr::Decoder);
+
+#[cfg(feature = "qr-decode")]
+/// Makes a decoder within the default limits (frames up to 50 megapixels; larger work frames
+/// box-shrunk to 1920×1080's pixel count).
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`.
+///
+/// # Safety
+/// - `out` is NULL or points to writable memory for an `o2o_qr_decoder *`.
+///
+/// Every pointer stays valid for the whole call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn o2o_qr_decoder_new(out: *mut *mut o2o_qr_decoder) -> o2o_status {
+    guard(|| {
+        check_out(out, "out")?;
+        // SAFETY: `out` was checked.
+        unsafe { super::hand_out(out, o2o_qr_decoder(crate::qr::Decoder::new())) };
+        Ok(())
+    })
+}
+
+#[cfg(feature = "qr-decode")]
+/// Frees a decoder and the texts it holds. NULL is ignored.
+///
+/// # Safety
+/// - `decoder` is NULL or a live `o2o_qr_decoder` made by this library, not used by another
+///   thread, and not used after this call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn o2o_qr_decoder_free(decoder: *mut o2o_qr_decoder) {
+    let _ = guard(|| {
+        // SAFETY: NULL or a decoder from o2o_qr_decoder_new, per the header.
+        unsafe { super::release(decoder) };
+        Ok(())
+    });
+}
+
+#[cfg(feature = "qr-decode")]
+/// Decodes every QR code in an 8-bit grey camera frame of `width × height` pixels whose rows
+/// start `stride` bytes apart; `*count` receives how many codes were found (0 is not an
+/// error), and `o2o_qr_decoder_text` gives each one's text until the next frame.
+///
+/// Errors: `O2O_STATUS_NULL_ARGUMENT`, `O2O_STATUS_INVALID_ARGUMENT` (a frame whose stride and
+/// length disagree), `O2O_STATUS_QR_FRAME_TOO_LARGE` (above 50 megapixels). After an error the
+/// decoder holds no texts and takes the next frame as usual.
+///
+/// # Safety
+/// - `decoder` is NULL or a live `o2o_qr_decoder`, not used by another thread during the
+///   call.
+/// - `pixels` is NULL or points to `pixels_len` readable bytes.
+/// - `count` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn o2o_qr_decoder_decode(
+    decoder: *mut o2o_qr_decoder,
+    pixels: *const u8,
+    pixels_len: usize,
+    width: usize,
+    height: usize,
+    stride: usize,
+    count: *mut usize,
+) -> o2o_status {
+    guard(|| {
+        check_out(count, "count")?;
+        // SAFETY: NULL or a live decoder not shared with another thread, per the header.
+        let decoder = unsafe { super::borrow_mut(decoder, "decoder") }?;
+        // SAFETY: NULL or `pixels_len` readable bytes, per the header.
+        let frame = unsafe { bytes(pixels, pixels_len, "pixels") }?;
+        let found = decoder
+            .0
+            .decode(width, height, stride, frame)
+            .map_err(qr_failure)?
+            .len();
+        // SAFETY: checked above.
+        unsafe { put(count, found) };
+        Ok(())
+    })
+}
+
+#[cfg(feature = "qr-decode")]
+/// Writes the text of code `index` (from 0) of the decoder's last frame into `buffer`,
+/// NUL-terminated.
+///
+/// See the buffer convention in the header's introduction. Errors: `O2O_STATUS_NULL_ARGUMENT`,
+/// `O2O_STATUS_INVALID_ARGUMENT` (`index` not below the last frame's count),
+/// `O2O_STATUS_INSUFFICIENT_BUFFER`.
+///
+/// # Safety
+/// - `decoder` is NULL or a live `o2o_qr_decoder`, not used by another thread during the
+///   call.
+/// - `buffer` is NULL or points to `capacity` writable bytes.
+/// - `needed` is NULL or points to a writable `size_t`.
+///
+/// Every pointer stays valid for the whole call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn o2o_qr_decoder_text(
+    decoder: *const o2o_qr_decoder,
+    index: usize,
+    buffer: *mut c_char,
+    capacity: usize,
+    needed: *mut usize,
+) -> o2o_status {
+    guard(|| {
+        // SAFETY: NULL or a live decoder, per the header.
+        let decoder = unsafe { super::borrow(decoder, "decoder") }?;
+        let texts = decoder.0.texts();
+        let text = texts.get(index).ok_or_else(|| {
+            Failure::new(
+                o2o_status::InvalidArgument,
+                format!("code {index} of a frame with {}", texts.len()),
+            )
+        })?;
+        write_text(text, buffer, capacity, needed)
+    })
+}

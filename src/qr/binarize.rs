@@ -1,8 +1,9 @@
 //! Binarisation: turning a grey frame into dark and light pixels, for rqrr and for the
 //! finder-pattern locator. Output frames hold 0 (dark) or 255 (light).
 
-/// Black below Otsu's threshold (the split that best separates the histogram's two modes).
-pub(super) fn global_threshold(data: &[u8]) -> Vec<u8> {
+/// Black below Otsu's threshold (the split that best separates the histogram's two modes),
+/// into `out` (its capacity reused).
+pub(super) fn global_threshold(data: &[u8], out: &mut Vec<u8>) {
     let mut histogram = [0u64; 256];
     for &p in data {
         histogram[usize::from(p)] += 1;
@@ -28,23 +29,27 @@ pub(super) fn global_threshold(data: &[u8]) -> Vec<u8> {
             threshold = level as u8;
         }
     }
-    data.iter()
-        .map(|&p| if p <= threshold { 0 } else { 255 })
-        .collect()
+    out.clear();
+    out.extend(data.iter().map(|&p| if p <= threshold { 0 } else { 255 }));
 }
 
 /// Black where a pixel is darker than the mean of its neighbourhood (about 1/8 of the shorter
-/// side) less a small margin, white elsewhere: evens out shadows and low contrast.
+/// side) less a small margin, white elsewhere: evens out shadows and low contrast. Into `out`,
+/// with the integral image in `sums` (both buffers' capacity reused).
 pub(super) fn adaptive_threshold(
     width: usize,
     height: usize,
     data: &[u8],
     divisor: usize,
-) -> Vec<u8> {
+    sums: &mut Vec<u64>,
+    out: &mut Vec<u8>,
+) {
     let radius = (width.min(height) / divisor).max(4);
     // Integral image with a zero row and column in front.
     let stride = width + 1;
-    let mut sum = vec![0u64; stride * (height + 1)];
+    sums.clear();
+    sums.resize(stride * (height + 1), 0);
+    let sum = sums;
     for y in 0..height {
         let mut row = 0u64;
         for x in 0..width {
@@ -52,7 +57,8 @@ pub(super) fn adaptive_threshold(
             sum[(y + 1) * stride + x + 1] = sum[y * stride + x + 1] + row;
         }
     }
-    let mut out = vec![255u8; width * height];
+    out.clear();
+    out.resize(width * height, 255);
     for y in 0..height {
         let (y0, y1) = (y.saturating_sub(radius), (y + radius + 1).min(height));
         for x in 0..width {
@@ -67,5 +73,4 @@ pub(super) fn adaptive_threshold(
             }
         }
     }
-    out
 }

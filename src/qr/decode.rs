@@ -4,7 +4,8 @@
 //! quick and reads the small, turned and blurred codes rqrr's detector misses. Then rqrr's
 //! detector; then the locator after a global threshold; then rqrr again at half size (large
 //! frames), thresholded, and at double size (small frames, the locator too). Every code found
-//! is returned, once each, in the order found.
+//! is returned, once each, in the order found. [`decode_luma`] runs the passes of a new
+//! [`Decoder`](super::Decoder); a camera loop keeps one and reuses its buffers.
 //!
 //! # Bounds
 //! A hostile or oversized frame must not take a kiosk down, so every decode is bounded by
@@ -20,16 +21,10 @@
 //!   it a half-size copy. Our locator's finder list is capped (`locate`).
 
 use super::QrError;
-use super::binarize::{adaptive_threshold, global_threshold};
-use super::locate::{BitFrame, locate_and_decode};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 /// Frames narrower or shorter than this cannot hold a QR code.
-const MIN_SIDE: usize = 21;
-
-/// Frames wider or taller than this are also tried at half size.
-const LARGE: usize = 1000;
+pub(super) const MIN_SIDE: usize = 21;
 
 /// The most pixels rqrr's detector is given in one pass (a 1280×720 frame has 921,600).
 pub const RQRR_PIXELS: usize = 1_000_000;
@@ -67,7 +62,7 @@ impl DecodeLimits {
     }
 
     /// The integer factor that brings `width × height` within `work_pixels`.
-    fn shrink_factor(&self, width: usize, height: usize) -> usize {
+    pub(super) fn shrink_factor(&self, width: usize, height: usize) -> usize {
         let pixels = width.saturating_mul(height);
         let mut factor = 1;
         while pixels / (factor * factor) > self.work_pixels.max(MIN_SIDE * MIN_SIDE) {
@@ -103,65 +98,9 @@ pub fn decode_luma_with(
     stride: usize,
     pixels: &[u8],
 ) -> Result<Vec<String>, QrError> {
-    if width == 0 || height == 0 {
-        return Ok(Vec::new());
-    }
-    let needed = stride
-        .checked_mul(height - 1)
-        .and_then(|n| n.checked_add(width))
-        .filter(|_| stride >= width)
-        .ok_or_else(|| QrError::InvalidFrame(format!("stride {stride} for width {width}")))?;
-    if pixels.len() < needed {
-        return Err(QrError::InvalidFrame(format!(
-            "{} bytes for {width}×{height} with stride {stride} (needs {needed})",
-            pixels.len()
-        )));
-    }
-    limits.check(width, height)?;
-    // The smallest QR code is 21 modules a side; rqrr indexes out of bounds on frames
-    // narrower than that (found by the qr_decode fuzz target).
-    if width < MIN_SIDE || height < MIN_SIDE {
-        return Ok(Vec::new());
-    }
-    let factor = limits.shrink_factor(width, height);
-    let (width, height, frame) = shrink(width, height, stride, pixels, factor);
-    let mut search = Search::default();
-    let (mut w, mut h, mut data) = (width, height, frame);
-    // Our own locator first: it is quick, and reads the small, blurred and rotated codes
-    // rqrr's detector misses.
-    search.locate(w, h, &adaptive_threshold(w, h, &data, 16));
-    if search.empty() && w * h <= RQRR_PIXELS {
-        search.rqrr(w, h, &data);
-    }
-    if search.empty() {
-        search.locate(w, h, &global_threshold(&data));
-    }
-    while search.empty() && (w > LARGE || h > LARGE) {
-        (w, h, data) = half(w, h, &data);
-        if w * h <= RQRR_PIXELS {
-            search.rqrr(w, h, &data);
-        }
-    }
-    if search.empty() {
-        search.rqrr(w, h, &adaptive_threshold(w, h, &data, 16));
-    }
-    if search.empty() {
-        search.rqrr(w, h, &global_threshold(&data));
-    }
-    if search.empty() && factor == 1 && w == width && w <= LARGE && h <= LARGE {
-        // Small modules (2–3 px) blur into each other: give the detector more pixels. (Not for
-        // a frame halved above: doubling it back only blurs what the first pass saw.)
-        let (dw, dh, doubled) = double(w, h, &data);
-        search.rqrr(dw, dh, &doubled);
-        if search.empty() {
-            let binary = adaptive_threshold(dw, dh, &doubled, 12);
-            search.locate(dw, dh, &binary);
-            if search.empty() {
-                search.rqrr(dw, dh, &binary);
-            }
-        }
-    }
-    search.finish()
+    super::Decoder::with_limits(*limits)
+        .decode(width, height, stride, pixels)
+        .map(<[String]>::to_vec)
 }
 
 /// Decodes every QR code in a PNG or JPEG file, within the default [`DecodeLimits`].
@@ -189,135 +128,4 @@ pub fn decode_image_file_with(
         image.width,
         &image.pixels,
     )
-}
-
-/// The codes found so far, and whether a pass panicked.
-#[derive(Default)]
-struct Search {
-    found: Vec<String>,
-    panicked: bool,
-}
-
-impl Search {
-    fn empty(&self) -> bool {
-        self.found.is_empty()
-    }
-
-    fn add(&mut self, texts: Result<Vec<String>, QrError>) {
-        match texts {
-            Ok(texts) => {
-                for text in texts {
-                    if !self.found.contains(&text) {
-                        self.found.push(text);
-                    }
-                }
-            }
-            Err(_) => self.panicked = true,
-        }
-    }
-
-    /// One rqrr pass.
-    fn rqrr(&mut self, width: usize, height: usize, data: &[u8]) {
-        self.add(scan(width, height, data));
-    }
-
-    /// One pass of our locator over a binarised frame.
-    fn locate(&mut self, width: usize, height: usize, binary: &[u8]) {
-        let frame = BitFrame {
-            width,
-            height,
-            pixels: binary,
-        };
-        let texts = catch_unwind(AssertUnwindSafe(|| locate_and_decode(&frame)));
-        self.add(texts.map_err(|_| QrError::DecoderPanic));
-    }
-
-    /// The codes found; a panic in one pass is an error only when no other pass found a code.
-    fn finish(self) -> Result<Vec<String>, QrError> {
-        if self.found.is_empty() && self.panicked {
-            return Err(QrError::DecoderPanic);
-        }
-        Ok(self.found)
-    }
-}
-
-/// One rqrr pass, with its panics contained.
-fn scan(width: usize, height: usize, data: &[u8]) -> Result<Vec<String>, QrError> {
-    catch_unwind(AssertUnwindSafe(|| {
-        let mut prepared =
-            rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| data[y * width + x]);
-        prepared
-            .detect_grids()
-            .into_iter()
-            .filter_map(|grid| grid.decode().ok().map(|(_, text)| text))
-            .collect()
-    }))
-    .map_err(|_| QrError::DecoderPanic)
-}
-
-/// The frame's rows copied out, box-averaged `factor × factor` (1: a plain copy).
-fn shrink(
-    width: usize,
-    height: usize,
-    stride: usize,
-    pixels: &[u8],
-    factor: usize,
-) -> (usize, usize, Vec<u8>) {
-    let (w, h) = (width / factor, height / factor);
-    let mut out = Vec::with_capacity(w * h);
-    if factor == 1 {
-        for row in 0..height {
-            out.extend_from_slice(&pixels[row * stride..row * stride + width]);
-        }
-        return (w, h, out);
-    }
-    let area = (factor * factor) as u32;
-    let mut sums = vec![0u32; w];
-    for y in 0..h {
-        sums.iter_mut().for_each(|s| *s = 0);
-        for dy in 0..factor {
-            let row = &pixels[(y * factor + dy) * stride..];
-            for (x, sum) in sums.iter_mut().enumerate() {
-                *sum += row[x * factor..(x + 1) * factor]
-                    .iter()
-                    .map(|&p| u32::from(p))
-                    .sum::<u32>();
-            }
-        }
-        out.extend(sums.iter().map(|s| (s / area) as u8));
-    }
-    (w, h, out)
-}
-
-/// The frame at half size (2×2 box average).
-fn half(width: usize, height: usize, data: &[u8]) -> (usize, usize, Vec<u8>) {
-    let (w, h) = (width / 2, height / 2);
-    let mut out = Vec::with_capacity(w * h);
-    for y in 0..h {
-        for x in 0..w {
-            let at = |dx, dy| u16::from(data[(2 * y + dy) * width + 2 * x + dx]);
-            out.push(((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1)) / 4) as u8);
-        }
-    }
-    (w, h, out)
-}
-
-/// The frame at double size (bilinear).
-fn double(width: usize, height: usize, data: &[u8]) -> (usize, usize, Vec<u8>) {
-    let (w, h) = (width * 2, height * 2);
-    let mut out = Vec::with_capacity(w * h);
-    for y in 0..h {
-        let (y0, fy) = ((y / 2).min(height - 1), y % 2);
-        let y1 = (y0 + fy).min(height - 1);
-        for x in 0..w {
-            let (x0, fx) = ((x / 2).min(width - 1), x % 2);
-            let x1 = (x0 + fx).min(width - 1);
-            let sum = u16::from(data[y0 * width + x0])
-                + u16::from(data[y0 * width + x1])
-                + u16::from(data[y1 * width + x0])
-                + u16::from(data[y1 * width + x1]);
-            out.push((sum / 4) as u8);
-        }
-    }
-    (w, h, out)
 }

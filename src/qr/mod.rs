@@ -13,6 +13,8 @@ mod binarize;
 #[cfg(feature = "qr-decode")]
 mod decode;
 #[cfg(feature = "qr-decode")]
+mod decoder;
+#[cfg(feature = "qr-decode")]
 mod image_file;
 #[cfg(feature = "qr-decode")]
 mod locate;
@@ -26,6 +28,8 @@ pub use decode::{
     DecodeLimits, RQRR_PIXELS, decode_image_file, decode_image_file_with, decode_luma,
     decode_luma_with,
 };
+#[cfg(feature = "qr-decode")]
+pub use decoder::Decoder;
 #[cfg(feature = "qr-decode")]
 pub use image_file::{GreyImage, read_image_file};
 #[cfg(feature = "qr-render")]

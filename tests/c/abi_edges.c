@@ -369,6 +369,56 @@ int main(int argc, char **argv) {
                 free(huge);
             }
         }
+        {
+            /* A kiosk's decoder: the 21×21 code above at 4 pixels a module, NULLs, a short
+             * buffer, an index past the count, and a bad frame that leaves it usable. */
+            enum { SCALE = 4, QUIET = 4, SIDE = (21 + 2 * QUIET) * SCALE };
+            static uint8_t frame[SIDE * SIDE];
+            o2o_qr_decoder *decoder = NULL;
+            size_t x, y, found = 99;
+            char code_text[8];
+            for (y = 0; y < SIDE; y++) {
+                for (x = 0; x < SIDE; x++) {
+                    size_t mx = x / SCALE, my = y / SCALE;
+                    int dark = mx >= QUIET && my >= QUIET && mx < QUIET + 21 && my < QUIET + 21 &&
+                               modules[(my - QUIET) * 21 + (mx - QUIET)] == 1;
+                    frame[y * SIDE + x] = dark ? 0 : 255;
+                }
+            }
+            EXPECT(o2o_qr_decoder_new(NULL) == O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_qr_decoder_new(&decoder) == O2O_STATUS_OK);
+            EXPECT(o2o_qr_decoder_decode(NULL, frame, sizeof frame, SIDE, SIDE, SIDE, &found) ==
+                   O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_qr_decoder_decode(decoder, frame, sizeof frame, SIDE, SIDE, SIDE, NULL) ==
+                   O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_qr_decoder_decode(decoder, NULL, 0, SIDE, SIDE, SIDE, &found) ==
+                   O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_qr_decoder_decode(decoder, frame, sizeof frame, SIDE, SIDE, SIDE, &found) ==
+                   O2O_STATUS_OK);
+            EXPECT(found == 1);
+            EXPECT(o2o_qr_decoder_text(decoder, 0, code_text, 3, &needed) ==
+                   O2O_STATUS_INSUFFICIENT_BUFFER);
+            EXPECT(needed == 6);
+            EXPECT(o2o_qr_decoder_text(decoder, 0, code_text, sizeof code_text, &needed) ==
+                   O2O_STATUS_OK);
+            EXPECT(strcmp(code_text, "HELLO") == 0);
+            EXPECT(o2o_qr_decoder_text(decoder, 1, code_text, sizeof code_text, &needed) ==
+                   O2O_STATUS_INVALID_ARGUMENT);
+            EXPECT(o2o_qr_decoder_text(NULL, 0, code_text, sizeof code_text, &needed) ==
+                   O2O_STATUS_NULL_ARGUMENT);
+            EXPECT(o2o_qr_decoder_decode(decoder, frame, 10, SIDE, SIDE, SIDE, &found) ==
+                   O2O_STATUS_INVALID_ARGUMENT);
+            EXPECT(o2o_qr_decoder_text(decoder, 0, code_text, sizeof code_text, &needed) ==
+                   O2O_STATUS_INVALID_ARGUMENT);
+            EXPECT(o2o_qr_decoder_decode(decoder, blank, sizeof blank, 64, 64, 64, &found) ==
+                   O2O_STATUS_OK);
+            EXPECT(found == 0);
+            EXPECT(o2o_qr_decoder_decode(decoder, frame, sizeof frame, SIDE, SIDE, SIDE, &found) ==
+                   O2O_STATUS_OK);
+            EXPECT(found == 1);
+            o2o_qr_decoder_free(decoder);
+            o2o_qr_decoder_free(NULL);
+        }
         EXPECT(o2o_check_in_verify(keyring, "GARBAGE", 1750000000, 30, 1, 0, &check_in) ==
                O2O_STATUS_OK);
         EXPECT(check_in.rejection == O2O_REJECTION_MALFORMED &&
