@@ -6,7 +6,7 @@
 //! table — or JSON with `--json` — and writes a cohort heatmap with `--svg`. A malformed row
 //! stops the report with its line number, unless `--skip-bad`, which skips such rows and
 //! counts them on standard error. The file is read on every core (`--threads N` to choose;
-//! `--threads 1` on one). `--from` and `--to` (store-local days, both included) choose the
+//! `--threads 1` on one); it holds the file in memory while reading it. `--from` and `--to` (store-local days, both included) choose the
 //! periods shown: the visits after `--to` are left out, as if the report ran that night, and
 //! the periods before `--from`'s are computed but not shown, so a member seen before `--from`
 //! is not new in it.

@@ -30,6 +30,9 @@ const MIN_PARALLEL_BYTES: usize = 1 << 20;
 
 /// Reads a visit CSV file on `threads` threads (0: one per core); see [`read_csv_bytes`].
 ///
+/// Memory: the whole file is held while it is read, beside the log (24 bytes a visit). For a
+/// file larger than memory allows, [`read_csv`] reads a stream in one record's memory.
+///
 /// # Errors
 /// A [`CsvError`] on line 0 when the file cannot be read; otherwise as [`read_csv`].
 pub fn read_csv_file(
