@@ -10,14 +10,24 @@
 //! periods shown: the visits after `--to` are left out, as if the report ran that night, and
 //! the periods before `--from`'s are computed but not shown, so a member seen before `--from`
 //! is not new in it.
+//!
+//! A log too large for one run is reported in parts and merged:
+//! `visit_report visits.csv --partition 0/8 --partial part0.json` keeps only the members
+//! whose id hashes to part 0 of 8 (and, in part 0, the anonymous visits) and writes that
+//! part's report; `visit_report --merge part*.json [--json] [--from DAY]` adds the parts up
+//! to the whole log's report. Parts may also come from files already split by member (one
+//! file per part, each read without `--partition`). `--to` applies when the parts are made.
 
 use o2okit::LocalDateTime;
-use o2okit::analytics::{self, CsvMode, Granularity, Periods};
+use o2okit::analytics::{self, CsvMode, Granularity, PartialReport, Partition, Periods};
 use serde_json::json;
 use std::process::ExitCode;
 
 struct Args {
-    file: String,
+    files: Vec<String>,
+    partition: Option<Partition>,
+    partial: Option<String>,
+    merge: bool,
     zone: chrono_tz::Tz,
     json: bool,
     svg: Option<String>,
@@ -30,9 +40,11 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let mut file = None;
     let mut parsed = Args {
-        file: String::new(),
+        files: Vec::new(),
+        partition: None,
+        partial: None,
+        merge: false,
         zone: chrono_tz::UTC,
         json: false,
         svg: None,
@@ -51,6 +63,16 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|_| format!("unknown time zone {name:?}"))?;
             }
             "--json" => parsed.json = true,
+            "--merge" => parsed.merge = true,
+            "--partial" => parsed.partial = Some(args.next().ok_or("--partial needs a file name")?),
+            "--partition" => {
+                let part = args.next().unwrap_or_default();
+                parsed.partition = part
+                    .split_once('/')
+                    .and_then(|(i, k)| Partition::new(i.parse().ok()?, k.parse().ok()?))
+                    .map(Some)
+                    .ok_or(format!("--partition takes I/K with I < K, not {part:?}"))?;
+            }
             "--svg" => parsed.svg = Some(args.next().ok_or("--svg needs a file name")?),
             "--skip-bad" => parsed.mode = CsvMode::SkipMalformed,
             "--from" | "--to" => {
@@ -81,10 +103,18 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
-            path => file = Some(path.to_owned()),
+            path => parsed.files.push(path.to_owned()),
         }
     }
-    parsed.file = file.ok_or("usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N] [--from YYYY-MM-DD] [--to YYYY-MM-DD]")?;
+    let usage = "usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--partition I/K] [--partial OUT.json]\n       visit_report --merge PART.json... [--json] [--svg OUT.svg] [--from YYYY-MM-DD]";
+    if parsed.files.is_empty() || (!parsed.merge && parsed.files.len() > 1) {
+        return Err(usage.into());
+    }
+    if parsed.merge
+        && (parsed.partition.is_some() || parsed.partial.is_some() || parsed.to.is_some())
+    {
+        return Err("--merge adds parts already made: --partition, --partial and --to apply when they are made".into());
+    }
     if let (Some(from), Some(to)) = (parsed.from, parsed.to)
         && from > to
     {
@@ -95,27 +125,43 @@ fn parse_args() -> Result<Args, String> {
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let bytes = std::fs::read(&args.file).map_err(|e| format!("{}: {e}", args.file))?;
-    let import = analytics::read_csv_bytes(&bytes, args.zone, args.mode, args.threads)
-        .map_err(|e| format!("{}: {e}", args.file))?;
-    drop(bytes);
-    for skipped in &import.skipped {
-        eprintln!("skipped {}: {skipped}", args.file);
-    }
-    if !import.skipped.is_empty() {
-        eprintln!("{} malformed rows skipped", import.skipped.len());
-    }
-    let log = match args.to {
-        Some(to) => import
-            .log
-            .before(first_instant(to.succ_opt().unwrap_or(to), args.zone)?),
-        None => import.log,
+    let (mut report, zone, source) = if args.merge {
+        let parts = args
+            .files
+            .iter()
+            .map(|path| {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+                serde_json::from_str::<PartialReport>(&text).map_err(|e| format!("{path}: {e}"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let zone = parts[0].zone.parse().unwrap_or(args.zone);
+        let report = analytics::merge(&parts).map_err(|e| e.to_string())?;
+        (report, zone, format!("{} parts", parts.len()))
+    } else {
+        let file = &args.files[0];
+        let log = read_log(&args, file)?;
+        if let Some(path) = &args.partial {
+            let partial = analytics::partial_report(&log, args.granularity)
+                .map_err(|e| format!("{file}: {e}"))?;
+            let json = serde_json::to_string(&partial).map_err(|e| e.to_string())?;
+            std::fs::write(path, json).map_err(|e| format!("{path}: {e}"))?;
+            eprintln!(
+                "{} visits of {} members: partial report written to {path}",
+                log.len(),
+                log.member_count()
+            );
+            return Ok(());
+        }
+        let report =
+            analytics::analyze(&log, args.granularity).map_err(|e| format!("{file}: {e}"))?;
+        (report, args.zone, file.clone())
     };
-    let mut report =
-        analytics::analyze(&log, args.granularity).map_err(|e| format!("{}: {e}", args.file))?;
+    // Each member is new exactly once: in the period of their first visit.
+    let members: u64 = report.periods.iter().map(|r| r.new).sum();
+    let visits: u64 = report.periods.iter().map(|r| r.visits).sum();
     if let Some(from) = args.from {
-        let start = first_instant(from, args.zone)?;
-        let first = Periods::covering(args.granularity, args.zone, start, start);
+        let start = first_instant(from, zone)?;
+        let first = Periods::covering(args.granularity, zone, start, start);
         let shown = |label: &str| label >= first.label(0);
         report.periods.retain(|r| shown(&r.period));
         report.cohorts.retain(|c| shown(&c.cohort));
@@ -144,20 +190,7 @@ fn run() -> Result<(), String> {
             .collect();
         println!("{}", json!({ plural: periods, "cohorts": cohorts }));
     } else {
-        // Members with a visit in the log read (the dictionary also knows those seen after
-        // --to).
-        let mut seen = vec![false; log.member_count()];
-        for &m in log.member() {
-            if let Some(s) = seen.get_mut(m as usize) {
-                *s = true;
-            }
-        }
-        println!(
-            "{} visits, {} members, periods in {}\n",
-            log.len(),
-            seen.iter().filter(|&&s| s).count(),
-            args.zone
-        );
+        println!("{visits} visits, {members} members, periods in {zone}\n");
         println!(
             "{singular:<10} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9} {:>14} {:>10}",
             "active", "new", "retained", "returning", "churned", "visits", "spend", "avg ticket"
@@ -181,12 +214,36 @@ fn run() -> Result<(), String> {
         }
     }
     if let Some(path) = &args.svg {
-        let title = format!("Cohort retention — {}", args.file);
+        let title = format!("Cohort retention — {source}");
         std::fs::write(path, analytics::cohort_heatmap(&report.cohorts, &title))
             .map_err(|e| format!("{path}: {e}"))?;
         eprintln!("cohort heatmap written to {path}");
     }
     Ok(())
+}
+
+/// The visits of `file` (up to `--to`, of `--partition`'s members).
+fn read_log(args: &Args, file: &str) -> Result<analytics::VisitLog, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+    let import = analytics::read_csv_bytes(&bytes, args.zone, args.mode, args.threads)
+        .map_err(|e| format!("{file}: {e}"))?;
+    drop(bytes);
+    for skipped in &import.skipped {
+        eprintln!("skipped {file}: {skipped}");
+    }
+    if !import.skipped.is_empty() {
+        eprintln!("{} malformed rows skipped", import.skipped.len());
+    }
+    let log = match args.to {
+        Some(to) => import
+            .log
+            .before(first_instant(to.succ_opt().unwrap_or(to), args.zone)?),
+        None => import.log,
+    };
+    Ok(match args.partition {
+        Some(part) => log.partition(part),
+        None => log,
+    })
 }
 
 fn main() -> ExitCode {

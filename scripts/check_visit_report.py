@@ -4,7 +4,8 @@
   check_visit_report.py VISIT_REPORT_BINARY GENERATE_VISITS_BINARY
 
 Runs both on the hand-made fixture (midnight visits at month boundaries, anonymous walk-ins)
-and on generated logs, in several time zones (one with daylight saving).
+and on generated logs, in several time zones (one with daylight saving). One case reports the
+log in three parts split by member (`--partition I/3 --partial`) and merges them (`--merge`).
 """
 import json
 import pathlib
@@ -39,8 +40,19 @@ def main():
             (generated, "America/New_York", window, window),
         ]
         passed = failed = 0
-        for csv, tz, options, reference in cases:
-            ours = json.loads(run(report, str(csv), "--tz", tz, "--json", *options))
+        # The generated log in three parts, merged; and the fixture in two.
+        cases += [(generated, "America/New_York", "parts", 3, []), (ROOT / "tests/data/visits_small.csv", "Asia/Shanghai", "parts", 2, [])]
+        for csv, tz, *rest in cases:
+            if rest[0] == "parts":
+                count = rest[1]
+                paths = [pathlib.Path(tmp) / f"part{i}.json" for i in range(count)]
+                for i, path in enumerate(paths):
+                    run(report, str(csv), "--tz", tz, "--partition", f"{i}/{count}", "--partial", str(path))
+                ours = json.loads(run(report, "--merge", *map(str, paths), "--json"))
+                options, reference = [f"in {count} parts, merged"], []
+            else:
+                options, reference = rest
+                ours = json.loads(run(report, str(csv), "--tz", tz, "--json", *options))
             theirs = json.loads(run(sys.executable, str(HERE / "duckdb_visits.py"), "report", str(csv), "--tz", tz, *reference))
             name = f"{csv.name} in {tz} {' '.join(options)}: {len(ours['months'])} months"
             if ours == theirs:

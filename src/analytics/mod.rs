@@ -10,6 +10,7 @@ mod dictionary;
 mod ingest;
 mod log;
 pub mod metrics;
+mod partial;
 mod period;
 mod referrals;
 mod rfc3339;
@@ -24,6 +25,9 @@ pub use csv::{
 pub use ingest::{read_csv_bytes, read_csv_file};
 pub use log::{ANONYMOUS, VisitLog, VisitLogBuilder};
 pub use metrics::{AnalyticsError, CohortRow, PeriodRow, VisitReport, analyze};
+pub use partial::{
+    MergeError, PARTIAL_FORMAT, PartialReport, Partition, member_hash, merge, partial_report,
+};
 pub use period::{Granularity, Periods};
 pub use referrals::{ReferralReport, referrals};
 pub use segments::{
