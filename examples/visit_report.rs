@@ -17,6 +17,9 @@
 //! part's report; `visit_report --merge part*.json [--json] [--from DAY]` adds the parts up
 //! to the whole log's report. Parts may also come from files already split by member (one
 //! file per part, each read without `--partition`). `--to` applies when the parts are made.
+//!
+//! `visit_report --sql duckdb|spark [--tz ZONE] [--period P] [--json]` prints the same report
+//! as SQL for a warehouse (a `visits` table or view; see `o2okit::analytics::report_sql`).
 
 use o2okit::LocalDateTime;
 use o2okit::analytics::{self, CsvMode, Granularity, PartialReport, Partition, Periods};
@@ -28,6 +31,7 @@ struct Args {
     partition: Option<Partition>,
     partial: Option<String>,
     merge: bool,
+    sql: Option<analytics::SqlDialect>,
     zone: chrono_tz::Tz,
     json: bool,
     svg: Option<String>,
@@ -45,6 +49,7 @@ fn parse_args() -> Result<Args, String> {
         partition: None,
         partial: None,
         merge: false,
+        sql: None,
         zone: chrono_tz::UTC,
         json: false,
         svg: None,
@@ -64,6 +69,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--json" => parsed.json = true,
             "--merge" => parsed.merge = true,
+            "--sql" => {
+                parsed.sql = Some(match args.next().as_deref() {
+                    Some("duckdb") => analytics::SqlDialect::DuckDb,
+                    Some("spark") => analytics::SqlDialect::Spark,
+                    other => return Err(format!("--sql takes duckdb or spark, not {other:?}")),
+                })
+            }
             "--partial" => parsed.partial = Some(args.next().ok_or("--partial needs a file name")?),
             "--partition" => {
                 let part = args.next().unwrap_or_default();
@@ -106,7 +118,10 @@ fn parse_args() -> Result<Args, String> {
             path => parsed.files.push(path.to_owned()),
         }
     }
-    let usage = "usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--partition I/K] [--partial OUT.json]\n       visit_report --merge PART.json... [--json] [--svg OUT.svg] [--from YYYY-MM-DD]";
+    let usage = "usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--partition I/K] [--partial OUT.json]\n       visit_report --merge PART.json... [--json] [--svg OUT.svg] [--from YYYY-MM-DD]\n       visit_report --sql duckdb|spark [--tz ZONE] [--period month|week|day] [--json]";
+    if parsed.sql.is_some() {
+        return Ok(parsed);
+    }
     if parsed.files.is_empty() || (!parsed.merge && parsed.files.len() > 1) {
         return Err(usage.into());
     }
@@ -125,6 +140,18 @@ fn parse_args() -> Result<Args, String> {
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
+    if let Some(dialect) = args.sql {
+        let sql = analytics::report_sql(args.granularity, args.zone, dialect);
+        if args.json {
+            println!(
+                "{}",
+                json!({"periods": sql.periods, "cohorts": sql.cohorts})
+            );
+        } else {
+            println!("{};\n\n{};", sql.periods.trim_end(), sql.cohorts.trim_end());
+        }
+        return Ok(());
+    }
     let (mut report, zone, source) = if args.merge {
         let parts = args
             .files
@@ -161,12 +188,12 @@ fn run() -> Result<(), String> {
     let visits: u64 = report.periods.iter().map(|r| r.visits).sum();
     if let Some(from) = args.from {
         let start = first_instant(from, zone)?;
-        let first = Periods::covering(args.granularity, zone, start, start);
+        let first = Periods::covering(report.granularity, zone, start, start);
         let shown = |label: &str| label >= first.label(0);
         report.periods.retain(|r| shown(&r.period));
         report.cohorts.retain(|c| shown(&c.cohort));
     }
-    let (plural, singular) = match args.granularity {
+    let (plural, singular) = match report.granularity {
         Granularity::Month => ("months", "month"),
         Granularity::Week => ("weeks", "week"),
         Granularity::Day => ("days", "day"),

@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
-"""Checks that `visit_report --json` equals the DuckDB reference, figure for figure.
+"""Checks that `visit_report --json` equals independent computations, figure for figure.
 
-  check_visit_report.py VISIT_REPORT_BINARY GENERATE_VISITS_BINARY
+  check_visit_report.py VISIT_REPORT_BINARY GENERATE_VISITS_BINARY [--spark]
 
-Runs both on the hand-made fixture (midnight visits at month boundaries, anonymous walk-ins)
-and on generated logs, in several time zones (one with daylight saving). One case reports the
-log in three parts split by member (`--partition I/3 --partial`) and merges them (`--merge`).
+References, for each case:
+- DuckDB running the hand-written SQL of scripts/duckdb_visits.py (monthly cases);
+- DuckDB running the SQL o2okit generates (`visit_report --sql duckdb`), at every granularity;
+- with --spark, Apache Spark (local mode) running the SQL o2okit generates for Spark.
+
+Cases: the hand-made fixture (midnight visits at month boundaries, anonymous walk-ins) and
+generated logs, in several time zones (one with daylight saving), by month, ISO week and day;
+a read on three threads; a window of days (--from/--to); and reports made in parts split by
+member (`--partition I/K --partial`) and merged (`--merge`).
 """
+import argparse
 import json
 import pathlib
 import subprocess
@@ -21,53 +28,106 @@ def run(*command):
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
 
+def ours(report, case, tmp):
+    """visit_report's JSON for the case (made in parts and merged when the case says so)."""
+    csv, tz, period = str(case["csv"]), case["tz"], case["period"]
+    window = [*(["--from", case["from"]] if "from" in case else []),
+              *(["--to", case["to"]] if "to" in case else [])]
+    if "parts" in case:
+        count = case["parts"]
+        paths = [str(pathlib.Path(tmp) / f"part{i}.json") for i in range(count)]
+        for i, path in enumerate(paths):
+            run(report, csv, "--tz", tz, "--period", period, "--partition", f"{i}/{count}",
+                "--partial", path, *(["--to", case["to"]] if "to" in case else []))
+        return json.loads(run(report, "--merge", *paths, "--json",
+                              *(["--from", case["from"]] if "from" in case else [])))
+    return json.loads(run(report, csv, "--tz", tz, "--period", period, "--json",
+                          *case.get("options", []), *window))
+
+
+def duckdb(case, generated=None):
+    window = [*(["--from", case["from"]] if "from" in case else []),
+              *(["--to", case["to"]] if "to" in case else [])]
+    extra = ["--generated", generated, "--period", case["period"]] if generated else []
+    return json.loads(run(sys.executable, str(HERE / "duckdb_visits.py"), "report", str(case["csv"]),
+                          "--tz", case["tz"], *window, *extra))
+
+
+def describe(case):
+    extras = " ".join([*case.get("options", []),
+                       *([f"from {case['from']}"] if "from" in case else []),
+                       *([f"to {case['to']}"] if "to" in case else []),
+                       *([f"in {case['parts']} parts, merged"] if "parts" in case else [])])
+    return f"{pathlib.Path(case['csv']).name} by {case['period']} in {case['tz']} {extras}".rstrip()
+
+
+def compare(name, reference, mine, theirs):
+    if mine == theirs:
+        key = next(iter(mine))
+        print(f"same  {reference:<22} {name}: {len(mine[key])} periods")
+        return True
+    print(f"DIFF  {reference:<22} {name}")
+    key = next(iter(mine))
+    for a, b in zip(mine.get(key, []), theirs.get(key, [])):
+        if a != b:
+            print(f"  o2okit {a}\n  {reference} {b}")
+            break
+    if len(mine.get(key, [])) != len(theirs.get(key, [])):
+        print(f"  {len(mine.get(key, []))} periods against {len(theirs.get(key, []))}")
+    if mine.get("cohorts") != theirs.get("cohorts"):
+        print("  cohorts differ")
+    return False
+
+
 def main():
-    report, generate = sys.argv[1], sys.argv[2]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("visit_report")
+    parser.add_argument("generate_visits")
+    parser.add_argument("--spark", action="store_true", help="also run the generated SQL on Spark")
+    args = parser.parse_args()
+    report = args.visit_report
+    small = ROOT / "tests/data/visits_small.csv"
     with tempfile.TemporaryDirectory() as tmp:
         generated = pathlib.Path(tmp) / "generated.csv"
-        run(generate, str(generated), "--members", "3000", "--months", "24", "--stores", "7",
+        run(args.generate_visits, str(generated), "--members", "3000", "--months", "24", "--stores", "7",
             "--tz", "America/New_York", "--seed", "7")
-        # (file, zone, visit_report's extra options, the reference's)
-        window = ["--from", "2025-04-17", "--to", "2026-03-08"]
+        window = {"from": "2025-04-17", "to": "2026-03-08"}
         cases = [
-            (ROOT / "tests/data/visits_small.csv", "Asia/Shanghai", [], []),
-            (ROOT / "tests/data/visits_small.csv", "UTC", [], []),
-            (ROOT / "tests/data/visits_small.csv", "America/New_York", [], []),
-            (generated, "America/New_York", [], []),
-            (generated, "Asia/Shanghai", [], []),
+            {"csv": small, "tz": "Asia/Shanghai", "period": "month"},
+            {"csv": small, "tz": "UTC", "period": "month"},
+            {"csv": small, "tz": "America/New_York", "period": "month"},
+            {"csv": small, "tz": "America/New_York", "period": "week"},
+            {"csv": small, "tz": "Asia/Shanghai", "period": "day"},
+            {"csv": generated, "tz": "America/New_York", "period": "month"},
+            {"csv": generated, "tz": "Asia/Shanghai", "period": "month"},
+            {"csv": generated, "tz": "America/New_York", "period": "week"},
+            {"csv": generated, "tz": "America/New_York", "period": "day"},
             # Chunks read on three threads; a window of days (New York's clocks change in it).
-            (generated, "America/New_York", ["--threads", "3"], []),
-            (generated, "America/New_York", window, window),
+            {"csv": generated, "tz": "America/New_York", "period": "month", "options": ["--threads", "3"]},
+            {"csv": generated, "tz": "America/New_York", "period": "month", **window},
+            {"csv": generated, "tz": "America/New_York", "period": "week", **window},
+            # In parts split by member, merged.
+            {"csv": generated, "tz": "America/New_York", "period": "month", "parts": 3},
+            {"csv": generated, "tz": "America/New_York", "period": "day", "parts": 4, **window},
+            {"csv": small, "tz": "Asia/Shanghai", "period": "month", "parts": 2},
         ]
-        passed = failed = 0
-        # The generated log in three parts, merged; and the fixture in two.
-        cases += [(generated, "America/New_York", "parts", 3, []), (ROOT / "tests/data/visits_small.csv", "Asia/Shanghai", "parts", 2, [])]
-        for csv, tz, *rest in cases:
-            if rest[0] == "parts":
-                count = rest[1]
-                paths = [pathlib.Path(tmp) / f"part{i}.json" for i in range(count)]
-                for i, path in enumerate(paths):
-                    run(report, str(csv), "--tz", tz, "--partition", f"{i}/{count}", "--partial", str(path))
-                ours = json.loads(run(report, "--merge", *map(str, paths), "--json"))
-                options, reference = [f"in {count} parts, merged"], []
-            else:
-                options, reference = rest
-                ours = json.loads(run(report, str(csv), "--tz", tz, "--json", *options))
-            theirs = json.loads(run(sys.executable, str(HERE / "duckdb_visits.py"), "report", str(csv), "--tz", tz, *reference))
-            name = f"{csv.name} in {tz} {' '.join(options)}: {len(ours['months'])} months"
-            if ours == theirs:
-                passed += 1
-                print(f"same  {name}")
-            else:
-                failed += 1
-                print(f"DIFF  {name}")
-                for a, b in zip(ours["months"], theirs["months"]):
-                    if a != b:
-                        print(f"  o2okit {a}\n  duckdb {b}")
-                        break
-                if ours["cohorts"] != theirs["cohorts"]:
-                    print("  cohorts differ")
-        print(f"visit report vs DuckDB: {passed} passed, {failed} failed")
+        mine = [ours(report, case, tmp) for case in cases]
+        results = []
+        for case, m in zip(cases, mine):
+            name = describe(case)
+            if case["period"] == "month":
+                results.append(compare(name, "DuckDB, hand-written", m, duckdb(case)))
+            results.append(compare(name, "DuckDB, generated SQL", m, duckdb(case, report)))
+        if args.spark:
+            spec = pathlib.Path(tmp) / "cases.json"
+            spec.write_text(json.dumps([{k: str(v) for k, v in c.items() if k in ("csv", "tz", "period", "from", "to")}
+                                        for c in cases]))
+            spark = json.loads(run(sys.executable, str(HERE / "spark_visits.py"), report, "--cases", str(spec)))
+            for case, m, theirs in zip(cases, mine, spark):
+                results.append(compare(describe(case), "Spark, generated SQL", m, theirs))
+        passed = sum(results)
+        failed = len(results) - passed
+        print(f"visit report vs DuckDB{' and Spark' if args.spark else ''}: {passed} passed, {failed} failed")
         sys.exit(1 if failed else 0)
 
 

@@ -4,6 +4,10 @@ computed in SQL, for checking o2okit's figures and for timing against them.
 
   duckdb_visits.py report VISITS.csv [--tz ZONE] [--from DAY] [--to DAY]
                                                      JSON like `visit_report --json`
+  duckdb_visits.py report VISITS.csv --generated VISIT_REPORT [--period P] [...]
+                                                     the same from the SQL o2okit generates
+                                                     (`visit_report --sql duckdb`), not the
+                                                     hand-written SQL below
   duckdb_visits.py bench DIR [--tz ZONE] [--runs N]  time the query on raw columns in DIR
                                                      (at.i64, member.u32, spend.i64)
 
@@ -105,6 +109,17 @@ def report(args):
             "DELETE FROM visits WHERE visited_at >= timezone($tz, CAST($day AS DATE) + INTERVAL 1 DAY)",
             {"tz": args.tz, "day": args.to},
         )
+    if args.generated:
+        import visit_sql
+
+        sql = visit_sql.generated_sql(args.generated, "duckdb", args.tz, args.period)
+        rows = con.execute(sql["periods"]).fetchall()
+        cells = con.execute(sql["cohorts"]).fetchall()
+        json.dump(visit_sql.shape(args.period, rows, cells, args.from_), sys.stdout, separators=(",", ":"))
+        print()
+        return
+    if args.period != "month":
+        sys.exit("the hand-written reference is monthly; --generated runs every period")
     result = monthly(con, args.tz)
     if args.from_:
         # Months before the first day's are computed but not shown.
@@ -150,6 +165,8 @@ def main():
     r.add_argument("--tz", default="UTC")
     r.add_argument("--from", dest="from_")
     r.add_argument("--to")
+    r.add_argument("--period", default="month", choices=["month", "week", "day"])
+    r.add_argument("--generated", metavar="VISIT_REPORT", help="run the SQL this visit_report generates")
     b = sub.add_parser("bench")
     b.add_argument("path")
     b.add_argument("--tz", default="UTC")

@@ -15,6 +15,7 @@ mod period;
 mod referrals;
 mod rfc3339;
 mod segments;
+mod sql;
 mod svg;
 pub mod synthetic;
 
@@ -33,6 +34,7 @@ pub use referrals::{ReferralReport, referrals};
 pub use segments::{
     DueMember, MemberSummary, RfmScore, Segment, due_again, lapsed_regulars, member_summaries, rfm,
 };
+pub use sql::{ReportSql, SqlDialect, report_sql};
 pub use svg::cohort_heatmap;
 
 pub(crate) use segments::due_rhythm;
