@@ -18,6 +18,9 @@
 //! to the whole log's report. Parts may also come from files already split by member (one
 //! file per part, each read without `--partition`). `--to` applies when the parts are made.
 //!
+//! `--by-store` adds each store's visits, members, spend and average ticket, under the store
+//! ids the file used (any text: `S016`, `007` and `7` are three stores).
+//!
 //! `visit_report --sql duckdb|spark [--tz ZONE] [--period P] [--json]` prints the same report
 //! as SQL for a warehouse (a `visits` table or view; see `o2okit::analytics::report_sql`).
 
@@ -31,6 +34,7 @@ struct Args {
     partition: Option<Partition>,
     partial: Option<String>,
     merge: bool,
+    by_store: bool,
     sql: Option<analytics::SqlDialect>,
     zone: chrono_tz::Tz,
     json: bool,
@@ -49,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         partition: None,
         partial: None,
         merge: false,
+        by_store: false,
         sql: None,
         zone: chrono_tz::UTC,
         json: false,
@@ -68,6 +73,7 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|_| format!("unknown time zone {name:?}"))?;
             }
             "--json" => parsed.json = true,
+            "--by-store" => parsed.by_store = true,
             "--merge" => parsed.merge = true,
             "--sql" => {
                 parsed.sql = Some(match args.next().as_deref() {
@@ -118,7 +124,7 @@ fn parse_args() -> Result<Args, String> {
             path => parsed.files.push(path.to_owned()),
         }
     }
-    let usage = "usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--partition I/K] [--partial OUT.json]\n       visit_report --merge PART.json... [--json] [--svg OUT.svg] [--from YYYY-MM-DD]\n       visit_report --sql duckdb|spark [--tz ZONE] [--period month|week|day] [--json]";
+    let usage = "usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--partition I/K] [--partial OUT.json] [--by-store]\n       visit_report --merge PART.json... [--json] [--svg OUT.svg] [--from YYYY-MM-DD]\n       visit_report --sql duckdb|spark [--tz ZONE] [--period month|week|day] [--json]";
     if parsed.sql.is_some() {
         return Ok(parsed);
     }
@@ -152,6 +158,7 @@ fn run() -> Result<(), String> {
         }
         return Ok(());
     }
+    let mut stores = None;
     let (mut report, zone, source) = if args.merge {
         let parts = args
             .files
@@ -181,6 +188,9 @@ fn run() -> Result<(), String> {
         }
         let report =
             analytics::analyze(&log, args.granularity).map_err(|e| format!("{file}: {e}"))?;
+        if args.by_store {
+            stores = Some(analytics::store_report(&log));
+        }
         (report, args.zone, file.clone())
     };
     // Each member is new exactly once: in the period of their first visit.
@@ -215,7 +225,11 @@ fn run() -> Result<(), String> {
             .iter()
             .map(|c| json!({"cohort": c.cohort, "size": c.size, "active": c.active}))
             .collect();
-        println!("{}", json!({ plural: periods, "cohorts": cohorts }));
+        let mut out = json!({ plural: periods, "cohorts": cohorts });
+        if let Some(stores) = &stores {
+            out["stores"] = json!(stores);
+        }
+        println!("{out}");
     } else {
         println!("{visits} visits, {members} members, periods in {zone}\n");
         println!(
@@ -238,6 +252,24 @@ fn run() -> Result<(), String> {
                 r.spend_minor as f64 / 100.0,
                 ticket
             );
+        }
+        if let Some(stores) = &stores {
+            let money =
+                |m: Option<i64>| m.map_or("-".to_owned(), |m| format!("{:.2}", m as f64 / 100.0));
+            println!(
+                "\n{:<24} {:>9} {:>8} {:>14} {:>10}",
+                "store", "visits", "members", "spend", "avg ticket"
+            );
+            for row in stores {
+                println!(
+                    "{:<24} {:>9} {:>8} {:>14} {:>10}",
+                    row.store,
+                    row.visits,
+                    row.members,
+                    money(row.spend_minor),
+                    money(row.avg_ticket_minor)
+                );
+            }
         }
     }
     if let Some(path) = &args.svg {

@@ -99,7 +99,7 @@ def report(args):
     con.execute(
         "CREATE TABLE visits AS SELECT NULLIF(member_id, '') AS member_id, store_id, "
         "visited_at, spend_minor FROM read_csv($path, header = true, columns = {"
-        "'member_id': 'VARCHAR', 'store_id': 'UINTEGER', 'visited_at': 'TIMESTAMPTZ', "
+        "'member_id': 'VARCHAR', 'store_id': 'VARCHAR', 'visited_at': 'TIMESTAMPTZ', "
         "'spend_minor': 'BIGINT'})",
         {"path": args.path},
     )
@@ -109,6 +109,17 @@ def report(args):
             "DELETE FROM visits WHERE visited_at >= timezone($tz, CAST($day AS DATE) + INTERVAL 1 DAY)",
             {"tz": args.tz, "day": args.to},
         )
+    stores = None
+    if args.by_store:
+        # Store ids are text, ordered as bytes; spend over visits with a spend, rounded down.
+        stores = [
+            {"store": store, "visits": visits, "members": members, "spend_minor": int(spend),
+             "avg_ticket_minor": int(spend) // paid if paid else None}
+            for store, visits, members, spend, paid in con.execute(
+                "SELECT store_id, count(*), count(DISTINCT member_id), sum(spend_minor), "
+                "count(*) FILTER (WHERE spend_minor > 0) FROM visits "
+                "GROUP BY store_id ORDER BY store_id").fetchall()
+        ]
     if args.generated:
         import visit_sql
 
@@ -121,6 +132,8 @@ def report(args):
     if args.period != "month":
         sys.exit("the hand-written reference is monthly; --generated runs every period")
     result = monthly(con, args.tz)
+    if stores is not None:
+        result["stores"] = stores
     if args.from_:
         # Months before the first day's are computed but not shown.
         first = args.from_[:7]
@@ -166,6 +179,7 @@ def main():
     r.add_argument("--from", dest="from_")
     r.add_argument("--to")
     r.add_argument("--period", default="month", choices=["month", "week", "day"])
+    r.add_argument("--by-store", action="store_true", help="add each store's figures")
     r.add_argument("--generated", metavar="VISIT_REPORT", help="run the SQL this visit_report generates")
     b = sub.add_parser("bench")
     b.add_argument("path")

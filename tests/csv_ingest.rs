@@ -8,11 +8,11 @@ use o2okit::analytics::{
 };
 use proptest::prelude::*;
 
-/// A visit as (member id, store, Unix seconds, spend).
+/// A visit as (member id, store index, Unix seconds, spend).
 type Row = (Option<String>, u32, i64, i64);
 
-/// Every visit in log order, and the members in their numbering.
-fn visits(log: &VisitLog) -> (Vec<Row>, Vec<String>) {
+/// Every visit in log order, and the members and stores in their numbering.
+fn visits(log: &VisitLog) -> (Vec<Row>, Vec<String>, Vec<String>) {
     let rows = (0..log.len())
         .map(|i| {
             let m = log.member()[i];
@@ -23,10 +23,13 @@ fn visits(log: &VisitLog) -> (Vec<Row>, Vec<String>) {
     let members = (0..log.member_count() as u32)
         .map(|m| log.member_id(m).to_owned())
         .collect();
-    (rows, members)
+    let stores = (0..log.store_count() as u32)
+        .map(|s| log.store_id(s).to_owned())
+        .collect();
+    (rows, members, stores)
 }
 
-type Outcome = Result<((Vec<Row>, Vec<String>), Vec<CsvError>), CsvError>;
+type Outcome = Result<((Vec<Row>, Vec<String>, Vec<String>), Vec<CsvError>), CsvError>;
 
 fn outcome(result: Result<CsvImport, CsvError>) -> Outcome {
     result.map(|import| (visits(&import.log), import.skipped))
@@ -36,7 +39,7 @@ fn outcome(result: Result<CsvImport, CsvError>) -> Outcome {
 /// full parser, malformed ones, blank ones.
 fn line(kind: u8, i: u32) -> String {
     let member = ["M-000123", "", "'=SUM(A1)", "会员7", "M-9"][(i % 5) as usize];
-    match kind % 22 {
+    match kind % 26 {
         0..=7 => format!(
             "{member},{},2026-0{}-1{}T1{}:3{}:00+08:00,{}",
             i % 7,
@@ -50,7 +53,7 @@ fn line(kind: u8, i: u32) -> String {
         9 => format!("{member}, {} ,2026-02-01T00:00:00Z,+250", i % 3),
         10 => format!("{member},7,2026-03-01 08:00:00.123456+01:00,0"),
         11 => format!("{member},7,2026-03-01T08:00:00Z,-5"),
-        12 => format!("{member},x7,2026-03-01T08:00:00Z,5"),
+        12 => format!("{member},'S{},2026-03-01T08:00:00Z,5", i % 4),
         13 => format!("{member},7,1999-12-31T23:59:59Z,5"),
         14 => format!("{member},7"),
         15 => String::new(),
@@ -62,6 +65,12 @@ fn line(kind: u8, i: u32) -> String {
             "{member},7,2026-03-01T08:00:00Z,5,extra,{}",
             "x".repeat(if i.is_multiple_of(2) { 5000 } else { 3 })
         ),
+        // Store ids are text: spaces (Unicode ones too) around one are not part of it; an
+        // empty one or one too long is malformed.
+        22 => format!("{member},,2026-03-01T08:00:00Z,5"),
+        23 => format!("{member},\u{a0}S{}\u{3000},2026-03-01T08:00:00Z,5", i % 3),
+        24 => format!("{member},{},2026-03-01T08:00:00Z,5", "S".repeat(257)),
+        25 => format!("{member},上海店{},2026-03-01T08:00:00Z,5", i % 2),
         _ => format!("{member},4294967296,2026-03-01T08:00:00Z,5"),
     }
 }
@@ -141,7 +150,7 @@ fn bad_headers_and_empty_inputs_say_what_read_csv_says() {
 fn errors_in_a_crlf_file_are_reported_on_their_own_lines() {
     let input = "member_id,store_id,visited_at,spend_minor\r\n\
                  M,1,2026-01-01T00:00:00Z,5\r\n\
-                 M,x,2026-01-01T00:00:00Z,5\r\n\
+                 M,1,2026-02-30T00:00:00Z,5\r\n\
                  \r\n\
                  M,1,2026-01-01T00:00:00Z,-1\r\n";
     let lines = |import: CsvImport| import.skipped.iter().map(|e| e.line).collect::<Vec<_>>();
@@ -210,7 +219,7 @@ fn a_large_file_is_read_on_every_core_the_same_as_by_read_csv() {
         0,
     ));
     assert_eq!(got, expected);
-    let (rows, members) = got.unwrap().0;
+    let (rows, members, _) = got.unwrap().0;
     assert_eq!(rows.len(), 70_000);
     assert!(members.len() > 10_000);
     // A file that cannot be read is an error, not a panic.

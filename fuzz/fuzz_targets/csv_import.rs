@@ -7,12 +7,13 @@ use libfuzzer_sys::fuzz_target;
 use o2okit::analytics::{CsvError, CsvImport, CsvMode, Granularity, analyze, read_csv, read_csv_bytes};
 
 /// Everything a read gives, comparable.
-fn outcome(read: Result<CsvImport, CsvError>) -> Result<(Vec<(u32, u32, i64, i64)>, Vec<String>, Vec<CsvError>), CsvError> {
+fn outcome(read: Result<CsvImport, CsvError>) -> Result<(Vec<(u32, u32, i64, i64)>, Vec<String>, Vec<String>, Vec<CsvError>), CsvError> {
     read.map(|import| {
         let log = &import.log;
         let rows = (0..log.len()).map(|i| (log.member()[i], log.store()[i], log.at()[i], log.spend()[i])).collect();
         let members = (0..log.member_count() as u32).map(|m| log.member_id(m).to_owned()).collect();
-        (rows, members, import.skipped)
+        let stores = (0..log.store_count() as u32).map(|s| log.store_id(s).to_owned()).collect();
+        (rows, members, stores, import.skipped)
     })
 }
 

@@ -2,25 +2,27 @@
 //! in caller buffers, so a record's size is bounded).
 //!
 //! Columns, by header name in any order (other columns are ignored): `member_id` (any text,
-//! empty for an anonymous walk-in), `store_id` (a `u32`), `visited_at` (RFC 3339 with an
+//! empty for an anonymous walk-in), `store_id` (any text but empty, `S016` or `7`; spaces
+//! around it are not part of it, and `007` is not `7`), `visited_at` (RFC 3339 with an
 //! offset, `2025-01-31T23:59:00+08:00`), `spend_minor` (an integer in minor units, zero or more:
 //! a refund is not a visit). Fields may be quoted, with commas, quotes (doubled) and line
 //! breaks inside; a byte-order mark and CRLF line ends are fine. A malformed row is an error
 //! naming its line, or, in [`CsvMode::SkipMalformed`], skipped and reported — never silently
 //! dropped.
 //!
-//! Spreadsheet formula injection: [`write_csv`] writes a member id that starts with `=`, `+`,
-//! `-`, `@`, a tab, a carriage return or `'` with one `'` in front, so a spreadsheet shows it as
-//! text; [`read_csv`] removes one leading `'`, so `read_csv(write_csv(log))` is the same log.
+//! Spreadsheet formula injection: [`write_csv`] writes a member or store id that starts with
+//! `=`, `+`, `-`, `@`, a tab, a carriage return or `'` with one `'` in front, so a spreadsheet
+//! shows it as text; [`read_csv`] removes one leading `'`, so `read_csv(write_csv(log))` is the
+//! same log.
 //!
 //! # Bounds
 //! A record longer than [`MAX_LINE_BYTES`] (fields, without quotes and separators) or with more
 //! than [`MAX_FIELDS`] fields is a malformed row, read past without being held in memory; a
-//! member id longer than [`MAX_MEMBER_ID_BYTES`] too. A field that is not UTF-8 is a malformed
+//! member id longer than [`MAX_MEMBER_ID_BYTES`] or a store id longer than
+//! [`MAX_STORE_ID_BYTES`] too. A field that is not UTF-8 is a malformed
 //! row like any other. Memory is the log's (about 24 bytes a visit) plus one record.
 
 use super::log::{ANONYMOUS, VisitLog, VisitLogBuilder};
-use crate::ids::StoreId;
 use chrono::DateTime;
 use chrono_tz::Tz;
 use csv_core::{ReadRecordResult, WriteResult};
@@ -37,6 +39,9 @@ pub const MAX_FIELDS: usize = 64;
 
 /// The longest member id, in bytes.
 pub const MAX_MEMBER_ID_BYTES: usize = 256;
+
+/// The longest store id, in bytes.
+pub const MAX_STORE_ID_BYTES: usize = 256;
 
 const COLUMNS: [&str; 4] = ["member_id", "store_id", "visited_at", "spend_minor"];
 
@@ -226,15 +231,15 @@ fn text<'a>(record: &'a Record, index: usize, name: &str) -> Result<&'a str, Str
     std::str::from_utf8(bytes).map_err(|e| format!("{name} is not UTF-8: {e}"))
 }
 
-/// A member id as written: one leading `'` is the formula guard [`write_csv`] adds.
-fn member_of(field: &str) -> &str {
+/// An id as written: one leading `'` is the formula guard [`write_csv`] adds.
+pub(super) fn unguarded(field: &str) -> &str {
     field.strip_prefix('\'').unwrap_or(field)
 }
 
 /// One visit as read from a record.
 pub(super) struct Visit<'r> {
     pub(super) member: Option<&'r str>,
-    pub(super) store: u32,
+    pub(super) store: &'r str,
     pub(super) at_unix: i64,
     pub(super) spend_minor: i64,
 }
@@ -259,7 +264,7 @@ pub(super) fn parse_visit<'r>(record: &'r Record, layout: &Layout) -> Result<Vis
         ));
     }
     let [m, s, a, p] = layout.0;
-    let member = member_of(text(record, m, "member_id")?);
+    let member = unguarded(text(record, m, "member_id")?);
     let (store, at, spend) = (
         text(record, s, "store_id")?.trim(),
         text(record, a, "visited_at")?.trim(),
@@ -272,9 +277,16 @@ pub(super) fn parse_visit<'r>(record: &'r Record, layout: &Layout) -> Result<Vis
             member.len()
         ));
     }
-    let store: u32 = store
-        .parse()
-        .map_err(|_| format!("store_id {:?} is not a whole number", shown(store)))?;
+    let store = unguarded(store);
+    if store.is_empty() {
+        return Err("store_id is empty".into());
+    }
+    if store.len() > MAX_STORE_ID_BYTES {
+        return Err(format!(
+            "store_id of {} bytes is longer than {MAX_STORE_ID_BYTES}",
+            store.len()
+        ));
+    }
     let at = DateTime::parse_from_rfc3339(at).map_err(|e| {
         format!(
             "visited_at {:?} is not RFC 3339 with an offset: {e}",
@@ -340,12 +352,8 @@ pub fn read_csv(input: impl BufRead, zone: Tz, mode: CsvMode) -> Result<CsvImpor
         match parse_visit(&record, &layout) {
             Ok(visit) => {
                 let member = visit.member.map_or(ANONYMOUS, |id| builder.intern(id));
-                builder.push_indexed(
-                    member,
-                    StoreId(visit.store),
-                    visit.at_unix,
-                    visit.spend_minor,
-                );
+                let store = builder.intern_store(visit.store);
+                builder.push_indexed(member, store, visit.at_unix, visit.spend_minor);
             }
             Err(reason) => {
                 let error = CsvError {
@@ -404,8 +412,21 @@ fn needs_guard(member: &str) -> bool {
     )
 }
 
-/// Writes a log as visit CSV: the header, then one record a visit (times in UTC). Member ids are
-/// quoted where they need it and guarded against formula injection (see the module docs).
+/// `id`, with a `'` in front if a spreadsheet would read it as a formula (in `buffer`).
+fn guarded<'a>(id: &'a str, buffer: &'a mut String) -> &'a str {
+    if needs_guard(id) {
+        buffer.clear();
+        buffer.push('\'');
+        buffer.push_str(id);
+        buffer.as_str()
+    } else {
+        id
+    }
+}
+
+/// Writes a log as visit CSV: the header, then one record a visit (times in UTC). Member and
+/// store ids are quoted where they need it and guarded against formula injection (see the
+/// module docs).
 ///
 /// # Errors
 /// The writer's I/O errors.
@@ -416,7 +437,7 @@ pub fn write_csv(log: &VisitLog, mut out: impl Write) -> std::io::Result<()> {
     };
     let header: Vec<&[u8]> = COLUMNS.iter().map(|c| c.as_bytes()).collect();
     fields.record(&mut out, &header)?;
-    let mut guarded = String::new();
+    let (mut member_text, mut store_text) = (String::new(), String::new());
     for i in 0..log.len() {
         let index = log.member()[i];
         let member = if index == ANONYMOUS {
@@ -424,15 +445,8 @@ pub fn write_csv(log: &VisitLog, mut out: impl Write) -> std::io::Result<()> {
         } else {
             log.member_id(index)
         };
-        let member = if needs_guard(member) {
-            guarded.clear();
-            guarded.push('\'');
-            guarded.push_str(member);
-            guarded.as_str()
-        } else {
-            member
-        };
-        let store = log.store()[i].to_string();
+        let member = guarded(member, &mut member_text);
+        let store = guarded(log.store_id(log.store()[i]), &mut store_text);
         let at = DateTime::from_timestamp(log.at()[i], 0)
             .unwrap_or_default()
             .format("%Y-%m-%dT%H:%M:%SZ")

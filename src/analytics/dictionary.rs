@@ -96,25 +96,39 @@ impl Dictionary {
         prefetch(&self.slots[hash as usize & (self.slots.len() - 1)]);
     }
 
-    /// As [`Dictionary::id`], with `hash` from [`Dictionary::hash`].
-    pub(super) fn id_hashed(&mut self, text: &str, hash: u64) -> u32 {
-        debug_assert_eq!(hash, self.hash(text));
+    /// The number of `text`, if it is here.
+    pub(super) fn find(&self, text: &str) -> Option<u32> {
+        self.lookup(text, self.hash(text)).ok()
+    }
+
+    /// `Ok(number)` of `text`, or `Err(slot)`: the free slot where it would go.
+    fn lookup(&self, text: &str, hash: u64) -> Result<u32, usize> {
         let wanted = Slot::of(text.as_bytes(), hash);
         let mask = self.slots.len() - 1;
         let mut at = hash as usize & mask;
         loop {
             let slot = self.slots[at];
             if slot.entry == 0 {
-                break;
+                return Err(at);
             }
             if slot.tag == wanted.tag
                 && slot.head == wanted.head
                 && (text.len() <= 8 || self.text(slot.entry - 1) == text)
             {
-                return slot.entry - 1;
+                return Ok(slot.entry - 1);
             }
             at = (at + 1) & mask;
         }
+    }
+
+    /// As [`Dictionary::id`], with `hash` from [`Dictionary::hash`].
+    pub(super) fn id_hashed(&mut self, text: &str, hash: u64) -> u32 {
+        debug_assert_eq!(hash, self.hash(text));
+        let at = match self.lookup(text, hash) {
+            Ok(id) => return id,
+            Err(at) => at,
+        };
+        let wanted = Slot::of(text.as_bytes(), hash);
         let id = self.ends.len() as u32;
         self.arena.push_str(text);
         self.ends.push(self.arena.len());

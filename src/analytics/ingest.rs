@@ -10,8 +10,8 @@
 //! through `read_csv`'s parser on one thread.
 
 use super::csv::{
-    CsvError, CsvImport, CsvMode, Layout, MAX_FIELDS, MAX_LINE_BYTES, MAX_MEMBER_ID_BYTES, Records,
-    Visit, is_blank, parse_visit, read_csv,
+    CsvError, CsvImport, CsvMode, Layout, MAX_FIELDS, MAX_LINE_BYTES, MAX_MEMBER_ID_BYTES,
+    MAX_STORE_ID_BYTES, Records, Visit, is_blank, parse_visit, read_csv, unguarded,
 };
 use super::dictionary::Dictionary;
 use super::log::{ANONYMOUS, VisitLogBuilder};
@@ -122,10 +122,11 @@ fn split_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
     chunks
 }
 
-/// What one thread read: its visits with members numbered within the chunk, and its errors
-/// with lines counted from the chunk's start.
+/// What one thread read: its visits with members and stores numbered within the chunk, and
+/// its errors with lines counted from the chunk's start.
 struct Chunk {
     members: Dictionary,
+    stores: Dictionary,
     member: Vec<u32>,
     store: Vec<u32>,
     at: Vec<i64>,
@@ -146,6 +147,7 @@ fn read_chunk(chunk: &[u8], layout: &Layout, mode: CsvMode, seed: u64) -> Option
     let rows = chunk.len() / 40 + 1;
     let mut read = Chunk {
         members: Dictionary::new(seed),
+        stores: Dictionary::new(seed),
         member: Vec::with_capacity(rows),
         store: Vec::with_capacity(rows),
         at: Vec::with_capacity(rows),
@@ -249,7 +251,9 @@ impl Chunk {
 
     fn push(&mut self, member: u32, visit: &Visit<'_>) {
         self.member.push(member);
-        self.store.push(visit.store);
+        // Stores are few: their slots stay in cache.
+        let store = self.stores.id(visit.store);
+        self.store.push(store);
         self.at.push(visit.at_unix);
         self.spend.push(visit.spend_minor);
     }
@@ -273,12 +277,18 @@ fn fast_visit<'a>(
         None => &chunk[starts[i]..end],
     };
     let [m, s, a, p] = layout.columns();
-    let member = std::str::from_utf8(field(m)).ok()?;
-    let member = member.strip_prefix('\'').unwrap_or(member);
+    let member = unguarded(std::str::from_utf8(field(m)).ok()?);
     if member.len() > MAX_MEMBER_ID_BYTES {
         return None;
     }
-    let store = u32::try_from(digits(field(s), 10)?).ok()?;
+    // parse_visit trims a store id of any Unicode white space: one with anything but plain
+    // ASCII at either end is left to it.
+    let store = field(s);
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b.is_ascii_graphic() && b != b'\'');
+    if !plain(store.first()) || !plain(store.last()) || store.len() > MAX_STORE_ID_BYTES {
+        return None;
+    }
+    let store = std::str::from_utf8(store).ok()?;
     let at_unix = super::rfc3339::unix_seconds(field(a))?;
     if !crate::is_plausible(at_unix) {
         return None;
@@ -313,6 +323,7 @@ fn merge(
     let visits = chunks.iter().map(|c| c.member.len()).sum();
     let mut columns = Columns {
         members: None,
+        stores: None,
         member: Vec::with_capacity(visits),
         store: Vec::with_capacity(visits),
         at: Vec::with_capacity(visits),
@@ -329,7 +340,18 @@ fn merge(
             skipped.push(error);
         }
         line += chunk.lines;
-        columns.store.extend_from_slice(&chunk.store);
+        match &mut columns.stores {
+            None => {
+                columns.store.extend_from_slice(&chunk.store);
+                columns.stores = Some(chunk.stores);
+            }
+            Some(stores) => {
+                let ids = stores.absorb(&chunk.stores);
+                columns
+                    .store
+                    .extend(chunk.store.iter().map(|&local| ids[local as usize]));
+            }
+        }
         columns.at.extend_from_slice(&chunk.at);
         columns.spend.extend_from_slice(&chunk.spend);
         match &mut columns.members {
@@ -349,12 +371,11 @@ fn merge(
             }
         }
     }
-    let members = columns
-        .members
-        .unwrap_or_else(|| Dictionary::new(super::dictionary::random_seed()));
+    let empty = || Dictionary::new(super::dictionary::random_seed());
     let log = VisitLogBuilder::from_columns(
         zone,
-        members,
+        columns.members.unwrap_or_else(empty),
+        columns.stores.unwrap_or_else(empty),
         columns.at,
         columns.member,
         columns.store,
@@ -367,6 +388,7 @@ fn merge(
 /// The log's columns as the chunks are merged.
 struct Columns {
     members: Option<Dictionary>,
+    stores: Option<Dictionary>,
     member: Vec<u32>,
     store: Vec<u32>,
     at: Vec<i64>,

@@ -1,5 +1,9 @@
-//! The visit log: visits held column by column, sorted by time, members interned to dense
-//! indexes, so a report is one pass over a few flat arrays.
+//! The visit log: visits held column by column, sorted by time, members and stores interned
+//! to dense indexes, so a report is one pass over a few flat arrays.
+//!
+//! Member and store ids are text, kept as the input wrote them (`M-000123`, `S016`, `7`): two
+//! ids are the same only when their text is (`007` and `7` are two stores). Ids from the
+//! ledger are numbers, written in decimal.
 
 use super::dictionary::Dictionary;
 use crate::ids::StoreId;
@@ -12,11 +16,13 @@ pub const ANONYMOUS: u32 = u32::MAX;
 
 /// Visits in columns, sorted by time, in one merchant's time zone.
 ///
-/// Memory: 24 bytes a visit (time 8, member 4, store 4, spend 8) plus the member dictionary.
+/// Memory: 24 bytes a visit (time 8, member 4, store 4, spend 8) plus the member and store
+/// dictionaries.
 #[derive(Debug, Clone)]
 pub struct VisitLog {
     zone: Tz,
     members: Dictionary,
+    stores: Dictionary,
     at: Vec<i64>,
     member: Vec<u32>,
     store: Vec<u32>,
@@ -59,9 +65,24 @@ impl VisitLog {
         &self.member
     }
 
-    /// Store id per visit.
+    /// Dense store index per visit; [`VisitLog::store_id`] gives its id.
     pub fn store(&self) -> &[u32] {
         &self.store
+    }
+
+    /// How many distinct stores.
+    pub fn store_count(&self) -> usize {
+        self.stores.len()
+    }
+
+    /// The id of dense store `index`, as the input wrote it.
+    pub fn store_id(&self, index: u32) -> &str {
+        self.stores.text(index)
+    }
+
+    /// The dense index of store `id`, if the log has it.
+    pub fn store_index(&self, id: &str) -> Option<u32> {
+        self.stores.find(id)
     }
 
     /// Spend per visit, minor units.
@@ -69,15 +90,17 @@ impl VisitLog {
         &self.spend
     }
 
-    /// The visits of one store, with (a copy of) this log's member dictionary: members keep
-    /// their numbers.
-    pub fn for_store(&self, store: StoreId) -> VisitLog {
+    /// The visits of store `id` (none when the log does not have it), with (copies of) this
+    /// log's dictionaries: members and stores keep their numbers.
+    pub fn for_store(&self, id: &str) -> VisitLog {
+        let index = self.store_index(id);
         let keep: Vec<usize> = (0..self.len())
-            .filter(|&i| self.store[i] == store.0)
+            .filter(|&i| Some(self.store[i]) == index)
             .collect();
         VisitLog {
             zone: self.zone,
             members: self.members.clone(),
+            stores: self.stores.clone(),
             at: keep.iter().map(|&i| self.at[i]).collect(),
             member: keep.iter().map(|&i| self.member[i]).collect(),
             store: keep.iter().map(|&i| self.store[i]).collect(),
@@ -94,6 +117,7 @@ impl VisitLog {
         VisitLog {
             zone: self.zone,
             members: self.members.clone(),
+            stores: self.stores.clone(),
             at: self.at[..n].to_vec(),
             member: self.member[..n].to_vec(),
             store: self.store[..n].to_vec(),
@@ -101,15 +125,19 @@ impl VisitLog {
         }
     }
 
-    /// The distinct stores, ascending.
-    pub fn stores(&self) -> Vec<StoreId> {
-        let mut stores = self.store.clone();
-        stores.sort_unstable();
-        stores.dedup();
-        stores.into_iter().map(StoreId).collect()
+    /// The ids of the stores with a visit, in order of first appearance.
+    pub fn stores(&self) -> Vec<&str> {
+        let mut seen = vec![false; self.store_count()];
+        for &s in &self.store {
+            seen[s as usize] = true;
+        }
+        (0..self.store_count() as u32)
+            .filter(|&s| seen[s as usize])
+            .map(|s| self.store_id(s))
+            .collect()
     }
 
-    /// A log of ledger visit events (member ids become their decimal text).
+    /// A log of ledger visit events (member and store ids become their decimal text).
     pub fn from_events(zone: Tz, events: &[VisitEvent]) -> Self {
         let mut builder = VisitLogBuilder::with_capacity(zone, events.len());
         for e in events {
@@ -140,6 +168,7 @@ impl VisitLogBuilder {
             log: VisitLog {
                 zone,
                 members: Dictionary::new(super::dictionary::random_seed()),
+                stores: Dictionary::new(super::dictionary::random_seed()),
                 at: Vec::with_capacity(visits),
                 member: Vec::with_capacity(visits),
                 store: Vec::with_capacity(visits),
@@ -148,10 +177,11 @@ impl VisitLogBuilder {
         }
     }
 
-    /// A builder holding visits already in columns, with their members' dictionary.
+    /// A builder holding visits already in columns, with their dictionaries.
     pub(super) fn from_columns(
         zone: Tz,
         members: Dictionary,
+        stores: Dictionary,
         at: Vec<i64>,
         member: Vec<u32>,
         store: Vec<u32>,
@@ -162,6 +192,7 @@ impl VisitLogBuilder {
             log: VisitLog {
                 zone,
                 members,
+                stores,
                 at,
                 member,
                 store,
@@ -175,7 +206,31 @@ impl VisitLogBuilder {
         self.log.members.id(id)
     }
 
-    /// Adds a visit; `member` is `None` for an anonymous walk-in.
+    /// The dense index of store `id`, interning it on first sight.
+    pub fn intern_store(&mut self, id: &str) -> u32 {
+        self.log.stores.id(id)
+    }
+
+    /// The dense index of a ledger store, whose id is its number in decimal.
+    pub fn intern_store_number(&mut self, store: StoreId) -> u32 {
+        let mut digits = [0u8; 10];
+        let mut n = store.0;
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        // ASCII digits only.
+        let text = std::str::from_utf8(&digits[start..]).unwrap_or_default();
+        self.intern_store(text)
+    }
+
+    /// Adds a visit at a ledger store (its id: the number in decimal); `member` is `None` for
+    /// an anonymous walk-in.
     pub fn push(
         &mut self,
         member: Option<&str>,
@@ -184,16 +239,32 @@ impl VisitLogBuilder {
         spend_minor: i64,
     ) {
         let index = member.map_or(ANONYMOUS, |id| self.intern(id));
+        let store = self.intern_store_number(store);
+        self.push_indexed(index, store, at.timestamp(), spend_minor);
+    }
+
+    /// Adds a visit at the store whose id is `store` (any text); `member` is `None` for an
+    /// anonymous walk-in.
+    pub fn push_at(
+        &mut self,
+        member: Option<&str>,
+        store: &str,
+        at: DateTime<Utc>,
+        spend_minor: i64,
+    ) {
+        let index = member.map_or(ANONYMOUS, |id| self.intern(id));
+        let store = self.intern_store(store);
         self.push_indexed(index, store, at.timestamp(), spend_minor);
     }
 
     /// Adds a visit by dense member index (from [`VisitLogBuilder::intern`], or
-    /// [`ANONYMOUS`]) and Unix seconds: the fast path for bulk loads.
-    pub fn push_indexed(&mut self, member: u32, store: StoreId, at_unix: i64, spend_minor: i64) {
+    /// [`ANONYMOUS`]), dense store index (from [`VisitLogBuilder::intern_store`]) and Unix
+    /// seconds: the fast path for bulk loads.
+    pub fn push_indexed(&mut self, member: u32, store: u32, at_unix: i64, spend_minor: i64) {
         let log = &mut self.log;
         log.at.push(at_unix);
         log.member.push(member);
-        log.store.push(store.0);
+        log.store.push(store);
         log.spend.push(spend_minor);
     }
 

@@ -16,12 +16,14 @@ mod referrals;
 mod rfc3339;
 mod segments;
 mod sql;
+mod stores;
 mod svg;
 pub mod synthetic;
 
 pub use campaigns::{CampaignRow, campaigns};
 pub use csv::{
-    CsvError, CsvImport, CsvMode, HEADER, MAX_LINE_BYTES, MAX_MEMBER_ID_BYTES, read_csv, write_csv,
+    CsvError, CsvImport, CsvMode, HEADER, MAX_LINE_BYTES, MAX_MEMBER_ID_BYTES, MAX_STORE_ID_BYTES,
+    read_csv, write_csv,
 };
 pub use ingest::{read_csv_bytes, read_csv_file};
 pub use log::{ANONYMOUS, VisitLog, VisitLogBuilder};
@@ -35,6 +37,7 @@ pub use segments::{
     DueMember, MemberSummary, RfmScore, Segment, due_again, lapsed_regulars, member_summaries, rfm,
 };
 pub use sql::{ReportSql, SqlDialect, report_sql};
+pub use stores::{StoreRow, store_report};
 pub use svg::cohort_heatmap;
 
 pub(crate) use segments::due_rhythm;

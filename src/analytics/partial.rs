@@ -15,7 +15,6 @@
 use super::log::{ANONYMOUS, VisitLog, VisitLogBuilder};
 use super::metrics::{AnalyticsError, CohortRow, PeriodRow, VisitReport, analyze};
 use super::period::{Granularity, Periods};
-use crate::ids::StoreId;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -69,14 +68,15 @@ pub fn member_hash(id: &str) -> u64 {
 }
 
 impl VisitLog {
-    /// The visits of the members in `part` (and, in part 0, the anonymous ones), with a
-    /// dictionary of those members only.
+    /// The visits of the members in `part` (and, in part 0, the anonymous ones), with
+    /// dictionaries of those members and their stores only.
     pub fn partition(&self, part: Partition) -> VisitLog {
         let keep: Vec<bool> = (0..self.member_count() as u32)
             .map(|m| part.holds(Some(self.member_id(m))))
             .collect();
         let mut builder = VisitLogBuilder::new(self.zone());
         let mut renumbered = vec![ANONYMOUS; self.member_count()];
+        let mut stores = vec![ANONYMOUS; self.store_count()];
         let anonymous = part.holds(None);
         for i in 0..self.len() {
             let m = self.member()[i];
@@ -94,12 +94,11 @@ impl VisitLog {
                 }
                 renumbered[m as usize]
             };
-            builder.push_indexed(
-                member,
-                StoreId(self.store()[i]),
-                self.at()[i],
-                self.spend()[i],
-            );
+            let s = self.store()[i] as usize;
+            if stores[s] == ANONYMOUS {
+                stores[s] = builder.intern_store(self.store_id(s as u32));
+            }
+            builder.push_indexed(member, stores[s], self.at()[i], self.spend()[i]);
         }
         builder.build()
     }

@@ -75,6 +75,8 @@ pub fn generate(params: &SyntheticParams) -> VisitLog {
     }
     let expected = params.members as usize * 11;
     let mut builder = VisitLogBuilder::with_capacity(params.zone, expected + expected / 8);
+    // Each store's dense index, on its first visit.
+    let mut store_index = vec![ANONYMOUS; params.stores as usize];
     for member in 0..params.members {
         builder.intern(&format!("m{member:07}"));
     }
@@ -127,7 +129,11 @@ pub fn generate(params: &SyntheticParams) -> VisitLog {
             } else {
                 1_500 + rng.below(18_000) as i64
             };
-            builder.push_indexed(member, StoreId(store), day_start + i64::from(second), spend);
+            let index = &mut store_index[store as usize];
+            if *index == ANONYMOUS {
+                *index = builder.intern_store_number(StoreId(store));
+            }
+            builder.push_indexed(member, *index, day_start + i64::from(second), spend);
         }
     }
     builder.build()

@@ -83,18 +83,22 @@ pub fn member_profiles(
     profiles
 }
 
-/// The store of each member's first visit.
+/// The ledger store of each member's first visit (a store whose id is not a ledger store
+/// number gives none).
 fn first_stores(log: &VisitLog) -> HashMap<&str, StoreId> {
-    let mut first = vec![None; log.member_count()];
+    let numbers: Vec<Option<StoreId>> = (0..log.store_count() as u32)
+        .map(|s| log.store_id(s).parse().ok().map(StoreId))
+        .collect();
+    let mut first: Vec<Option<Option<StoreId>>> = vec![None; log.member_count()];
     for (&m, &store) in log.member().iter().zip(log.store()) {
         if let Some(slot) = first.get_mut(m as usize) {
-            slot.get_or_insert(StoreId(store));
+            slot.get_or_insert(numbers[store as usize]);
         }
     }
     first
         .into_iter()
         .enumerate()
-        .filter_map(|(i, s)| Some((log.member_id(i as u32), s?)))
+        .filter_map(|(i, s)| Some((log.member_id(i as u32), s.flatten()?)))
         .collect()
 }
 
