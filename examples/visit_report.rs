@@ -18,6 +18,8 @@
 //! to the whole log's report. Parts may also come from files already split by member (one
 //! file per part, each read without `--partition`). `--to` applies when the parts are made.
 //!
+//! Reading a file that takes more than two seconds shows a progress line on standard error.
+//!
 //! `--by-store` adds each store's visits, members, spend and average ticket, under the store
 //! ids the file used (any text: `S016`, `007` and `7` are three stores).
 //!
@@ -27,7 +29,10 @@
 use o2okit::LocalDateTime;
 use o2okit::analytics::{self, CsvMode, Granularity, PartialReport, Partition, Periods};
 use serde_json::json;
+use std::io::Read;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 struct Args {
     files: Vec<String>,
@@ -281,11 +286,32 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// The visits of `file` (up to `--to`, of `--partition`'s members).
+/// The visits of `file` (up to `--to`, of `--partition`'s members), with a progress line on
+/// standard error while reading takes more than two seconds.
 fn read_log(args: &Args, file: &str) -> Result<analytics::VisitLog, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
-    let import = analytics::read_csv_bytes(&bytes, args.zone, args.mode, args.threads)
+    let size = std::fs::metadata(file)
+        .map(|m| m.len() as usize)
         .map_err(|e| format!("{file}: {e}"))?;
+    let done = AtomicUsize::new(0);
+    let bytes = with_progress("loading", size, &done, || {
+        let mut bytes = Vec::with_capacity(size);
+        let mut f = std::fs::File::open(file)?;
+        let mut piece = vec![0u8; 16 << 20];
+        loop {
+            let n = f.read(&mut piece)?;
+            if n == 0 {
+                return Ok::<_, std::io::Error>(bytes);
+            }
+            bytes.extend_from_slice(&piece[..n]);
+            done.fetch_add(n, Ordering::Relaxed);
+        }
+    })
+    .map_err(|e| format!("{file}: {e}"))?;
+    let parsed = AtomicUsize::new(0);
+    let import = with_progress("reading", bytes.len(), &parsed, || {
+        analytics::read_csv_bytes_counting(&bytes, args.zone, args.mode, args.threads, &parsed)
+    })
+    .map_err(|e| format!("{file}: {e}"))?;
     drop(bytes);
     for skipped in &import.skipped {
         eprintln!("skipped {file}: {skipped}");
@@ -302,6 +328,46 @@ fn read_log(args: &Args, file: &str) -> Result<analytics::VisitLog, String> {
     Ok(match args.partition {
         Some(part) => log.partition(part),
         None => log,
+    })
+}
+
+/// Runs `work`, showing `done` of `total` bytes on standard error every quarter second once it
+/// has run for two seconds (a short run prints nothing).
+fn with_progress<T>(what: &str, total: usize, done: &AtomicUsize, work: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let monitor = scope.spawn(|| {
+            let mut shown = false;
+            loop {
+                std::thread::park_timeout(Duration::from_millis(250));
+                let elapsed = start.elapsed().as_secs_f64();
+                if finished.load(Ordering::Acquire) {
+                    if shown {
+                        eprintln!(
+                            "\r{what}: {} MB in {elapsed:.1} s{:20}",
+                            total / 1_000_000,
+                            ""
+                        );
+                    }
+                    return;
+                }
+                if elapsed >= 2.0 {
+                    let now = done.load(Ordering::Relaxed).min(total);
+                    eprint!(
+                        "\r{what}: {} of {} MB ({}%), {elapsed:.1} s",
+                        now / 1_000_000,
+                        total / 1_000_000,
+                        now * 100 / total.max(1)
+                    );
+                    shown = true;
+                }
+            }
+        });
+        let out = work();
+        finished.store(true, Ordering::Release);
+        monitor.thread().unpark();
+        out
     })
 }
 

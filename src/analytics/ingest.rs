@@ -17,6 +17,7 @@ use super::dictionary::Dictionary;
 use super::log::{ANONYMOUS, VisitLogBuilder};
 use chrono_tz::Tz;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The most threads a read starts, whatever the caller asks.
 const MAX_THREADS: usize = 64;
@@ -62,6 +63,22 @@ pub fn read_csv_bytes(
     mode: CsvMode,
     threads: usize,
 ) -> Result<CsvImport, CsvError> {
+    read_csv_bytes_counting(input, zone, mode, threads, &AtomicUsize::new(0))
+}
+
+/// [`read_csv_bytes`], adding to `bytes_read` as the input is read (in steps of about a
+/// mebibyte per thread), so that another thread can show progress. It ends at the body's
+/// length, unless the read falls back to [`read_csv`], whose progress it does not count.
+///
+/// # Errors
+/// As [`read_csv_bytes`].
+pub fn read_csv_bytes_counting(
+    input: &[u8],
+    zone: Tz,
+    mode: CsvMode,
+    threads: usize,
+    bytes_read: &AtomicUsize,
+) -> Result<CsvImport, CsvError> {
     let mut records = Records::new(input);
     let header = match records.next() {
         Ok(Some(header)) if header.is_whole() => header,
@@ -83,12 +100,12 @@ pub fn read_csv_bytes(
     let chunks = split_lines(body, threads);
     let seed = super::dictionary::random_seed();
     let read: Option<Vec<Chunk>> = if chunks.len() == 1 {
-        read_chunk(chunks[0], &layout, mode, seed).map(|chunk| vec![chunk])
+        read_chunk(chunks[0], &layout, mode, seed, bytes_read).map(|chunk| vec![chunk])
     } else {
         std::thread::scope(|scope| {
             let workers: Vec<_> = chunks
                 .iter()
-                .map(|&chunk| scope.spawn(|| read_chunk(chunk, &layout, mode, seed)))
+                .map(|&chunk| scope.spawn(|| read_chunk(chunk, &layout, mode, seed, bytes_read)))
                 .collect();
             workers
                 .into_iter()
@@ -138,7 +155,14 @@ struct Chunk {
 /// Reads a chunk's lines, or `None` when its lines cannot be told apart without parsing: a
 /// quote (a quoted field may hold a line break) or a carriage return that does not end a line
 /// (csv-core ends a record there).
-fn read_chunk(chunk: &[u8], layout: &Layout, mode: CsvMode, seed: u64) -> Option<Chunk> {
+fn read_chunk(
+    chunk: &[u8],
+    layout: &Layout,
+    mode: CsvMode,
+    seed: u64,
+    bytes_read: &AtomicUsize,
+) -> Option<Chunk> {
+    const STEP: usize = 1 << 20;
     if memchr::memchr(b'"', chunk).is_some()
         || memchr::memchr_iter(b'\r', chunk).any(|i| chunk.get(i + 1) != Some(&b'\n'))
     {
@@ -164,6 +188,7 @@ fn read_chunk(chunk: &[u8], layout: &Layout, mode: CsvMode, seed: u64) -> Option
     let mut starts = [0usize; MAX_FIELDS];
     let (mut fields, mut crowded) = (1, false);
     let mut start = 0;
+    let mut counted = 0;
     // Commas and line ends in one vectorised scan.
     let mut hits = memchr::memchr2_iter(b',', b'\n', chunk);
     loop {
@@ -181,6 +206,10 @@ fn read_chunk(chunk: &[u8], layout: &Layout, mode: CsvMode, seed: u64) -> Option
             None if start < chunk.len() => chunk.len(),
             None => break,
         };
+        if end - counted >= STEP {
+            bytes_read.fetch_add(end - counted, Ordering::Relaxed);
+            counted = end;
+        }
         let number = read.lines;
         read.lines += usize::from(end < chunk.len());
         let line = &chunk[start..(end + 1).min(chunk.len())];
@@ -235,6 +264,7 @@ fn read_chunk(chunk: &[u8], layout: &Layout, mode: CsvMode, seed: u64) -> Option
         }
     }
     read.number(&mut pending);
+    bytes_read.fetch_add(chunk.len() - counted, Ordering::Relaxed);
     Some(read)
 }
 
