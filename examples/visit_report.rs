@@ -18,6 +18,11 @@
 //! to the whole log's report. Parts may also come from files already split by member (one
 //! file per part, each read without `--partition`). `--to` applies when the parts are made.
 //!
+//! `--parquet FILE_OR_DIR` reads visits from Parquet instead (a file or a folder of
+//! `.parquet` files; needs the `parquet` feature). `--export DIR` writes the tables as CSV
+//! (`periods.csv`, `cohorts.csv`, `stores.csv` with `--by-store`) and, with the `parquet`
+//! feature, as Parquet beside them.
+//!
 //! Reading a file that takes more than two seconds shows a progress line on standard error.
 //!
 //! `--by-store` adds each store's visits, members, spend and average ticket, under the store
@@ -40,6 +45,8 @@ struct Args {
     partial: Option<String>,
     merge: bool,
     by_store: bool,
+    parquet: bool,
+    export: Option<String>,
     sql: Option<analytics::SqlDialect>,
     zone: chrono_tz::Tz,
     json: bool,
@@ -59,6 +66,8 @@ fn parse_args() -> Result<Args, String> {
         partial: None,
         merge: false,
         by_store: false,
+        parquet: false,
+        export: None,
         sql: None,
         zone: chrono_tz::UTC,
         json: false,
@@ -79,6 +88,8 @@ fn parse_args() -> Result<Args, String> {
             }
             "--json" => parsed.json = true,
             "--by-store" => parsed.by_store = true,
+            "--parquet" => parsed.parquet = true,
+            "--export" => parsed.export = Some(args.next().ok_or("--export needs a folder")?),
             "--merge" => parsed.merge = true,
             "--sql" => {
                 parsed.sql = Some(match args.next().as_deref() {
@@ -129,7 +140,7 @@ fn parse_args() -> Result<Args, String> {
             path => parsed.files.push(path.to_owned()),
         }
     }
-    let usage = "usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--partition I/K] [--partial OUT.json] [--by-store]\n       visit_report --merge PART.json... [--json] [--svg OUT.svg] [--from YYYY-MM-DD]\n       visit_report --sql duckdb|spark [--tz ZONE] [--period month|week|day] [--json]";
+    let usage = "usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--partition I/K] [--partial OUT.json] [--by-store] [--export DIR]\n       visit_report --parquet FILE_OR_DIR [the same options]\n       visit_report --merge PART.json... [--json] [--svg OUT.svg] [--from YYYY-MM-DD]\n       visit_report --sql duckdb|spark [--tz ZONE] [--period month|week|day] [--json]";
     if parsed.sql.is_some() {
         return Ok(parsed);
     }
@@ -277,6 +288,20 @@ fn run() -> Result<(), String> {
             }
         }
     }
+    if let Some(dir) = &args.export {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
+        let files = analytics::write_report_csv(&report, stores.as_deref(), dir)
+            .map_err(|e| format!("{dir}: {e}"))?;
+        #[cfg(feature = "parquet")]
+        let files = [
+            files,
+            analytics::write_report_parquet(&report, stores.as_deref(), dir)
+                .map_err(|e| e.to_string())?,
+        ]
+        .concat();
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        eprintln!("written: {}", names.join(", "));
+    }
     if let Some(path) = &args.svg {
         let title = format!("Cohort retention — {source}");
         std::fs::write(path, analytics::cohort_heatmap(&report.cohorts, &title))
@@ -289,6 +314,9 @@ fn run() -> Result<(), String> {
 /// The visits of `file` (up to `--to`, of `--partition`'s members), with a progress line on
 /// standard error while reading takes more than two seconds.
 fn read_log(args: &Args, file: &str) -> Result<analytics::VisitLog, String> {
+    if args.parquet {
+        return cut(args, read_parquet(args, file)?);
+    }
     let size = std::fs::metadata(file)
         .map(|m| m.len() as usize)
         .map_err(|e| format!("{file}: {e}"))?;
@@ -319,11 +347,29 @@ fn read_log(args: &Args, file: &str) -> Result<analytics::VisitLog, String> {
     if !import.skipped.is_empty() {
         eprintln!("{} malformed rows skipped", import.skipped.len());
     }
+    cut(args, import.log)
+}
+
+/// The visits of a Parquet file or folder.
+#[cfg(feature = "parquet")]
+fn read_parquet(args: &Args, path: &str) -> Result<analytics::VisitLog, String> {
+    analytics::read_parquet(path, args.zone, args.threads).map_err(|e| e.to_string())
+}
+
+/// Without the `parquet` feature, says how to get it.
+#[cfg(not(feature = "parquet"))]
+fn read_parquet(_: &Args, _: &str) -> Result<analytics::VisitLog, String> {
+    Err(
+        "--parquet needs the parquet feature: cargo run --features parquet --example visit_report"
+            .into(),
+    )
+}
+
+/// The log up to `--to`, of `--partition`'s members.
+fn cut(args: &Args, log: analytics::VisitLog) -> Result<analytics::VisitLog, String> {
     let log = match args.to {
-        Some(to) => import
-            .log
-            .before(first_instant(to.succ_opt().unwrap_or(to), args.zone)?),
-        None => import.log,
+        Some(to) => log.before(first_instant(to.succ_opt().unwrap_or(to), args.zone)?),
+        None => log,
     };
     Ok(match args.partition {
         Some(part) => log.partition(part),

@@ -82,6 +82,57 @@ def compare(name, reference, mine, theirs):
     return False
 
 
+def parquet_checks(report, tmp, generated, text_ids, spark):
+    """visit_report --parquet against its own CSV reading and DuckDB's, on files DuckDB (and
+    Spark) wrote; the exported tables (CSV and Parquet) against the JSON report."""
+    import duckdb
+
+    results = []
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for csv, tz in [(generated, "America/New_York"), (text_ids, "Asia/Shanghai")]:
+        pq = tmp / f"{csv.stem}.parquet"
+        con.execute(
+            "COPY (SELECT NULLIF(member_id, '') AS member_id, store_id, visited_at, spend_minor "
+            "FROM read_csv($csv, header = true, columns = {'member_id': 'VARCHAR', "
+            "'store_id': 'VARCHAR', 'visited_at': 'TIMESTAMPTZ', 'spend_minor': 'BIGINT'})) "
+            f"TO '{pq}' (FORMAT parquet, ROW_GROUP_SIZE 4096)", {"csv": str(csv)})
+        name = f"{pq.name} (written by DuckDB) by month in {tz} with stores"
+        from_parquet = json.loads(run(report, "--parquet", str(pq), "--tz", tz, "--json", "--by-store"))
+        from_csv = json.loads(run(report, str(csv), "--tz", tz, "--json", "--by-store"))
+        results.append(compare(name, "o2okit from the CSV", from_parquet, from_csv))
+        theirs = json.loads(run(sys.executable, str(HERE / "duckdb_visits.py"), "report", str(pq),
+                                "--parquet", "--tz", tz, "--by-store"))
+        results.append(compare(name, "DuckDB, hand-written", from_parquet, theirs))
+        # The exported tables, as CSV and as Parquet, hold the JSON report's figures.
+        out = tmp / f"export-{csv.stem}"
+        run(report, "--parquet", str(pq), "--tz", tz, "--by-store", "--export", str(out))
+        for table, key in [("periods", "months"), ("stores", "stores")]:
+            for kind in ("csv", "parquet"):
+                reader = "read_csv" if kind == "csv" else "read_parquet"
+                options = ", all_varchar = true" if kind == "csv" else ""
+                rows = con.execute(f"SELECT * FROM {reader}('{out}/{table}.{kind}'{options})").fetchall()
+                columns = [d[0] for d in con.description]
+                exported = [dict(zip(columns, row)) for row in rows]
+                expected = from_parquet[key]
+                fields = [c for c in columns if c != "visits_with_spend"]
+                def norm(value):
+                    return None if value in (None, "") else str(value)
+                same = [[norm(r[c]) for c in fields] for r in exported] == [
+                    [norm(r["month" if c == "period" else c]) for c in fields] for r in expected]
+                results.append(same)
+                print(f"{'same' if same else 'DIFF'}  {'export ' + kind:<22} {table} of {name}")
+    if spark:
+        # Spark writes a folder of part files with INT96 timestamps.
+        folder = tmp / "spark-parquet"
+        run(sys.executable, str(HERE / "spark_visits.py"), report, str(generated), "--write-parquet", str(folder))
+        name = f"{generated.name} written by Spark as a folder of Parquet files"
+        from_parquet = json.loads(run(report, "--parquet", str(folder), "--tz", "America/New_York", "--json"))
+        from_csv = json.loads(run(report, str(generated), "--tz", "America/New_York", "--json"))
+        results.append(compare(name, "o2okit from the CSV", from_parquet, from_csv))
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("visit_report")
@@ -137,6 +188,7 @@ def main():
             for case, m, theirs in zip(cases, mine, spark):
                 periods_only = {k: v for k, v in m.items() if k != "stores"}
                 results.append(compare(describe(case), "Spark, generated SQL", periods_only, theirs))
+        results += parquet_checks(report, pathlib.Path(tmp), generated, text_ids, args.spark)
         passed = sum(results)
         failed = len(results) - passed
         print(f"visit report vs DuckDB{' and Spark' if args.spark else ''}: {passed} passed, {failed} failed")

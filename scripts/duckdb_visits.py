@@ -4,6 +4,7 @@ computed in SQL, for checking o2okit's figures and for timing against them.
 
   duckdb_visits.py report VISITS.csv [--tz ZONE] [--from DAY] [--to DAY]
                                                      JSON like `visit_report --json`
+  duckdb_visits.py report VISITS.parquet|DIR --parquet [...]   the same from Parquet
   duckdb_visits.py report VISITS.csv --generated VISIT_REPORT [--period P] [...]
                                                      the same from the SQL o2okit generates
                                                      (`visit_report --sql duckdb`), not the
@@ -17,6 +18,7 @@ churned(P) active in P-1, not in P; avg ticket = spend / visits with spend > 0, 
 """
 import argparse
 import json
+import pathlib
 import sys
 import time
 
@@ -96,13 +98,23 @@ def monthly(con, tz):
 def report(args):
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(
-        "CREATE TABLE visits AS SELECT NULLIF(member_id, '') AS member_id, store_id, "
-        "visited_at, spend_minor FROM read_csv($path, header = true, columns = {"
-        "'member_id': 'VARCHAR', 'store_id': 'VARCHAR', 'visited_at': 'TIMESTAMPTZ', "
-        "'spend_minor': 'BIGINT'})",
-        {"path": args.path},
-    )
+    if args.parquet:
+        # A file, or a folder of .parquet files.
+        source = f"{args.path}/*.parquet" if pathlib.Path(args.path).is_dir() else args.path
+        con.execute(
+            "CREATE TABLE visits AS SELECT NULLIF(member_id, '') AS member_id, "
+            "CAST(store_id AS VARCHAR) AS store_id, CAST(visited_at AS TIMESTAMPTZ) AS visited_at, "
+            "spend_minor FROM read_parquet($path)",
+            {"path": source},
+        )
+    else:
+        con.execute(
+            "CREATE TABLE visits AS SELECT NULLIF(member_id, '') AS member_id, store_id, "
+            "visited_at, spend_minor FROM read_csv($path, header = true, columns = {"
+            "'member_id': 'VARCHAR', 'store_id': 'VARCHAR', 'visited_at': 'TIMESTAMPTZ', "
+            "'spend_minor': 'BIGINT'})",
+            {"path": args.path},
+        )
     if args.to:
         # Visits after the last day are left out, as if the report ran that night.
         con.execute(
@@ -180,6 +192,7 @@ def main():
     r.add_argument("--to")
     r.add_argument("--period", default="month", choices=["month", "week", "day"])
     r.add_argument("--by-store", action="store_true", help="add each store's figures")
+    r.add_argument("--parquet", action="store_true", help="PATH is a Parquet file or a folder of them")
     r.add_argument("--generated", metavar="VISIT_REPORT", help="run the SQL this visit_report generates")
     b = sub.add_parser("bench")
     b.add_argument("path")

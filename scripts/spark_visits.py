@@ -4,6 +4,7 @@ chain's warehouse would run gives o2okit's figures.
 
   spark_visits.py VISIT_REPORT VISITS.csv [--tz ZONE] [--period month|week|day]
                   [--from DAY] [--to DAY]          JSON like `visit_report --json`
+  spark_visits.py VISIT_REPORT VISITS.csv --write-parquet DIR   Spark's Parquet of the visits
   spark_visits.py VISIT_REPORT --cases CASES.json  many reports in one Spark session:
                   [{"csv":…, "tz":…, "period":…, "from":…, "to":…}, …] -> a JSON list
 
@@ -60,9 +61,17 @@ def main():
     parser.add_argument("--from", dest="from_")
     parser.add_argument("--to")
     parser.add_argument("--cases")
+    parser.add_argument("--write-parquet", metavar="DIR", help="write CSV's visits as Parquet (Spark's defaults)")
     args = parser.parse_args()
     spark = session()
     spark.sparkContext.setLogLevel("ERROR")
+    if args.write_parquet:
+        raw = (spark.read.option("header", True)
+               .schema("member_id STRING, store_id STRING, visited_at STRING, spend_minor BIGINT").csv(args.csv))
+        raw.selectExpr("member_id", "store_id", "CAST(visited_at AS TIMESTAMP) AS visited_at", "spend_minor") \
+            .repartition(3).write.mode("overwrite").parquet(args.write_parquet)
+        spark.stop()
+        return
     if args.cases:
         cases = json.loads(pathlib.Path(args.cases).read_text())
         out = [report(spark, args.visit_report, c["csv"], c["tz"], c["period"], c.get("from"), c.get("to"))

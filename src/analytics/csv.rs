@@ -374,13 +374,22 @@ pub fn read_csv(input: impl BufRead, zone: Tz, mode: CsvMode) -> Result<CsvImpor
 }
 
 /// Writes fields as one CSV record, quoting where needed.
-struct FieldWriter {
+pub(super) struct FieldWriter {
     writer: csv_core::Writer,
     buffer: [u8; 1024],
 }
 
 impl FieldWriter {
-    fn record(&mut self, out: &mut impl Write, fields: &[&[u8]]) -> std::io::Result<()> {
+    /// A writer with the standard CSV dialect (commas, quotes where needed, `\n`).
+    pub(super) fn new() -> Self {
+        FieldWriter {
+            writer: csv_core::Writer::new(),
+            buffer: [0; 1024],
+        }
+    }
+
+    /// Writes one record.
+    pub(super) fn record(&mut self, out: &mut impl Write, fields: &[&[u8]]) -> std::io::Result<()> {
         for (i, field) in fields.iter().enumerate() {
             let mut rest = *field;
             loop {
@@ -413,7 +422,7 @@ fn needs_guard(member: &str) -> bool {
 }
 
 /// `id`, with a `'` in front if a spreadsheet would read it as a formula (in `buffer`).
-fn guarded<'a>(id: &'a str, buffer: &'a mut String) -> &'a str {
+pub(super) fn guarded<'a>(id: &'a str, buffer: &'a mut String) -> &'a str {
     if needs_guard(id) {
         buffer.clear();
         buffer.push('\'');
@@ -431,10 +440,7 @@ fn guarded<'a>(id: &'a str, buffer: &'a mut String) -> &'a str {
 /// # Errors
 /// The writer's I/O errors.
 pub fn write_csv(log: &VisitLog, mut out: impl Write) -> std::io::Result<()> {
-    let mut fields = FieldWriter {
-        writer: csv_core::Writer::new(),
-        buffer: [0; 1024],
-    };
+    let mut fields = FieldWriter::new();
     let header: Vec<&[u8]> = COLUMNS.iter().map(|c| c.as_bytes()).collect();
     fields.record(&mut out, &header)?;
     let (mut member_text, mut store_text) = (String::new(), String::new());

@@ -141,7 +141,7 @@ fn split_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
 
 /// What one thread read: its visits with members and stores numbered within the chunk, and
 /// its errors with lines counted from the chunk's start.
-struct Chunk {
+pub(super) struct Chunk {
     members: Dictionary,
     stores: Dictionary,
     member: Vec<u32>,
@@ -168,17 +168,7 @@ fn read_chunk(
     {
         return None;
     }
-    let rows = chunk.len() / 40 + 1;
-    let mut read = Chunk {
-        members: Dictionary::new(seed),
-        stores: Dictionary::new(seed),
-        member: Vec::with_capacity(rows),
-        store: Vec::with_capacity(rows),
-        at: Vec::with_capacity(rows),
-        spend: Vec::with_capacity(rows),
-        errors: Vec::new(),
-        lines: 0,
-    };
+    let mut read = Chunk::new(seed, chunk.len() / 40 + 1);
     // Visits read but not yet numbered, with their member's hash: their dictionary slots are
     // loaded as they are read, and they are numbered a batch later (see Dictionary::touch).
     let mut pending: Vec<(Visit<'_>, u64)> = Vec::with_capacity(BATCH);
@@ -269,6 +259,26 @@ fn read_chunk(
 }
 
 impl Chunk {
+    /// An empty chunk with room for `rows` visits; `seed` is every chunk's of one read.
+    pub(super) fn new(seed: u64, rows: usize) -> Self {
+        Chunk {
+            members: Dictionary::new(seed),
+            stores: Dictionary::new(seed),
+            member: Vec::with_capacity(rows),
+            store: Vec::with_capacity(rows),
+            at: Vec::with_capacity(rows),
+            spend: Vec::with_capacity(rows),
+            errors: Vec::new(),
+            lines: 0,
+        }
+    }
+
+    /// The chunk's number of member `id`.
+    #[cfg(feature = "parquet")]
+    pub(super) fn member_index(&mut self, id: &str) -> u32 {
+        self.members.id(id)
+    }
+
     /// Numbers the pending visits' members and adds the visits, in order.
     fn number(&mut self, pending: &mut Vec<(Visit<'_>, u64)>) {
         for (visit, hash) in pending.drain(..) {
@@ -279,7 +289,8 @@ impl Chunk {
         }
     }
 
-    fn push(&mut self, member: u32, visit: &Visit<'_>) {
+    /// Adds a visit whose member has the chunk's number `member` (or [`ANONYMOUS`]).
+    pub(super) fn push(&mut self, member: u32, visit: &Visit<'_>) {
         self.member.push(member);
         // Stores are few: their slots stay in cache.
         let store = self.stores.id(visit.store);
@@ -344,7 +355,7 @@ fn digits(field: &[u8], max: usize) -> Option<i64> {
 
 /// Numbers the chunks' members in order of first appearance across the whole input, appends
 /// their visits in input order and puts their errors on the input's lines.
-fn merge(
+pub(super) fn merge(
     chunks: Vec<Chunk>,
     first_line: usize,
     zone: Tz,

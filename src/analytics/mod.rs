@@ -7,9 +7,12 @@
 mod campaigns;
 mod csv;
 mod dictionary;
+mod export;
 mod ingest;
 mod log;
 pub mod metrics;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod partial;
 mod period;
 mod referrals;
@@ -25,9 +28,12 @@ pub use csv::{
     CsvError, CsvImport, CsvMode, HEADER, MAX_LINE_BYTES, MAX_MEMBER_ID_BYTES, MAX_STORE_ID_BYTES,
     read_csv, write_csv,
 };
+pub use export::write_report_csv;
 pub use ingest::{read_csv_bytes, read_csv_bytes_counting, read_csv_file};
 pub use log::{ANONYMOUS, VisitLog, VisitLogBuilder};
 pub use metrics::{AnalyticsError, CohortRow, PeriodRow, VisitReport, analyze};
+#[cfg(feature = "parquet")]
+pub use parquet::{ParquetError, read_parquet, write_report_parquet, write_visits_parquet};
 pub use partial::{
     MergeError, PARTIAL_FORMAT, PartialReport, Partition, member_hash, merge, partial_report,
 };

@@ -1,0 +1,118 @@
+//! A report's tables as CSV files for BI tools and spreadsheets (see also the `parquet`
+//! feature's `write_report_parquet`, which writes the same tables as Parquet).
+
+use super::csv::{FieldWriter, guarded};
+use super::metrics::VisitReport;
+use super::stores::StoreRow;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+fn text(value: Option<i64>) -> String {
+    value.map_or(String::new(), |v| v.to_string())
+}
+
+fn write_table(path: &Path, header: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut fields = FieldWriter::new();
+    let header: Vec<&[u8]> = header.iter().map(|h| h.as_bytes()).collect();
+    fields.record(&mut out, &header)?;
+    for row in rows {
+        let row: Vec<&[u8]> = row.iter().map(|f| f.as_bytes()).collect();
+        fields.record(&mut out, &row)?;
+    }
+    out.flush()
+}
+
+/// Writes a report's tables as CSV files in `dir`: `periods.csv` (one row per period,
+/// [`super::PeriodRow`]'s fields, an empty average ticket where there is none),
+/// `cohorts.csv` (`cohort,k,members`: the non-zero cells) and, when given, `stores.csv`
+/// ([`StoreRow`]'s fields; store ids a spreadsheet would run as formulas get a leading `'`,
+/// as [`super::write_csv`] writes them). Returns the files written.
+///
+/// # Errors
+/// The file system's errors.
+pub fn write_report_csv(
+    report: &VisitReport,
+    stores: Option<&[StoreRow]>,
+    dir: impl AsRef<Path>,
+) -> std::io::Result<Vec<PathBuf>> {
+    let dir = dir.as_ref();
+    let periods = dir.join("periods.csv");
+    let rows: Vec<Vec<String>> = report
+        .periods
+        .iter()
+        .map(|r| {
+            vec![
+                r.period.clone(),
+                r.active.to_string(),
+                r.new.to_string(),
+                r.retained.to_string(),
+                r.returning.to_string(),
+                r.churned.to_string(),
+                r.visits.to_string(),
+                r.spend_minor.to_string(),
+                r.visits_with_spend.to_string(),
+                text(r.avg_ticket_minor),
+            ]
+        })
+        .collect();
+    write_table(
+        &periods,
+        &[
+            "period",
+            "active",
+            "new",
+            "retained",
+            "returning",
+            "churned",
+            "visits",
+            "spend_minor",
+            "visits_with_spend",
+            "avg_ticket_minor",
+        ],
+        &rows,
+    )?;
+    let cohorts = dir.join("cohorts.csv");
+    let cells: Vec<Vec<String>> = report
+        .cohorts
+        .iter()
+        .flat_map(|c| {
+            c.active
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| vec![c.cohort.clone(), k.to_string(), n.to_string()])
+        })
+        .collect();
+    write_table(&cohorts, &["cohort", "k", "members"], &cells)?;
+    let mut written = vec![periods, cohorts];
+    if let Some(stores) = stores {
+        let path = dir.join("stores.csv");
+        let mut buffer = String::new();
+        let rows: Vec<Vec<String>> = stores
+            .iter()
+            .map(|s| {
+                vec![
+                    guarded(&s.store, &mut buffer).to_owned(),
+                    s.visits.to_string(),
+                    s.members.to_string(),
+                    text(s.spend_minor),
+                    text(s.avg_ticket_minor),
+                ]
+            })
+            .collect();
+        write_table(
+            &path,
+            &[
+                "store",
+                "visits",
+                "members",
+                "spend_minor",
+                "avg_ticket_minor",
+            ],
+            &rows,
+        )?;
+        written.push(path);
+    }
+    Ok(written)
+}
