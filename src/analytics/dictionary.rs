@@ -102,6 +102,7 @@ impl Dictionary {
     }
 
     /// `Ok(number)` of `text`, or `Err(slot)`: the free slot where it would go.
+    #[inline]
     fn lookup(&self, text: &str, hash: u64) -> Result<u32, usize> {
         let wanted = Slot::of(text.as_bytes(), hash);
         let mask = self.slots.len() - 1;

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 const MAX_THREADS: usize = 64;
 
 /// Visits read ahead of numbering their members (see `read_chunk`).
-const BATCH: usize = 32;
+pub(super) const BATCH: usize = 32;
 
 /// Below this many bytes per thread, one thread per core is more than the input needs (unless
 /// the caller asks for a number of threads).
@@ -273,14 +273,17 @@ impl Chunk {
         }
     }
 
-    /// The chunk's number of member `id`.
+    /// The hash of member `id` for [`Chunk::number`], its dictionary slot asked for ahead
+    /// of the lookup.
     #[cfg(feature = "parquet")]
-    pub(super) fn member_index(&mut self, id: &str) -> u32 {
-        self.members.id(id)
+    pub(super) fn touch_member(&self, id: &str) -> u64 {
+        let hash = self.members.hash(id);
+        self.members.touch(hash);
+        hash
     }
 
     /// Numbers the pending visits' members and adds the visits, in order.
-    fn number(&mut self, pending: &mut Vec<(Visit<'_>, u64)>) {
+    pub(super) fn number(&mut self, pending: &mut Vec<(Visit<'_>, u64)>) {
         for (visit, hash) in pending.drain(..) {
             let member = visit
                 .member

@@ -16,7 +16,7 @@
 //! formula guard).
 
 use super::csv::{CsvMode, MAX_MEMBER_ID_BYTES, MAX_STORE_ID_BYTES, Visit};
-use super::ingest::{Chunk, merge};
+use super::ingest::{BATCH, Chunk, merge};
 use super::log::{ANONYMOUS, VisitLog};
 use super::metrics::VisitReport;
 use super::stores::StoreRow;
@@ -28,7 +28,6 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -395,6 +394,12 @@ fn read_group(
     let read = |i: usize| column(group.as_ref(), i, rows).map_err(|e| (None, e));
     let (members, member_levels) = read(layout.member)?;
     let (stores, store_levels) = read(layout.store)?;
+    // Integer store ids, written in decimal once per row group.
+    let decimal: Vec<String> = match &stores {
+        Values::Int32(values) => values.iter().map(|v| v.to_string()).collect(),
+        Values::Int64(values) => values.iter().map(|v| v.to_string()).collect(),
+        _ => Vec::new(),
+    };
     let (times, time_levels) = read(layout.at)?;
     let (spends, spend_levels) = read(layout.spend)?;
     let max = |i: usize| group.metadata().column(i).column_descr().max_def_level();
@@ -412,7 +417,8 @@ fn read_group(
         walker(&spend_levels, max(layout.spend)),
     );
     let mut chunk = Chunk::new(seed, rows);
-    let mut number = String::new();
+    // Visits whose members are numbered a batch later, their slots fetched meanwhile.
+    let mut pending: Vec<(Visit<'_>, u64)> = Vec::with_capacity(BATCH);
     for row in 0..rows {
         let fail = |reason: String| (Some(row as u64), reason);
         let member = match (m_rows.value(row), &members) {
@@ -442,28 +448,9 @@ fn read_group(
                 std::str::from_utf8(id.data())
                     .map_err(|e| fail(format!("store_id is not UTF-8: {e}")))?
             }
-            (Some(v), Values::Int32(values)) => {
-                number.clear();
-                let _ = write!(
-                    number,
-                    "{}",
-                    values
-                        .get(v)
-                        .ok_or_else(|| fail("store_id is missing".into()))?
-                );
-                &number
-            }
-            (Some(v), Values::Int64(values)) => {
-                number.clear();
-                let _ = write!(
-                    number,
-                    "{}",
-                    values
-                        .get(v)
-                        .ok_or_else(|| fail("store_id is missing".into()))?
-                );
-                &number
-            }
+            (Some(v), Values::Int32(_) | Values::Int64(_)) => decimal
+                .get(v)
+                .ok_or_else(|| fail("store_id is missing".into()))?,
             _ => return Err(fail("store_id has an unexpected type".into())),
         };
         if store.is_empty() {
@@ -509,17 +496,19 @@ fn read_group(
                 "spend_minor {spend_minor} is negative: a refund is not a visit"
             )));
         }
-        let member_index = member.map_or(ANONYMOUS, |m| chunk.member_index(m));
-        chunk.push(
-            member_index,
-            &Visit {
-                member,
-                store,
-                at_unix,
-                spend_minor,
-            },
-        );
+        let hash = member.map_or(0, |m| chunk.touch_member(m));
+        let visit = Visit {
+            member,
+            store,
+            at_unix,
+            spend_minor,
+        };
+        pending.push((visit, hash));
+        if pending.len() == BATCH {
+            chunk.number(&mut pending);
+        }
     }
+    chunk.number(&mut pending);
     Ok(chunk)
 }
 
