@@ -23,6 +23,11 @@
 //! (`periods.csv`, `cohorts.csv`, `stores.csv` with `--by-store`) and, with the `parquet`
 //! feature, as Parquet beside them.
 //!
+//! A visit store keeps the visits in o2okit's own columns, so a report over years reads no
+//! CSV again: `visit_report day.csv --append-to visits-store/ [--tz ZONE]` appends a day's
+//! file (making the store, in that zone, on the first day), `visit_report --store
+//! visits-store/ [--json …]` reports over everything appended.
+//!
 //! Reading a file that takes more than two seconds shows a progress line on standard error.
 //!
 //! `--by-store` adds each store's visits, members, spend and average ticket, under the store
@@ -46,6 +51,8 @@ struct Args {
     merge: bool,
     by_store: bool,
     parquet: bool,
+    store: bool,
+    append_to: Option<String>,
     export: Option<String>,
     sql: Option<analytics::SqlDialect>,
     zone: chrono_tz::Tz,
@@ -67,6 +74,8 @@ fn parse_args() -> Result<Args, String> {
         merge: false,
         by_store: false,
         parquet: false,
+        store: false,
+        append_to: None,
         export: None,
         sql: None,
         zone: chrono_tz::UTC,
@@ -89,6 +98,10 @@ fn parse_args() -> Result<Args, String> {
             "--json" => parsed.json = true,
             "--by-store" => parsed.by_store = true,
             "--parquet" => parsed.parquet = true,
+            "--store" => parsed.store = true,
+            "--append-to" => {
+                parsed.append_to = Some(args.next().ok_or("--append-to needs a folder")?);
+            }
             "--export" => parsed.export = Some(args.next().ok_or("--export needs a folder")?),
             "--merge" => parsed.merge = true,
             "--sql" => {
@@ -140,7 +153,7 @@ fn parse_args() -> Result<Args, String> {
             path => parsed.files.push(path.to_owned()),
         }
     }
-    let usage = "usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--partition I/K] [--partial OUT.json] [--by-store] [--export DIR]\n       visit_report --parquet FILE_OR_DIR [the same options]\n       visit_report --merge PART.json... [--json] [--svg OUT.svg] [--from YYYY-MM-DD]\n       visit_report --sql duckdb|spark [--tz ZONE] [--period month|week|day] [--json]";
+    let usage = "usage: visit_report FILE.csv [--tz ZONE] [--json] [--svg OUT.svg] [--period month|week|day] [--skip-bad] [--threads N] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--partition I/K] [--partial OUT.json] [--by-store] [--export DIR]\n       visit_report --parquet FILE_OR_DIR [the same options]\n       visit_report --store DIR [the same options]\n       visit_report FILE.csv|--parquet FILE_OR_DIR [--tz ZONE] --append-to DIR\n       visit_report --merge PART.json... [--json] [--svg OUT.svg] [--from YYYY-MM-DD]\n       visit_report --sql duckdb|spark [--tz ZONE] [--period month|week|day] [--json]";
     if parsed.sql.is_some() {
         return Ok(parsed);
     }
@@ -189,7 +202,11 @@ fn run() -> Result<(), String> {
         (report, zone, format!("{} parts", parts.len()))
     } else {
         let file = &args.files[0];
+        if let Some(dir) = &args.append_to {
+            return append(&args, file, dir);
+        }
         let log = read_log(&args, file)?;
+        let zone = if args.store { log.zone() } else { args.zone };
         if let Some(path) = &args.partial {
             let partial = analytics::partial_report(&log, args.granularity)
                 .map_err(|e| format!("{file}: {e}"))?;
@@ -207,7 +224,7 @@ fn run() -> Result<(), String> {
         if args.by_store {
             stores = Some(analytics::store_report(&log));
         }
-        (report, args.zone, file.clone())
+        (report, zone, file.clone())
     };
     // Each member is new exactly once: in the period of their first visit.
     let members: u64 = report.periods.iter().map(|r| r.new).sum();
@@ -314,6 +331,11 @@ fn run() -> Result<(), String> {
 /// The visits of `file` (up to `--to`, of `--partition`'s members), with a progress line on
 /// standard error while reading takes more than two seconds.
 fn read_log(args: &Args, file: &str) -> Result<analytics::VisitLog, String> {
+    if args.store {
+        let store = analytics::VisitStore::open(file).map_err(|e| format!("{file}: {e}"))?;
+        let log = store.load().map_err(|e| format!("{file}: {e}"))?;
+        return cut(args, log);
+    }
     if args.parquet {
         return cut(args, read_parquet(args, file)?);
     }
@@ -363,6 +385,30 @@ fn read_parquet(_: &Args, _: &str) -> Result<analytics::VisitLog, String> {
         "--parquet needs the parquet feature: cargo run --features parquet --example visit_report"
             .into(),
     )
+}
+
+/// Appends the visits of `file` to the store in `dir` (made, in `--tz`'s zone, if missing).
+fn append(args: &Args, file: &str, dir: &str) -> Result<(), String> {
+    let log = read_log(args, file)?;
+    let exists = std::path::Path::new(dir)
+        .join("o2okit-visits.json")
+        .exists();
+    let mut store = if exists {
+        analytics::VisitStore::open(dir)
+    } else {
+        analytics::VisitStore::create(dir, args.zone)
+    }
+    .map_err(|e| format!("{dir}: {e}"))?;
+    let added = store.append(&log).map_err(|e| format!("{dir}: {e}"))?;
+    eprintln!(
+        "{file}: {} visits appended to {dir} ({} new members, {} new stores); it holds {} visits in {} batches",
+        added.visits,
+        added.new_members,
+        added.new_stores,
+        store.len(),
+        store.segments()
+    );
+    Ok(())
 }
 
 /// The log up to `--to`, of `--partition`'s members.

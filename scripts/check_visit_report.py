@@ -133,6 +133,28 @@ def parquet_checks(report, tmp, generated, text_ids, spark):
     return results
 
 
+def store_checks(report, tmp, generated):
+    """The generated log appended to a visit store in three uneven batches (the last one
+    earlier in time than the second) reports as the CSV does."""
+    lines = generated.read_text().splitlines(keepends=True)
+    header, body = lines[0], lines[1:]
+    cuts = [0, len(body) // 5, len(body) * 3 // 4, len(body)]
+    batches = [body[cuts[0]:cuts[1]], body[cuts[2]:cuts[3]], body[cuts[1]:cuts[2]]]
+    store = tmp / "visit-store"
+    for i, batch in enumerate(batches):
+        path = tmp / f"batch{i}.csv"
+        path.write_text(header + "".join(batch))
+        run(report, str(path), "--tz", "America/New_York", "--append-to", str(store))
+    results = []
+    for period in ("month", "week"):
+        ours = json.loads(run(report, "--store", str(store), "--period", period, "--json", "--by-store"))
+        csv = json.loads(run(report, str(generated), "--tz", "America/New_York", "--period", period,
+                             "--json", "--by-store"))
+        results.append(compare(f"{generated.name} appended in 3 batches, by {period}", "o2okit from the CSV",
+                               ours, csv))
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("visit_report")
@@ -189,6 +211,7 @@ def main():
                 periods_only = {k: v for k, v in m.items() if k != "stores"}
                 results.append(compare(describe(case), "Spark, generated SQL", periods_only, theirs))
         results += parquet_checks(report, pathlib.Path(tmp), generated, text_ids, args.spark)
+        results += store_checks(report, pathlib.Path(tmp), generated)
         passed = sum(results)
         failed = len(results) - passed
         print(f"visit report vs DuckDB{' and Spark' if args.spark else ''}: {passed} passed, {failed} failed")

@@ -22,6 +22,7 @@ mod sql;
 mod stores;
 mod svg;
 pub mod synthetic;
+mod visit_store;
 
 pub use campaigns::{CampaignRow, campaigns};
 pub use csv::{
@@ -45,5 +46,6 @@ pub use segments::{
 pub use sql::{ReportSql, SqlDialect, report_sql};
 pub use stores::{StoreRow, store_report};
 pub use svg::cohort_heatmap;
+pub use visit_store::{Appended, VISIT_STORE_FORMAT, VisitStore, VisitStoreError};
 
 pub(crate) use segments::due_rhythm;

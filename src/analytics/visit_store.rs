@@ -1,0 +1,486 @@
+//! A visit store on disk: o2okit's own columns, appended a day (or any batch) at a time, so a
+//! report over years reads no CSV again.
+//!
+//! A store is a folder:
+//! - `o2okit-visits.json`, the manifest: the format version, the merchant's time zone, how many
+//!   member and store ids the dictionaries hold (and their byte lengths), and each segment
+//!   with its visit count, time span and SHA-256;
+//! - `members.bin` and `stores.bin`: the ids in the order of their numbers, each as a 4-byte
+//!   little-endian length and its UTF-8 bytes;
+//! - `segment-NNNNNN.bin`: one appended batch, sorted by time: an 8-byte magic and the visit
+//!   count, then the columns as little-endian arrays (instants `i64`, member numbers `u32`,
+//!   store numbers `u32`, spends `i64`), members and stores numbered store-wide.
+//!
+//! An append writes the segment and the new ids first, syncs them, then replaces the manifest
+//! (write, sync, rename): a crash leaves the store as it was before the append or after it,
+//! never between. Bytes past the manifest's lengths (a torn append) are ignored, and cut off
+//! by the next append. Opening checks everything against the manifest (sizes, checksums,
+//! numbers in range) and refuses a damaged store with [`VisitStoreError::Corrupt`].
+
+use super::dictionary::{Dictionary, random_seed};
+use super::log::{ANONYMOUS, VisitLog, VisitLogBuilder};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The version of the store's layout this release reads and writes.
+pub const VISIT_STORE_FORMAT: u32 = 1;
+
+const MANIFEST: &str = "o2okit-visits.json";
+const MAGIC: &[u8; 8] = b"O2OVSEG1";
+const BYTES_PER_VISIT: usize = 24;
+
+/// Why a store cannot be opened or appended to.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VisitStoreError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The folder already holds a store (create) or holds none (open).
+    #[error("{0}")]
+    Exists(String),
+    /// A store written by a newer release.
+    #[error("the store is in format {found}; this release reads format {VISIT_STORE_FORMAT}")]
+    Format {
+        /// The store's format.
+        found: u32,
+    },
+    /// A file does not match the manifest (truncated, altered, or not a store's).
+    #[error("the store is damaged: {0}")]
+    Corrupt(String),
+    /// More members or stores than 32-bit numbers hold.
+    #[error("the store would hold more than 4,294,967,294 {0}")]
+    Full(&'static str),
+}
+
+/// One appended batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Segment {
+    file: String,
+    visits: u64,
+    first: i64,
+    last: i64,
+    sha256: String,
+}
+
+/// A dictionary file's valid prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ids {
+    count: u64,
+    bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    format: u32,
+    zone: String,
+    members: Ids,
+    stores: Ids,
+    segments: Vec<Segment>,
+}
+
+/// What an append added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Visits added.
+    pub visits: usize,
+    /// Member ids the store had not seen.
+    pub new_members: usize,
+    /// Store ids the store had not seen.
+    pub new_stores: usize,
+}
+
+/// An open visit store.
+#[derive(Debug)]
+pub struct VisitStore {
+    dir: PathBuf,
+    manifest: Manifest,
+    zone: Tz,
+    members: Dictionary,
+    stores: Dictionary,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> VisitStoreError + '_ {
+    move |source| VisitStoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn corrupt(what: String) -> VisitStoreError {
+    VisitStoreError::Corrupt(what)
+}
+
+/// Writes `bytes` to `path` through a temporary file, synced, then renamed over it.
+fn replace(path: &Path, bytes: &[u8]) -> Result<(), VisitStoreError> {
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    file.write_all(bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// Reads the first `ids.count` ids of a dictionary file, `ids.bytes` long.
+fn read_ids(path: &Path, ids: Ids) -> Result<Dictionary, VisitStoreError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let name = path.display();
+    let valid = usize::try_from(ids.bytes)
+        .ok()
+        .filter(|&n| n <= bytes.len())
+        .ok_or_else(|| corrupt(format!("{name} is shorter than the manifest says")))?;
+    let mut dictionary = Dictionary::new(random_seed());
+    let mut at = 0;
+    while at < valid {
+        let len = bytes
+            .get(at..at + 4)
+            .filter(|_| at + 4 <= valid)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or_else(|| corrupt(format!("{name}: an id cut short")))?;
+        let text = bytes
+            .get(at + 4..at + 4 + len)
+            .filter(|_| at + 4 + len <= valid)
+            .ok_or_else(|| corrupt(format!("{name}: an id cut short")))?;
+        let text =
+            std::str::from_utf8(text).map_err(|_| corrupt(format!("{name}: an id not UTF-8")))?;
+        let expected = dictionary.len() as u32;
+        if dictionary.id(text) != expected {
+            return Err(corrupt(format!("{name}: the id {text:?} twice")));
+        }
+        at += 4 + len;
+    }
+    if dictionary.len() as u64 != ids.count {
+        return Err(corrupt(format!(
+            "{name} holds {} ids, the manifest says {}",
+            dictionary.len(),
+            ids.count
+        )));
+    }
+    Ok(dictionary)
+}
+
+/// The 4-byte-length-prefixed form of `texts`.
+fn encode_ids<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for text in texts {
+        out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        out.extend_from_slice(text.as_bytes());
+    }
+    out
+}
+
+/// Cuts a dictionary file back to its valid prefix and appends `new` to it, synced.
+fn append_ids(path: &Path, valid: u64, new: &[u8]) -> Result<(), VisitStoreError> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io(path))?;
+    file.set_len(valid).map_err(io(path))?;
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(valid)).map_err(io(path))?;
+    file.write_all(new).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl VisitStore {
+    /// Creates an empty store in folder `dir` (made if missing) for a merchant in `zone`.
+    ///
+    /// # Errors
+    /// [`VisitStoreError::Exists`] when `dir` already holds a store; I/O errors.
+    pub fn create(dir: impl AsRef<Path>, zone: Tz) -> Result<VisitStore, VisitStoreError> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let manifest_path = dir.join(MANIFEST);
+        if manifest_path.exists() {
+            return Err(VisitStoreError::Exists(format!(
+                "{} already holds a visit store",
+                dir.display()
+            )));
+        }
+        let manifest = Manifest {
+            format: VISIT_STORE_FORMAT,
+            zone: zone.name().to_owned(),
+            members: Ids { count: 0, bytes: 0 },
+            stores: Ids { count: 0, bytes: 0 },
+            segments: Vec::new(),
+        };
+        let store = VisitStore {
+            dir: dir.to_owned(),
+            manifest,
+            zone,
+            members: Dictionary::new(random_seed()),
+            stores: Dictionary::new(random_seed()),
+        };
+        for ids in ["members.bin", "stores.bin"] {
+            replace(&dir.join(ids), &[])?;
+        }
+        store.write_manifest()?;
+        Ok(store)
+    }
+
+    /// Opens the store in folder `dir`, reading its manifest and dictionaries (the segments
+    /// are read by [`VisitStore::load`]).
+    ///
+    /// # Errors
+    /// [`VisitStoreError::Exists`] when there is no store; [`VisitStoreError::Format`] for a
+    /// newer format; [`VisitStoreError::Corrupt`] when a file does not match the manifest.
+    pub fn open(dir: impl AsRef<Path>) -> Result<VisitStore, VisitStoreError> {
+        let dir = dir.as_ref();
+        let manifest_path = dir.join(MANIFEST);
+        if !manifest_path.exists() {
+            return Err(VisitStoreError::Exists(format!(
+                "{} holds no visit store ({MANIFEST} is missing)",
+                dir.display()
+            )));
+        }
+        let text = std::fs::read_to_string(&manifest_path).map_err(io(&manifest_path))?;
+        let format = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("format")?.as_u64());
+        if let Some(found) = format
+            && found != u64::from(VISIT_STORE_FORMAT)
+        {
+            return Err(VisitStoreError::Format {
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+            });
+        }
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| corrupt(format!("{MANIFEST}: {e}")))?;
+        let zone: Tz = manifest
+            .zone
+            .parse()
+            .map_err(|_| corrupt(format!("{MANIFEST}: unknown time zone {:?}", manifest.zone)))?;
+        let members = read_ids(&dir.join("members.bin"), manifest.members)?;
+        let stores = read_ids(&dir.join("stores.bin"), manifest.stores)?;
+        Ok(VisitStore {
+            dir: dir.to_owned(),
+            manifest,
+            zone,
+            members,
+            stores,
+        })
+    }
+
+    /// The merchant's time zone, in which the loaded log's periods are cut.
+    pub fn zone(&self) -> Tz {
+        self.zone
+    }
+
+    /// Visits in the store.
+    pub fn len(&self) -> u64 {
+        self.manifest.segments.iter().map(|s| s.visits).sum()
+    }
+
+    /// Whether the store holds no visit.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appended batches.
+    pub fn segments(&self) -> usize {
+        self.manifest.segments.len()
+    }
+
+    fn write_manifest(&self) -> Result<(), VisitStoreError> {
+        let json = serde_json::to_vec_pretty(&self.manifest)
+            .map_err(|e| corrupt(format!("manifest: {e}")))?;
+        replace(&self.dir.join(MANIFEST), &json)?;
+        // The rename itself is made durable by syncing the folder.
+        if let Ok(dir) = std::fs::File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Appends `log`'s visits as one segment, numbering its members and stores store-wide
+    /// (ids the store has seen keep their numbers). An empty log appends nothing.
+    ///
+    /// # Errors
+    /// I/O errors (the store is then as it was: the manifest is replaced last);
+    /// [`VisitStoreError::Full`] past 2³² − 2 members or stores.
+    pub fn append(&mut self, log: &VisitLog) -> Result<Appended, VisitStoreError> {
+        if log.is_empty() {
+            return Ok(Appended {
+                visits: 0,
+                new_members: 0,
+                new_stores: 0,
+            });
+        }
+        let (old_members, old_stores) = (self.members.len(), self.stores.len());
+        let member_map = renumber(&mut self.members, log.member_count(), |m| log.member_id(m))?;
+        let store_map = renumber(&mut self.stores, log.store_count(), |s| log.store_id(s))?;
+        let n = log.len();
+        let mut bytes = Vec::with_capacity(16 + n * BYTES_PER_VISIT);
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&(n as u64).to_le_bytes());
+        for &t in log.at() {
+            bytes.extend_from_slice(&t.to_le_bytes());
+        }
+        for &m in log.member() {
+            let m = if m == ANONYMOUS {
+                ANONYMOUS
+            } else {
+                member_map[m as usize]
+            };
+            bytes.extend_from_slice(&m.to_le_bytes());
+        }
+        for &s in log.store() {
+            bytes.extend_from_slice(&store_map[s as usize].to_le_bytes());
+        }
+        for &p in log.spend() {
+            bytes.extend_from_slice(&p.to_le_bytes());
+        }
+        let file = format!("segment-{:06}.bin", self.manifest.segments.len() + 1);
+        replace(&self.dir.join(&file), &bytes)?;
+        let new_members =
+            encode_ids((old_members..self.members.len()).map(|m| self.members.text(m as u32)));
+        let new_stores =
+            encode_ids((old_stores..self.stores.len()).map(|s| self.stores.text(s as u32)));
+        append_ids(
+            &self.dir.join("members.bin"),
+            self.manifest.members.bytes,
+            &new_members,
+        )?;
+        append_ids(
+            &self.dir.join("stores.bin"),
+            self.manifest.stores.bytes,
+            &new_stores,
+        )?;
+        let mut manifest = self.manifest.clone();
+        manifest.members = Ids {
+            count: self.members.len() as u64,
+            bytes: manifest.members.bytes + new_members.len() as u64,
+        };
+        manifest.stores = Ids {
+            count: self.stores.len() as u64,
+            bytes: manifest.stores.bytes + new_stores.len() as u64,
+        };
+        manifest.segments.push(Segment {
+            file,
+            visits: n as u64,
+            first: log.at()[0],
+            last: log.at()[n - 1],
+            sha256: hex(&Sha256::digest(&bytes)),
+        });
+        let previous = std::mem::replace(&mut self.manifest, manifest);
+        if let Err(e) = self.write_manifest() {
+            // The store on disk is still the previous one; so is this handle's view.
+            self.members = read_ids(&self.dir.join("members.bin"), previous.members)?;
+            self.stores = read_ids(&self.dir.join("stores.bin"), previous.stores)?;
+            self.manifest = previous;
+            return Err(e);
+        }
+        Ok(Appended {
+            visits: n,
+            new_members: self.members.len() - old_members,
+            new_stores: self.stores.len() - old_stores,
+        })
+    }
+
+    /// Reads every segment (checked against the manifest) into one log, sorted by time.
+    ///
+    /// # Errors
+    /// [`VisitStoreError::Corrupt`] when a segment is missing, of the wrong size, altered
+    /// (checksum) or holds numbers outside the dictionaries; I/O errors.
+    pub fn load(&self) -> Result<VisitLog, VisitStoreError> {
+        let total = usize::try_from(self.len())
+            .map_err(|_| corrupt("more visits than this machine can address".into()))?;
+        let mut at = Vec::with_capacity(total);
+        let mut member = Vec::with_capacity(total);
+        let mut store = Vec::with_capacity(total);
+        let mut spend = Vec::with_capacity(total);
+        let (members, stores) = (self.members.len() as u32, self.stores.len() as u32);
+        for segment in &self.manifest.segments {
+            let path = self.dir.join(&segment.file);
+            if segment.file.contains(['/', '\\']) {
+                return Err(corrupt(format!(
+                    "{MANIFEST}: segment file {:?}",
+                    segment.file
+                )));
+            }
+            let bytes = std::fs::read(&path).map_err(io(&path))?;
+            let n = usize::try_from(segment.visits).unwrap_or(usize::MAX);
+            let name = &segment.file;
+            if bytes.len() != 16usize.saturating_add(n.saturating_mul(BYTES_PER_VISIT))
+                || &bytes[..8] != MAGIC
+                || bytes[8..16] != (n as u64).to_le_bytes()
+            {
+                return Err(corrupt(format!(
+                    "{name} is not the segment the manifest lists"
+                )));
+            }
+            if hex(&Sha256::digest(&bytes)) != segment.sha256 {
+                return Err(corrupt(format!("{name} does not match its checksum")));
+            }
+            let column =
+                |start: usize, width: usize| bytes[start..start + n * width].chunks_exact(width);
+            let start = at.len();
+            at.extend(column(16, 8).map(|b| i64::from_le_bytes(b.try_into().unwrap_or_default())));
+            member.extend(
+                column(16 + 8 * n, 4).map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default())),
+            );
+            store.extend(
+                column(16 + 12 * n, 4)
+                    .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default())),
+            );
+            spend.extend(
+                column(16 + 16 * n, 8)
+                    .map(|b| i64::from_le_bytes(b.try_into().unwrap_or_default())),
+            );
+            if member[start..]
+                .iter()
+                .any(|&m| m >= members && m != ANONYMOUS)
+                || store[start..].iter().any(|&s| s >= stores)
+                || at[start..].first() != Some(&segment.first)
+                || at[start..].last() != Some(&segment.last)
+            {
+                return Err(corrupt(format!(
+                    "{name} holds numbers the store does not know"
+                )));
+            }
+        }
+        Ok(VisitLogBuilder::from_columns(
+            self.zone,
+            self.members.clone(),
+            self.stores.clone(),
+            at,
+            member,
+            store,
+            spend,
+        )
+        .build())
+    }
+}
+
+/// The store-wide number of each of a log's `count` ids (`text(i)` is id `i`), interning
+/// the new ones.
+fn renumber<'a>(
+    dictionary: &mut Dictionary,
+    count: usize,
+    text: impl Fn(u32) -> &'a str,
+) -> Result<Vec<u32>, VisitStoreError> {
+    let mut map = Vec::with_capacity(count);
+    for i in 0..count as u32 {
+        let id = dictionary.id(text(i));
+        if id == ANONYMOUS {
+            return Err(VisitStoreError::Full("ids"));
+        }
+        map.push(id);
+    }
+    Ok(map)
+}
