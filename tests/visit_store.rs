@@ -188,3 +188,28 @@ fn a_damaged_store_is_refused_and_a_torn_append_leaves_it_as_it_was() {
         visits(&log)
     );
 }
+
+#[test]
+fn a_failed_append_changes_nothing_and_the_next_one_writes_every_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = generated();
+    let third = log.at()[log.len() / 3];
+    let mut store = VisitStore::create(dir.path(), log.zone()).unwrap();
+    store.append(&slice(&log, i64::MIN, third)).unwrap();
+    // The next segment cannot be written: its temporary file's name is taken by a folder.
+    let blocker = dir.path().join("segment-000002.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    let rest = slice(&log, third, i64::MAX);
+    assert!(matches!(
+        store.append(&rest),
+        Err(VisitStoreError::Io { .. })
+    ));
+    assert_eq!(store.segments(), 1);
+    std::fs::remove_dir(&blocker).unwrap();
+    // The same handle appends again: the members first numbered by the failed append are
+    // written now, so a fresh open reads every visit under its own member.
+    let appended = store.append(&rest).unwrap();
+    assert!(appended.new_members > 0);
+    let loaded = VisitStore::open(dir.path()).unwrap().load().unwrap();
+    assert_eq!(visits(&loaded), visits(&log));
+}

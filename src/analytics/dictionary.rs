@@ -17,7 +17,9 @@ pub(super) fn random_seed() -> u64 {
 /// Texts numbered 0, 1, 2, … in order of first appearance.
 #[derive(Debug, Clone)]
 pub(super) struct Dictionary {
-    /// A power of two long, at most three quarters full.
+    /// A power of two long, at most three quarters full; empty until first needed for a
+    /// dictionary made of stored texts ([`Dictionary::from_texts`]), which is often only read
+    /// (a report names members, it does not look them up).
     slots: Vec<Slot>,
     /// Per entry, its full hash (growing needs no text).
     hashes: Vec<u64>,
@@ -64,6 +66,43 @@ impl Dictionary {
         }
     }
 
+    /// The texts `arena[..ends[0]]`, `arena[ends[0]..ends[1]]`, … numbered in that order
+    /// (distinct, `ends` ascending at character boundaries); the hash table is built on the
+    /// first insertion.
+    pub(super) fn from_texts(seed: u64, arena: String, ends: Vec<usize>) -> Self {
+        Dictionary {
+            slots: Vec::new(),
+            hashes: Vec::new(),
+            ends,
+            arena,
+            seed,
+        }
+    }
+
+    /// Builds the hash table of a dictionary made by [`Dictionary::from_texts`].
+    #[cold]
+    fn build_index(&mut self) {
+        let size = (self.len() * 4 / 3 + 1).next_power_of_two().max(16);
+        let mask = size - 1;
+        let mut slots = vec![Slot::default(); size];
+        let mut hashes = Vec::with_capacity(self.len());
+        for id in 0..self.len() as u32 {
+            let text = self.text(id).as_bytes();
+            let h = hash(text, self.seed);
+            hashes.push(h);
+            let mut at = h as usize & mask;
+            while slots[at].entry != 0 {
+                at = (at + 1) & mask;
+            }
+            slots[at] = Slot {
+                entry: id + 1,
+                ..Slot::of(text, h)
+            };
+        }
+        self.slots = slots;
+        self.hashes = hashes;
+    }
+
     /// How many texts it holds.
     pub(super) fn len(&self) -> usize {
         self.ends.len()
@@ -93,11 +132,20 @@ impl Dictionary {
     /// memory one at a time. (A plain load would not do: the processor cannot retire it, nor
     /// much after it, until its data arrives.)
     pub(super) fn touch(&self, hash: u64) {
-        prefetch(&self.slots[hash as usize & (self.slots.len() - 1)]);
+        if let Some(slot) = self
+            .slots
+            .get(hash as usize & self.slots.len().wrapping_sub(1))
+        {
+            prefetch(slot);
+        }
     }
 
     /// The number of `text`, if it is here.
     pub(super) fn find(&self, text: &str) -> Option<u32> {
+        if self.slots.is_empty() {
+            // Not indexed (stored texts, only read so far): a scan.
+            return (0..self.len() as u32).find(|&id| self.text(id) == text);
+        }
         self.lookup(text, self.hash(text)).ok()
     }
 
@@ -125,6 +173,9 @@ impl Dictionary {
     /// As [`Dictionary::id`], with `hash` from [`Dictionary::hash`].
     pub(super) fn id_hashed(&mut self, text: &str, hash: u64) -> u32 {
         debug_assert_eq!(hash, self.hash(text));
+        if self.slots.is_empty() {
+            self.build_index();
+        }
         let at = match self.lookup(text, hash) {
             Ok(id) => return id,
             Err(at) => at,
@@ -150,6 +201,13 @@ impl Dictionary {
         assert_eq!(self.seed, other.seed, "dictionaries with the same seed");
         const AHEAD: usize = 16;
         let mut ids = Vec::with_capacity(other.len());
+        if other.hashes.len() < other.len() {
+            // Not indexed: hashed here.
+            for id in 0..other.len() as u32 {
+                ids.push(self.id(other.text(id)));
+            }
+            return ids;
+        }
         for (id, &hash) in other.hashes.iter().enumerate() {
             if let Some(&later) = other.hashes.get(id + AHEAD) {
                 self.touch(later);

@@ -3,8 +3,8 @@
 //!
 //! A store is a folder:
 //! - `o2okit-visits.json`, the manifest: the format version, the merchant's time zone, how many
-//!   member and store ids the dictionaries hold (and their byte lengths), and each segment
-//!   with its visit count, time span and SHA-256;
+//!   member and store ids the dictionaries hold (their byte lengths and SHA-256), and each
+//!   segment with its visit count, time span and SHA-256;
 //! - `members.bin` and `stores.bin`: the ids in the order of their numbers, each as a 4-byte
 //!   little-endian length and its UTF-8 bytes;
 //! - `segment-NNNNNN.bin`: one appended batch, sorted by time: an 8-byte magic and the visit
@@ -72,12 +72,23 @@ struct Segment {
     sha256: String,
 }
 
-/// A dictionary file's valid prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A dictionary file's valid prefix, and its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Ids {
     count: u64,
     bytes: u64,
+    sha256: String,
+}
+
+impl Ids {
+    fn empty() -> Ids {
+        Ids {
+            count: 0,
+            bytes: 0,
+            sha256: hex(&Sha256::digest([])),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,15 +142,21 @@ fn replace(path: &Path, bytes: &[u8]) -> Result<(), VisitStoreError> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-/// Reads the first `ids.count` ids of a dictionary file, `ids.bytes` long.
-fn read_ids(path: &Path, ids: Ids) -> Result<Dictionary, VisitStoreError> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
+/// Reads the first `ids.count` ids of a dictionary file, `ids.bytes` long. The hash table is
+/// built when first needed (an append), not here: a report only reads the ids.
+fn read_ids(path: &Path, ids: &Ids) -> Result<Dictionary, VisitStoreError> {
+    let mut bytes = std::fs::read(path).map_err(io(path))?;
     let name = path.display();
     let valid = usize::try_from(ids.bytes)
         .ok()
         .filter(|&n| n <= bytes.len())
         .ok_or_else(|| corrupt(format!("{name} is shorter than the manifest says")))?;
-    let mut dictionary = Dictionary::new(random_seed());
+    bytes.truncate(valid);
+    if hex(&Sha256::digest(&bytes)) != ids.sha256 {
+        return Err(corrupt(format!("{name} does not match its checksum")));
+    }
+    let mut arena = String::with_capacity(valid);
+    let mut ends = Vec::with_capacity(usize::try_from(ids.count).unwrap_or(0).min(valid));
     let mut at = 0;
     while at < valid {
         let len = bytes
@@ -153,20 +170,19 @@ fn read_ids(path: &Path, ids: Ids) -> Result<Dictionary, VisitStoreError> {
             .ok_or_else(|| corrupt(format!("{name}: an id cut short")))?;
         let text =
             std::str::from_utf8(text).map_err(|_| corrupt(format!("{name}: an id not UTF-8")))?;
-        let expected = dictionary.len() as u32;
-        if dictionary.id(text) != expected {
-            return Err(corrupt(format!("{name}: the id {text:?} twice")));
-        }
+        arena.push_str(text);
+        ends.push(arena.len());
         at += 4 + len;
     }
-    if dictionary.len() as u64 != ids.count {
+    if ends.len() as u64 != ids.count {
         return Err(corrupt(format!(
             "{name} holds {} ids, the manifest says {}",
-            dictionary.len(),
+            ends.len(),
             ids.count
         )));
     }
-    Ok(dictionary)
+    // Distinct: an append interns each id once, and the checksum says the file is as written.
+    Ok(Dictionary::from_texts(random_seed(), arena, ends))
 }
 
 /// The 4-byte-length-prefixed form of `texts`.
@@ -179,8 +195,18 @@ fn encode_ids<'a>(texts: impl Iterator<Item = &'a str>) -> Vec<u8> {
     out
 }
 
-/// Cuts a dictionary file back to its valid prefix and appends `new` to it, synced.
-fn append_ids(path: &Path, valid: u64, new: &[u8]) -> Result<(), VisitStoreError> {
+/// Cuts a dictionary file back to its valid prefix and appends `new` to it, synced; returns
+/// what the manifest says of the result.
+fn append_ids(path: &Path, valid: &Ids, count: usize, new: &[u8]) -> Result<Ids, VisitStoreError> {
+    let mut bytes = std::fs::read(path).map_err(io(path))?;
+    bytes.truncate(usize::try_from(valid.bytes).unwrap_or(usize::MAX));
+    bytes.extend_from_slice(new);
+    let ids = Ids {
+        count: count as u64,
+        bytes: bytes.len() as u64,
+        sha256: hex(&Sha256::digest(&bytes)),
+    };
+    let valid = valid.bytes;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -190,7 +216,8 @@ fn append_ids(path: &Path, valid: u64, new: &[u8]) -> Result<(), VisitStoreError
     file.set_len(valid).map_err(io(path))?;
     std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(valid)).map_err(io(path))?;
     file.write_all(new).map_err(io(path))?;
-    file.sync_all().map_err(io(path))
+    file.sync_all().map_err(io(path))?;
+    Ok(ids)
 }
 
 fn hex(digest: &[u8]) -> String {
@@ -215,8 +242,8 @@ impl VisitStore {
         let manifest = Manifest {
             format: VISIT_STORE_FORMAT,
             zone: zone.name().to_owned(),
-            members: Ids { count: 0, bytes: 0 },
-            stores: Ids { count: 0, bytes: 0 },
+            members: Ids::empty(),
+            stores: Ids::empty(),
             segments: Vec::new(),
         };
         let store = VisitStore {
@@ -265,8 +292,8 @@ impl VisitStore {
             .zone
             .parse()
             .map_err(|_| corrupt(format!("{MANIFEST}: unknown time zone {:?}", manifest.zone)))?;
-        let members = read_ids(&dir.join("members.bin"), manifest.members)?;
-        let stores = read_ids(&dir.join("stores.bin"), manifest.stores)?;
+        let members = read_ids(&dir.join("members.bin"), &manifest.members)?;
+        let stores = read_ids(&dir.join("stores.bin"), &manifest.stores)?;
         Ok(VisitStore {
             dir: dir.to_owned(),
             manifest,
@@ -297,8 +324,13 @@ impl VisitStore {
     }
 
     fn write_manifest(&self) -> Result<(), VisitStoreError> {
-        let json = serde_json::to_vec_pretty(&self.manifest)
-            .map_err(|e| corrupt(format!("manifest: {e}")))?;
+        self.write(&self.manifest)
+    }
+
+    /// Replaces the manifest on disk with `manifest`.
+    fn write(&self, manifest: &Manifest) -> Result<(), VisitStoreError> {
+        let json =
+            serde_json::to_vec_pretty(manifest).map_err(|e| corrupt(format!("manifest: {e}")))?;
         replace(&self.dir.join(MANIFEST), &json)?;
         // The rename itself is made durable by syncing the folder.
         if let Ok(dir) = std::fs::File::open(&self.dir) {
@@ -314,6 +346,17 @@ impl VisitStore {
     /// I/O errors (the store is then as it was: the manifest is replaced last);
     /// [`VisitStoreError::Full`] past 2³² − 2 members or stores.
     pub fn append(&mut self, log: &VisitLog) -> Result<Appended, VisitStoreError> {
+        let result = self.try_append(log);
+        if result.is_err() {
+            // The store on disk is as it was (the manifest is replaced last, and was not):
+            // forget the ids this append numbered, so the next one writes them.
+            self.members = read_ids(&self.dir.join("members.bin"), &self.manifest.members)?;
+            self.stores = read_ids(&self.dir.join("stores.bin"), &self.manifest.stores)?;
+        }
+        result
+    }
+
+    fn try_append(&mut self, log: &VisitLog) -> Result<Appended, VisitStoreError> {
         if log.is_empty() {
             return Ok(Appended {
                 visits: 0,
@@ -351,25 +394,19 @@ impl VisitStore {
             encode_ids((old_members..self.members.len()).map(|m| self.members.text(m as u32)));
         let new_stores =
             encode_ids((old_stores..self.stores.len()).map(|s| self.stores.text(s as u32)));
-        append_ids(
+        let mut manifest = self.manifest.clone();
+        manifest.members = append_ids(
             &self.dir.join("members.bin"),
-            self.manifest.members.bytes,
+            &self.manifest.members,
+            self.members.len(),
             &new_members,
         )?;
-        append_ids(
+        manifest.stores = append_ids(
             &self.dir.join("stores.bin"),
-            self.manifest.stores.bytes,
+            &self.manifest.stores,
+            self.stores.len(),
             &new_stores,
         )?;
-        let mut manifest = self.manifest.clone();
-        manifest.members = Ids {
-            count: self.members.len() as u64,
-            bytes: manifest.members.bytes + new_members.len() as u64,
-        };
-        manifest.stores = Ids {
-            count: self.stores.len() as u64,
-            bytes: manifest.stores.bytes + new_stores.len() as u64,
-        };
         manifest.segments.push(Segment {
             file,
             visits: n as u64,
@@ -377,14 +414,8 @@ impl VisitStore {
             last: log.at()[n - 1],
             sha256: hex(&Sha256::digest(&bytes)),
         });
-        let previous = std::mem::replace(&mut self.manifest, manifest);
-        if let Err(e) = self.write_manifest() {
-            // The store on disk is still the previous one; so is this handle's view.
-            self.members = read_ids(&self.dir.join("members.bin"), previous.members)?;
-            self.stores = read_ids(&self.dir.join("stores.bin"), previous.stores)?;
-            self.manifest = previous;
-            return Err(e);
-        }
+        self.write(&manifest)?;
+        self.manifest = manifest;
         Ok(Appended {
             visits: n,
             new_members: self.members.len() - old_members,
