@@ -173,6 +173,52 @@ fn integer_store_ids_millisecond_times_and_int32_spend_are_read() {
 }
 
 #[test]
+fn unsigned_store_ids_are_read_whole_and_nested_fields_do_not_stand_in_for_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.parquet");
+    // `extra.member_id` comes first and has the leaf name of a visit column: it must not be taken.
+    write_raw(
+        &path,
+        "message v { REQUIRED group extra { REQUIRED BYTE_ARRAY member_id (STRING); }
+                     REQUIRED BYTE_ARRAY member_id (STRING); REQUIRED INT32 store_id (INTEGER(32,false));
+                     REQUIRED INT64 visited_at (TIMESTAMP(MICROS,true)); REQUIRED INT64 spend_minor; }",
+        |i, c| match i {
+            0 => {
+                c.typed::<ByteArrayType>()
+                    .write_batch(&texts(&["decoy"]), None, None)
+                    .unwrap();
+            }
+            1 => {
+                c.typed::<ByteArrayType>()
+                    .write_batch(&texts(&["M-1"]), None, None)
+                    .unwrap();
+            }
+            2 => {
+                // 4,000,000,000 in an unsigned INT32's bits.
+                c.typed::<Int32Type>()
+                    .write_batch(&[4_000_000_000u32 as i32], None, None)
+                    .unwrap();
+            }
+            3 => {
+                c.typed::<Int64Type>()
+                    .write_batch(&[1_767_225_600_000_000], None, None)
+                    .unwrap();
+            }
+            _ => {
+                c.typed::<Int64Type>()
+                    .write_batch(&[250], None, None)
+                    .unwrap();
+            }
+        },
+    );
+    let log = read_parquet(&path, chrono_tz::UTC, 1).unwrap();
+    assert_eq!(
+        visits(&log),
+        [(Some("M-1".into()), "4000000000".into(), 1_767_225_600, 250)]
+    );
+}
+
+#[test]
 fn bad_files_and_rows_are_refused_naming_them() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.parquet");

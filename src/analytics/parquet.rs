@@ -91,6 +91,8 @@ enum TimeColumn {
 struct Layout {
     member: usize,
     store: usize,
+    /// `store_id` is an unsigned 32-bit integer stored as `INT32`.
+    unsigned_store: bool,
     at: usize,
     time: TimeColumn,
     spend: usize,
@@ -108,7 +110,11 @@ impl Layout {
         };
         let find = |name: &str| {
             (0..schema.num_columns())
-                .find(|&i| schema.column(i).name() == name && schema.column(i).max_rep_level() == 0)
+                .find(|&i| {
+                    let column = schema.column(i);
+                    // A top-level column: not a field of a struct, not repeated.
+                    column.path().parts() == [name] && column.max_rep_level() == 0
+                })
                 .ok_or_else(|| refuse(format!("no {name} column (it needs member_id, store_id, visited_at and spend_minor)")))
         };
         let (member, store, at, spend) = (
@@ -176,9 +182,19 @@ impl Layout {
                 return Err(refuse(format!("visited_at is {other:?}, not a timestamp")));
             }
         };
+        let unsigned_store = kind(store) == PhysicalType::INT32
+            && (matches!(
+                schema.column(store).logical_type_ref(),
+                Some(LogicalType::Integer {
+                    is_signed: false,
+                    ..
+                })
+            ) || schema.column(store).converted_type()
+                == parquet::basic::ConvertedType::UINT_32);
         Ok(Layout {
             member,
             store,
+            unsigned_store,
             at,
             time,
             spend,
@@ -333,32 +349,41 @@ fn column(
     rows: usize,
 ) -> Result<(Values, Option<Vec<i16>>), String> {
     let nullable = group.metadata().column(i).column_descr().max_def_level() > 0;
-    let mut levels = Vec::with_capacity(if nullable { rows } else { 0 });
+    // The row count comes from the file: room is made as values arrive, not on its word.
+    let room = rows.min(1 << 16);
+    let mut levels = Vec::with_capacity(if nullable { room } else { 0 });
     let defs = nullable.then_some(&mut levels);
     let text = |e: parquet::errors::ParquetError| e.to_string();
+    let records;
     let values = match group.get_column_reader(i).map_err(text)? {
         ColumnReader::ByteArrayColumnReader(mut r) => {
-            let mut v = Vec::with_capacity(rows);
-            r.read_records(rows, defs, None, &mut v).map_err(text)?;
+            let mut v = Vec::with_capacity(room);
+            records = r.read_records(rows, defs, None, &mut v).map_err(text)?.0;
             Values::Text(v)
         }
         ColumnReader::Int32ColumnReader(mut r) => {
-            let mut v = Vec::with_capacity(rows);
-            r.read_records(rows, defs, None, &mut v).map_err(text)?;
+            let mut v = Vec::with_capacity(room);
+            records = r.read_records(rows, defs, None, &mut v).map_err(text)?.0;
             Values::Int32(v)
         }
         ColumnReader::Int64ColumnReader(mut r) => {
-            let mut v = Vec::with_capacity(rows);
-            r.read_records(rows, defs, None, &mut v).map_err(text)?;
+            let mut v = Vec::with_capacity(room);
+            records = r.read_records(rows, defs, None, &mut v).map_err(text)?.0;
             Values::Int64(v)
         }
         ColumnReader::Int96ColumnReader(mut r) => {
-            let mut v = Vec::with_capacity(rows);
-            r.read_records(rows, defs, None, &mut v).map_err(text)?;
+            let mut v = Vec::with_capacity(room);
+            records = r.read_records(rows, defs, None, &mut v).map_err(text)?.0;
             Values::Int96(v)
         }
         _ => return Err(format!("column {i} has an unexpected type")),
     };
+    if records != rows {
+        return Err(format!(
+            "column {} holds {records} rows where its row group has {rows}",
+            group.metadata().column(i).column_descr().name()
+        ));
+    }
     Ok((values, nullable.then_some(levels)))
 }
 
@@ -396,6 +421,10 @@ fn read_group(
     let (stores, store_levels) = read(layout.store)?;
     // Integer store ids, written in decimal once per row group.
     let decimal: Vec<String> = match &stores {
+        // An INT32 marked unsigned holds values up to 2³² − 1 in its bits.
+        Values::Int32(values) if layout.unsigned_store => {
+            values.iter().map(|&v| (v as u32).to_string()).collect()
+        }
         Values::Int32(values) => values.iter().map(|v| v.to_string()).collect(),
         Values::Int64(values) => values.iter().map(|v| v.to_string()).collect(),
         _ => Vec::new(),
@@ -416,7 +445,7 @@ fn read_group(
         walker(&time_levels, max(layout.at)),
         walker(&spend_levels, max(layout.spend)),
     );
-    let mut chunk = Chunk::new(seed, rows);
+    let mut chunk = Chunk::new(seed, rows.min(1 << 16));
     // Visits whose members are numbered a batch later, their slots fetched meanwhile.
     let mut pending: Vec<(Visit<'_>, u64)> = Vec::with_capacity(BATCH);
     for row in 0..rows {
