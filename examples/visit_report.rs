@@ -411,10 +411,11 @@ fn append(args: &Args, file: &str, dir: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The log up to `--to`, of `--partition`'s members.
+/// The log up to `--to` (a day of the log's own zone, which for a store is the store's), of
+/// `--partition`'s members.
 fn cut(args: &Args, log: analytics::VisitLog) -> Result<analytics::VisitLog, String> {
     let log = match args.to {
-        Some(to) => log.before(first_instant(to.succ_opt().unwrap_or(to), args.zone)?),
+        Some(to) => log.before(first_instant(to.succ_opt().unwrap_or(to), log.zone())?),
         None => log,
     };
     Ok(match args.partition {

@@ -189,6 +189,17 @@ fn parts_that_do_not_fit_together_are_refused() {
         merge(&[outside]),
         Err(MergeError::Inconsistent(_))
     ));
+    // A period inside the merged span but outside the part's own (its span ends in February).
+    let mut c = VisitLogBuilder::new(zone);
+    c.push(Some("c"), StoreId(1), ts("2025-06-10T10:00:00Z"), 100);
+    let later = partial_report(&c.build(), Granularity::Month).unwrap();
+    let mut beyond = part.clone();
+    beyond.report.periods[1].period = "2025-05".into();
+    assert!(matches!(
+        merge(&[beyond, later.clone()]),
+        Err(MergeError::Inconsistent(_))
+    ));
+    assert!(merge(&[part.clone(), later]).is_ok());
     let mut long = part.clone();
     long.report.cohorts[1].active = vec![1, 1];
     assert!(matches!(merge(&[long]), Err(MergeError::Inconsistent(_))));
@@ -204,6 +215,36 @@ fn parts_that_do_not_fit_together_are_refused() {
     assert!(matches!(
         merge(&[huge, part.clone()]),
         Err(MergeError::Overflow(_))
+    ));
+    // Daily cohorts over two centuries: more cells than analyze would ever hold.
+    let mut wide = partial_report(&log, Granularity::Day).unwrap();
+    wide.span = Some((
+        ts("2000-01-01T00:00:00Z").timestamp(),
+        ts("2199-12-30T00:00:00Z").timestamp(),
+    ));
+    let days = 73_048;
+    let labels: Vec<String> = (0..300)
+        .map(|d| {
+            (chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap() + chrono::Days::new(d))
+                .to_string()
+        })
+        .collect();
+    wide.report.periods.clear();
+    wide.report.cohorts = labels
+        .iter()
+        .enumerate()
+        .map(|(c, label)| CohortRow {
+            cohort: label.clone(),
+            size: 1,
+            active: vec![0; days - c - 10],
+        })
+        .collect();
+    assert!(matches!(
+        merge(&[wide]),
+        Err(MergeError::TooManyCohortCells {
+            max: MAX_COHORT_CELLS,
+            ..
+        })
     ));
     // Unknown fields in a file are refused, not ignored.
     let mut json: serde_json::Value = serde_json::to_value(&part).unwrap();

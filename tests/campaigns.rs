@@ -770,3 +770,32 @@ fn the_chart_ends_at_the_reports_visits_per_member() {
     let empty = lift_chart(&p.assignments, &visits, window, CampaignId(99));
     assert!(empty.contains("treatment 0.000") && empty.contains("holdout 0.000"));
 }
+
+#[test]
+fn only_ids_spelled_as_the_ledger_spells_them_become_members_and_home_stores() {
+    let mut b = o2okit::analytics::VisitLogBuilder::new(chrono_tz::UTC);
+    let day = |d: u32| at(&format!("2026-03-{d:02}T12:00:00Z"));
+    // Member 7 first visits store "007" (not ledger store 7), member 8 store "12".
+    b.push_at(Some("7"), "007", day(1), 1_000);
+    b.push_at(Some("7"), "7", day(2), 1_000);
+    b.push_at(Some("8"), "12", day(3), 1_000);
+    b.push_at(Some("8"), "S016", day(4), 1_000);
+    // Not member 7 or 9: other systems' ids.
+    b.push_at(Some("007"), "7", day(5), 1_000);
+    b.push_at(Some("+9"), "7", day(5), 1_000);
+    b.push_at(Some("M-7"), "7", day(5), 1_000);
+    let log = b.build();
+    let profiles = member_profiles(&[], &log, day(10));
+    let found: Vec<(u64, u32, u64)> = profiles
+        .iter()
+        .map(|p| {
+            (
+                p.member.0,
+                p.home_store.0,
+                p.visits.as_ref().unwrap().visits,
+            )
+        })
+        .collect();
+    // Member 7's first store has no ledger number, so its home store is the unknown 0.
+    assert_eq!(found, [(7, 0, 2), (8, 12, 2)]);
+}

@@ -32,7 +32,7 @@ pub use csv::{
 pub use export::write_report_csv;
 pub use ingest::{read_csv_bytes, read_csv_bytes_counting, read_csv_file};
 pub use log::{ANONYMOUS, VisitLog, VisitLogBuilder};
-pub use metrics::{AnalyticsError, CohortRow, PeriodRow, VisitReport, analyze};
+pub use metrics::{AnalyticsError, CohortRow, MAX_COHORT_CELLS, PeriodRow, VisitReport, analyze};
 #[cfg(feature = "parquet")]
 pub use parquet::{ParquetError, read_parquet, write_report_parquet, write_visits_parquet};
 pub use partial::{

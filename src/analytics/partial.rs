@@ -13,7 +13,9 @@
 //! machine and in every release), so the parts can be cut where the data lives.
 
 use super::log::{ANONYMOUS, VisitLog, VisitLogBuilder};
-use super::metrics::{AnalyticsError, CohortRow, PeriodRow, VisitReport, analyze};
+use super::metrics::{
+    AnalyticsError, CohortRow, MAX_COHORT_CELLS, PeriodRow, VisitReport, analyze,
+};
 use super::period::{Granularity, Periods};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -157,6 +159,15 @@ pub enum MergeError {
     /// A sum does not fit.
     #[error("the merged figures overflow: {0}")]
     Overflow(String),
+    /// The merged cohort matrix would hold more than [`MAX_COHORT_CELLS`] cells, which
+    /// [`analyze`] refuses on the whole log too.
+    #[error("the merged cohort matrix would hold {cells} cells, more than {max}")]
+    TooManyCohortCells {
+        /// Cells the merge would hold.
+        cells: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 fn add(total: &mut u64, part: u64, what: &str) -> Result<(), MergeError> {
@@ -173,8 +184,8 @@ fn add(total: &mut u64, part: u64, what: &str) -> Result<(), MergeError> {
 ///
 /// # Errors
 /// [`MergeError`] when there are no parts, when they disagree on zone or granularity, when a
-/// part is inconsistent (periods outside its span, a cohort longer than the log) or when a sum
-/// overflows.
+/// part is inconsistent (periods outside its own span, a cohort longer than the log), when a
+/// sum overflows or when the cohort matrix would outgrow [`MAX_COHORT_CELLS`].
 pub fn merge(parts: &[PartialReport]) -> Result<VisitReport, MergeError> {
     let first = parts.first().ok_or(MergeError::Empty)?;
     let granularity = first.report.granularity;
@@ -239,10 +250,23 @@ pub fn merge(parts: &[PartialReport]) -> Result<VisitReport, MergeError> {
     let mut spend = vec![0i128; n];
     let mut cohorts: Vec<Vec<u64>> = vec![Vec::new(); n];
     let mut sizes = vec![0u64; n];
+    let mut cells_held = 0usize;
     for part in parts {
-        if part.span.is_none() && !part.report.periods.is_empty() {
-            return Err(MergeError::Inconsistent("periods without a span".into()));
-        }
+        // The periods this part's own span covers: its rows may name no others.
+        let own = match part.span {
+            Some((a, b)) => {
+                let own = Periods::covering(granularity, zone, a, b);
+                find(own.label(0))?..=find(own.label(own.len() - 1))?
+            }
+            None if part.report.periods.is_empty() && part.report.cohorts.is_empty() => continue,
+            None => return Err(MergeError::Inconsistent("periods without a span".into())),
+        };
+        let find = |label: &str| {
+            let p = find(label)?;
+            own.contains(&p).then_some(p).ok_or_else(|| {
+                MergeError::Inconsistent(format!("period {label:?} outside its part's span"))
+            })
+        };
         for row in &part.report.periods {
             let p = find(&row.period)?;
             let total = &mut rows[p];
@@ -278,6 +302,13 @@ pub fn merge(parts: &[PartialReport]) -> Result<VisitReport, MergeError> {
             add(&mut sizes[c], row.size, "cohort size")?;
             let cells = &mut cohorts[c];
             if cells.len() < row.active.len() {
+                cells_held += row.active.len() - cells.len();
+                if cells_held > MAX_COHORT_CELLS {
+                    return Err(MergeError::TooManyCohortCells {
+                        cells: cells_held,
+                        max: MAX_COHORT_CELLS,
+                    });
+                }
                 cells.resize(row.active.len(), 0);
             }
             for (k, &members) in row.active.iter().enumerate() {

@@ -4,7 +4,7 @@
 //! them on DuckDB and Spark).
 //!
 //! The queries read a table or view named `visits` with the columns `member_id` (text, `NULL`
-//! for an anonymous walk-in), `visited_at` (the visit's instant: `TIMESTAMPTZ` on DuckDB, a
+//! or empty for an anonymous walk-in), `visited_at` (the visit's instant: `TIMESTAMPTZ` on DuckDB, a
 //! `TIMESTAMP` on Spark with `spark.sql.session.timeZone` set to `UTC`) and `spend_minor`
 //! (`BIGINT`). Periods are cut on the merchant's wall clock in the zone given. The SQL is
 //! plain: common table expressions, joins, `GROUP BY`, `CASE`; each dialect differs only in
@@ -121,7 +121,7 @@ pub fn report_sql(granularity: Granularity, zone: Tz, dialect: SqlDialect) -> Re
     let label = |p: &str| label_of(granularity, dialect, p);
     let common = format!(
         "WITH dated AS (
-    SELECT member_id, spend_minor, {date} AS d FROM visits),
+    SELECT NULLIF(member_id, '') AS member_id, spend_minor, {date} AS d FROM visits),
 v AS (SELECT member_id, spend_minor, {period} AS p FROM dated),
 act AS (SELECT DISTINCT member_id, p FROM v WHERE member_id IS NOT NULL),
 firsts AS (SELECT member_id, min(p) AS f FROM act GROUP BY member_id)",

@@ -37,7 +37,8 @@ impl MemberProfile {
 }
 
 /// One profile per member: every enrolled member of `members`, and every member of `log`
-/// whose id is a decimal [`MemberId`] (as [`VisitLog::from_events`] writes them), in member
+/// whose id is a decimal [`MemberId`] as [`VisitLog::from_events`] writes them (no sign, no
+/// leading zero: `M-7` and `007` are other people's ids, not member 7), in member
 /// order. RFM segments are scored among all members who visited, as of `as_of`.
 pub fn member_profiles(
     members: &[Member],
@@ -62,7 +63,13 @@ pub fn member_profiles(
     let first_store = first_stores(log);
     for score in rfm(log, as_of) {
         let summary = score.summary;
-        let Ok(id) = summary.member.parse::<u64>() else {
+        // `007` would be member 7 under another name: only the ledger's own spelling counts.
+        let Some(id) = summary
+            .member
+            .parse::<u64>()
+            .ok()
+            .filter(|id| id.to_string() == summary.member)
+        else {
             continue;
         };
         let home = first_store.get(summary.member.as_str()).copied();
@@ -84,10 +91,14 @@ pub fn member_profiles(
 }
 
 /// The ledger store of each member's first visit (a store whose id is not a ledger store
-/// number gives none).
+/// number written as the ledger writes it, such as `S016`, `007` or `+7`, gives none).
 fn first_stores(log: &VisitLog) -> HashMap<&str, StoreId> {
     let numbers: Vec<Option<StoreId>> = (0..log.store_count() as u32)
-        .map(|s| log.store_id(s).parse().ok().map(StoreId))
+        .map(|s| {
+            let id = log.store_id(s);
+            let number = id.parse().ok().filter(|n: &u32| n.to_string() == id);
+            number.map(StoreId)
+        })
         .collect();
     let mut first: Vec<Option<Option<StoreId>>> = vec![None; log.member_count()];
     for (&m, &store) in log.member().iter().zip(log.store()) {
