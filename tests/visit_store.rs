@@ -153,12 +153,15 @@ fn a_damaged_store_is_refused_and_a_torn_append_leaves_it_as_it_was() {
     for (file, what) in [
         ("segment-000001.bin", "one bit flipped"),
         ("segment-000002.bin", "cut short"),
+        ("segment-000002.bin", "grown"),
         ("members.bin", "cut short"),
         ("stores.bin", "one bit flipped"),
     ] {
         let result = damage(file, &|b: &mut Vec<u8>| {
             if what == "cut short" {
                 b.truncate(b.len() - 3);
+            } else if what == "grown" {
+                b.extend_from_slice(&[0; 24]);
             } else {
                 let i = b.len() / 2;
                 b[i] ^= 1;
@@ -212,4 +215,38 @@ fn a_failed_append_changes_nothing_and_the_next_one_writes_every_id() {
     assert!(appended.new_members > 0);
     let loaded = VisitStore::open(dir.path()).unwrap().load().unwrap();
     assert_eq!(visits(&loaded), visits(&log));
+}
+
+#[test]
+fn appends_take_turns_and_a_batch_appended_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = generated();
+    let half = log.at()[log.len() / 2];
+    let (early, late) = (slice(&log, i64::MIN, half), slice(&log, half, i64::MAX));
+    let mut a = VisitStore::create(dir.path(), log.zone()).unwrap();
+    let mut b = VisitStore::open(dir.path()).unwrap();
+
+    // While another holds the store's lock, an append waits its turn with a typed error.
+    let other = std::fs::File::open(dir.path().join("o2okit-visits.lock"))
+        .or_else(|_| std::fs::File::create(dir.path().join("o2okit-visits.lock")))
+        .unwrap();
+    other.try_lock().unwrap();
+    assert!(matches!(a.append(&early), Err(VisitStoreError::Busy(_))));
+    other.unlock().unwrap();
+
+    // Two handles opened before either appended: the second reads what the first wrote
+    // instead of numbering ids and naming its segment alike.
+    a.append(&early).unwrap();
+    b.append(&late).unwrap();
+    let store = VisitStore::open(dir.path()).unwrap();
+    assert_eq!(store.segments(), 2);
+    assert_eq!(visits(&store.load().unwrap()), visits(&log));
+
+    // The same day's file appended again would count it twice.
+    assert!(matches!(
+        a.append(&late),
+        Err(VisitStoreError::AlreadyAppended(segment)) if segment == "segment-000002.bin"
+    ));
+    let store = VisitStore::open(dir.path()).unwrap();
+    assert_eq!(store.len(), log.len() as u64);
 }

@@ -11,9 +11,9 @@
 //!   count, then the columns as little-endian arrays (instants `i64`, member numbers `u32`,
 //!   store numbers `u32`, spends `i64`), members and stores numbered store-wide.
 //!
-//! An append writes the segment and the new ids first, syncs them, then replaces the manifest
-//! (write, sync, rename): a crash leaves the store as it was before the append or after it,
-//! never between. Bytes past the manifest's lengths (a torn append) are ignored, and cut off
+//! An append holds `o2okit-visits.lock` (an operating-system lock, gone with its process), writes
+//! the segment and the new ids first, syncs them, then replaces the manifest (write, sync,
+//! rename): a crash leaves the store as it was before the append or after it, never between. Bytes past the manifest's lengths (a torn append) are ignored, and cut off
 //! by the next append. Opening checks everything against the manifest (sizes, checksums,
 //! numbers in range) and refuses a damaged store with [`VisitStoreError::Corrupt`].
 
@@ -22,13 +22,15 @@ use super::log::{ANONYMOUS, VisitLog, VisitLogBuilder};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The version of the store's layout this release reads and writes.
 pub const VISIT_STORE_FORMAT: u32 = 1;
 
 const MANIFEST: &str = "o2okit-visits.json";
+/// Held (an advisory lock of the operating system) while an append writes.
+const LOCK: &str = "o2okit-visits.lock";
 const MAGIC: &[u8; 8] = b"O2OVSEG1";
 const BYTES_PER_VISIT: usize = 24;
 
@@ -59,6 +61,14 @@ pub enum VisitStoreError {
     /// More members or stores than 32-bit numbers hold.
     #[error("the store would hold more than 4,294,967,294 {0}")]
     Full(&'static str),
+    /// Another handle, in this process or another, is appending to the store; try again
+    /// when it is done.
+    #[error("{0} is being appended to by another process")]
+    Busy(PathBuf),
+    /// The batch is, byte for byte, one the store already holds (the same day appended
+    /// twice); appending it again would count its visits twice.
+    #[error("these visits are already in the store, as {0}")]
+    AlreadyAppended(String),
 }
 
 /// One appended batch.
@@ -220,6 +230,30 @@ fn append_ids(path: &Path, valid: &Ids, count: usize, new: &[u8]) -> Result<Ids,
     Ok(ids)
 }
 
+/// Makes the renames in `dir` durable, where the system can sync a folder (not all can, and
+/// a failure there loses nothing already written).
+fn sync_folder(dir: &Path) {
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+}
+
+/// Reads and parses a manifest, refusing another format version.
+fn read_manifest(path: &Path) -> Result<Manifest, VisitStoreError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let format = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("format")?.as_u64());
+    if let Some(found) = format
+        && found != u64::from(VISIT_STORE_FORMAT)
+    {
+        return Err(VisitStoreError::Format {
+            found: u32::try_from(found).unwrap_or(u32::MAX),
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| corrupt(format!("{MANIFEST}: {e}")))
+}
+
 fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -275,19 +309,7 @@ impl VisitStore {
                 dir.display()
             )));
         }
-        let text = std::fs::read_to_string(&manifest_path).map_err(io(&manifest_path))?;
-        let format = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("format")?.as_u64());
-        if let Some(found) = format
-            && found != u64::from(VISIT_STORE_FORMAT)
-        {
-            return Err(VisitStoreError::Format {
-                found: u32::try_from(found).unwrap_or(u32::MAX),
-            });
-        }
-        let manifest: Manifest =
-            serde_json::from_str(&text).map_err(|e| corrupt(format!("{MANIFEST}: {e}")))?;
+        let manifest = read_manifest(&manifest_path)?;
         let zone: Tz = manifest
             .zone
             .parse()
@@ -310,7 +332,8 @@ impl VisitStore {
 
     /// Visits in the store.
     pub fn len(&self) -> u64 {
-        self.manifest.segments.iter().map(|s| s.visits).sum()
+        // Saturating: a damaged manifest's counts are refused by `load`, not overflowed here.
+        (self.manifest.segments.iter()).fold(0u64, |n, s| n.saturating_add(s.visits))
     }
 
     /// Whether the store holds no visit.
@@ -332,20 +355,42 @@ impl VisitStore {
         let json =
             serde_json::to_vec_pretty(manifest).map_err(|e| corrupt(format!("manifest: {e}")))?;
         replace(&self.dir.join(MANIFEST), &json)?;
-        // The rename itself is made durable by syncing the folder.
-        if let Ok(dir) = std::fs::File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
+        sync_folder(&self.dir);
         Ok(())
     }
 
     /// Appends `log`'s visits as one segment, numbering its members and stores store-wide
     /// (ids the store has seen keep their numbers). An empty log appends nothing.
     ///
+    /// One append writes at a time: the store's lock file is held (an operating-system
+    /// lock, released if the process dies) while it does, and a handle that another has
+    /// appended through since it was opened first reads the store again.
+    ///
     /// # Errors
     /// I/O errors (the store is then as it was: the manifest is replaced last);
-    /// [`VisitStoreError::Full`] past 2³² − 2 members or stores.
+    /// [`VisitStoreError::Full`] past 2³² − 2 members or stores;
+    /// [`VisitStoreError::Busy`] while another append writes;
+    /// [`VisitStoreError::AlreadyAppended`] for a batch the store holds byte for byte.
     pub fn append(&mut self, log: &VisitLog) -> Result<Appended, VisitStoreError> {
+        let path = self.dir.join(LOCK);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(VisitStoreError::Busy(self.dir.clone()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+        // Another handle may have appended since this one read the store: start from what
+        // is on disk, or the two would number ids and name segments alike.
+        if read_manifest(&self.dir.join(MANIFEST))? != self.manifest {
+            *self = VisitStore::open(&self.dir)?;
+        }
         let result = self.try_append(log);
         if result.is_err() {
             // The store on disk is as it was (the manifest is replaced last, and was not):
@@ -388,8 +433,14 @@ impl VisitStore {
         for &p in log.spend() {
             bytes.extend_from_slice(&p.to_le_bytes());
         }
+        let sha256 = hex(&Sha256::digest(&bytes));
+        if let Some(twin) = self.manifest.segments.iter().find(|s| s.sha256 == sha256) {
+            return Err(VisitStoreError::AlreadyAppended(twin.file.clone()));
+        }
         let file = format!("segment-{:06}.bin", self.manifest.segments.len() + 1);
         replace(&self.dir.join(&file), &bytes)?;
+        // The segment's name is durable before a manifest can name it.
+        sync_folder(&self.dir);
         let new_members =
             encode_ids((old_members..self.members.len()).map(|m| self.members.text(m as u32)));
         let new_stores =
@@ -412,7 +463,7 @@ impl VisitStore {
             visits: n as u64,
             first: log.at()[0],
             last: log.at()[n - 1],
-            sha256: hex(&Sha256::digest(&bytes)),
+            sha256,
         });
         self.write(&manifest)?;
         self.manifest = manifest;
@@ -423,7 +474,9 @@ impl VisitStore {
         })
     }
 
-    /// Reads every segment (checked against the manifest) into one log, sorted by time.
+    /// Reads every segment (checked against the manifest) into one log, sorted by time. The
+    /// columns are read straight into the log while a second thread checks the segments'
+    /// checksums.
     ///
     /// # Errors
     /// [`VisitStoreError::Corrupt`] when a segment is missing, of the wrong size, altered
@@ -431,60 +484,26 @@ impl VisitStore {
     pub fn load(&self) -> Result<VisitLog, VisitStoreError> {
         let total = usize::try_from(self.len())
             .map_err(|_| corrupt("more visits than this machine can address".into()))?;
-        let mut at = Vec::with_capacity(total);
-        let mut member = Vec::with_capacity(total);
-        let mut store = Vec::with_capacity(total);
-        let mut spend = Vec::with_capacity(total);
-        let (members, stores) = (self.members.len() as u32, self.stores.len() as u32);
         for segment in &self.manifest.segments {
-            let path = self.dir.join(&segment.file);
             if segment.file.contains(['/', '\\']) {
                 return Err(corrupt(format!(
                     "{MANIFEST}: segment file {:?}",
                     segment.file
                 )));
             }
-            let bytes = std::fs::read(&path).map_err(io(&path))?;
-            let n = usize::try_from(segment.visits).unwrap_or(usize::MAX);
-            let name = &segment.file;
-            if bytes.len() != 16usize.saturating_add(n.saturating_mul(BYTES_PER_VISIT))
-                || &bytes[..8] != MAGIC
-                || bytes[8..16] != (n as u64).to_le_bytes()
-            {
-                return Err(corrupt(format!(
-                    "{name} is not the segment the manifest lists"
-                )));
-            }
-            if hex(&Sha256::digest(&bytes)) != segment.sha256 {
-                return Err(corrupt(format!("{name} does not match its checksum")));
-            }
-            let column =
-                |start: usize, width: usize| bytes[start..start + n * width].chunks_exact(width);
-            let start = at.len();
-            at.extend(column(16, 8).map(|b| i64::from_le_bytes(b.try_into().unwrap_or_default())));
-            member.extend(
-                column(16 + 8 * n, 4).map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default())),
-            );
-            store.extend(
-                column(16 + 12 * n, 4)
-                    .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default())),
-            );
-            spend.extend(
-                column(16 + 16 * n, 8)
-                    .map(|b| i64::from_le_bytes(b.try_into().unwrap_or_default())),
-            );
-            if member[start..]
-                .iter()
-                .any(|&m| m >= members && m != ANONYMOUS)
-                || store[start..].iter().any(|&s| s >= stores)
-                || at[start..].first() != Some(&segment.first)
-                || at[start..].last() != Some(&segment.last)
-            {
-                return Err(corrupt(format!(
-                    "{name} holds numbers the store does not know"
-                )));
-            }
         }
+        let (columns, sums) = std::thread::scope(|s| {
+            let sums = s.spawn(|| self.check_sums());
+            (self.read_columns(total), sums.join())
+        });
+        let columns = columns?;
+        sums.unwrap_or_else(|_| Err(corrupt("checking the checksums failed".into())))?;
+        let Columns {
+            at,
+            member,
+            store,
+            spend,
+        } = columns;
         Ok(VisitLogBuilder::from_columns(
             self.zone,
             self.members.clone(),
@@ -496,6 +515,137 @@ impl VisitStore {
         )
         .build())
     }
+
+    /// Every segment's SHA-256 against the manifest's.
+    fn check_sums(&self) -> Result<(), VisitStoreError> {
+        let mut buf = vec![0u8; CHUNK];
+        for segment in &self.manifest.segments {
+            let path = self.dir.join(&segment.file);
+            let mut file = std::fs::File::open(&path).map_err(io(&path))?;
+            let mut hasher = Sha256::new();
+            loop {
+                let n = file.read(&mut buf).map_err(io(&path))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+            if hex(&hasher.finalize()) != segment.sha256 {
+                return Err(corrupt(format!(
+                    "{} does not match its checksum",
+                    segment.file
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every segment's columns, appended in segment order, each segment's numbers checked
+    /// against the dictionaries and its span against the manifest.
+    fn read_columns(&self, total: usize) -> Result<Columns, VisitStoreError> {
+        let mut columns = Columns {
+            at: Vec::with_capacity(total),
+            member: Vec::with_capacity(total),
+            store: Vec::with_capacity(total),
+            spend: Vec::with_capacity(total),
+        };
+        let (members, stores) = (self.members.len() as u32, self.stores.len() as u32);
+        let mut buf = vec![0u8; CHUNK];
+        for segment in &self.manifest.segments {
+            let path = self.dir.join(&segment.file);
+            let name = &segment.file;
+            let wrong = || corrupt(format!("{name} is not the segment the manifest lists"));
+            let mut file = std::fs::File::open(&path).map_err(io(&path))?;
+            let n = usize::try_from(segment.visits).unwrap_or(usize::MAX);
+            let size = file.metadata().map_err(io(&path))?.len();
+            if Some(size) != n.checked_mul(BYTES_PER_VISIT).map(|b| b as u64 + 16) {
+                return Err(wrong());
+            }
+            let mut header = [0u8; 16];
+            let short = |e: std::io::Error| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => wrong(),
+                _ => io(&path)(e),
+            };
+            file.read_exact(&mut header).map_err(short)?;
+            if &header[..8] != MAGIC || header[8..] != (n as u64).to_le_bytes() {
+                return Err(wrong());
+            }
+            let start = columns.at.len();
+            read_column(&mut file, n, &mut buf, &mut columns.at, i64::from_le_bytes)
+                .map_err(short)?;
+            read_column(
+                &mut file,
+                n,
+                &mut buf,
+                &mut columns.member,
+                u32::from_le_bytes,
+            )
+            .map_err(short)?;
+            read_column(
+                &mut file,
+                n,
+                &mut buf,
+                &mut columns.store,
+                u32::from_le_bytes,
+            )
+            .map_err(short)?;
+            read_column(
+                &mut file,
+                n,
+                &mut buf,
+                &mut columns.spend,
+                i64::from_le_bytes,
+            )
+            .map_err(short)?;
+            let at = &columns.at[start..];
+            if columns.member[start..]
+                .iter()
+                .any(|&m| m >= members && m != ANONYMOUS)
+                || columns.store[start..].iter().any(|&s| s >= stores)
+                || at.first() != Some(&segment.first)
+                || at.last() != Some(&segment.last)
+            {
+                return Err(corrupt(format!(
+                    "{name} holds numbers the store does not know"
+                )));
+            }
+        }
+        Ok(columns)
+    }
+}
+
+/// Bytes read at a time from a segment.
+const CHUNK: usize = 1 << 20;
+
+/// A log's four columns.
+struct Columns {
+    at: Vec<i64>,
+    member: Vec<u32>,
+    store: Vec<u32>,
+    spend: Vec<i64>,
+}
+
+/// Reads `n` little-endian values of `W` bytes from `file` onto `out`, through `buf` (a
+/// multiple of `W` long).
+fn read_column<const W: usize, T>(
+    file: &mut std::fs::File,
+    n: usize,
+    buf: &mut [u8],
+    out: &mut Vec<T>,
+    decode: fn([u8; W]) -> T,
+) -> std::io::Result<()> {
+    let mut left = n * W;
+    while left > 0 {
+        let take = left.min(buf.len());
+        file.read_exact(&mut buf[..take])?;
+        out.extend(
+            buf[..take]
+                .chunks_exact(W)
+                .map(|b| decode(b.try_into().unwrap_or([0; W]))),
+        );
+        left -= take;
+    }
+    Ok(())
 }
 
 /// The store-wide number of each of a log's `count` ids (`text(i)` is id `i`), interning
