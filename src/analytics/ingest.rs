@@ -364,14 +364,14 @@ pub(super) fn merge(
     zone: Tz,
     mode: CsvMode,
 ) -> Result<CsvImport, CsvError> {
-    let visits = chunks.iter().map(|c| c.member.len()).sum();
+    let visits: usize = chunks.iter().map(|c| c.member.len()).sum();
     let mut columns = Columns {
         members: None,
         stores: None,
-        member: Vec::with_capacity(visits),
-        store: Vec::with_capacity(visits),
-        at: Vec::with_capacity(visits),
-        spend: Vec::with_capacity(visits),
+        member: Vec::new(),
+        store: Vec::new(),
+        at: Vec::new(),
+        spend: Vec::new(),
     };
     let mut skipped = Vec::new();
     let mut line = first_line;
@@ -384,36 +384,35 @@ pub(super) fn merge(
             skipped.push(error);
         }
         line += chunk.lines;
-        match &mut columns.stores {
-            None => {
-                columns.store.extend_from_slice(&chunk.store);
-                columns.stores = Some(chunk.stores);
-            }
-            Some(stores) => {
-                let ids = stores.absorb(&chunk.stores);
-                columns
-                    .store
-                    .extend(chunk.store.iter().map(|&local| ids[local as usize]));
-            }
-        }
+        let (Some(members), Some(stores)) = (&mut columns.members, &mut columns.stores) else {
+            // The first chunk's columns and numbers are the log's, the others appended to
+            // them (growing a large vector moves its pages, not its bytes).
+            let grow = |n: usize| visits - n;
+            columns = Columns {
+                members: Some(chunk.members),
+                stores: Some(chunk.stores),
+                member: chunk.member,
+                store: chunk.store,
+                at: chunk.at,
+                spend: chunk.spend,
+            };
+            columns.member.reserve(grow(columns.member.len()));
+            columns.store.reserve(grow(columns.store.len()));
+            columns.at.reserve(grow(columns.at.len()));
+            columns.spend.reserve(grow(columns.spend.len()));
+            continue;
+        };
+        let ids = stores.absorb(&chunk.stores);
+        (columns.store).extend(chunk.store.iter().map(|&local| ids[local as usize]));
         columns.at.extend_from_slice(&chunk.at);
         columns.spend.extend_from_slice(&chunk.spend);
-        match &mut columns.members {
-            // The first chunk's numbers are the log's.
-            None => {
-                columns.member.extend_from_slice(&chunk.member);
-                columns.members = Some(chunk.members);
-            }
-            Some(members) => {
-                let ids = members.absorb(&chunk.members);
-                columns
-                    .member
-                    .extend(chunk.member.iter().map(|&local| match local {
-                        ANONYMOUS => ANONYMOUS,
-                        local => ids[local as usize],
-                    }));
-            }
-        }
+        let ids = members.absorb(&chunk.members);
+        columns
+            .member
+            .extend(chunk.member.iter().map(|&local| match local {
+                ANONYMOUS => ANONYMOUS,
+                local => ids[local as usize],
+            }));
     }
     let empty = || Dictionary::new(super::dictionary::random_seed());
     let log = VisitLogBuilder::from_columns(
