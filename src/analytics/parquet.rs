@@ -350,7 +350,7 @@ fn column(
 ) -> Result<(Values, Option<Vec<i16>>), String> {
     let nullable = group.metadata().column(i).column_descr().max_def_level() > 0;
     // The row count comes from the file: room is made as values arrive, not on its word.
-    let room = rows.min(1 << 16);
+    let room = rows.min(MAX_ROOM);
     let mut levels = Vec::with_capacity(if nullable { room } else { 0 });
     let defs = nullable.then_some(&mut levels);
     let text = |e: parquet::errors::ParquetError| e.to_string();
@@ -406,6 +406,10 @@ impl Rows<'_> {
     }
 }
 
+/// The most rows of room made ahead from a row group's own count (a file can claim any):
+/// more than a Spark or DuckDB row group holds, so their groups are read without regrowing.
+const MAX_ROOM: usize = 1 << 20;
+
 /// Reads row group `g`; an error is (row within the group, reason), or (None, reason) for a
 /// group the Parquet reader cannot decode.
 fn read_group(
@@ -445,7 +449,7 @@ fn read_group(
         walker(&time_levels, max(layout.at)),
         walker(&spend_levels, max(layout.spend)),
     );
-    let mut chunk = Chunk::new(seed, rows.min(1 << 16));
+    let mut chunk = Chunk::new(seed, rows.min(MAX_ROOM));
     // Visits whose members are numbered a batch later, their slots fetched meanwhile.
     let mut pending: Vec<(Visit<'_>, u64)> = Vec::with_capacity(BATCH);
     for row in 0..rows {
