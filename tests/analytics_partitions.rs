@@ -199,6 +199,13 @@ fn parts_that_do_not_fit_together_are_refused() {
         merge(&[beyond, later.clone()]),
         Err(MergeError::Inconsistent(_))
     ));
+    // A cohort row running past its part's span, though not past the merged log's.
+    let mut outrun = part.clone();
+    outrun.report.cohorts[0].active = vec![1, 1, 0, 1];
+    assert!(matches!(
+        merge(&[outrun, later.clone()]),
+        Err(MergeError::Inconsistent(_))
+    ));
     assert!(merge(&[part.clone(), later]).is_ok());
     let mut long = part.clone();
     long.report.cohorts[1].active = vec![1, 1];

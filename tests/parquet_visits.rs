@@ -216,6 +216,36 @@ fn unsigned_store_ids_are_read_whole_and_nested_fields_do_not_stand_in_for_colum
         visits(&log),
         [(Some("M-1".into()), "4000000000".into(), 1_767_225_600, 250)]
     );
+    // The same for 64 bits: 2⁶³ + 5 is not a negative number.
+    write_raw(
+        &path,
+        "message v { REQUIRED BYTE_ARRAY member_id (STRING); REQUIRED INT64 store_id (INTEGER(64,false));
+                     REQUIRED INT64 visited_at (TIMESTAMP(MICROS,true)); REQUIRED INT64 spend_minor; }",
+        |i, c| match i {
+            0 => {
+                c.typed::<ByteArrayType>()
+                    .write_batch(&texts(&["M-1"]), None, None)
+                    .unwrap();
+            }
+            1 => {
+                c.typed::<Int64Type>()
+                    .write_batch(&[((1u64 << 63) + 5) as i64], None, None)
+                    .unwrap();
+            }
+            2 => {
+                c.typed::<Int64Type>()
+                    .write_batch(&[1_767_225_600_000_000], None, None)
+                    .unwrap();
+            }
+            _ => {
+                c.typed::<Int64Type>()
+                    .write_batch(&[250], None, None)
+                    .unwrap();
+            }
+        },
+    );
+    let log = read_parquet(&path, chrono_tz::UTC, 1).unwrap();
+    assert_eq!(log.store_id(0), "9223372036854775813");
 }
 
 #[test]

@@ -249,4 +249,37 @@ fn appends_take_turns_and_a_batch_appended_twice_is_refused() {
     ));
     let store = VisitStore::open(dir.path()).unwrap();
     assert_eq!(store.len(), log.len() as u64);
+
+    // The refused batch numbered no ids for good: a later batch with new members, on the
+    // same handle, writes every id it uses.
+    let mut b = VisitLogBuilder::new(log.zone());
+    let last = chrono::DateTime::from_timestamp(log.at()[log.len() - 1] + 60, 0).unwrap();
+    b.push_at(Some("newcomer"), "S-new", last, 900);
+    b.push_at(Some(log.member_id(0)), "S-new", last, 100);
+    let later = b.build();
+    assert_eq!(a.append(&later).unwrap().new_members, 1);
+    let reopened = VisitStore::open(dir.path()).unwrap().load().unwrap();
+    let mut expected = visits(&log);
+    expected.extend(visits(&later));
+    expected.sort();
+    let mut found = visits(&reopened);
+    found.sort();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn a_manifest_claiming_more_visits_than_its_files_hold_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = generated();
+    let mut store = VisitStore::create(dir.path(), log.zone()).unwrap();
+    store.append(&log).unwrap();
+    let manifest = dir.path().join("o2okit-visits.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let claimed = format!("\"visits\": {}", log.len());
+    assert!(text.contains(&claimed));
+    for huge in [u64::MAX, 1 << 60, 1_000_000_000_000] {
+        std::fs::write(&manifest, text.replace(&claimed, &format!("\"visits\": {huge}"))).unwrap();
+        let result = VisitStore::open(dir.path()).unwrap().load();
+        assert!(matches!(result, Err(VisitStoreError::Corrupt(_))), "{huge}: {result:?}");
+    }
 }

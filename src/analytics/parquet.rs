@@ -91,7 +91,7 @@ enum TimeColumn {
 struct Layout {
     member: usize,
     store: usize,
-    /// `store_id` is an unsigned 32-bit integer stored as `INT32`.
+    /// `store_id` is an unsigned integer (its `INT32` or `INT64` bits read as unsigned).
     unsigned_store: bool,
     at: usize,
     time: TimeColumn,
@@ -182,15 +182,16 @@ impl Layout {
                 return Err(refuse(format!("visited_at is {other:?}, not a timestamp")));
             }
         };
-        let unsigned_store = kind(store) == PhysicalType::INT32
-            && (matches!(
-                schema.column(store).logical_type_ref(),
-                Some(LogicalType::Integer {
-                    is_signed: false,
-                    ..
-                })
-            ) || schema.column(store).converted_type()
-                == parquet::basic::ConvertedType::UINT_32);
+        let unsigned_store = matches!(
+            schema.column(store).logical_type_ref(),
+            Some(LogicalType::Integer {
+                is_signed: false,
+                ..
+            })
+        ) || matches!(
+            schema.column(store).converted_type(),
+            parquet::basic::ConvertedType::UINT_32 | parquet::basic::ConvertedType::UINT_64
+        );
         Ok(Layout {
             member,
             store,
@@ -349,42 +350,64 @@ fn column(
     rows: usize,
 ) -> Result<(Values, Option<Vec<i16>>), String> {
     let nullable = group.metadata().column(i).column_descr().max_def_level() > 0;
-    // The row count comes from the file: room is made as values arrive, not on its word.
-    let room = rows.min(MAX_ROOM);
-    let mut levels = Vec::with_capacity(if nullable { room } else { 0 });
-    let defs = nullable.then_some(&mut levels);
     let text = |e: parquet::errors::ParquetError| e.to_string();
-    let records;
-    let values = match group.get_column_reader(i).map_err(text)? {
-        ColumnReader::ByteArrayColumnReader(mut r) => {
-            let mut v = Vec::with_capacity(room);
-            records = r.read_records(rows, defs, None, &mut v).map_err(text)?.0;
-            Values::Text(v)
+    let (values, levels, records) = match group.get_column_reader(i).map_err(text)? {
+        ColumnReader::ByteArrayColumnReader(r) => {
+            let (v, l, n) = read_all(r, rows, nullable).map_err(text)?;
+            (Values::Text(v), l, n)
         }
-        ColumnReader::Int32ColumnReader(mut r) => {
-            let mut v = Vec::with_capacity(room);
-            records = r.read_records(rows, defs, None, &mut v).map_err(text)?.0;
-            Values::Int32(v)
+        ColumnReader::Int32ColumnReader(r) => {
+            let (v, l, n) = read_all(r, rows, nullable).map_err(text)?;
+            (Values::Int32(v), l, n)
         }
-        ColumnReader::Int64ColumnReader(mut r) => {
-            let mut v = Vec::with_capacity(room);
-            records = r.read_records(rows, defs, None, &mut v).map_err(text)?.0;
-            Values::Int64(v)
+        ColumnReader::Int64ColumnReader(r) => {
+            let (v, l, n) = read_all(r, rows, nullable).map_err(text)?;
+            (Values::Int64(v), l, n)
         }
-        ColumnReader::Int96ColumnReader(mut r) => {
-            let mut v = Vec::with_capacity(room);
-            records = r.read_records(rows, defs, None, &mut v).map_err(text)?.0;
-            Values::Int96(v)
+        ColumnReader::Int96ColumnReader(r) => {
+            let (v, l, n) = read_all(r, rows, nullable).map_err(text)?;
+            (Values::Int96(v), l, n)
         }
         _ => return Err(format!("column {i} has an unexpected type")),
     };
     if records != rows {
+        let held = if records > rows {
+            "more".to_owned()
+        } else {
+            records.to_string()
+        };
         return Err(format!(
-            "column {} holds {records} rows where its row group has {rows}",
+            "column {} holds {held} rows where its row group has {rows}",
             group.metadata().column(i).column_descr().name()
         ));
     }
     Ok((values, nullable.then_some(levels)))
+}
+
+/// A column's values, its definition levels and how many records it holds.
+type ReadColumn<V> = (Vec<V>, Vec<i16>, usize);
+
+/// A column's values and definition levels for the row group's `rows` rows, and how many
+/// records the column holds (`rows` when the group is what it says: one more is looked for).
+fn read_all<T: parquet::data_type::DataType>(
+    mut reader: parquet::column::reader::ColumnReaderImpl<T>,
+    rows: usize,
+    nullable: bool,
+) -> Result<ReadColumn<T::T>, parquet::errors::ParquetError> {
+    // The row count comes from the file: room is made as values arrive, not on its word.
+    let room = rows.min(MAX_ROOM);
+    let mut values = Vec::with_capacity(room);
+    let mut levels = Vec::with_capacity(if nullable { room } else { 0 });
+    let (records, _, _) =
+        reader.read_records(rows, nullable.then_some(&mut levels), None, &mut values)?;
+    let (mut more_values, mut more_levels) = (Vec::new(), Vec::new());
+    let (more, _, _) = reader.read_records(
+        1,
+        nullable.then_some(&mut more_levels),
+        None,
+        &mut more_values,
+    )?;
+    Ok((values, levels, records + more))
 }
 
 /// Walks a column's rows: `Some(index into the values)` for a value, `None` for a null.
@@ -425,9 +448,12 @@ fn read_group(
     let (stores, store_levels) = read(layout.store)?;
     // Integer store ids, written in decimal once per row group.
     let decimal: Vec<String> = match &stores {
-        // An INT32 marked unsigned holds values up to 2³² − 1 in its bits.
+        // An integer marked unsigned holds values up to 2³² − 1 (2⁶⁴ − 1) in its bits.
         Values::Int32(values) if layout.unsigned_store => {
             values.iter().map(|&v| (v as u32).to_string()).collect()
+        }
+        Values::Int64(values) if layout.unsigned_store => {
+            values.iter().map(|&v| (v as u64).to_string()).collect()
         }
         Values::Int32(values) => values.iter().map(|v| v.to_string()).collect(),
         Values::Int64(values) => values.iter().map(|v| v.to_string()).collect(),

@@ -293,9 +293,10 @@ pub fn merge(parts: &[PartialReport]) -> Result<VisitReport, MergeError> {
         }
         for row in &part.report.cohorts {
             let c = find(&row.cohort)?;
-            if row.active.len() > n - c {
+            // `find` put the cohort inside the part's own span, which its row may not outrun.
+            if row.active.len() > *own.end() + 1 - c {
                 return Err(MergeError::Inconsistent(format!(
-                    "cohort {} runs past the last period",
+                    "cohort {} runs past its part's last period",
                     row.cohort
                 )));
             }

@@ -11,11 +11,16 @@
 //!   count, then the columns as little-endian arrays (instants `i64`, member numbers `u32`,
 //!   store numbers `u32`, spends `i64`), members and stores numbered store-wide.
 //!
-//! An append holds `o2okit-visits.lock` (an operating-system lock, gone with its process), writes
-//! the segment and the new ids first, syncs them, then replaces the manifest (write, sync,
-//! rename): a crash leaves the store as it was before the append or after it, never between. Bytes past the manifest's lengths (a torn append) are ignored, and cut off
-//! by the next append. Opening checks everything against the manifest (sizes, checksums,
-//! numbers in range) and refuses a damaged store with [`VisitStoreError::Corrupt`].
+//! An append holds `o2okit-visits.lock` (an operating-system lock, gone with its process),
+//! writes the segment and the new ids first, syncs them, then replaces the manifest (write,
+//! sync, rename): a crash leaves the store as it was before the append or after it, never
+//! between. Bytes past the manifest's lengths (a torn append) are ignored, and cut off by the
+//! next append. The lock is `flock`'s on Unix and `LockFileEx`'s on Windows; on a network file
+//! system that does not honour them, keep to one appending process.
+//!
+//! Opening checks the id files against the manifest (lengths, checksums); loading checks each
+//! segment (size, checksum, numbers in range, span). Either refuses a damaged store with
+//! [`VisitStoreError::Corrupt`].
 
 use super::dictionary::{Dictionary, random_seed};
 use super::log::{ANONYMOUS, VisitLog, VisitLogBuilder};
@@ -63,7 +68,7 @@ pub enum VisitStoreError {
     Full(&'static str),
     /// Another handle, in this process or another, is appending to the store; try again
     /// when it is done.
-    #[error("{0} is being appended to by another process")]
+    #[error("{0} is being appended to by another handle or process")]
     Busy(PathBuf),
     /// The batch is, byte for byte, one the store already holds (the same day appended
     /// twice); appending it again would count its visits twice.
@@ -332,7 +337,8 @@ impl VisitStore {
 
     /// Visits in the store.
     pub fn len(&self) -> u64 {
-        // Saturating: a damaged manifest's counts are refused by `load`, not overflowed here.
+        // Saturating: a damaged manifest's counts are refused by `load` (against the files'
+        // sizes), not overflowed here.
         (self.manifest.segments.iter()).fold(0u64, |n, s| n.saturating_add(s.visits))
     }
 
@@ -387,18 +393,29 @@ impl VisitStore {
             Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
         }
         // Another handle may have appended since this one read the store: start from what
-        // is on disk, or the two would number ids and name segments alike.
-        if read_manifest(&self.dir.join(MANIFEST))? != self.manifest {
+        // is on disk, or the two would number ids and name segments alike. Likewise when a
+        // failed append's ids could not be forgotten.
+        if read_manifest(&self.dir.join(MANIFEST))? != self.manifest || self.holds_unwritten_ids() {
             *self = VisitStore::open(&self.dir)?;
         }
         let result = self.try_append(log);
         if result.is_err() {
             // The store on disk is as it was (the manifest is replaced last, and was not):
-            // forget the ids this append numbered, so the next one writes them.
-            self.members = read_ids(&self.dir.join("members.bin"), &self.manifest.members)?;
-            self.stores = read_ids(&self.dir.join("stores.bin"), &self.manifest.stores)?;
+            // forget the ids this append numbered, so the next one writes them. Should the
+            // files not read now, the next append opens the store again.
+            let members = read_ids(&self.dir.join("members.bin"), &self.manifest.members);
+            let stores = read_ids(&self.dir.join("stores.bin"), &self.manifest.stores);
+            if let (Ok(members), Ok(stores)) = (members, stores) {
+                (self.members, self.stores) = (members, stores);
+            }
         }
         result
+    }
+
+    /// Whether the dictionaries hold ids the manifest does not count (a failed append's).
+    fn holds_unwritten_ids(&self) -> bool {
+        self.members.len() as u64 != self.manifest.members.count
+            || self.stores.len() as u64 != self.manifest.stores.count
     }
 
     fn try_append(&mut self, log: &VisitLog) -> Result<Appended, VisitStoreError> {
@@ -482,8 +499,9 @@ impl VisitStore {
     /// [`VisitStoreError::Corrupt`] when a segment is missing, of the wrong size, altered
     /// (checksum) or holds numbers outside the dictionaries; I/O errors.
     pub fn load(&self) -> Result<VisitLog, VisitStoreError> {
-        let total = usize::try_from(self.len())
-            .map_err(|_| corrupt("more visits than this machine can address".into()))?;
+        // Every segment's size against its count before anything is allocated: a damaged
+        // manifest's counts are refused here, not reserved.
+        let mut total = 0usize;
         for segment in &self.manifest.segments {
             if segment.file.contains(['/', '\\']) {
                 return Err(corrupt(format!(
@@ -491,29 +509,52 @@ impl VisitStore {
                     segment.file
                 )));
             }
+            let path = self.dir.join(&segment.file);
+            let size = std::fs::metadata(&path).map_err(io(&path))?.len();
+            let expected = usize::try_from(segment.visits)
+                .ok()
+                .and_then(|n| n.checked_mul(BYTES_PER_VISIT)?.checked_add(16));
+            if expected.and_then(|b| u64::try_from(b).ok()) != Some(size) {
+                return Err(corrupt(format!(
+                    "{} is not the segment the manifest lists",
+                    segment.file
+                )));
+            }
+            // Files that exist: their visits add up without overflowing.
+            total = total.saturating_add(segment.visits as usize);
         }
         let (columns, sums) = std::thread::scope(|s| {
-            let sums = s.spawn(|| self.check_sums());
-            (self.read_columns(total), sums.join())
+            // Checksums on a second thread, or on this one when none can be started.
+            let sums = std::thread::Builder::new().spawn_scoped(s, || self.check_sums());
+            let columns = self.read_columns(total);
+            let sums = match sums {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|_| Err(corrupt("checking the checksums failed".into()))),
+                Err(_) => self.check_sums(),
+            };
+            (columns, sums)
         });
         let columns = columns?;
-        sums.unwrap_or_else(|_| Err(corrupt("checking the checksums failed".into())))?;
+        sums?;
         let Columns {
             at,
             member,
             store,
             spend,
         } = columns;
-        Ok(VisitLogBuilder::from_columns(
-            self.zone,
-            self.members.clone(),
-            self.stores.clone(),
-            at,
-            member,
-            store,
-            spend,
+        let (members, stores) = if self.holds_unwritten_ids() {
+            (
+                read_ids(&self.dir.join("members.bin"), &self.manifest.members)?,
+                read_ids(&self.dir.join("stores.bin"), &self.manifest.stores)?,
+            )
+        } else {
+            (self.members.clone(), self.stores.clone())
+        };
+        Ok(
+            VisitLogBuilder::from_columns(self.zone, members, stores, at, member, store, spend)
+                .build(),
         )
-        .build())
     }
 
     /// Every segment's SHA-256 against the manifest's.
@@ -549,16 +590,18 @@ impl VisitStore {
             store: Vec::with_capacity(total),
             spend: Vec::with_capacity(total),
         };
-        let (members, stores) = (self.members.len() as u32, self.stores.len() as u32);
+        let count = |ids: &Ids| u32::try_from(ids.count).unwrap_or(u32::MAX);
+        let (members, stores) = (count(&self.manifest.members), count(&self.manifest.stores));
         let mut buf = vec![0u8; CHUNK];
         for segment in &self.manifest.segments {
             let path = self.dir.join(&segment.file);
             let name = &segment.file;
             let wrong = || corrupt(format!("{name} is not the segment the manifest lists"));
             let mut file = std::fs::File::open(&path).map_err(io(&path))?;
-            let n = usize::try_from(segment.visits).unwrap_or(usize::MAX);
+            // `load` checked the count against the file's size.
+            let n = segment.visits as usize;
             let size = file.metadata().map_err(io(&path))?.len();
-            if Some(size) != n.checked_mul(BYTES_PER_VISIT).map(|b| b as u64 + 16) {
+            if size != (16 + n * BYTES_PER_VISIT) as u64 {
                 return Err(wrong());
             }
             let mut header = [0u8; 16];
