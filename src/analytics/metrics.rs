@@ -14,7 +14,8 @@
 //! One pass over the time-sorted log gives each visit its period (the log is sorted, so this
 //! is a moving pointer, not a search), adds it to the period's flow and records the member as
 //! active in that period: in a bitset per member while the log spans few periods, else in a
-//! per-member list no longer than the member's visits. A second pass over each member's
+//! per-member list no longer than the member's visits (bitsets larger than a cache are
+//! filled through buckets of members, [`super::bucketed`]). A second pass over each member's
 //! periods derives new, retained, returning, churned and the cohort cells. The bitset passes
 //! split across the machine's cores.
 //!
@@ -85,14 +86,14 @@ pub struct VisitReport {
 }
 
 /// The period of each visit, for visits in time order: moves forward only.
-struct PeriodCursor<'a> {
+pub(super) struct PeriodCursor<'a> {
     periods: &'a Periods,
     p: usize,
     end: i64,
 }
 
 impl<'a> PeriodCursor<'a> {
-    fn starting_at(periods: &'a Periods, p: usize) -> Self {
+    pub(super) fn starting_at(periods: &'a Periods, p: usize) -> Self {
         PeriodCursor {
             periods,
             p,
@@ -102,7 +103,7 @@ impl<'a> PeriodCursor<'a> {
 
     /// The period of `at`, no earlier than the last one given.
     #[inline]
-    fn period_of(&mut self, at: i64) -> usize {
+    pub(super) fn period_of(&mut self, at: i64) -> usize {
         while at >= self.end {
             self.p += 1;
             self.end = self.periods.bounds(self.p).1;
@@ -112,8 +113,8 @@ impl<'a> PeriodCursor<'a> {
 }
 
 /// Per-period flow accumulated from visits.
-#[derive(Clone, Default)]
-struct Flow {
+#[derive(Clone, Default, Debug, PartialEq)]
+pub(super) struct Flow {
     visits: Vec<u64>,
     /// Wide enough that no sum of `i64` spends overflows; checked into `i64` at the end.
     spend: Vec<i128>,
@@ -121,7 +122,7 @@ struct Flow {
 }
 
 impl Flow {
-    fn new(periods: usize) -> Self {
+    pub(super) fn new(periods: usize) -> Self {
         Flow {
             visits: vec![0; periods],
             spend: vec![0; periods],
@@ -131,13 +132,13 @@ impl Flow {
 
     /// Counts one visit of `spend_minor` in period `p`.
     #[inline]
-    fn count(&mut self, p: usize, spend_minor: i64) {
+    pub(super) fn count(&mut self, p: usize, spend_minor: i64) {
         self.visits[p] += 1;
         self.spend[p] += i128::from(spend_minor);
         self.paid[p] += u64::from(spend_minor > 0);
     }
 
-    fn add(&mut self, other: &Flow) {
+    pub(super) fn add(&mut self, other: &Flow) {
         for p in 0..self.visits.len() {
             self.visits[p] += other.visits[p];
             self.spend[p] += other.spend[p];
@@ -358,7 +359,7 @@ fn threads() -> usize {
 }
 
 /// Splits `0..len` into `parts` contiguous ranges.
-fn chunks(len: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
+pub(super) fn chunks(len: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
     let size = len.div_ceil(parts.max(1)).max(1);
     (0..len)
         .step_by(size)
@@ -468,6 +469,10 @@ fn classify(
 /// beyond, per-member lists.
 const BIT_WORDS_PER_VISIT: usize = 2;
 
+/// Bitsets larger than this (1 MiB: 131,072 members of one word) are filled through buckets
+/// of members ([`super::bucketed`]) rather than straight from the log.
+const BUCKETED_ABOVE_WORDS: usize = 1 << 17;
+
 /// Period metrics and cohorts of `log` at `granularity`, on the log's time zone.
 ///
 /// Memory follows the data: a few vectors as long as the number of periods, each cohort's
@@ -518,11 +523,15 @@ pub fn analyze(log: &VisitLog, granularity: Granularity) -> Result<VisitReport, 
     let parts = threads();
 
     let bit_words = log.member_count().saturating_mul(words);
-    let (flow, activity) = if bit_words <= BIT_WORDS_PER_VISIT * log.len() + (1 << 16) {
-        scan_bits(log, &periods, words, parts)
-    } else {
-        scan_lists(log, &periods)
-    };
+    let (flow, activity) =
+        if bit_words > BUCKETED_ABOVE_WORDS && bit_words <= BIT_WORDS_PER_VISIT * log.len() {
+            let (flow, bits) = super::bucketed::scan_bucketed(log, &periods, words, parts);
+            (flow, Activity::Bits { bits, words })
+        } else if bit_words <= BIT_WORDS_PER_VISIT * log.len() + (1 << 16) {
+            scan_bits(log, &periods, words, parts)
+        } else {
+            scan_lists(log, &periods)
+        };
 
     // The dense triangle while it is no larger than the visits (or 1 Mi cells).
     let dense_cells = n.saturating_mul(n) / 2 <= log.len().max(1 << 20);

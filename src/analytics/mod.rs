@@ -4,6 +4,7 @@
 //! Visits come from the ledger ([`VisitLog::from_events`]), from CSV ([`read_csv`]), or in bulk
 //! ([`VisitLogBuilder`]). Definitions: [`metrics`] (and `docs/metrics.md`).
 
+mod bucketed;
 mod campaigns;
 mod csv;
 mod dictionary;
