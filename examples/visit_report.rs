@@ -339,24 +339,7 @@ fn read_log(args: &Args, file: &str) -> Result<analytics::VisitLog, String> {
     if args.parquet {
         return cut(args, read_parquet(args, file)?);
     }
-    let size = std::fs::metadata(file)
-        .map(|m| m.len() as usize)
-        .map_err(|e| format!("{file}: {e}"))?;
-    let done = AtomicUsize::new(0);
-    let bytes = with_progress("loading", size, &done, || {
-        let mut bytes = Vec::with_capacity(size);
-        let mut f = std::fs::File::open(file)?;
-        let mut piece = vec![0u8; 16 << 20];
-        loop {
-            let n = f.read(&mut piece)?;
-            if n == 0 {
-                return Ok::<_, std::io::Error>(bytes);
-            }
-            bytes.extend_from_slice(&piece[..n]);
-            done.fetch_add(n, Ordering::Relaxed);
-        }
-    })
-    .map_err(|e| format!("{file}: {e}"))?;
+    let bytes = csv_bytes(file).map_err(|e| format!("{file}: {e}"))?;
     let parsed = AtomicUsize::new(0);
     let import = with_progress("reading", bytes.len(), &parsed, || {
         analytics::read_csv_bytes_counting(&bytes, args.zone, args.mode, args.threads, &parsed)
@@ -370,6 +353,50 @@ fn read_log(args: &Args, file: &str) -> Result<analytics::VisitLog, String> {
         eprintln!("{} malformed rows skipped", import.skipped.len());
     }
     cut(args, import.log)
+}
+
+/// A CSV file's bytes: mapped where the system can (no copy into fresh memory), else read
+/// with a progress line.
+enum CsvBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for CsvBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            CsvBytes::Mapped(map) => map,
+            CsvBytes::Read(bytes) => bytes,
+        }
+    }
+}
+
+fn csv_bytes(file: &str) -> std::io::Result<CsvBytes> {
+    let f = std::fs::File::open(file)?;
+    let size = f.metadata()?.len() as usize;
+    if f.metadata()?.is_file() && size > 0 {
+        // SAFETY: the map is only read. Should another process cut the file short while
+        // this report reads it, the process faults (SIGBUS), as any tool reading a mapped
+        // file (ripgrep, for one) does; nothing is written, so nothing is lost.
+        if let Ok(map) = unsafe { memmap2::MmapOptions::new().populate().map(&f) } {
+            return Ok(CsvBytes::Mapped(map));
+        }
+    }
+    let done = AtomicUsize::new(0);
+    with_progress("loading", size, &done, || {
+        let mut bytes = Vec::with_capacity(size);
+        let mut f = f;
+        let mut piece = vec![0u8; 16 << 20];
+        loop {
+            let n = f.read(&mut piece)?;
+            if n == 0 {
+                return Ok(CsvBytes::Read(bytes));
+            }
+            bytes.extend_from_slice(&piece[..n]);
+            done.fetch_add(n, Ordering::Relaxed);
+        }
+    })
 }
 
 /// The visits of a Parquet file or folder.

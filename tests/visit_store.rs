@@ -278,8 +278,15 @@ fn a_manifest_claiming_more_visits_than_its_files_hold_is_refused_before_allocat
     let claimed = format!("\"visits\": {}", log.len());
     assert!(text.contains(&claimed));
     for huge in [u64::MAX, 1 << 60, 1_000_000_000_000] {
-        std::fs::write(&manifest, text.replace(&claimed, &format!("\"visits\": {huge}"))).unwrap();
+        std::fs::write(
+            &manifest,
+            text.replace(&claimed, &format!("\"visits\": {huge}")),
+        )
+        .unwrap();
         let result = VisitStore::open(dir.path()).unwrap().load();
-        assert!(matches!(result, Err(VisitStoreError::Corrupt(_))), "{huge}: {result:?}");
+        assert!(
+            matches!(result, Err(VisitStoreError::Corrupt(_))),
+            "{huge}: {result:?}"
+        );
     }
 }
