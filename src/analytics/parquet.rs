@@ -277,7 +277,8 @@ pub fn read_parquet(
     let seed = super::dictionary::random_seed();
     // Contiguous runs of row groups per thread, so the chunks come back in file order.
     let per_thread = groups.len().div_ceil(threads).max(1);
-    let chunks: Vec<Result<Vec<Chunk>, ParquetError>> = std::thread::scope(|scope| {
+    // One chunk per thread: a member is numbered once per thread, not once per row group.
+    let chunks: Vec<Result<Chunk, ParquetError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = groups
             .chunks(per_thread)
             .map(|run| {
@@ -285,33 +286,31 @@ pub fn read_parquet(
                 scope.spawn(move || {
                     let mut readers: Vec<Option<SerializedFileReader<std::fs::File>>> =
                         (0..files.len()).map(|_| None).collect();
-                    run.iter()
-                        .map(|&(f, g, layout, first_row)| {
-                            let reader = match &mut readers[f] {
-                                Some(reader) => reader,
-                                slot => slot.insert(open(&files[f])?),
-                            };
-                            // The Parquet crate is trusted with damaged files only this far: a
-                            // panic in it is this file's error, not the caller's crash.
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                read_group(reader, g, layout, seed)
-                            }))
-                            .unwrap_or_else(|_| {
-                                Err((None, "the Parquet reader failed on it".into()))
-                            })
-                            .map_err(|(row, reason)| match row {
-                                Some(row) => ParquetError::Row {
-                                    path: files[f].clone(),
-                                    row: first_row + row + 1,
-                                    reason,
-                                },
-                                None => ParquetError::Format {
-                                    path: files[f].clone(),
-                                    reason,
-                                },
-                            })
-                        })
-                        .collect()
+                    let mut chunk = Chunk::new(seed, 0);
+                    for &(f, g, layout, first_row) in run {
+                        let reader = match &mut readers[f] {
+                            Some(reader) => reader,
+                            slot => slot.insert(open(&files[f])?),
+                        };
+                        // The Parquet crate is trusted with damaged files only this far: a
+                        // panic in it is this file's error, not the caller's crash.
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            read_group(reader, g, layout, &mut chunk)
+                        }))
+                        .unwrap_or_else(|_| Err((None, "the Parquet reader failed on it".into())))
+                        .map_err(|(row, reason)| match row {
+                            Some(row) => ParquetError::Row {
+                                path: files[f].clone(),
+                                row: first_row + row + 1,
+                                reason,
+                            },
+                            None => ParquetError::Format {
+                                path: files[f].clone(),
+                                reason,
+                            },
+                        })?;
+                    }
+                    Ok(chunk)
                 })
             })
             .collect();
@@ -323,10 +322,9 @@ pub fn read_parquet(
             })
             .collect()
     });
-    let mut all = Vec::with_capacity(groups.len());
-    for run in chunks {
-        all.extend(run?);
-    }
+    let all = chunks
+        .into_iter()
+        .collect::<Result<Vec<Chunk>, ParquetError>>()?;
     let import = merge(all, 1, zone, CsvMode::Strict).map_err(|e| ParquetError::Format {
         path: path.as_ref().to_owned(),
         reason: e.to_string(),
@@ -433,14 +431,14 @@ impl Rows<'_> {
 /// more than a Spark or DuckDB row group holds, so their groups are read without regrowing.
 const MAX_ROOM: usize = 1 << 20;
 
-/// Reads row group `g`; an error is (row within the group, reason), or (None, reason) for a
+/// Reads row group `g` onto `chunk`; an error is (row within the group, reason), or (None, reason) for a
 /// group the Parquet reader cannot decode.
 fn read_group(
     reader: &SerializedFileReader<std::fs::File>,
     g: usize,
     layout: Layout,
-    seed: u64,
-) -> Result<Chunk, (Option<u64>, String)> {
+    chunk: &mut Chunk,
+) -> Result<(), (Option<u64>, String)> {
     let group = reader.get_row_group(g).map_err(|e| (None, e.to_string()))?;
     let rows = usize::try_from(group.metadata().num_rows().max(0)).unwrap_or(0);
     let read = |i: usize| column(group.as_ref(), i, rows).map_err(|e| (None, e));
@@ -475,7 +473,6 @@ fn read_group(
         walker(&time_levels, max(layout.at)),
         walker(&spend_levels, max(layout.spend)),
     );
-    let mut chunk = Chunk::new(seed, rows.min(MAX_ROOM));
     // Visits whose members are numbered a batch later, their slots fetched meanwhile.
     let mut pending: Vec<(Visit<'_>, u64)> = Vec::with_capacity(BATCH);
     for row in 0..rows {
@@ -568,7 +565,7 @@ fn read_group(
         }
     }
     chunk.number(&mut pending);
-    Ok(chunk)
+    Ok(())
 }
 
 fn write_error(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> ParquetError + '_ {
