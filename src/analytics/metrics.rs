@@ -21,9 +21,11 @@
 //!
 //! # Bounds
 //! Visits must be dated in 2000 to 2199 ([`crate::is_plausible`]); at most 73,049 daily periods
-//! then. Memory is about 24 bytes per visit in the log, a few vectors per period, and the
-//! cohort cells: a dense triangle only while it is no larger than the visits, else only the
-//! cells that occur; the report's rows end at each cohort's last active period, and a matrix
+//! then. Memory is about 24 bytes per visit in the log, the members' activity (a bitset each,
+//! or lists), 16 MiB of bucket lists when the bitsets are filled through buckets, a few
+//! vectors per period, and the cohort cells: a dense triangle only while it is no larger than
+//! the visits, else only the cells that occur; the report's rows end at each cohort's last
+//! active period, and a matrix
 //! above [`MAX_COHORT_CELLS`] is refused ([`AnalyticsError::TooManyCohortCells`]). Never the
 //! square of the span.
 
