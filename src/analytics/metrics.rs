@@ -25,9 +25,8 @@
 //! or lists), 16 MiB of bucket lists when the bitsets are filled through buckets, a few
 //! vectors per period, and the cohort cells: a dense triangle only while it is no larger than
 //! the visits, else only the cells that occur; the report's rows end at each cohort's last
-//! active period, and a matrix
-//! above [`MAX_COHORT_CELLS`] is refused ([`AnalyticsError::TooManyCohortCells`]). Never the
-//! square of the span.
+//! active period, and a matrix above [`MAX_COHORT_CELLS`] is refused
+//! ([`AnalyticsError::TooManyCohortCells`]). Never the square of the span.
 
 use super::log::{ANONYMOUS, VisitLog};
 use super::period::{Granularity, Periods};
