@@ -20,7 +20,8 @@
 //!
 //! `--parquet FILE_OR_DIR` reads visits from Parquet instead (a file or a folder of
 //! `.parquet` files; needs the `parquet` feature). `--export DIR` writes the tables as CSV
-//! (`periods.csv`, `cohorts.csv`, `stores.csv` with `--by-store`) and, with the `parquet`
+//! (`periods.csv`, `cohorts.csv`, `stores.csv` with `--by-store`, and `segments.csv`: each
+//! member's RFM scores and segment as of the last visit read) and, with the `parquet`
 //! feature, as Parquet beside them.
 //!
 //! A visit store keeps the visits in o2okit's own columns, so a report over years reads no
@@ -187,7 +188,7 @@ fn run() -> Result<(), String> {
         }
         return Ok(());
     }
-    let mut stores = None;
+    let (mut stores, mut segments) = (None, None);
     let (mut report, zone, source) = if args.merge {
         let parts = args
             .files
@@ -223,6 +224,16 @@ fn run() -> Result<(), String> {
             analytics::analyze(&log, args.granularity).map_err(|e| format!("{file}: {e}"))?;
         if args.by_store {
             stores = Some(analytics::store_report(&log));
+        }
+        if args.export.is_some() {
+            // Members are scored as of the end of the visits read: `--to`'s night, else the
+            // last visit.
+            let as_of = match args.to {
+                Some(to) => first_instant(to.succ_opt().unwrap_or(to), log.zone())?,
+                None => log.at().last().copied().unwrap_or(0),
+            };
+            let as_of = chrono::DateTime::from_timestamp(as_of, 0).ok_or("no such instant")?;
+            segments = Some(analytics::rfm(&log, as_of));
         }
         (report, zone, file.clone())
     };
@@ -307,13 +318,16 @@ fn run() -> Result<(), String> {
     }
     if let Some(dir) = &args.export {
         std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
-        let files = analytics::write_report_csv(&report, stores.as_deref(), dir)
-            .map_err(|e| format!("{dir}: {e}"))?;
+        let tables = analytics::ReportTables {
+            report: &report,
+            stores: stores.as_deref(),
+            segments: segments.as_deref(),
+        };
+        let files = analytics::write_report_csv(tables, dir).map_err(|e| format!("{dir}: {e}"))?;
         #[cfg(feature = "parquet")]
         let files = [
             files,
-            analytics::write_report_parquet(&report, stores.as_deref(), dir)
-                .map_err(|e| e.to_string())?,
+            analytics::write_report_parquet(tables, dir).map_err(|e| e.to_string())?,
         ]
         .concat();
         let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();

@@ -82,6 +82,29 @@ def compare(name, reference, mine, theirs):
     return False
 
 
+SEGMENTS_SQL = """
+WITH v AS (SELECT member_id, visited_at, spend_minor FROM {source} WHERE member_id IS NOT NULL),
+s AS (SELECT member_id, count(*) AS visits, min(visited_at) AS first_visit,
+             max(visited_at) AS last_visit, sum(spend_minor) AS spend_minor FROM v GROUP BY member_id),
+q AS (SELECT *, count(*) OVER () AS n,
+             1 + (rank() OVER (ORDER BY last_visit) - 1) * 5 // count(*) OVER () AS r,
+             1 + (rank() OVER (ORDER BY visits) - 1) * 5 // count(*) OVER () AS f,
+             1 + (rank() OVER (ORDER BY spend_minor) - 1) * 5 // count(*) OVER () AS m
+      FROM s)
+SELECT member_id,
+       CASE WHEN r >= 4 AND f >= 4 THEN 'champions'
+            WHEN r >= 4 AND visits = 1 THEN 'new'
+            WHEN r = 3 AND f >= 4 THEN 'loyal'
+            WHEN r <= 2 AND f >= 3 THEN 'at_risk'
+            WHEN r <= 2 THEN 'lapsed'
+            ELSE 'regular' END,
+       r, f, m,
+       round(epoch((SELECT max(visited_at) FROM {source}) - last_visit) / 86400.0, 3),
+       visits, first_visit, last_visit, spend_minor
+FROM q ORDER BY member_id
+"""
+
+
 def parquet_checks(report, tmp, generated, text_ids, spark):
     """visit_report --parquet against its own CSV reading and DuckDB's, on files DuckDB (and
     Spark) wrote; the exported tables (CSV and Parquet) against the JSON report."""
@@ -122,6 +145,25 @@ def parquet_checks(report, tmp, generated, text_ids, spark):
                     [norm(r["month" if c == "period" else c]) for c in fields] for r in expected]
                 results.append(same)
                 print(f"{'same' if same else 'DIFF'}  {'export ' + kind:<22} {table} of {name}")
+        # Each member's RFM segment, recomputed here in SQL from the visits (as of the last
+        # visit): quintile = 1 + (members with a strictly lower value) × 5 / members.
+        theirs = con.execute(SEGMENTS_SQL.format(source=f"read_parquet('{pq}')")).fetchall()
+        for kind in ("csv", "parquet"):
+            reader = "read_csv" if kind == "csv" else "read_parquet"
+            options = ", all_varchar = true" if kind == "csv" else ""
+            ours = con.execute(
+                f"SELECT member_id, segment, r, f, m, round(CAST(recency_days AS DOUBLE), 3), visits, "
+                f"CAST(first_visit AS TIMESTAMPTZ), CAST(last_visit AS TIMESTAMPTZ), spend_minor "
+                f"FROM {reader}('{out}/segments.{kind}'{options}) ORDER BY member_id").fetchall()
+            if kind == "csv":
+                # A spreadsheet formula's id is written guarded by a leading ' (as write_csv does).
+                ours = sorted((r[0][1:] if r[0][:2] in ("'=", "'+", "'-", "'@") else r[0],) + tuple(r[1:])
+                              for r in ours)
+            norm = lambda rows: [tuple(str(v) for v in row) for row in rows]
+            same = norm(ours) == norm(theirs) and len(ours) > 0
+            results.append(same)
+            print(f"{'same' if same else 'DIFF'}  {'export ' + kind:<22} segments of {name} "
+                  f"({len(ours)} members, DuckDB SQL)")
     if spark:
         # Spark writes a folder of part files with INT96 timestamps.
         folder = tmp / "spark-parquet"

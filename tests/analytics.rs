@@ -252,6 +252,79 @@ fn segments_lapsed_and_due() {
 }
 
 #[test]
+fn segments_export_one_row_per_member_as_scored() {
+    let mut b = VisitLogBuilder::new(chrono_tz::UTC);
+    b.push(Some("M-1"), StoreId(1), ts("2025-01-01T12:00:00Z"), 1_000);
+    b.push(Some("M-1"), StoreId(1), ts("2025-02-01T12:00:30Z"), 3_000);
+    // An id a spreadsheet would run as a formula is written guarded, as write_csv does.
+    b.push(
+        Some("=HYPERLINK(1)"),
+        StoreId(2),
+        ts("2025-03-01T08:00:00Z"),
+        0,
+    );
+    b.push(None, StoreId(2), ts("2025-03-02T08:00:00Z"), 500);
+    let log = b.build();
+    let report = analyze(&log, Granularity::Month).unwrap();
+    let scores = rfm(&log, ts("2025-03-03T00:00:00Z"));
+    let dir = tempfile::tempdir().unwrap();
+    let tables = ReportTables {
+        report: &report,
+        stores: None,
+        segments: Some(&scores),
+    };
+    let files = write_report_csv(tables, dir.path()).unwrap();
+    assert_eq!(files.len(), 3);
+    let text = std::fs::read_to_string(dir.path().join("segments.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "member_id,segment,r,f,m,recency_days,visits,first_visit,last_visit,spend_minor"
+    );
+    let expected: Vec<String> = scores
+        .iter()
+        .map(|s| {
+            let member = if s.summary.member.starts_with('=') {
+                format!("'{}", s.summary.member)
+            } else {
+                s.summary.member.clone()
+            };
+            format!(
+                "{member},{},{},{},{},{:.3},{},{},{},{}",
+                match s.segment {
+                    Segment::New => "new",
+                    Segment::Lapsed => "lapsed",
+                    Segment::AtRisk => "at_risk",
+                    Segment::Champions => "champions",
+                    Segment::Loyal => "loyal",
+                    _ => "regular",
+                },
+                s.r,
+                s.f,
+                s.m,
+                s.recency_days,
+                s.summary.visits,
+                chrono::DateTime::from_timestamp(s.summary.first_visit, 0)
+                    .unwrap()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                chrono::DateTime::from_timestamp(s.summary.last_visit, 0)
+                    .unwrap()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                s.summary.spend_minor,
+            )
+        })
+        .collect();
+    assert_eq!(lines[1..], expected);
+    // By hand: last visit 29 d 11 h 59 min 30 s before; of two members, the older last visit
+    // scores R 1, two visits F 1 + 1·5/2 = 3, the larger spend M 3; R ≤ 2 and F ≥ 3: at risk.
+    assert_eq!(
+        lines[1],
+        "M-1,at_risk,1,3,3,29.500,2,2025-01-01T12:00:00Z,2025-02-01T12:00:30Z,4000"
+    );
+    assert!(lines[2].starts_with("'=HYPERLINK(1),"), "{}", lines[2]);
+}
+
+#[test]
 fn referrals_count_seeds_and_their_recruits() {
     let member = |id: u64, by: Option<u64>, at: &str| {
         let member = Member::new(

@@ -386,10 +386,17 @@ fn report_tables_are_written_as_parquet_and_csv() {
     let log = generated();
     let report = analyze(&log, Granularity::Month).unwrap();
     let stores = store_report(&log);
-    let files = write_report_parquet(&report, Some(&stores), dir.path()).unwrap();
-    assert_eq!(files.len(), 3);
-    let csv = write_report_csv(&report, Some(&stores), dir.path()).unwrap();
-    assert_eq!(csv.len(), 3);
+    let last = chrono::DateTime::from_timestamp(log.at()[log.len() - 1], 0).unwrap();
+    let segments = rfm(&log, last);
+    let tables = ReportTables {
+        report: &report,
+        stores: Some(&stores),
+        segments: Some(&segments),
+    };
+    let files = write_report_parquet(tables, dir.path()).unwrap();
+    assert_eq!(files.len(), 4);
+    let csv = write_report_csv(tables, dir.path()).unwrap();
+    assert_eq!(csv.len(), 4);
     // The periods file holds one row per period, the cohorts file one per non-zero cell.
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let rows = |name: &str| {
@@ -405,6 +412,28 @@ fn report_tables_are_written_as_parquet_and_csv() {
         .sum();
     assert_eq!(rows("cohorts.parquet"), cells);
     assert_eq!(rows("stores.parquet"), stores.len());
+    assert_eq!(rows("segments.parquet"), segments.len());
+    // Each member's row as scored: id, segment, quintiles, visits, instants, spend.
+    let reader = SerializedFileReader::new(
+        std::fs::File::open(dir.path().join("segments.parquet")).unwrap(),
+    )
+    .unwrap();
+    let read: Vec<String> = reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|row| row.unwrap().to_string())
+        .collect();
+    let first = &segments[0];
+    assert!(
+        read[0].contains(&format!("member_id: \"{}\"", first.summary.member)),
+        "{}",
+        read[0]
+    );
+    assert!(read[0].contains(&format!("segment: \"{}\"", first.segment.as_str())));
+    assert!(read[0].contains(&format!("visits: {}", first.summary.visits)));
+    assert!(read[0].contains(&format!("spend_minor: {}", first.summary.spend_minor)));
+    let segments_csv = std::fs::read_to_string(dir.path().join("segments.csv")).unwrap();
+    assert_eq!(segments_csv.lines().count(), segments.len() + 1);
     let periods_csv = std::fs::read_to_string(dir.path().join("periods.csv")).unwrap();
     assert_eq!(periods_csv.lines().count(), report.periods.len() + 1);
     assert!(periods_csv.starts_with("period,active,new,retained,returning,churned,visits,"));

@@ -3,6 +3,7 @@
 
 use super::csv::{FieldWriter, guarded};
 use super::metrics::VisitReport;
+use super::segments::RfmScore;
 use super::stores::StoreRow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,19 +24,39 @@ fn write_table(path: &Path, header: &[&str], rows: &[Vec<String>]) -> std::io::R
     out.flush()
 }
 
+/// The tables a report exports: always the periods and cohort cells; per store and per
+/// member when given.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportTables<'a> {
+    /// The period table and cohorts.
+    pub report: &'a VisitReport,
+    /// Each store's figures ([`super::store_report`]).
+    pub stores: Option<&'a [StoreRow]>,
+    /// Each member's RFM scores and segment ([`super::rfm`]).
+    pub segments: Option<&'a [RfmScore]>,
+}
+
+/// The UTC instant of Unix second `t` as RFC 3339 (`2025-01-31T23:59:00Z`).
+pub(super) fn utc(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
 /// Writes a report's tables as CSV files in `dir`: `periods.csv` (one row per period,
 /// [`super::PeriodRow`]'s fields, an empty average ticket where there is none),
-/// `cohorts.csv` (`cohort,k,members`: the non-zero cells) and, when given, `stores.csv`
-/// ([`StoreRow`]'s fields; store ids a spreadsheet would run as formulas get a leading `'`,
-/// as [`super::write_csv`] writes them). Returns the files written.
+/// `cohorts.csv` (`cohort,k,members`: the non-zero cells), when given `stores.csv`
+/// ([`StoreRow`]'s fields) and `segments.csv` (one row per member: `member_id`, `segment`,
+/// the `r`, `f`, `m` quintiles, `recency_days`, `visits`, `first_visit` and `last_visit` in
+/// UTC, `spend_minor`). Ids a spreadsheet would run as formulas get a leading `'`, as
+/// [`super::write_csv`] writes them. Returns the files written.
 ///
 /// # Errors
 /// The file system's errors.
 pub fn write_report_csv(
-    report: &VisitReport,
-    stores: Option<&[StoreRow]>,
+    tables: ReportTables<'_>,
     dir: impl AsRef<Path>,
 ) -> std::io::Result<Vec<PathBuf>> {
+    let report = tables.report;
     let dir = dir.as_ref();
     let periods = dir.join("periods.csv");
     let rows: Vec<Vec<String>> = report
@@ -86,7 +107,7 @@ pub fn write_report_csv(
         .collect();
     write_table(&cohorts, &["cohort", "k", "members"], &cells)?;
     let mut written = vec![periods, cohorts];
-    if let Some(stores) = stores {
+    if let Some(stores) = tables.stores {
         let path = dir.join("stores.csv");
         let mut buffer = String::new();
         let rows: Vec<Vec<String>> = stores
@@ -114,5 +135,43 @@ pub fn write_report_csv(
         )?;
         written.push(path);
     }
+    if let Some(segments) = tables.segments {
+        let path = dir.join("segments.csv");
+        let mut buffer = String::new();
+        let rows: Vec<Vec<String>> = segments
+            .iter()
+            .map(|s| {
+                let summary = &s.summary;
+                vec![
+                    guarded(&summary.member, &mut buffer).to_owned(),
+                    s.segment.as_str().to_owned(),
+                    s.r.to_string(),
+                    s.f.to_string(),
+                    s.m.to_string(),
+                    format!("{:.3}", s.recency_days),
+                    summary.visits.to_string(),
+                    utc(summary.first_visit),
+                    utc(summary.last_visit),
+                    summary.spend_minor.to_string(),
+                ]
+            })
+            .collect();
+        write_table(&path, &SEGMENT_COLUMNS, &rows)?;
+        written.push(path);
+    }
     Ok(written)
 }
+
+/// The columns of the segments table, in both formats.
+pub(super) const SEGMENT_COLUMNS: [&str; 10] = [
+    "member_id",
+    "segment",
+    "r",
+    "f",
+    "m",
+    "recency_days",
+    "visits",
+    "first_visit",
+    "last_visit",
+    "spend_minor",
+];

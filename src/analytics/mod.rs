@@ -30,7 +30,7 @@ pub use csv::{
     CsvError, CsvImport, CsvMode, HEADER, MAX_LINE_BYTES, MAX_MEMBER_ID_BYTES, MAX_STORE_ID_BYTES,
     read_csv, write_csv,
 };
-pub use export::write_report_csv;
+pub use export::{ReportTables, write_report_csv};
 pub use ingest::{read_csv_bytes, read_csv_bytes_counting, read_csv_file};
 pub use log::{ANONYMOUS, VisitLog, VisitLogBuilder};
 pub use metrics::{AnalyticsError, CohortRow, MAX_COHORT_CELLS, PeriodRow, VisitReport, analyze};

@@ -16,14 +16,14 @@
 //! formula guard).
 
 use super::csv::{CsvMode, MAX_MEMBER_ID_BYTES, MAX_STORE_ID_BYTES, Visit};
+use super::export::ReportTables;
 use super::ingest::{BATCH, Chunk, merge};
 use super::log::{ANONYMOUS, VisitLog};
-use super::metrics::VisitReport;
 use super::stores::StoreRow;
 use chrono_tz::Tz;
 use parquet::basic::{LogicalType, Type as PhysicalType};
 use parquet::column::reader::ColumnReader;
-use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
@@ -670,16 +670,17 @@ pub fn write_visits_parquet(log: &VisitLog, path: impl AsRef<Path>) -> Result<()
 
 /// Writes a report's tables as Parquet files in `dir`: `periods.parquet` (one row per
 /// period, [`super::PeriodRow`]'s fields), `cohorts.parquet` (`cohort`, `k`, `members`: the
-/// non-zero cells) and, when given, `stores.parquet` ([`StoreRow`]'s fields). Returns the
-/// files written.
+/// non-zero cells) and, when given, `stores.parquet` ([`StoreRow`]'s fields) and
+/// `segments.parquet` (the columns of [`super::write_report_csv`]'s `segments.csv`, the
+/// visits' instants as UTC timestamps). Returns the files written.
 ///
 /// # Errors
 /// [`ParquetError::Io`] or [`ParquetError::Format`] when a file cannot be written.
 pub fn write_report_parquet(
-    report: &VisitReport,
-    stores: Option<&[StoreRow]>,
+    tables: ReportTables<'_>,
     dir: impl AsRef<Path>,
 ) -> Result<Vec<PathBuf>, ParquetError> {
+    let (report, stores) = (tables.report, tables.stores);
     let dir = dir.as_ref();
     let mut written = Vec::new();
     let periods = dir.join("periods.parquet");
@@ -815,6 +816,75 @@ pub fn write_report_parquet(
                         .map(drop),
                     3 => optional(|s| s.spend_minor, column),
                     _ => optional(|s| s.avg_ticket_minor, column),
+                }
+            },
+        )?;
+        written.push(path);
+    }
+    if let Some(segments) = tables.segments {
+        let path = dir.join("segments.parquet");
+        write_file(
+            &path,
+            "message segments {
+                REQUIRED BYTE_ARRAY member_id (STRING); REQUIRED BYTE_ARRAY segment (STRING);
+                REQUIRED INT32 r; REQUIRED INT32 f; REQUIRED INT32 m;
+                REQUIRED DOUBLE recency_days; REQUIRED INT64 visits;
+                REQUIRED INT64 first_visit (TIMESTAMP(MICROS,true));
+                REQUIRED INT64 last_visit (TIMESTAMP(MICROS,true));
+                REQUIRED INT64 spend_minor;
+            }",
+            |i, column| {
+                let micros = |t: i64| t.saturating_mul(1_000_000);
+                match i {
+                    0 => column
+                        .typed::<ByteArrayType>()
+                        .write_batch(
+                            &texts(segments.iter().map(|s| s.summary.member.as_str())),
+                            None,
+                            None,
+                        )
+                        .map(drop),
+                    1 => column
+                        .typed::<ByteArrayType>()
+                        .write_batch(
+                            &texts(segments.iter().map(|s| s.segment.as_str())),
+                            None,
+                            None,
+                        )
+                        .map(drop),
+                    2..=4 => {
+                        let score: Vec<i32> = segments
+                            .iter()
+                            .map(|s| i32::from([s.r, s.f, s.m][i - 2]))
+                            .collect();
+                        column
+                            .typed::<Int32Type>()
+                            .write_batch(&score, None, None)
+                            .map(drop)
+                    }
+                    5 => column
+                        .typed::<DoubleType>()
+                        .write_batch(
+                            &segments.iter().map(|s| s.recency_days).collect::<Vec<_>>(),
+                            None,
+                            None,
+                        )
+                        .map(drop),
+                    _ => {
+                        let values: Vec<i64> = segments
+                            .iter()
+                            .map(|s| match i {
+                                6 => i64::try_from(s.summary.visits).unwrap_or(i64::MAX),
+                                7 => micros(s.summary.first_visit),
+                                8 => micros(s.summary.last_visit),
+                                _ => s.summary.spend_minor,
+                            })
+                            .collect();
+                        column
+                            .typed::<Int64Type>()
+                            .write_batch(&values, None, None)
+                            .map(drop)
+                    }
                 }
             },
         )?;

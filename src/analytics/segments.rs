@@ -67,6 +67,18 @@ pub enum Segment {
 }
 
 impl Segment {
+    /// The segment's name as JSON and the exported tables write it (`at_risk`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Segment::Champions => "champions",
+            Segment::New => "new",
+            Segment::Loyal => "loyal",
+            Segment::AtRisk => "at_risk",
+            Segment::Lapsed => "lapsed",
+            Segment::Regular => "regular",
+        }
+    }
+
     /// The segment of quintile scores (1–5) `r`, `f` and a member's visit count.
     pub fn of(r: u8, f: u8, visits: u64) -> Segment {
         match (r, f) {
