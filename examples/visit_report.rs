@@ -318,11 +318,8 @@ fn run() -> Result<(), String> {
     }
     if let Some(dir) = &args.export {
         std::fs::create_dir_all(dir).map_err(|e| format!("{dir}: {e}"))?;
-        let tables = analytics::ReportTables {
-            report: &report,
-            stores: stores.as_deref(),
-            segments: segments.as_deref(),
-        };
+        let mut tables = analytics::ReportTables::new(&report);
+        (tables.stores, tables.segments) = (stores.as_deref(), segments.as_deref());
         let files = analytics::write_report_csv(tables, dir).map_err(|e| format!("{dir}: {e}"))?;
         #[cfg(feature = "parquet")]
         let files = [
@@ -390,9 +387,11 @@ fn csv_bytes(file: &str) -> std::io::Result<CsvBytes> {
     let f = std::fs::File::open(file)?;
     let size = f.metadata()?.len() as usize;
     if f.metadata()?.is_file() && size > 0 {
-        // SAFETY: the map is only read. Should another process cut the file short while
-        // this report reads it, the process faults (SIGBUS), as any tool reading a mapped
-        // file (ripgrep, for one) does; nothing is written, so nothing is lost.
+        // SAFETY: this assumes, as any tool reading a mapped file does (ripgrep, for one),
+        // that nobody changes the file while the report reads it: one cut short meanwhile
+        // faults the process (SIGBUS), one rewritten in place changes bytes the reader has
+        // already checked. The map is only read, so nothing is lost either way; run the
+        // report on a finished export.
         if let Ok(map) = unsafe { memmap2::MmapOptions::new().populate().map(&f) } {
             return Ok(CsvBytes::Mapped(map));
         }

@@ -99,7 +99,7 @@ SELECT member_id,
             WHEN r <= 2 THEN 'lapsed'
             ELSE 'regular' END,
        r, f, m,
-       round(epoch((SELECT max(visited_at) FROM {source}) - last_visit) / 86400.0, 3),
+       printf('%.3f', epoch((SELECT max(visited_at) FROM {source}) - last_visit) / 86400.0),
        visits, first_visit, last_visit, spend_minor
 FROM q ORDER BY member_id
 """
@@ -152,12 +152,13 @@ def parquet_checks(report, tmp, generated, text_ids, spark):
             reader = "read_csv" if kind == "csv" else "read_parquet"
             options = ", all_varchar = true" if kind == "csv" else ""
             ours = con.execute(
-                f"SELECT member_id, segment, r, f, m, round(CAST(recency_days AS DOUBLE), 3), visits, "
+                f"SELECT member_id, segment, r, f, m, printf('%.3f', CAST(recency_days AS DOUBLE)), visits, "
                 f"CAST(first_visit AS TIMESTAMPTZ), CAST(last_visit AS TIMESTAMPTZ), spend_minor "
                 f"FROM {reader}('{out}/segments.{kind}'{options}) ORDER BY member_id").fetchall()
             if kind == "csv":
                 # A spreadsheet formula's id is written guarded by a leading ' (as write_csv does).
-                ours = sorted((r[0][1:] if r[0][:2] in ("'=", "'+", "'-", "'@") else r[0],) + tuple(r[1:])
+                guarded = ("'=", "'+", "'-", "'@", "'\t", "'\r", "''")
+                ours = sorted((r[0][1:] if r[0][:2] in guarded else r[0],) + tuple(r[1:])
                               for r in ours)
             norm = lambda rows: [tuple(str(v) for v in row) for row in rows]
             same = norm(ours) == norm(theirs) and len(ours) > 0

@@ -268,11 +268,8 @@ fn segments_export_one_row_per_member_as_scored() {
     let report = analyze(&log, Granularity::Month).unwrap();
     let scores = rfm(&log, ts("2025-03-03T00:00:00Z"));
     let dir = tempfile::tempdir().unwrap();
-    let tables = ReportTables {
-        report: &report,
-        stores: None,
-        segments: Some(&scores),
-    };
+    let mut tables = ReportTables::new(&report);
+    tables.segments = Some(&scores);
     let files = write_report_csv(tables, dir.path()).unwrap();
     assert_eq!(files.len(), 3);
     let text = std::fs::read_to_string(dir.path().join("segments.csv")).unwrap();

@@ -388,11 +388,8 @@ fn report_tables_are_written_as_parquet_and_csv() {
     let stores = store_report(&log);
     let last = chrono::DateTime::from_timestamp(log.at()[log.len() - 1], 0).unwrap();
     let segments = rfm(&log, last);
-    let tables = ReportTables {
-        report: &report,
-        stores: Some(&stores),
-        segments: Some(&segments),
-    };
+    let mut tables = ReportTables::new(&report);
+    (tables.stores, tables.segments) = (Some(&stores[..]), Some(&segments[..]));
     let files = write_report_parquet(tables, dir.path()).unwrap();
     assert_eq!(files.len(), 4);
     let csv = write_report_csv(tables, dir.path()).unwrap();

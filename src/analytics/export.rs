@@ -27,6 +27,7 @@ fn write_table(path: &Path, header: &[&str], rows: &[Vec<String>]) -> std::io::R
 /// The tables a report exports: always the periods and cohort cells; per store and per
 /// member when given.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct ReportTables<'a> {
     /// The period table and cohorts.
     pub report: &'a VisitReport,
@@ -34,6 +35,17 @@ pub struct ReportTables<'a> {
     pub stores: Option<&'a [StoreRow]>,
     /// Each member's RFM scores and segment ([`super::rfm`]).
     pub segments: Option<&'a [RfmScore]>,
+}
+
+impl<'a> ReportTables<'a> {
+    /// The report's own tables; set `stores` and `segments` to export those too.
+    pub fn new(report: &'a VisitReport) -> Self {
+        ReportTables {
+            report,
+            stores: None,
+            segments: None,
+        }
+    }
 }
 
 /// The UTC instant of Unix second `t` as RFC 3339 (`2025-01-31T23:59:00Z`).

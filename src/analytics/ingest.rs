@@ -15,6 +15,7 @@ use super::csv::{
 };
 use super::dictionary::Dictionary;
 use super::log::{ANONYMOUS, VisitLogBuilder};
+use super::rfc3339::LastDay;
 use chrono_tz::Tz;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -179,6 +180,7 @@ fn read_chunk(
     let (mut fields, mut crowded) = (1, false);
     let mut start = 0;
     let mut counted = 0;
+    let mut last_day = LastDay::default();
     // Commas and line ends in one vectorised scan.
     let mut hits = memchr::memchr2_iter(b',', b'\n', chunk);
     loop {
@@ -209,7 +211,7 @@ fn read_chunk(
             end
         };
         let fast = (!crowded)
-            .then(|| fast_visit(chunk, &starts[..fields], text_end, layout))
+            .then(|| fast_visit(chunk, &starts[..fields], text_end, layout, &mut last_day))
             .flatten();
         (start, fields, crowded) = (end + 1, 1, false);
         starts[0] = start;
@@ -312,6 +314,7 @@ fn fast_visit<'a>(
     starts: &[usize],
     end: usize,
     layout: &Layout,
+    last_day: &mut LastDay,
 ) -> Option<Visit<'a>> {
     if end - starts[0] > MAX_LINE_BYTES || starts.len() < layout.fields() {
         return None;
@@ -333,7 +336,7 @@ fn fast_visit<'a>(
         return None;
     }
     let store = std::str::from_utf8(store).ok()?;
-    let at_unix = super::rfc3339::unix_seconds(field(a))?;
+    let at_unix = super::rfc3339::unix_seconds_after(field(a), last_day)?;
     if !crate::is_plausible(at_unix) {
         return None;
     }

@@ -22,7 +22,7 @@
 //! # Bounds
 //! Visits must be dated in 2000 to 2199 ([`crate::is_plausible`]); at most 73,049 daily periods
 //! then. Memory is about 24 bytes per visit in the log, the members' activity (a bitset each,
-//! or lists), 16 MiB of bucket lists when the bitsets are filled through buckets, a few
+//! or lists), up to 32 MiB of bucket lists when the bitsets are filled through buckets, a few
 //! vectors per period, and the cohort cells: a dense triangle only while it is no larger than
 //! the visits, else only the cells that occur; the report's rows end at each cohort's last
 //! active period, and a matrix above [`MAX_COHORT_CELLS`] is refused
@@ -524,15 +524,14 @@ pub fn analyze(log: &VisitLog, granularity: Granularity) -> Result<VisitReport, 
     let parts = threads();
 
     let bit_words = log.member_count().saturating_mul(words);
-    let (flow, activity) =
-        if bit_words > BUCKETED_ABOVE_WORDS && bit_words <= BIT_WORDS_PER_VISIT * log.len() {
-            let (flow, bits) = super::bucketed::scan_bucketed(log, &periods, words, parts);
-            (flow, Activity::Bits { bits, words })
-        } else if bit_words <= BIT_WORDS_PER_VISIT * log.len() + (1 << 16) {
-            scan_bits(log, &periods, words, parts)
-        } else {
-            scan_lists(log, &periods)
-        };
+    let (flow, activity) = if bit_words > BIT_WORDS_PER_VISIT * log.len() + (1 << 16) {
+        scan_lists(log, &periods)
+    } else if bit_words > BUCKETED_ABOVE_WORDS {
+        let (flow, bits) = super::bucketed::scan_bucketed(log, &periods, words, parts);
+        (flow, Activity::Bits { bits, words })
+    } else {
+        scan_bits(log, &periods, words, parts)
+    };
 
     // The dense triangle while it is no larger than the visits (or 1 Mi cells).
     let dense_cells = n.saturating_mul(n) / 2 <= log.len().max(1 << 20);
