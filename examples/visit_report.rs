@@ -229,7 +229,7 @@ fn run() -> Result<(), String> {
             // Members are scored as of the end of the visits read: `--to`'s night, else the
             // last visit.
             let as_of = match args.to {
-                Some(to) => first_instant(to.succ_opt().unwrap_or(to), log.zone())?,
+                Some(to) => after_day(to, log.zone())?,
                 None => log.at().last().copied().unwrap_or(0),
             };
             let as_of = chrono::DateTime::from_timestamp(as_of, 0).ok_or("no such instant")?;
@@ -455,7 +455,7 @@ fn append(args: &Args, file: &str, dir: &str) -> Result<(), String> {
 /// `--partition`'s members.
 fn cut(args: &Args, log: analytics::VisitLog) -> Result<analytics::VisitLog, String> {
     let log = match args.to {
-        Some(to) => log.before(first_instant(to.succ_opt().unwrap_or(to), log.zone())?),
+        Some(to) => log.before(after_day(to, log.zone())?),
         None => log,
     };
     Ok(match args.partition {
@@ -512,6 +512,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The first instant after store-local day `day` in `zone` (`--to`'s night), Unix seconds.
+fn after_day(day: chrono::NaiveDate, zone: chrono_tz::Tz) -> Result<i64, String> {
+    first_instant(day.succ_opt().unwrap_or(day), zone)
 }
 
 /// The first instant of a store-local day in `zone`, Unix seconds.

@@ -421,6 +421,14 @@ fn needs_guard(member: &str) -> bool {
     )
 }
 
+/// Unix second `t` as the CSV files write instants: RFC 3339 in UTC (`2025-01-31T23:59:00Z`).
+pub(super) fn utc_text(t: i64) -> String {
+    DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
 /// `id`, with a `'` in front if a spreadsheet would read it as a formula (in `buffer`).
 pub(super) fn guarded<'a>(id: &'a str, buffer: &'a mut String) -> &'a str {
     if needs_guard(id) {
@@ -453,10 +461,7 @@ pub fn write_csv(log: &VisitLog, mut out: impl Write) -> std::io::Result<()> {
         };
         let member = guarded(member, &mut member_text);
         let store = guarded(log.store_id(log.store()[i]), &mut store_text);
-        let at = DateTime::from_timestamp(log.at()[i], 0)
-            .unwrap_or_default()
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
+        let at = utc_text(log.at()[i]);
         let spend = log.spend()[i].to_string();
         fields.record(
             &mut out,

@@ -1,7 +1,7 @@
 //! A report's tables as CSV files for BI tools and spreadsheets (see also the `parquet`
 //! feature's `write_report_parquet`, which writes the same tables as Parquet).
 
-use super::csv::{FieldWriter, guarded};
+use super::csv::{FieldWriter, guarded, utc_text};
 use super::metrics::VisitReport;
 use super::segments::RfmScore;
 use super::stores::StoreRow;
@@ -48,10 +48,15 @@ impl<'a> ReportTables<'a> {
     }
 }
 
-/// The UTC instant of Unix second `t` as RFC 3339 (`2025-01-31T23:59:00Z`).
-pub(super) fn utc(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+/// The cohort matrix's non-zero cells: (cohort, periods since it, members), row by row.
+pub(super) fn nonzero_cells(report: &VisitReport) -> impl Iterator<Item = (&str, usize, u64)> {
+    report.cohorts.iter().flat_map(|c| {
+        c.active
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, &n)| (c.cohort.as_str(), k, n))
+    })
 }
 
 /// Writes a report's tables as CSV files in `dir`: `periods.csv` (one row per period,
@@ -106,16 +111,8 @@ pub fn write_report_csv(
         &rows,
     )?;
     let cohorts = dir.join("cohorts.csv");
-    let cells: Vec<Vec<String>> = report
-        .cohorts
-        .iter()
-        .flat_map(|c| {
-            c.active
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| **n > 0)
-                .map(|(k, n)| vec![c.cohort.clone(), k.to_string(), n.to_string()])
-        })
+    let cells: Vec<Vec<String>> = nonzero_cells(report)
+        .map(|(cohort, k, n)| vec![cohort.to_owned(), k.to_string(), n.to_string()])
         .collect();
     write_table(&cohorts, &["cohort", "k", "members"], &cells)?;
     let mut written = vec![periods, cohorts];
@@ -162,8 +159,8 @@ pub fn write_report_csv(
                     s.m.to_string(),
                     format!("{:.3}", s.recency_days),
                     summary.visits.to_string(),
-                    utc(summary.first_visit),
-                    utc(summary.last_visit),
+                    utc_text(summary.first_visit),
+                    utc_text(summary.last_visit),
                     summary.spend_minor.to_string(),
                 ]
             })

@@ -738,22 +738,8 @@ pub fn write_report_parquet(
     written.push(periods);
 
     let cohorts = dir.join("cohorts.parquet");
-    let cells: Vec<(&str, i64, i64)> = report
-        .cohorts
-        .iter()
-        .flat_map(|c| {
-            c.active
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| **n > 0)
-                .map(|(k, &n)| {
-                    (
-                        c.cohort.as_str(),
-                        k as i64,
-                        i64::try_from(n).unwrap_or(i64::MAX),
-                    )
-                })
-        })
+    let cells: Vec<(&str, i64, i64)> = super::export::nonzero_cells(report)
+        .map(|(cohort, k, n)| (cohort, k as i64, i64::try_from(n).unwrap_or(i64::MAX)))
         .collect();
     write_file(
         &cohorts,
